@@ -1,0 +1,6 @@
+#include "version.h"
+
+const char *outbox_version(void)
+{
+    return OUTBOX_VERSION;
+}

@@ -1,0 +1,33 @@
+-- The outbox table and its publication, in the application's database. Safe to run again.
+-- Run as the table's owner (here: a superuser, or the application's schema owner).
+--
+-- An application writes its business rows and one outbox row per event in ONE transaction.
+-- The relay reads inserts from the WAL through the publication; rows may be deleted in the
+-- same transaction (the WAL keeps the insert) or later by the relay's pruning.
+CREATE TABLE IF NOT EXISTS public.outbox (
+  id             uuid        PRIMARY KEY,                 -- event id: the dedup key downstream
+  aggregate_type text        NOT NULL,                    -- routes to topic outbox.event.<type>
+  aggregate_id   text        NOT NULL,                    -- Kafka key: order per aggregate
+  event_type     text        NOT NULL,                    -- chooses the Avro schema
+  payload        jsonb       NOT NULL,                    -- the event, as JSON
+  headers        jsonb,                                   -- extra Kafka headers (traceparent...)
+  created_at     timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE public.outbox IS
+  'Transactional outbox: insert-only; read by outbox-relay through publication outbox_pub';
+
+-- Publish inserts only: an UPDATE or DELETE of an outbox row is not an event.
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'outbox_pub') THEN
+    CREATE PUBLICATION outbox_pub FOR TABLE public.outbox WITH (publish = 'insert');
+  END IF;
+END
+$$;
+
+-- Least privilege: the application inserts; the relay reads and prunes confirmed rows.
+GRANT USAGE ON SCHEMA public TO blog_app, outbox_relay;
+GRANT INSERT, SELECT, DELETE ON public.outbox TO blog_app;
+GRANT SELECT, DELETE ON public.outbox TO outbox_relay;
+-- The relay may create its own logical slot (REPLICATION) and reads WAL through it; it does
+-- not need CREATE on the database unless it must create the publication itself.
