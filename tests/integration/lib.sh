@@ -1,0 +1,33 @@
+# Shared helpers for shell integration tests. Source it; it loads the stack's env.
+set -euo pipefail
+OUTBOX_SOURCE_DIR=${OUTBOX_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+OUTBOX_BUILD_DIR=${OUTBOX_BUILD_DIR:-$OUTBOX_SOURCE_DIR/build}
+eval "$("$OUTBOX_SOURCE_DIR/compose/stack" env)"
+PY=/usr/bin/python3
+
+TEST_NAME=$(basename "$0" .sh)
+TEST_TMP=$(mktemp -d "/tmp/$TEST_NAME.XXXXXX")
+chmod 755 "$TEST_TMP"
+_checks=0
+_failures=0
+
+cleanup_hooks=()
+on_exit() { local h; for h in "${cleanup_hooks[@]}"; do eval "$h" || true; done; rm -rf "$TEST_TMP"; }
+trap on_exit EXIT
+
+say() { printf '[%s] %s\n' "$TEST_NAME" "$*"; }
+check() { # description, command...
+  local what=$1; shift
+  _checks=$((_checks + 1))
+  if "$@"; then say "ok: $what"; else say "FAIL: $what"; _failures=$((_failures + 1)); fi
+}
+check_eq() { # description, expected, actual
+  _checks=$((_checks + 1))
+  if [ "$2" = "$3" ]; then say "ok: $1"; else say "FAIL: $1: expected [$2], got [$3]"; _failures=$((_failures + 1)); fi
+}
+finish() {
+  say "$((_checks - _failures)) passed, $_failures failed"
+  [ "$_failures" -eq 0 ]
+}
+psql_app() { psql -X -q -v ON_ERROR_STOP=1 -tA "$OUTBOX_PG_SUPER" "$@"; }
+rand_suffix() { head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
