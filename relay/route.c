@@ -1,0 +1,511 @@
+#include "route.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const default_columns[RELAY_ROUTE_NCOLS] = {
+    "id", "aggregate_type", "aggregate_id", "event_type", "payload", "headers",
+};
+
+/* Header names on every record (the Debezium outbox router calls the event id "id"). */
+#define HDR_ID "id"
+#define HDR_EVENT_TYPE "event_type"
+#define HDR_AGGREGATE_TYPE "aggregate_type"
+#define HDR_AGGREGATE_ID "aggregate_id"
+#define HDR_LSN "outbox.commit_lsn"
+#define HDR_XID "outbox.xid"
+#define HDR_COMMIT_TIME "outbox.commit_time"
+
+/* A topic template, split into literal text and placeholders. */
+enum tpl_kind { TPL_TEXT, TPL_AGGREGATE_TYPE, TPL_EVENT_TYPE };
+struct tpl_part {
+    enum tpl_kind kind;
+    char *text;
+    size_t len;
+};
+
+struct relay_route {
+    struct tpl_part *parts;
+    size_t nparts;
+    size_t literal_len;
+    char *columns[RELAY_ROUTE_NCOLS];
+};
+
+void relay_route_free(relay_route *route)
+{
+    if (!route)
+        return;
+    for (size_t i = 0; i < route->nparts; i++)
+        free(route->parts[i].text);
+    free(route->parts);
+    for (int c = 0; c < RELAY_ROUTE_NCOLS; c++)
+        free(route->columns[c]);
+    free(route);
+}
+
+static int route_add_part(relay_route *route, enum tpl_kind kind, const char *text, size_t len)
+{
+    struct tpl_part *parts = realloc(route->parts, (route->nparts + 1) * sizeof(*parts));
+    if (!parts)
+        return -1;
+    route->parts = parts;
+    struct tpl_part *part = &parts[route->nparts];
+    part->kind = kind;
+    part->text = NULL;
+    part->len = len;
+    if (kind == TPL_TEXT) {
+        part->text = strndup(text, len);
+        if (!part->text)
+            return -1;
+        route->literal_len += len;
+    }
+    route->nparts++;
+    return 0;
+}
+
+relay_route *relay_route_new(const char *topic_template, const char *const *column_names,
+                             char *errstr, size_t errstr_size)
+{
+    relay_route *route = calloc(1, sizeof(*route));
+    if (!route)
+        goto oom;
+    for (int c = 0; c < RELAY_ROUTE_NCOLS; c++) {
+        const char *name = column_names && column_names[c] ? column_names[c] : default_columns[c];
+        route->columns[c] = strdup(name);
+        if (!route->columns[c])
+            goto oom;
+    }
+    const char *p = topic_template;
+    while (*p) {
+        const char *open = strstr(p, "${");
+        if (!open) {
+            if (route_add_part(route, TPL_TEXT, p, strlen(p)) != 0)
+                goto oom;
+            break;
+        }
+        if (open > p && route_add_part(route, TPL_TEXT, p, (size_t)(open - p)) != 0)
+            goto oom;
+        const char *close = strchr(open, '}');
+        if (!close) {
+            snprintf(errstr, errstr_size, "topic template \"%s\": unterminated \"${\"",
+                     topic_template);
+            goto fail;
+        }
+        size_t nlen = (size_t)(close - open - 2);
+        enum tpl_kind kind;
+        if (nlen == 14 && strncmp(open + 2, "aggregate_type", 14) == 0)
+            kind = TPL_AGGREGATE_TYPE;
+        else if (nlen == 10 && strncmp(open + 2, "event_type", 10) == 0)
+            kind = TPL_EVENT_TYPE;
+        else {
+            snprintf(errstr, errstr_size,
+                     "topic template \"%s\": unknown placeholder \"%.*s\"; use "
+                     "${aggregate_type} or ${event_type}",
+                     topic_template, (int)(close - open + 1), open);
+            goto fail;
+        }
+        if (route_add_part(route, kind, NULL, 0) != 0)
+            goto oom;
+        p = close + 1;
+    }
+    if (route->nparts == 0) {
+        snprintf(errstr, errstr_size, "topic template is empty");
+        goto fail;
+    }
+    return route;
+oom:
+    snprintf(errstr, errstr_size, "out of memory");
+fail:
+    relay_route_free(route);
+    return NULL;
+}
+
+const char *relay_route_column_name(const relay_route *route, enum relay_col col)
+{
+    return route->columns[col];
+}
+
+bool relay_route_topic_valid(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len > 249 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------- event storage */
+
+void relay_event_init(relay_event *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+}
+
+void relay_event_reset(relay_event *ev)
+{
+    if (ev->payload_json)
+        json_decref(ev->payload_json);
+    if (ev->envelope)
+        json_decref(ev->envelope);
+    char *store = ev->store;
+    size_t cap = ev->store_cap;
+    relay_header *headers = ev->headers;
+    size_t hcap = ev->headers_cap;
+    memset(ev, 0, sizeof(*ev));
+    ev->store = store;
+    ev->store_cap = cap;
+    ev->headers = headers;
+    ev->headers_cap = hcap;
+}
+
+void relay_event_free(relay_event *ev)
+{
+    relay_event_reset(ev);
+    free(ev->store);
+    free(ev->headers);
+    memset(ev, 0, sizeof(*ev));
+}
+
+/* Make room for `n` more bytes so that later ev_put calls never move the storage. */
+static int ev_reserve(relay_event *ev, size_t n)
+{
+    if (ev->store_len + n <= ev->store_cap)
+        return 0;
+    if (ev->store_len > 0)
+        return -1; /* would move strings already handed out: a sizing bug */
+    size_t cap = ev->store_cap ? ev->store_cap : 1024;
+    while (cap < n)
+        cap *= 2;
+    char *store = realloc(ev->store, cap);
+    if (!store)
+        return -1;
+    ev->store = store;
+    ev->store_cap = cap;
+    return 0;
+}
+
+static const char *ev_put(relay_event *ev, const char *s, size_t len)
+{
+    char *dst = ev->store + ev->store_len;
+    memcpy(dst, s, len);
+    dst[len] = '\0';
+    ev->store_len += len + 1;
+    return dst;
+}
+
+static int ev_header(relay_event *ev, const char *name, const char *value, size_t len)
+{
+    if (ev->nheaders == ev->headers_cap) {
+        size_t cap = ev->headers_cap ? ev->headers_cap * 2 : 16;
+        relay_header *headers = realloc(ev->headers, cap * sizeof(*headers));
+        if (!headers)
+            return -1;
+        ev->headers = headers;
+        ev->headers_cap = cap;
+    }
+    ev->headers[ev->nheaders++] = (relay_header){name, value, len};
+    return 0;
+}
+
+/* ---------------------------------------------------------------- routing */
+
+struct route_fields {
+    relay_value v[RELAY_ROUTE_NCOLS];
+};
+
+static size_t hex_val(char c)
+{
+    if (c >= '0' && c <= '9')
+        return (size_t)(c - '0');
+    if (c >= 'a' && c <= 'f')
+        return (size_t)(c - 'a' + 10);
+    if (c >= 'A' && c <= 'F')
+        return (size_t)(c - 'A' + 10);
+    return 16;
+}
+
+static void format_time(char *out, size_t size, int64_t us)
+{
+    time_t secs = (time_t)(us / 1000000);
+    long frac = (long)(us % 1000000);
+    if (frac < 0) {
+        frac += 1000000;
+        secs--;
+    }
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    size_t n = strftime(out, size, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, size - n, ".%06ldZ", frac);
+}
+
+/* Copy the fields and metadata into the event and build topic and headers. The headers
+ * object (may be NULL) contributes extra headers. */
+static int route_fill(const relay_route *route, const struct route_fields *f, json_t *headers,
+                      const relay_txn_meta *meta, relay_event *ev, char *errstr, size_t errstr_size)
+{
+    static const char *const what[RELAY_ROUTE_NCOLS] = {
+        "id", "aggregate_type", "aggregate_id", "event_type", "payload", "headers"};
+    int rc = -1;
+    char **dumped = NULL;
+    size_t ndumped = 0;
+
+    /* Size everything first so the storage never moves while pointers are handed out. */
+    size_t need = 160 + route->literal_len + route->nparts;
+    for (int c = 0; c < RELAY_ROUTE_NCOLS; c++)
+        need += f->v[c].len + 1;
+    need += (f->v[RELAY_COL_AGGREGATE_TYPE].len + f->v[RELAY_COL_EVENT_TYPE].len) * route->nparts;
+    size_t nh = headers ? json_object_size(headers) : 0;
+    if (nh) {
+        dumped = calloc(nh, sizeof(*dumped));
+        if (!dumped)
+            goto oom;
+        const char *k;
+        json_t *v;
+        json_object_foreach(headers, k, v)
+        {
+            need += strlen(k) + 1;
+            if (json_is_string(v)) {
+                need += json_string_length(v) + 1;
+            } else {
+                dumped[ndumped] = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+                if (!dumped[ndumped])
+                    goto oom;
+                need += strlen(dumped[ndumped]) + 1;
+                ndumped++;
+            }
+        }
+    }
+    if (ev_reserve(ev, need) != 0)
+        goto oom;
+
+    const char **slots[] = {&ev->id, &ev->aggregate_type, &ev->aggregate_id, &ev->event_type};
+    for (int c = 0; c <= RELAY_COL_EVENT_TYPE; c++)
+        if (f->v[c].ptr)
+            *slots[c] = ev_put(ev, f->v[c].ptr, f->v[c].len);
+    if (f->v[RELAY_COL_PAYLOAD].ptr) {
+        ev->payload_raw = ev_put(ev, f->v[RELAY_COL_PAYLOAD].ptr, f->v[RELAY_COL_PAYLOAD].len);
+        ev->payload_raw_len = f->v[RELAY_COL_PAYLOAD].len;
+    }
+
+    /* Metadata headers first: present even on a dead letter. */
+    char num[64];
+    if (ev->id && ev_header(ev, HDR_ID, ev->id, strlen(ev->id)) != 0)
+        goto oom;
+    if (ev->event_type && ev_header(ev, HDR_EVENT_TYPE, ev->event_type, strlen(ev->event_type)))
+        goto oom;
+    if (ev->aggregate_type &&
+        ev_header(ev, HDR_AGGREGATE_TYPE, ev->aggregate_type, strlen(ev->aggregate_type)))
+        goto oom;
+    if (ev->aggregate_id &&
+        ev_header(ev, HDR_AGGREGATE_ID, ev->aggregate_id, strlen(ev->aggregate_id)))
+        goto oom;
+    int n = snprintf(num, sizeof(num), "%X/%X", (uint32_t)(meta->commit_lsn >> 32),
+                     (uint32_t)meta->commit_lsn);
+    const char *s = ev_put(ev, num, (size_t)n);
+    if (ev_header(ev, HDR_LSN, s, (size_t)n))
+        goto oom;
+    n = snprintf(num, sizeof(num), "%" PRIu32, meta->xid);
+    s = ev_put(ev, num, (size_t)n);
+    if (ev_header(ev, HDR_XID, s, (size_t)n))
+        goto oom;
+    format_time(num, sizeof(num), meta->commit_time_us);
+    s = ev_put(ev, num, strlen(num));
+    if (ev_header(ev, HDR_COMMIT_TIME, s, strlen(s)))
+        goto oom;
+    if (nh) {
+        const char *k;
+        json_t *v;
+        size_t d = 0;
+        json_object_foreach(headers, k, v)
+        {
+            const char *name = ev_put(ev, k, strlen(k));
+            const char *val;
+            size_t len;
+            if (json_is_string(v)) {
+                len = json_string_length(v);
+                val = ev_put(ev, json_string_value(v), len);
+            } else {
+                len = strlen(dumped[d]);
+                val = ev_put(ev, dumped[d++], len);
+            }
+            if (ev_header(ev, name, val, len) != 0)
+                goto oom;
+        }
+    }
+
+    /* Required fields. */
+    for (int c = 0; c < RELAY_COL_HEADERS; c++) {
+        if (!f->v[c].ptr) {
+            snprintf(errstr, errstr_size, "required field %s (column \"%s\") is NULL", what[c],
+                     route->columns[c]);
+            goto done;
+        }
+    }
+
+    /* Topic from the template. */
+    char *topic = ev->store + ev->store_len;
+    size_t tlen = 0;
+    for (size_t i = 0; i < route->nparts; i++) {
+        const struct tpl_part *part = &route->parts[i];
+        const char *src = part->text;
+        size_t len = part->len;
+        if (part->kind == TPL_AGGREGATE_TYPE) {
+            src = ev->aggregate_type;
+            len = f->v[RELAY_COL_AGGREGATE_TYPE].len;
+        } else if (part->kind == TPL_EVENT_TYPE) {
+            src = ev->event_type;
+            len = f->v[RELAY_COL_EVENT_TYPE].len;
+        }
+        memcpy(topic + tlen, src, len);
+        tlen += len;
+    }
+    topic[tlen] = '\0';
+    ev->store_len += tlen + 1;
+    ev->topic = topic;
+    if (!relay_route_topic_valid(topic)) {
+        snprintf(errstr, errstr_size,
+                 "topic \"%s\" is not a valid Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)",
+                 topic);
+        ev->topic = NULL;
+        goto done;
+    }
+    rc = 0;
+    goto done;
+oom:
+    snprintf(errstr, errstr_size, "out of memory");
+    rc = -1;
+done:
+    for (size_t i = 0; i < ndumped; i++)
+        free(dumped[i]);
+    free(dumped);
+    return rc;
+}
+
+int relay_route_row(const relay_route *route, const relay_value values[RELAY_ROUTE_NCOLS],
+                    bool payload_is_bytea, const relay_txn_meta *meta, relay_event *ev,
+                    char *errstr, size_t errstr_size)
+{
+    struct route_fields f;
+    json_t *headers = NULL;
+    json_error_t jerr;
+    int rc = -1;
+    char reason[256] = "";
+
+    memcpy(f.v, values, sizeof(f.v));
+    if (values[RELAY_COL_HEADERS].ptr) {
+        headers =
+            json_loadb(values[RELAY_COL_HEADERS].ptr, values[RELAY_COL_HEADERS].len, 0, &jerr);
+        if (!headers || !json_is_object(headers)) {
+            snprintf(reason, sizeof(reason), "headers column is not a JSON object");
+            json_decref(headers);
+            headers = NULL;
+        }
+    }
+    if (route_fill(route, &f, headers, meta, ev, errstr, errstr_size) != 0)
+        goto done;
+    if (reason[0]) {
+        snprintf(errstr, errstr_size, "%s", reason);
+        goto done;
+    }
+    if (payload_is_bytea) {
+        /* bytea in text form: "\x" then two hex digits a byte; decoded in place into the
+         * event's copy (it only shrinks). */
+        const char *raw = ev->payload_raw;
+        size_t len = ev->payload_raw_len;
+        if (len < 2 || raw[0] != '\\' || raw[1] != 'x' || (len - 2) % 2 != 0) {
+            snprintf(errstr, errstr_size, "payload bytea is not in hex format (\\x...)");
+            goto done;
+        }
+        uint8_t *out = (uint8_t *)(uintptr_t)raw;
+        size_t n = 0;
+        for (size_t i = 2; i < len; i += 2) {
+            size_t hi = hex_val(raw[i]), lo = hex_val(raw[i + 1]);
+            if (hi > 15 || lo > 15) {
+                snprintf(errstr, errstr_size, "payload bytea has a non-hex digit");
+                goto done;
+            }
+            out[n++] = (uint8_t)(hi << 4 | lo);
+        }
+        ev->payload_bytes = out;
+        ev->payload_bytes_len = n;
+        ev->payload_raw_len = n; /* the raw payload is now the bytes themselves */
+    } else {
+        ev->payload_json = json_loadb(ev->payload_raw, ev->payload_raw_len, JSON_DECODE_ANY, &jerr);
+        if (!ev->payload_json) {
+            snprintf(errstr, errstr_size, "payload is not valid JSON: %s at line %d column %d",
+                     jerr.text, jerr.line, jerr.column);
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    json_decref(headers);
+    return rc;
+}
+
+static relay_value envelope_string(json_t *env, const char *key, char *bad, size_t bad_size)
+{
+    json_t *v = json_object_get(env, key);
+    if (!v || json_is_null(v))
+        return (relay_value){NULL, 0};
+    if (json_is_string(v))
+        return (relay_value){json_string_value(v), json_string_length(v)};
+    if (!bad[0])
+        snprintf(bad, bad_size, "envelope field \"%s\" must be a string", key);
+    return (relay_value){NULL, 0};
+}
+
+int relay_route_message(const relay_route *route, const char *content, size_t len,
+                        const relay_txn_meta *meta, relay_event *ev, char *errstr,
+                        size_t errstr_size)
+{
+    json_error_t jerr;
+    struct route_fields f;
+    char bad[128] = "";
+
+    memset(&f, 0, sizeof(f));
+    ev->envelope = json_loadb(content, len, 0, &jerr);
+    if (!ev->envelope || !json_is_object(ev->envelope)) {
+        /* Keep the original bytes for the dead letter. */
+        f.v[RELAY_COL_PAYLOAD] = (relay_value){content, len};
+        (void)route_fill(route, &f, NULL, meta, ev, errstr, errstr_size);
+        if (ev->envelope)
+            snprintf(errstr, errstr_size, "logical message content is not a JSON object");
+        else
+            snprintf(errstr, errstr_size,
+                     "logical message content is not valid JSON: %s at line %d column %d",
+                     jerr.text, jerr.line, jerr.column);
+        return -1;
+    }
+    json_t *env = ev->envelope;
+    f.v[RELAY_COL_ID] = envelope_string(env, "id", bad, sizeof(bad));
+    f.v[RELAY_COL_AGGREGATE_TYPE] = envelope_string(env, "aggregate_type", bad, sizeof(bad));
+    f.v[RELAY_COL_AGGREGATE_ID] = envelope_string(env, "aggregate_id", bad, sizeof(bad));
+    f.v[RELAY_COL_EVENT_TYPE] = envelope_string(env, "event_type", bad, sizeof(bad));
+    json_t *payload = json_object_get(env, "payload");
+    json_t *headers = json_object_get(env, "headers");
+    if (headers && !json_is_object(headers)) {
+        if (!bad[0])
+            snprintf(bad, sizeof(bad), "envelope field \"headers\" must be an object");
+        headers = NULL;
+    }
+    /* The dead-letter copy of the payload is the whole original message. */
+    if (payload && !json_is_null(payload))
+        f.v[RELAY_COL_PAYLOAD] = (relay_value){content, len};
+    if (route_fill(route, &f, headers, meta, ev, errstr, errstr_size) != 0)
+        return -1;
+    if (bad[0]) {
+        snprintf(errstr, errstr_size, "%s", bad);
+        return -1;
+    }
+    ev->payload_json = json_incref(payload);
+    return 0;
+}

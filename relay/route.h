@@ -1,0 +1,116 @@
+#ifndef RELAY_ROUTE_H
+#define RELAY_ROUTE_H
+
+/*
+ * relay_route: an outbox event -> Kafka topic, key, headers; or the reason it is a dead letter.
+ *
+ * Both outbox forms route the same way:
+ *  - a row of the outbox table (columns found by name in the pgoutput Relation message; text
+ *    values from the Insert tuple), and
+ *  - a logical message (pg_logical_emit_message(true, '<prefix>', content)) whose content is a
+ *    JSON envelope {"id", "aggregate_type", "aggregate_id", "event_type", "payload",
+ *    "headers"} with the same meaning as the columns.
+ *
+ * The topic comes from a template with ${aggregate_type} and ${event_type} placeholders
+ * (default "outbox.event.${aggregate_type}"); the key is the aggregate id; the headers are the
+ * event's metadata plus every entry of the headers object.
+ *
+ * Pure: no I/O. A relay_route is immutable after relay_route_new() and may be shared by
+ * threads; a relay_event is owned by one thread and reused from event to event.
+ */
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RELAY_ROUTE_NCOLS 6
+
+/* The outbox columns, in this order. */
+enum relay_col {
+    RELAY_COL_ID,
+    RELAY_COL_AGGREGATE_TYPE,
+    RELAY_COL_AGGREGATE_ID,
+    RELAY_COL_EVENT_TYPE,
+    RELAY_COL_PAYLOAD,
+    RELAY_COL_HEADERS,
+};
+
+/* A column value of a pgoutput tuple (text format), or SQL NULL (ptr == NULL). */
+typedef struct relay_value {
+    const char *ptr;
+    size_t len;
+} relay_value;
+
+typedef struct relay_route relay_route;
+
+/* `topic_template` e.g. "outbox.event.${aggregate_type}"; `column_names` the six outbox
+ * column names (NULL: the defaults id, aggregate_type, aggregate_id, event_type, payload,
+ * headers). Returns NULL and fills errstr for a template with an unknown placeholder. */
+relay_route *relay_route_new(const char *topic_template, const char *const *column_names,
+                             char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
+void relay_route_free(relay_route *route);
+
+/* The column name of `col` under this route (for messages). */
+const char *relay_route_column_name(const relay_route *route, enum relay_col col);
+
+/* One header: name and value bytes (not NUL-terminated). */
+typedef struct relay_header {
+    const char *name;
+    const char *value;
+    size_t value_len;
+} relay_header;
+
+/* A routed event. Strings point into the event's own storage, valid until the next
+ * relay_event_reset() or relay_event_free(). */
+typedef struct relay_event {
+    const char *id;
+    const char *aggregate_type;
+    const char *aggregate_id;
+    const char *event_type;
+    const char *topic;
+    /* The payload: JSON (parsed once, owned by the event) or raw bytes (bytea column:
+     * passed through unchanged). */
+    json_t *payload_json;
+    const uint8_t *payload_bytes;
+    size_t payload_bytes_len;
+    /* The original payload text or bytes, for dead letters. */
+    const char *payload_raw;
+    size_t payload_raw_len;
+    relay_header *headers;
+    size_t nheaders;
+    /* internal storage */
+    char *store;
+    size_t store_len, store_cap;
+    size_t headers_cap;
+    json_t *envelope;
+} relay_event;
+
+void relay_event_init(relay_event *ev);
+void relay_event_reset(relay_event *ev);
+void relay_event_free(relay_event *ev);
+
+/* Metadata the relay knows from the transaction, added as headers. */
+typedef struct relay_txn_meta {
+    uint32_t xid;
+    uint64_t commit_lsn;
+    int64_t commit_time_us; /* Unix epoch microseconds */
+} relay_txn_meta;
+
+/* Route an outbox-table row. `values[c]` is the value of column c (enum relay_col) or NULL
+ * for SQL NULL; `payload_is_bytea` when the payload column's type is bytea (text form
+ * "\x<hex>"). Returns 0 and fills `ev`, or -1 with errstr set to the dead-letter reason (the
+ * event is then still filled as far as possible, for the dead letter's headers). */
+int relay_route_row(const relay_route *route, const relay_value values[RELAY_ROUTE_NCOLS],
+                    bool payload_is_bytea, const relay_txn_meta *meta, relay_event *ev,
+                    char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
+
+/* Route a logical message's content (the JSON envelope). Same contract as relay_route_row. */
+int relay_route_message(const relay_route *route, const char *content, size_t len,
+                        const relay_txn_meta *meta, relay_event *ev, char *errstr,
+                        size_t errstr_size) __attribute__((warn_unused_result));
+
+/* Whether `name` is a legal Kafka topic name (1-249 of [a-zA-Z0-9._-], not "." or ".."). */
+bool relay_route_topic_valid(const char *name);
+
+#endif

@@ -1,0 +1,260 @@
+/* relay_route: outbox rows and logical messages -> topic, key, headers, or a dead-letter reason. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "route.h"
+
+#define V(s) ((relay_value){(s), sizeof(s) - 1})
+#define NUL ((relay_value){NULL, 0})
+
+static const relay_txn_meta meta = {
+    .xid = 7421, .commit_lsn = 0x16B3748ULL | (1ULL << 32), .commit_time_us = 1795448493123456LL};
+
+static const char *header(const relay_event *ev, const char *name)
+{
+    static char buf[256];
+    for (size_t i = 0; i < ev->nheaders; i++)
+        if (strcmp(ev->headers[i].name, name) == 0) {
+            memcpy(buf, ev->headers[i].value, ev->headers[i].value_len);
+            buf[ev->headers[i].value_len] = '\0';
+            return buf;
+        }
+    return NULL;
+}
+
+static relay_route *default_route(void)
+{
+    char err[256];
+    relay_route *route = relay_route_new("outbox.event.${aggregate_type}", NULL, err, sizeof(err));
+    assert_non_null(route);
+    return route;
+}
+
+static void test_row_routes_to_aggregate_topic_with_key_and_headers(void **state)
+{
+    relay_route *route = default_route();
+    relay_event ev;
+    relay_event_init(&ev);
+    char err[256];
+    relay_value v[RELAY_ROUTE_NCOLS] = {V("9b2f7a4e-0d7c-4a53-9d55-3e0f1c2b8a11"),
+                                        V("comment"),
+                                        V("42"),
+                                        V("CommentCreated"),
+                                        V("{\"text\": \"hi\"}"),
+                                        V("{\"traceparent\": \"00-abc-01\", \"n\": 3}")};
+    assert_int_equal(relay_route_row(route, v, false, &meta, &ev, err, sizeof(err)), 0);
+    assert_string_equal(ev.topic, "outbox.event.comment");
+    assert_string_equal(ev.aggregate_id, "42");
+    assert_string_equal(ev.event_type, "CommentCreated");
+    assert_string_equal(json_string_value(json_object_get(ev.payload_json, "text")), "hi");
+    assert_string_equal(header(&ev, "id"), "9b2f7a4e-0d7c-4a53-9d55-3e0f1c2b8a11");
+    assert_string_equal(header(&ev, "event_type"), "CommentCreated");
+    assert_string_equal(header(&ev, "aggregate_type"), "comment");
+    assert_string_equal(header(&ev, "aggregate_id"), "42");
+    assert_string_equal(header(&ev, "outbox.commit_lsn"), "1/16B3748");
+    assert_string_equal(header(&ev, "outbox.xid"), "7421");
+    assert_string_equal(header(&ev, "outbox.commit_time"), "2026-11-23T15:41:33.123456Z");
+    assert_string_equal(header(&ev, "traceparent"), "00-abc-01");
+    assert_string_equal(header(&ev, "n"), "3");
+    relay_event_free(&ev);
+    relay_route_free(route);
+}
+
+static void test_event_reused_across_rows(void **state)
+{
+    relay_route *route = default_route();
+    relay_event ev;
+    relay_event_init(&ev);
+    char err[256];
+    for (int i = 0; i < 3; i++) {
+        relay_value v[RELAY_ROUTE_NCOLS] = {V("e1"),          V("post"), V("p1"),
+                                            V("PostCreated"), V("{}"),   NUL};
+        assert_int_equal(relay_route_row(route, v, false, &meta, &ev, err, sizeof(err)), 0);
+        assert_string_equal(ev.topic, "outbox.event.post");
+        relay_event_reset(&ev);
+    }
+    relay_event_free(&ev);
+    relay_route_free(route);
+}
+
+static void test_template_with_event_type(void **state)
+{
+    char err[256];
+    relay_route *route =
+        relay_route_new("blog.${aggregate_type}.${event_type}.v1", NULL, err, sizeof(err));
+    assert_non_null(route);
+    relay_event ev;
+    relay_event_init(&ev);
+    relay_value v[RELAY_ROUTE_NCOLS] = {V("e1"),          V("post"), V("p1"),
+                                        V("PostCreated"), V("{}"),   NUL};
+    assert_int_equal(relay_route_row(route, v, false, &meta, &ev, err, sizeof(err)), 0);
+    assert_string_equal(ev.topic, "blog.post.PostCreated.v1");
+    relay_event_free(&ev);
+    relay_route_free(route);
+}
+
+static void test_unknown_placeholder_rejected(void **state)
+{
+    char err[256];
+    assert_null(relay_route_new("outbox.${aggregate}", NULL, err, sizeof(err)));
+    assert_non_null(strstr(err, "unknown placeholder \"${aggregate}\""));
+    assert_null(relay_route_new("outbox.${aggregate_type", NULL, err, sizeof(err)));
+    assert_non_null(strstr(err, "unterminated"));
+}
+
+static void test_null_required_column_is_dead_letter(void **state)
+{
+    relay_route *route = default_route();
+    relay_event ev;
+    relay_event_init(&ev);
+    char err[256];
+    relay_value v[RELAY_ROUTE_NCOLS] = {V("e1"), V("post"), NUL, V("PostCreated"), V("{}"), NUL};
+    assert_int_equal(relay_route_row(route, v, false, &meta, &ev, err, sizeof(err)), -1);
+    assert_string_equal(err, "required field aggregate_id (column \"aggregate_id\") is NULL");
+    /* Still filled for the dead letter's headers. */
+    assert_string_equal(header(&ev, "id"), "e1");
+    relay_event_free(&ev);
+    relay_route_free(route);
+}
+
+static void test_invalid_json_payload_is_dead_letter_with_original_bytes(void **state)
+{
+    relay_route *route = default_route();
+    relay_event ev;
+    relay_event_init(&ev);
+    char err[256];
+    relay_value v[RELAY_ROUTE_NCOLS] = {V("e1"),          V("post"),         V("p1"),
+                                        V("PostCreated"), V("{\"title\": "), NUL};
+    assert_int_equal(relay_route_row(route, v, false, &meta, &ev, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "payload is not valid JSON"));
+    assert_int_equal(ev.payload_raw_len, 10);
+    assert_memory_equal(ev.payload_raw, "{\"title\": ", 10);
+    relay_event_free(&ev);
+    relay_route_free(route);
+}
+
+static void test_invalid_topic_is_dead_letter(void **state)
+{
+    relay_route *route = default_route();
+    relay_event ev;
+    relay_event_init(&ev);
+    char err[256];
+    relay_value v[RELAY_ROUTE_NCOLS] = {V("e1"),          V("blog post"), V("p1"),
+                                        V("PostCreated"), V("{}"),        NUL};
+    assert_int_equal(relay_route_row(route, v, false, &meta, &ev, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "\"outbox.event.blog post\" is not a valid Kafka topic name"));
+    relay_event_free(&ev);
+    relay_route_free(route);
+}
+
+static void test_bytea_payload_passes_through(void **state)
+{
+    relay_route *route = default_route();
+    relay_event ev;
+    relay_event_init(&ev);
+    char err[256];
+    relay_value v[RELAY_ROUTE_NCOLS] = {V("e1"),          V("post"),        V("p1"),
+                                        V("PostCreated"), V("\\x00c301ff"), NUL};
+    assert_int_equal(relay_route_row(route, v, true, &meta, &ev, err, sizeof(err)), 0);
+    assert_null(ev.payload_json);
+    assert_int_equal(ev.payload_bytes_len, 4);
+    assert_memory_equal(ev.payload_bytes, "\x00\xc3\x01\xff", 4);
+    relay_event_free(&ev);
+    relay_route_free(route);
+}
+
+static void test_bad_bytea_is_dead_letter(void **state)
+{
+    relay_route *route = default_route();
+    relay_event ev;
+    relay_event_init(&ev);
+    char err[256];
+    relay_value v[RELAY_ROUTE_NCOLS] = {V("e1"),          V("post"),  V("p1"),
+                                        V("PostCreated"), V("\\x0g"), NUL};
+    assert_int_equal(relay_route_row(route, v, true, &meta, &ev, err, sizeof(err)), -1);
+    relay_event_free(&ev);
+    relay_route_free(route);
+}
+
+static void test_message_envelope_routes_like_row(void **state)
+{
+    relay_route *route = default_route();
+    relay_event ev;
+    relay_event_init(&ev);
+    char err[256];
+    const char *msg = "{\"id\": \"e9\", \"aggregate_type\": \"post\", \"aggregate_id\": \"p9\","
+                      " \"event_type\": \"PostCreated\", \"payload\": {\"title\": \"T\"},"
+                      " \"headers\": {\"traceparent\": \"00-x\"}}";
+    assert_int_equal(relay_route_message(route, msg, strlen(msg), &meta, &ev, err, sizeof(err)), 0);
+    assert_string_equal(ev.topic, "outbox.event.post");
+    assert_string_equal(ev.aggregate_id, "p9");
+    assert_string_equal(json_string_value(json_object_get(ev.payload_json, "title")), "T");
+    assert_string_equal(header(&ev, "traceparent"), "00-x");
+    assert_string_equal(header(&ev, "id"), "e9");
+    relay_event_free(&ev);
+    relay_route_free(route);
+}
+
+static void test_message_not_json_is_dead_letter(void **state)
+{
+    relay_route *route = default_route();
+    relay_event ev;
+    relay_event_init(&ev);
+    char err[256];
+    assert_int_equal(relay_route_message(route, "nope", 4, &meta, &ev, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "not valid JSON"));
+    assert_memory_equal(ev.payload_raw, "nope", 4);
+    relay_event_free(&ev);
+    relay_route_free(route);
+}
+
+static void test_message_missing_field_is_dead_letter(void **state)
+{
+    relay_route *route = default_route();
+    relay_event ev;
+    relay_event_init(&ev);
+    char err[256];
+    const char *msg = "{\"id\": \"e9\", \"aggregate_type\": \"post\", \"event_type\": \"X\", "
+                      "\"payload\": {}}";
+    assert_int_equal(relay_route_message(route, msg, strlen(msg), &meta, &ev, err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "aggregate_id"));
+    relay_event_free(&ev);
+    relay_route_free(route);
+}
+
+static void test_topic_name_validity(void **state)
+{
+    assert_true(relay_route_topic_valid("outbox.event.post-v1_x"));
+    assert_false(relay_route_topic_valid(""));
+    assert_false(relay_route_topic_valid(".."));
+    assert_false(relay_route_topic_valid("a/b"));
+    char long_name[300];
+    memset(long_name, 'a', 250);
+    long_name[250] = '\0';
+    assert_false(relay_route_topic_valid(long_name));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_row_routes_to_aggregate_topic_with_key_and_headers),
+        cmocka_unit_test(test_event_reused_across_rows),
+        cmocka_unit_test(test_template_with_event_type),
+        cmocka_unit_test(test_unknown_placeholder_rejected),
+        cmocka_unit_test(test_null_required_column_is_dead_letter),
+        cmocka_unit_test(test_invalid_json_payload_is_dead_letter_with_original_bytes),
+        cmocka_unit_test(test_invalid_topic_is_dead_letter),
+        cmocka_unit_test(test_bytea_payload_passes_through),
+        cmocka_unit_test(test_bad_bytea_is_dead_letter),
+        cmocka_unit_test(test_message_envelope_routes_like_row),
+        cmocka_unit_test(test_message_not_json_is_dead_letter),
+        cmocka_unit_test(test_message_missing_field_is_dead_letter),
+        cmocka_unit_test(test_topic_name_validity),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
