@@ -1,0 +1,163 @@
+#include "publish.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct relay_publish {
+    rd_kafka_t *rk;
+    relay_publish_dr_cb *cb;
+    void *ctx;
+};
+
+/* Delivery reports arrive here from rd_kafka_poll/flush, on the polling thread. The message
+ * opaque is the transaction's sequence number. */
+static void publish_dr_msg(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    relay_publish *pub = opaque;
+    uint64_t seq = (uint64_t)(uintptr_t)msg->_private;
+    size_t bytes = msg->key_len + msg->len;
+    const char *reason = msg->err ? rd_kafka_err2str(msg->err) : NULL;
+    pub->cb(pub->ctx, seq, bytes, msg->err, rd_kafka_topic_name(msg->rkt), reason);
+}
+
+/* librdkafka's own default for a global or topic-level property, or "" when unknown. */
+static void conf_builtin_default(const char *name, char *out, size_t size)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_topic_conf_t *tconf = rd_kafka_topic_conf_new();
+    size_t n = size;
+    if (rd_kafka_topic_conf_get(tconf, name, out, &n) != RD_KAFKA_CONF_OK) {
+        n = size;
+        if (rd_kafka_conf_get(conf, name, out, &n) != RD_KAFKA_CONF_OK)
+            out[0] = '\0';
+    }
+    rd_kafka_topic_conf_destroy(tconf);
+    rd_kafka_conf_destroy(conf);
+}
+
+/* Set `name` to `value` unless the user configured it (its value differs from librdkafka's
+ * default). A user who sets a property to exactly librdkafka's default gets ours. */
+static int conf_default(rd_kafka_conf_t *conf, const char *name, const char *value, char *errstr,
+                        size_t errstr_size)
+{
+    char current[128], builtin[128];
+    size_t size = sizeof(current);
+    if (rd_kafka_conf_get(conf, name, current, &size) == RD_KAFKA_CONF_OK) {
+        conf_builtin_default(name, builtin, sizeof(builtin));
+        if (strcmp(current, builtin) != 0)
+            return 0;
+    }
+    if (rd_kafka_conf_set(conf, name, value, errstr, errstr_size) != RD_KAFKA_CONF_OK)
+        return -1;
+    return 0;
+}
+
+int relay_publish_new(rd_kafka_conf_t *conf, relay_publish_dr_cb *cb, void *ctx,
+                      relay_publish **out, char *errstr, size_t errstr_size)
+{
+    relay_publish *pub = calloc(1, sizeof(*pub));
+    if (!pub) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto fail;
+    }
+    pub->cb = cb;
+    pub->ctx = ctx;
+    /* The guarantees: never relaxed by configuration. */
+    if (rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, errstr_size) ||
+        rd_kafka_conf_set(conf, "acks", "all", errstr, errstr_size))
+        goto fail;
+    if (conf_default(conf, "partitioner", "murmur2_random", errstr, errstr_size) ||
+        conf_default(conf, "linger.ms", "5", errstr, errstr_size) ||
+        conf_default(conf, "compression.type", "lz4", errstr, errstr_size))
+        goto fail;
+    rd_kafka_conf_set_dr_msg_cb(conf, publish_dr_msg);
+    rd_kafka_conf_set_opaque(conf, pub);
+    pub->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size);
+    if (!pub->rk)
+        goto fail;
+    conf = NULL; /* now owned by rk */
+    *out = pub;
+    return 0;
+fail:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    free(pub);
+    return -1;
+}
+
+rd_kafka_resp_err_t relay_publish_send(relay_publish *pub, const char *topic, const void *key,
+                                       size_t key_len, const void *value, size_t value_len,
+                                       const relay_header *headers, size_t nheaders,
+                                       const relay_header *extra, size_t nextra, uint64_t seq,
+                                       char *errstr, size_t errstr_size)
+{
+    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(nheaders + nextra);
+    for (size_t i = 0; i < nheaders; i++)
+        rd_kafka_header_add(hdrs, headers[i].name, -1, headers[i].value,
+                            (ssize_t)headers[i].value_len);
+    for (size_t i = 0; i < nextra; i++)
+        rd_kafka_header_add(hdrs, extra[i].name, -1, extra[i].value, (ssize_t)extra[i].value_len);
+    rd_kafka_resp_err_t err =
+        rd_kafka_producev(pub->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
+                          RD_KAFKA_V_VALUE((void *)(uintptr_t)value, value_len),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+                          RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq), RD_KAFKA_V_END);
+    if (err) {
+        rd_kafka_headers_destroy(hdrs); /* not taken over on failure */
+        snprintf(errstr, errstr_size, "produce to %s: %s", topic, rd_kafka_err2str(err));
+    }
+    return err;
+}
+
+int relay_publish_poll(relay_publish *pub, int timeout_ms)
+{
+    return rd_kafka_poll(pub->rk, timeout_ms);
+}
+
+int relay_publish_flush(relay_publish *pub, int timeout_ms)
+{
+    rd_kafka_resp_err_t err = rd_kafka_flush(pub->rk, timeout_ms);
+    return err == RD_KAFKA_RESP_ERR_NO_ERROR && rd_kafka_outq_len(pub->rk) == 0 ? 0 : -1;
+}
+
+int relay_publish_fatal(relay_publish *pub, char *errstr, size_t errstr_size)
+{
+    return rd_kafka_fatal_error(pub->rk, errstr, errstr_size) != RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+int relay_publish_outq_len(relay_publish *pub)
+{
+    return rd_kafka_outq_len(pub->rk);
+}
+
+int relay_publish_ping(relay_publish *pub, int timeout_ms, char *errstr, size_t errstr_size)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(pub->rk, 0, NULL, &md, timeout_ms);
+    if (err) {
+        snprintf(errstr, errstr_size, "Kafka metadata request failed: %s", rd_kafka_err2str(err));
+        return -1;
+    }
+    int brokers = md->broker_cnt;
+    rd_kafka_metadata_destroy(md);
+    if (brokers < 1) {
+        snprintf(errstr, errstr_size, "Kafka cluster reports no brokers");
+        return -1;
+    }
+    return 0;
+}
+
+rd_kafka_t *relay_publish_handle(relay_publish *pub)
+{
+    return pub->rk;
+}
+
+void relay_publish_free(relay_publish *pub)
+{
+    if (!pub)
+        return;
+    if (pub->rk)
+        rd_kafka_destroy(pub->rk);
+    free(pub);
+}

@@ -1,0 +1,71 @@
+#ifndef RELAY_PUBLISH_H
+#define RELAY_PUBLISH_H
+
+/*
+ * relay_publish: the relay's Kafka producer (librdkafka), idempotent with acks=all.
+ *
+ * Every message carries the sequence number of its transaction (see relay_ack); each delivery
+ * report is handed to the caller's callback with it, from relay_publish_poll() /
+ * relay_publish_flush(), on the calling thread. Only the thread that created the producer
+ * calls these functions.
+ */
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "route.h"
+
+typedef struct relay_publish relay_publish;
+
+/* A delivery report: `err` is RD_KAFKA_RESP_ERR_NO_ERROR on success; otherwise the message is
+ * lost for good (librdkafka retried until message.timeout.ms). `bytes` is what
+ * relay_publish_send counted for it. */
+typedef void(relay_publish_dr_cb)(void *ctx, uint64_t seq, size_t bytes, rd_kafka_resp_err_t err,
+                                  const char *topic, const char *reason);
+
+/* Create the producer from `conf` (ownership taken, also on failure; the caller sets its
+ * pointer to NULL). Forces enable.idempotence=true and acks=all, and sets the relay's defaults
+ * where the user set nothing: partitioner=murmur2_random (the Java client's: same key, same
+ * partition as Debezium or any Java producer), linger.ms=5, compression.type=lz4. */
+int relay_publish_new(rd_kafka_conf_t *conf, relay_publish_dr_cb *cb, void *ctx,
+                      relay_publish **out, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/* Enqueue one message (copied). Returns 0; RD_KAFKA_RESP_ERR__QUEUE_FULL when librdkafka's
+ * queue is full (poll, then retry); another error code with errstr for a message that can
+ * never be sent (e.g. too large). `bytes` is key + value length for the in-flight count. */
+rd_kafka_resp_err_t relay_publish_send(relay_publish *pub, const char *topic, const void *key,
+                                       size_t key_len, const void *value, size_t value_len,
+                                       const relay_header *headers, size_t nheaders,
+                                       const relay_header *extra, size_t nextra, uint64_t seq,
+                                       char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/* Serve delivery reports, waiting at most timeout_ms for the first. Returns how many. */
+int relay_publish_poll(relay_publish *pub, int timeout_ms);
+
+/* Wait until every message is delivered or failed, at most timeout_ms. Returns 0 when nothing
+ * is left in flight, -1 otherwise. */
+int relay_publish_flush(relay_publish *pub, int timeout_ms) __attribute__((warn_unused_result));
+
+/* A fatal producer error (idempotence broken): non-zero and errstr set. Then the relay must
+ * stop without confirming anything more. */
+int relay_publish_fatal(relay_publish *pub, char *errstr, size_t errstr_size);
+
+/* Messages librdkafka still holds (queued or in flight). */
+int relay_publish_outq_len(relay_publish *pub);
+
+/* Whether the cluster answers a metadata request within timeout_ms (for `check`). */
+int relay_publish_ping(relay_publish *pub, int timeout_ms, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/* The librdkafka handle, for statistics; still owned by pub. */
+rd_kafka_t *relay_publish_handle(relay_publish *pub);
+
+/* Flush nothing, destroy the producer: undelivered messages are dropped (their transactions
+ * are then never confirmed). */
+void relay_publish_free(relay_publish *pub);
+
+#endif
