@@ -1,0 +1,67 @@
+-- outbox-projector's own tables, in the read database next to the read models. Safe to run
+-- again. Run as the schema's owner (the test stack: `outbox_projector` owns nothing, so run as
+-- a superuser); every object is created in the first schema of the search_path, so a test or a
+-- tenant may keep its own copy in its own schema (options='-c search_path=...').
+--
+-- The projector writes these tables in the SAME transaction as the read-model changes:
+--   projector_dedup         one row per event a projection applied (the inbox): an event whose
+--                           row exists is never applied again; /events/{id} answers 200 from it
+--   projector_offsets       the next Kafka offset to read per (projection, topic, partition):
+--                           the position that matters (Kafka-side commits are advisory only)
+--   projector_dead_letters  events a projection could not apply (permanent SQL error or an
+--                           undecodable record), with the reason; /events/{id} answers 422
+--   projector_projections   one row per projection; `generation` is bumped by
+--                           `outbox-projector replay`, which tells a running daemon that the
+--                           offsets it holds are stale (it re-reads them before its next batch)
+
+CREATE TABLE IF NOT EXISTS projector_projections (
+  projection  text        PRIMARY KEY,
+  generation  bigint      NOT NULL DEFAULT 1,           -- +1 per replay
+  replayed_at timestamptz,                              -- last replay
+  replay_from text,                                     -- 'beginning' or the --from-time value
+  created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS projector_dedup (
+  projection text        NOT NULL,
+  event_id   uuid        NOT NULL,                      -- Kafka header `id`
+  applied_at timestamptz NOT NULL DEFAULT now(),        -- pruned after dedup-retention
+  PRIMARY KEY (projection, event_id)
+);
+CREATE INDEX IF NOT EXISTS projector_dedup_applied_at ON projector_dedup (projection, applied_at);
+
+CREATE TABLE IF NOT EXISTS projector_offsets (
+  projection  text        NOT NULL,
+  topic       text        NOT NULL,
+  partition   integer     NOT NULL,
+  next_offset bigint      NOT NULL,                     -- -2: the partition's beginning
+  updated_at  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (projection, topic, partition)
+);
+
+CREATE TABLE IF NOT EXISTS projector_dead_letters (
+  projection text        NOT NULL,
+  topic      text        NOT NULL,
+  partition  integer     NOT NULL,
+  "offset"   bigint      NOT NULL,
+  event_id   uuid,                                      -- NULL when the record had no valid id
+  event_type text,
+  sqlstate   text,                                      -- NULL for undecodable records
+  reason     text        NOT NULL,
+  dlq_topic  text        NOT NULL,                      -- where the record was sent
+  failed_at  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (projection, topic, partition, "offset")
+);
+CREATE INDEX IF NOT EXISTS projector_dead_letters_event ON projector_dead_letters (projection, event_id);
+
+-- The projector's role reads and writes its tables; the read-model tables it maps events into
+-- need their own grants (see sql/readmodel_blog.sql).
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'outbox_projector') THEN
+    GRANT SELECT, INSERT, UPDATE, DELETE
+      ON projector_projections, projector_dedup, projector_offsets, projector_dead_letters
+      TO outbox_projector;
+  END IF;
+END
+$$;
