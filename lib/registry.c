@@ -1025,8 +1025,12 @@ static outbox_registry_err http(outbox_registry *reg, const char *path, const ch
             crc = curl_easy_setopt(reg->curl, CURLOPT_HTTPHEADER, reg->get_headers);
     }
     if (!crc) {
+        long connects = 0;
         reg->stats.requests++;
         crc = curl_easy_perform(reg->curl);
+        if (curl_easy_getinfo(reg->curl, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK &&
+            connects > 0)
+            reg->stats.connects += (uint64_t)connects;
     }
     /* POSTFIELDS points at the caller's body: forget it before the body goes away. */
     if (body) {

@@ -210,6 +210,8 @@ outbox_registry_err outbox_registry_check(outbox_registry *reg, char *compat, si
 /* Counters since new(); for metrics and tests. */
 typedef struct outbox_registry_stats {
     uint64_t requests;         /* HTTP requests started, whatever their outcome */
+    uint64_t connects;         /* connections opened for them (keep-alive: 1 while all goes
+                                  well; each timeout or broken connection costs a new one) */
     uint64_t register_cached;  /* register() calls answered from the cache */
     uint64_t lookup_cached;    /* lookup() calls answered from the cache */
     uint64_t errors_retriable; /* calls that failed with a retriable error */
