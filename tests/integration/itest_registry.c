@@ -381,6 +381,52 @@ static void test_topic_strategy_rejects_a_second_record_type_under_backward(void
     outbox_registry_free(reg);
 }
 
+static void test_caches_hold_many_schemas_and_answer_each_without_a_request(void **state)
+{
+    enum { N = 40 }; /* more than the caches' first table size */
+    outbox_registry *reg = client();
+    const char *subject = subject_named("many");
+    outbox_registry_stats stats;
+    char schemas[N][128];
+    int32_t ids[N];
+    char err[1024] = "";
+    int i;
+
+    set_compatibility(subject, "NONE"); /* N unrelated versions, whatever the global level */
+    for (i = 0; i < N; i++) {
+        snprintf(schemas[i], sizeof(schemas[i]),
+                 "{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"f%d\","
+                 "\"type\":\"long\"}]}",
+                 i);
+        assert_int_equal(
+            outbox_registry_register(reg, subject, schemas[i], &ids[i], err, sizeof(err)),
+            OUTBOX_REGISTRY_OK);
+    }
+    for (i = 0; i < N; i++) {
+        const char *text = NULL;
+        int32_t id = -1;
+        assert_int_equal(outbox_registry_register(reg, subject, schemas[i], &id, err, sizeof(err)),
+                         OUTBOX_REGISTRY_OK);
+        assert_int_equal(id, ids[i]);
+        assert_int_equal(outbox_registry_lookup(reg, ids[i], &text, err, sizeof(err)),
+                         OUTBOX_REGISTRY_OK);
+        assert_non_null(strstr(text, "\"f"));
+    }
+    for (i = 0; i < N; i++) {
+        const char *text = NULL;
+        char field[16];
+        assert_int_equal(outbox_registry_lookup(reg, ids[i], &text, err, sizeof(err)),
+                         OUTBOX_REGISTRY_OK);
+        snprintf(field, sizeof(field), "\"f%d\"", i);
+        assert_non_null(strstr(text, field));
+    }
+    outbox_registry_stats_get(reg, &stats);
+    assert_int_equal(stats.requests, 2 * N); /* N registrations, N first lookups */
+    assert_int_equal(stats.register_cached, N);
+    assert_int_equal(stats.lookup_cached, N);
+    outbox_registry_free(reg);
+}
+
 static void test_incompatible_change_is_fatal_with_the_registry_message(void **state)
 {
     outbox_registry *reg = client();
@@ -663,6 +709,7 @@ int main(void)
         cmocka_unit_test(test_lookup_by_id_returns_an_equivalent_schema_then_from_the_cache),
         cmocka_unit_test(test_second_record_type_of_a_topic_registers_under_its_own_subject),
         cmocka_unit_test(test_topic_strategy_rejects_a_second_record_type_under_backward),
+        cmocka_unit_test(test_caches_hold_many_schemas_and_answer_each_without_a_request),
         cmocka_unit_test(test_incompatible_change_is_fatal_with_the_registry_message),
         cmocka_unit_test(test_invalid_schema_is_fatal_with_the_registry_message),
         cmocka_unit_test(test_lookup_of_an_unknown_id_is_fatal_not_found),
