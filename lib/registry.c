@@ -1016,7 +1016,8 @@ static outbox_registry_err http(outbox_registry *reg, const char *path, const ch
     if (!crc && body) {
         crc = curl_easy_setopt(reg->curl, CURLOPT_POSTFIELDS, body);
         if (!crc)
-            crc = curl_easy_setopt(reg->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+            crc =
+                curl_easy_setopt(reg->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
         if (!crc)
             crc = curl_easy_setopt(reg->curl, CURLOPT_HTTPHEADER, reg->post_headers);
     } else if (!crc) {
