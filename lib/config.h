@@ -1,0 +1,269 @@
+#ifndef OUTBOX_CONFIG_H
+#define OUTBOX_CONFIG_H
+
+/*
+ * outbox_conf: a daemon's configuration is ONE TABLE of outbox_conf_def entries.
+ *
+ * Each entry names a key ("postgres.conninfo" = ini section [postgres], key conninfo), its
+ * type, where it lives in the daemon's own config struct (offsetof), its default as text, its
+ * range and one doc line. The same table drives loading, validation, `--help`, the README's
+ * Markdown reference and the effective-config dump, so they cannot drift apart.
+ *
+ * Load order (later wins):
+ *   1. table defaults,
+ *   2. the ini file (inih),
+ *   3. environment: <PREFIX>_<SECTION>_<KEY>, uppercased, '.' and '-' -> '_'
+ *      (postgres.conninfo with prefix OUTBOX_RELAY -> OUTBOX_RELAY_POSTGRES_CONNINFO),
+ *   4. command-line `--set section.key=value`, in command-line order.
+ *
+ * [kafka] belongs to librdkafka: every key in it (ini [kafka], env <PREFIX>_KAFKA_<NAME> with
+ * '_' -> '.' and lowercased, `--set kafka.<name>=v`) is kept verbatim in an ordered list that
+ * outbox_conf_kafka_apply() hands to rd_kafka_conf_set() unchanged. The order is the order of
+ * first appearance (ini order, then env sorted by name, then --set); setting a name again
+ * replaces its value in place. A table entry may not live in [kafka].
+ *
+ * Sections the table does not know are errors, unless the spec has an on_sections hook: then
+ * their (section, key, value, file, line) items are handed to it, in file order (e.g. the
+ * projector's [projection posts] with `sql.PostCreated = INSERT ...`). Env cannot address
+ * them; `--set "projection posts.sql.PostCreated=..."` can (section = up to the first '.').
+ *
+ * ini syntax (inih): `;`/`#` comments at line start, ` ;` inline comments, no quote stripping,
+ * lines up to OUTBOX_CONF_MAX_LINE bytes, and continuation lines (indented lines following a
+ * key) appended to the previous value with '\n', so a long SQL statement may span lines.
+ * A key set twice in the file keeps the last value.
+ *
+ * Types and the C type of the field they write (checked at compile time by the OUTBOX_CONF_*
+ * entry macros):
+ *   STRING   char *   owned by the target struct; free with outbox_conf_free()
+ *   INT      int64_t  decimal, optional sign
+ *   BOOL     bool     true/false, yes/no, on/off, 1/0 (any case)
+ *   DURATION int64_t  milliseconds; "250ms", "10s", "5m", "1h", "1d"; plain number = ms
+ *   SIZE     int64_t  bytes; "512kB", "64MB", "1GB" (1kB = 1024 bytes); plain number = bytes
+ *   ENUM     int      the .value of the matching outbox_conf_enum name (exact match)
+ *
+ * Errors: every function returning int returns 0 or -1 and fills the caller's errstr; all
+ * config errors are fatal (nothing to retry). Messages name the key, the value, where it came
+ * from (file:line, environment variable, --set), the expected form and the range, e.g.
+ *   unknown key 'conninf' in [postgres] at relay.ini:3; did you mean 'conninfo'?
+ *   invalid value 'abc' for relay.status-interval at relay.ini:7: expected a duration ...
+ *
+ * Threads: load/free/destroy/apply run on the main thread during startup (load temporarily
+ * changes inih's process-wide options, so nothing else may use inih meanwhile). After load the
+ * target struct and the outbox_conf handle are read-only and any thread may read them.
+ *
+ * Example (a daemon's table):
+ *
+ *   typedef struct relay_config {
+ *       char *conninfo;
+ *       int64_t status_interval_ms;
+ *       int log_format;
+ *   } relay_config;
+ *
+ *   static const outbox_conf_enum log_formats[] = {
+ *       {"text", OUTBOX_LOG_FORMAT_TEXT}, {"json", OUTBOX_LOG_FORMAT_JSON}, {NULL, 0}};
+ *
+ *   static const outbox_conf_def relay_conf_defs[] = {
+ *       OUTBOX_CONF_STR("postgres.conninfo", relay_config, conninfo, NULL,
+ *                       OUTBOX_CONF_F_REQUIRED, "libpq connection string of the source"),
+ *       OUTBOX_CONF_DURATION("relay.status-interval", relay_config, status_interval_ms,
+ *                            "10s", 100, 3600000, "Standby status update interval"),
+ *       OUTBOX_CONF_ENUM("log.format", relay_config, log_format, "text", log_formats,
+ *                        "Log line format"),
+ *       OUTBOX_CONF_END};
+ *
+ *   static const outbox_conf_spec relay_conf_spec = {
+ *       .program = "outbox-relay", .env_prefix = "OUTBOX_RELAY", .defs = relay_conf_defs};
+ *
+ *   relay_config cfg;
+ *   outbox_conf *conf = NULL;
+ *   outbox_conf_sources src = {.path = path, .envp = environ, .sets = sets, .set_count = n};
+ *   if (outbox_conf_load(&relay_conf_spec, &cfg, &src, NULL, &conf, errstr, sizeof errstr))
+ *       ... print errstr, return 2 ...
+ *   ... outbox_conf_kafka_apply(conf, rk_conf, errstr, sizeof errstr) ...
+ *   outbox_conf_destroy(conf);             // the kafka list is no longer needed
+ *   ... run ...
+ *   outbox_conf_free(relay_conf_defs, &cfg);
+ */
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef OUTBOX_MUSTCHECK
+#define OUTBOX_MUSTCHECK __attribute__((warn_unused_result))
+#endif
+
+/* Longest accepted ini line in bytes (a longer line is an error naming its line number). */
+#define OUTBOX_CONF_MAX_LINE 65536
+
+typedef enum outbox_conf_type {
+    OUTBOX_CONF_STRING,
+    OUTBOX_CONF_INT,
+    OUTBOX_CONF_BOOL,
+    OUTBOX_CONF_DURATION,
+    OUTBOX_CONF_SIZE,
+    OUTBOX_CONF_ENUM,
+} outbox_conf_type;
+
+/* One allowed value of an ENUM entry; arrays end with {NULL, 0}. */
+typedef struct outbox_conf_enum {
+    const char *name;
+    int value;
+} outbox_conf_enum;
+
+/* Entry flags. */
+#define OUTBOX_CONF_F_SECRET 0x1u   /* always masked in outbox_conf_dump() */
+#define OUTBOX_CONF_F_REQUIRED 0x2u /* STRING: must be set and non-empty after loading */
+
+/* One table entry. Tables end with OUTBOX_CONF_END ({.name = NULL}). */
+typedef struct outbox_conf_def {
+    const char *name;      /* "section.key": section up to the first '.', key the rest */
+    outbox_conf_type type; /* decides the field's C type, see the list above */
+    size_t offset;         /* offsetof() of the field in the daemon's config struct */
+    const char *def;       /* default as text; NULL only for STRING (field stays NULL) */
+    int64_t min, max;      /* inclusive range for INT/DURATION(ms)/SIZE(bytes); 0,0 = none */
+    const outbox_conf_enum *enums; /* ENUM: the allowed names */
+    unsigned flags;                /* OUTBOX_CONF_F_* */
+    const char *doc;               /* one line for --help and the README */
+} outbox_conf_def;
+
+/* offsetof(T, m), and a compile error unless T.m has type `ctype`. */
+#define OUTBOX_CONF_FIELD_(T, m, ctype)                                                        \
+    (offsetof(T, m) + 0 * sizeof(_Generic(((T *)0)->m, ctype: 1)))
+
+#define OUTBOX_CONF_STR(name_, T, m, def_, flags_, doc_)                                       \
+    {.name = (name_), .type = OUTBOX_CONF_STRING, .offset = OUTBOX_CONF_FIELD_(T, m, char *), \
+     .def = (def_), .flags = (flags_), .doc = (doc_)}
+#define OUTBOX_CONF_INT(name_, T, m, def_, min_, max_, doc_)                                   \
+    {.name = (name_), .type = OUTBOX_CONF_INT, .offset = OUTBOX_CONF_FIELD_(T, m, int64_t),     \
+     .def = (def_), .min = (min_), .max = (max_), .doc = (doc_)}
+#define OUTBOX_CONF_BOOL(name_, T, m, def_, doc_)                                               \
+    {.name = (name_), .type = OUTBOX_CONF_BOOL, .offset = OUTBOX_CONF_FIELD_(T, m, bool),       \
+     .def = (def_), .doc = (doc_)}
+#define OUTBOX_CONF_DURATION(name_, T, m, def_, min_ms_, max_ms_, doc_)                        \
+    {.name = (name_), .type = OUTBOX_CONF_DURATION,                                            \
+     .offset = OUTBOX_CONF_FIELD_(T, m, int64_t), .def = (def_), .min = (min_ms_),            \
+     .max = (max_ms_), .doc = (doc_)}
+#define OUTBOX_CONF_SIZE(name_, T, m, def_, min_, max_, doc_)                                  \
+    {.name = (name_), .type = OUTBOX_CONF_SIZE, .offset = OUTBOX_CONF_FIELD_(T, m, int64_t),    \
+     .def = (def_), .min = (min_), .max = (max_), .doc = (doc_)}
+#define OUTBOX_CONF_ENUM(name_, T, m, def_, enums_, doc_)                                      \
+    {.name = (name_), .type = OUTBOX_CONF_ENUM, .offset = OUTBOX_CONF_FIELD_(T, m, int),        \
+     .def = (def_), .enums = (enums_), .doc = (doc_)}
+#define OUTBOX_CONF_END {.name = NULL}
+
+/* The loaded configuration: kafka passthrough list, items of unknown sections, and where each
+ * table value came from. Opaque. */
+typedef struct outbox_conf outbox_conf;
+
+/* One name = value item with its origin. For ini items `file` is the path as given and `line`
+ * is 1-based; for environment items `file` is "environment variable NAME" and for --set items
+ * "--set", both with line 0. Strings are owned by the outbox_conf. */
+typedef struct outbox_conf_item {
+    const char *section;
+    const char *key;
+    const char *value;
+    const char *file;
+    int line;
+} outbox_conf_item;
+
+/* Hook for sections the table does not know: called once after every source is read, with
+ * the items in order. Return 0, or -1 with errstr filled (load then fails with that message).
+ * Runs on the loading thread; `items` is only valid during the call (or via
+ * outbox_conf_sections() until outbox_conf_destroy()). */
+typedef int (*outbox_conf_sections_cb)(void *target, const outbox_conf_item *items, size_t count,
+                                       void *opaque, char *errstr, size_t errstr_size);
+
+/* Cross-field checks, called last with everything loaded. May also normalise fields (a
+ * replaced STRING field must be malloc'd; free the old one). 0, or -1 with errstr filled. */
+typedef int (*outbox_conf_finalize_cb)(void *target, const outbox_conf *conf, void *opaque,
+                                       char *errstr, size_t errstr_size);
+
+/* A daemon's static description of its configuration. */
+typedef struct outbox_conf_spec {
+    const char *program;                 /* "outbox-relay", used in --help */
+    const char *env_prefix;              /* "OUTBOX_RELAY" */
+    const outbox_conf_def *defs;         /* the table */
+    outbox_conf_sections_cb on_sections; /* NULL: unknown sections are errors */
+    outbox_conf_finalize_cb finalize;    /* NULL: no cross-field checks */
+} outbox_conf_spec;
+
+/* Where to read from. Every member may be NULL/0. */
+typedef struct outbox_conf_sources {
+    const char *path;        /* ini file; NULL = none */
+    char *const *envp;       /* "NAME=value" array ending in NULL (usually `environ`) */
+    const char *const *sets; /* "section.key=value" strings from --set, in order */
+    size_t set_count;
+} outbox_conf_sources;
+
+/*
+ * Load the configuration into `target` (the daemon's struct described by spec->defs).
+ * Every table field of `target` is overwritten without being freed: pass a fresh struct (or
+ * one emptied by outbox_conf_free()). Environment variables with the prefix whose section part
+ * names a known section but match no key are errors (typo protection); others are ignored.
+ * On success *confp receives the handle (the caller owns it: outbox_conf_destroy()) and the
+ * STRING fields of target are owned by target (outbox_conf_free()). On failure returns -1,
+ * errstr says why, *confp is NULL and target holds no allocated strings. `opaque` is passed to
+ * the hooks. Main thread, at startup.
+ */
+int outbox_conf_load(const outbox_conf_spec *spec, void *target, const outbox_conf_sources *src,
+                     void *opaque, outbox_conf **confp, char *errstr,
+                     size_t errstr_size) OUTBOX_MUSTCHECK;
+
+/* Free every STRING field of `target` listed in `defs` and set it to NULL. The target owns
+ * those strings from outbox_conf_load() on; this is the only way to release them. Safe to call
+ * twice. */
+void outbox_conf_free(const outbox_conf_def *defs, void *target);
+
+/* Release the handle (kafka list, unknown-section items, origins). NULL is a no-op. Items and
+ * strings obtained from it become invalid. Independent of outbox_conf_free(). */
+void outbox_conf_destroy(outbox_conf *conf);
+
+/* The [kafka] passthrough list in order; *countp receives its length. Owned by conf. */
+const outbox_conf_item *outbox_conf_kafka(const outbox_conf *conf, size_t *countp);
+
+/* The value of kafka property `name` as configured, or NULL if not set. Owned by conf. */
+const char *outbox_conf_kafka_get(const outbox_conf *conf, const char *name);
+
+/* The items of sections the table does not know, in order. Owned by conf. */
+const outbox_conf_item *outbox_conf_sections(const outbox_conf *conf, size_t *countp);
+
+/* Where the effective value of table key `name` came from: "default", "relay.ini:3",
+ * "environment variable OUTBOX_RELAY_X", "--set", or NULL for an unknown name. Owned by conf. */
+const char *outbox_conf_origin(const outbox_conf *conf, const char *name);
+
+/*
+ * Apply the [kafka] list, in order, to rk_conf with rd_kafka_conf_set(). Stops at the first
+ * property librdkafka rejects: returns -1 with errstr = "kafka.<name> (<origin>): <librdkafka's
+ * own message>". rk_conf stays owned by the caller. Main thread.
+ */
+int outbox_conf_kafka_apply(const outbox_conf *conf, rd_kafka_conf_t *rk_conf, char *errstr,
+                            size_t errstr_size) OUTBOX_MUSTCHECK;
+
+/*
+ * Text for `--help`: every table key with type, default, range, environment variable name and
+ * doc line, then how [kafka] is passed through. Returns a malloc'd string the caller frees, or
+ * NULL when out of memory. Any thread (reads only the static spec).
+ */
+char *outbox_conf_help(const outbox_conf_spec *spec);
+
+/* The same as a Markdown table (Key | Type | Default | Range | Environment | Description) for
+ * the README, for `--help-config-markdown`. malloc'd, caller frees; NULL when out of memory. */
+char *outbox_conf_markdown(const outbox_conf_spec *spec);
+
+/*
+ * The effective configuration, one `section.key = value  # origin` line per table key, then
+ * the kafka list, with secrets masked: values of keys flagged SECRET or whose name contains
+ * "password", "secret" or "sasl" become "***", and in every other string a conninfo
+ * `password=...` or a URL's `user:password@` has the password replaced by "***".
+ * `conf` and `target` as returned by outbox_conf_load(). malloc'd, caller frees; NULL when out
+ * of memory. Any thread (both are read-only after load).
+ */
+char *outbox_conf_dump(const outbox_conf *conf, const void *target);
+
+/* `value` as outbox_conf_dump() would print it for key `name` (e.g. a conninfo before logging
+ * it). malloc'd, caller frees; NULL when out of memory or value is NULL. Any thread. */
+char *outbox_conf_mask(const char *name, const char *value);
+
+#endif
