@@ -1,0 +1,551 @@
+/* outbox_http: loopback HTTP server and SSE channels on libmicrohttpd (see http.h). */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define HTTP_DEFAULT_BACKLOG 256
+#define HTTP_SSE_BLOCK 4096
+
+static const char http_sse_hello[] = ": connected\n\n";
+static const char http_sse_keepalive[] = ": keepalive\n\n";
+
+struct outbox_http_channel {
+    pthread_mutex_t mu;
+    pthread_cond_t cond; /* signalled on publish and on server stop */
+    size_t cap;
+    char **frames; /* ring of formatted events; frames[seq % cap] for head <= seq < next */
+    size_t *lens;
+    uint64_t head; /* oldest retained sequence number */
+    uint64_t next; /* sequence number of the next event */
+    size_t subscribers;
+};
+
+typedef struct http_sub http_sub;
+
+struct outbox_http_server {
+    struct MHD_Daemon *daemon;
+    uint16_t port;
+    outbox_http_handler handler;
+    void *ctx;
+    _Atomic bool stopping;
+    pthread_mutex_t mu; /* guards subs; taken before any channel's mu */
+    http_sub *subs;
+};
+
+/* One SSE connection. Created by the access handler, freed by MHD's free callback. */
+struct http_sub {
+    outbox_http_server *server;
+    outbox_http_channel *channel;
+    uint64_t seq; /* next event to send */
+    size_t off;   /* bytes of event `seq` already sent */
+    const char *pending; /* a static comment being sent */
+    size_t pending_off;
+    http_sub *prev, *next;
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* Channels.                                                                                 */
+
+outbox_http_channel *outbox_http_channel_new(size_t backlog)
+{
+    outbox_http_channel *channel = calloc(1, sizeof *channel);
+    pthread_condattr_t attr;
+    bool attr_ok = false, mu_ok = false;
+
+    if (channel == NULL)
+        return NULL;
+    channel->cap = backlog ? backlog : HTTP_DEFAULT_BACKLOG;
+    channel->frames = calloc(channel->cap, sizeof *channel->frames);
+    channel->lens = calloc(channel->cap, sizeof *channel->lens);
+    if (channel->frames == NULL || channel->lens == NULL)
+        goto fail;
+    if (pthread_mutex_init(&channel->mu, NULL) != 0)
+        goto fail;
+    mu_ok = true;
+    if (pthread_condattr_init(&attr) != 0)
+        goto fail;
+    attr_ok = true;
+    if (pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0 ||
+        pthread_cond_init(&channel->cond, &attr) != 0)
+        goto fail;
+    pthread_condattr_destroy(&attr);
+    return channel;
+fail:
+    if (attr_ok)
+        pthread_condattr_destroy(&attr);
+    if (mu_ok)
+        pthread_mutex_destroy(&channel->mu);
+    free(channel->frames);
+    free(channel->lens);
+    free(channel);
+    return NULL;
+}
+
+void outbox_http_channel_destroy(outbox_http_channel *channel)
+{
+    if (channel == NULL)
+        return;
+    for (size_t i = 0; i < channel->cap; i++)
+        free(channel->frames[i]);
+    free(channel->frames);
+    free(channel->lens);
+    pthread_cond_destroy(&channel->cond);
+    pthread_mutex_destroy(&channel->mu);
+    free(channel);
+}
+
+size_t outbox_http_channel_subscribers(outbox_http_channel *channel)
+{
+    pthread_mutex_lock(&channel->mu);
+    size_t n = channel->subscribers;
+    pthread_mutex_unlock(&channel->mu);
+    return n;
+}
+
+/* Append "<field>: <value>\n" for every line of value (CR, LF and CRLF all end a line). */
+static int http_frame_field(char **frame, size_t *len, const char *field, const char *value)
+{
+    const char *p = value;
+    for (;;) {
+        size_t n = strcspn(p, "\r\n");
+        size_t add = strlen(field) + 2 + n + 1;
+        char *grown = realloc(*frame, *len + add + 2); /* + final blank line, NUL */
+        if (grown == NULL)
+            return -1;
+        *frame = grown;
+        *len += (size_t)sprintf(*frame + *len, "%s: %.*s\n", field, (int)n, p);
+        p += n;
+        if (*p == '\0')
+            return 0;
+        p += (p[0] == '\r' && p[1] == '\n') ? 2 : 1;
+    }
+}
+
+int outbox_http_channel_publish(outbox_http_channel *channel, const char *event, const char *id,
+                                const char *data)
+{
+    char *frame = NULL;
+    size_t len = 0;
+    int rc = -1;
+
+    if ((event && strpbrk(event, "\r\n")) || (id && strpbrk(id, "\r\n")))
+        goto out;
+    if (id && http_frame_field(&frame, &len, "id", id) != 0)
+        goto out;
+    if (event && http_frame_field(&frame, &len, "event", event) != 0)
+        goto out;
+    if (http_frame_field(&frame, &len, "data", data ? data : "") != 0)
+        goto out;
+    frame[len++] = '\n'; /* room was reserved by the last field */
+    frame[len] = '\0';
+
+    pthread_mutex_lock(&channel->mu);
+    size_t idx = (size_t)(channel->next % channel->cap);
+    if (channel->next - channel->head == channel->cap) {
+        free(channel->frames[idx]); /* the oldest; its laggards get disconnected */
+        channel->head++;
+    }
+    channel->frames[idx] = frame;
+    channel->lens[idx] = len;
+    channel->next++;
+    frame = NULL;
+    pthread_cond_broadcast(&channel->cond);
+    pthread_mutex_unlock(&channel->mu);
+    rc = 0;
+out:
+    free(frame);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* SSE responses.                                                                            */
+
+static size_t http_send_pending(http_sub *sub, char *buf, size_t max)
+{
+    size_t left = strlen(sub->pending) - sub->pending_off;
+    size_t n = left < max ? left : max;
+    memcpy(buf, sub->pending + sub->pending_off, n);
+    sub->pending_off += n;
+    if (sub->pending_off == strlen(sub->pending)) {
+        sub->pending = NULL;
+        sub->pending_off = 0;
+    }
+    return n;
+}
+
+/* MHD content reader: blocks (this is the connection's own thread) until an event, a keepalive
+ * deadline or the server's stop. */
+static ssize_t http_sse_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    http_sub *sub = cls;
+    outbox_http_channel *channel = sub->channel;
+    ssize_t n = 0;
+    struct timespec deadline;
+
+    if (sub->pending)
+        return (ssize_t)http_send_pending(sub, buf, max);
+
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += OUTBOX_HTTP_SSE_KEEPALIVE_MS / 1000;
+    deadline.tv_nsec += (long)(OUTBOX_HTTP_SSE_KEEPALIVE_MS % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+
+    pthread_mutex_lock(&channel->mu);
+    for (;;) {
+        if (atomic_load(&sub->server->stopping)) {
+            n = MHD_CONTENT_READER_END_OF_STREAM;
+            break;
+        }
+        if (sub->seq < channel->head) {
+            outbox_log_warn("http", "SSE client fell more than %zu events behind; closing it",
+                            channel->cap);
+            n = MHD_CONTENT_READER_END_OF_STREAM;
+            break;
+        }
+        if (sub->seq < channel->next) {
+            size_t idx = (size_t)(sub->seq % channel->cap);
+            size_t left = channel->lens[idx] - sub->off;
+            size_t take = left < max ? left : max;
+            memcpy(buf, channel->frames[idx] + sub->off, take);
+            sub->off += take;
+            if (sub->off == channel->lens[idx]) {
+                sub->seq++;
+                sub->off = 0;
+            }
+            n = (ssize_t)take;
+            break;
+        }
+        if (pthread_cond_timedwait(&channel->cond, &channel->mu, &deadline) == ETIMEDOUT &&
+            sub->seq == channel->next && !atomic_load(&sub->server->stopping)) {
+            sub->pending = http_sse_keepalive;
+            sub->pending_off = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&channel->mu);
+    if (sub->pending)
+        n = (ssize_t)http_send_pending(sub, buf, max);
+    return n;
+}
+
+/* MHD free callback of the SSE response: the connection is gone. */
+static void http_sse_free(void *cls)
+{
+    http_sub *sub = cls;
+    outbox_http_server *server = sub->server;
+
+    pthread_mutex_lock(&server->mu);
+    if (sub->prev)
+        sub->prev->next = sub->next;
+    else
+        server->subs = sub->next;
+    if (sub->next)
+        sub->next->prev = sub->prev;
+    pthread_mutex_lock(&sub->channel->mu);
+    sub->channel->subscribers--;
+    pthread_mutex_unlock(&sub->channel->mu);
+    pthread_mutex_unlock(&server->mu);
+    free(sub);
+}
+
+static struct MHD_Response *http_sse_response(outbox_http_server *server,
+                                              outbox_http_channel *channel)
+{
+    http_sub *sub = calloc(1, sizeof *sub);
+    struct MHD_Response *response = NULL;
+
+    if (sub == NULL)
+        return NULL;
+    sub->server = server;
+    sub->channel = channel;
+    sub->pending = http_sse_hello;
+    pthread_mutex_lock(&server->mu);
+    sub->next = server->subs;
+    if (server->subs)
+        server->subs->prev = sub;
+    server->subs = sub;
+    pthread_mutex_lock(&channel->mu);
+    sub->seq = channel->next;
+    channel->subscribers++;
+    pthread_mutex_unlock(&channel->mu);
+    pthread_mutex_unlock(&server->mu);
+
+    response = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_SSE_BLOCK, http_sse_read,
+                                                 sub, http_sse_free);
+    if (response == NULL) {
+        http_sse_free(sub);
+        return NULL;
+    }
+    if (MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream") !=
+            MHD_YES ||
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache") != MHD_YES) {
+        MHD_destroy_response(response); /* calls http_sse_free */
+        return NULL;
+    }
+    return response;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Requests.                                                                                 */
+
+const char *outbox_http_query(const outbox_http_request *req, const char *name)
+{
+    const char *value = NULL;
+    size_t size = 0;
+
+    if (MHD_lookup_connection_value_n(req->internal_, MHD_GET_ARGUMENT_KIND, name, strlen(name),
+                                      &value, &size) != MHD_YES)
+        return NULL;
+    return value ? value : "";
+}
+
+const char *outbox_http_header(const outbox_http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->internal_, MHD_HEADER_KIND, name);
+}
+
+static enum MHD_Result http_respond(outbox_http_server *server, struct MHD_Connection *conn,
+                                    outbox_http_response *resp)
+{
+    static const char not_found[] = "not found\n";
+    static const char oom[] = "out of memory\n";
+    struct MHD_Response *response = NULL;
+    enum MHD_Result ret = MHD_NO;
+    unsigned status = (unsigned)resp->status;
+    const char *content_type = resp->content_type ? resp->content_type
+                                                  : "text/plain; charset=utf-8";
+
+    if (resp->stream) {
+        free(resp->body);
+        resp->body = NULL;
+        response = http_sse_response(server, resp->stream);
+        status = MHD_HTTP_OK;
+        content_type = NULL; /* set by http_sse_response */
+        if (response == NULL) {
+            status = MHD_HTTP_SERVICE_UNAVAILABLE;
+            content_type = "text/plain; charset=utf-8";
+            response = MHD_create_response_from_buffer(strlen(oom), (void *)oom,
+                                                       MHD_RESPMEM_PERSISTENT);
+        }
+    } else if (resp->status == 0) {
+        free(resp->body);
+        resp->body = NULL;
+        status = MHD_HTTP_NOT_FOUND;
+        content_type = "text/plain; charset=utf-8";
+        response = MHD_create_response_from_buffer(strlen(not_found), (void *)not_found,
+                                                   MHD_RESPMEM_PERSISTENT);
+    } else if (resp->body) {
+        size_t len = resp->body_len ? resp->body_len : strlen(resp->body);
+        response = MHD_create_response_from_buffer(len, resp->body, MHD_RESPMEM_MUST_FREE);
+        if (response == NULL)
+            free(resp->body);
+        resp->body = NULL; /* now owned by the response */
+    } else {
+        const char *body = resp->static_body ? resp->static_body : "";
+        size_t len = resp->body_len && resp->static_body ? resp->body_len : strlen(body);
+        response = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_PERSISTENT);
+    }
+    if (response == NULL)
+        goto out;
+    if (status < 100 || status > 599)
+        status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+    if (content_type &&
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES)
+        goto out;
+    ret = MHD_queue_response(conn, status, response);
+out:
+    if (response)
+        MHD_destroy_response(response);
+    return ret;
+}
+
+static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                   const char *method, const char *version,
+                                   const char *upload_data, size_t *upload_data_size,
+                                   void **con_cls)
+{
+    static int headers_seen; /* a marker: the first call only announces the headers */
+    outbox_http_server *server = cls;
+
+    if (*con_cls == NULL) {
+        *con_cls = &headers_seen;
+        return MHD_YES;
+    }
+    if (*upload_data_size != 0) {
+        *upload_data_size = 0; /* request bodies are discarded */
+        return MHD_YES;
+    }
+    outbox_http_request req = {.method = method, .path = url, .internal_ = conn};
+    outbox_http_response resp = {0};
+    server->handler(server->ctx, &req, &resp);
+    return http_respond(server, conn, &resp);
+}
+
+__attribute__((format(printf, 2, 0))) static void http_mhd_log(void *cls, const char *fmt,
+                                                              va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    outbox_log_warn("http", "libmicrohttpd: %s", msg);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Server.                                                                                   */
+
+static int http_parse_addr(const char *bind_address, uint16_t port, struct sockaddr_storage *ss,
+                           socklen_t *len)
+{
+    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+    memset(ss, 0, sizeof *ss);
+    if (strcmp(bind_address, "localhost") == 0)
+        bind_address = OUTBOX_HTTP_DEFAULT_BIND;
+    if (inet_pton(AF_INET, bind_address, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(port);
+        *len = sizeof *sin;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, bind_address, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(port);
+        *len = sizeof *sin6;
+        return 0;
+    }
+    return -1;
+}
+
+/* Why MHD could not listen: try the same bind ourselves to get errno. */
+static void http_explain_failure(const struct sockaddr_storage *ss, socklen_t len,
+                                 const char *bind_address, uint16_t port, char *errstr,
+                                 size_t errstr_size)
+{
+    int one = 1;
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int err = fd < 0 ? errno : 0;
+
+    if (fd >= 0) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, (const struct sockaddr *)ss, len) != 0 || listen(fd, 1) != 0)
+            err = errno;
+        close(fd);
+    }
+    if (err)
+        snprintf(errstr, errstr_size, "cannot listen on %s:%u: %s", bind_address, port,
+                 strerror(err));
+    else
+        snprintf(errstr, errstr_size, "cannot start the HTTP server on %s:%u (libmicrohttpd "
+                                      "failed; see its log line)",
+                 bind_address, port);
+}
+
+int outbox_http_start(const char *bind_address, uint16_t port, outbox_http_handler handler,
+                      void *ctx, outbox_http_server **serverp, char *errstr, size_t errstr_size)
+{
+    outbox_http_server *server = NULL;
+    struct sockaddr_storage ss;
+    socklen_t ss_len = 0;
+    bool mu_ok = false;
+    int rc = -1;
+
+    *serverp = NULL;
+    if (bind_address == NULL)
+        bind_address = OUTBOX_HTTP_DEFAULT_BIND;
+    if (handler == NULL) {
+        snprintf(errstr, errstr_size, "outbox_http_start: a handler is required");
+        goto out;
+    }
+    if (http_parse_addr(bind_address, port, &ss, &ss_len) != 0) {
+        snprintf(errstr, errstr_size,
+                 "invalid HTTP bind address '%s': expected an IPv4 or IPv6 address", bind_address);
+        goto out;
+    }
+    server = calloc(1, sizeof *server);
+    if (server == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto out;
+    }
+    server->handler = handler;
+    server->ctx = ctx;
+    atomic_init(&server->stopping, false);
+    if (pthread_mutex_init(&server->mu, NULL) != 0) {
+        snprintf(errstr, errstr_size, "cannot create a mutex");
+        goto out;
+    }
+    mu_ok = true;
+
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                         MHD_USE_POLL | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    server->daemon = MHD_start_daemon(
+        flags, port, NULL, NULL, http_access, server, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log,
+        NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)OUTBOX_HTTP_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)OUTBOX_HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_END);
+    if (server->daemon == NULL) {
+        http_explain_failure(&ss, ss_len, bind_address, port, errstr, errstr_size);
+        goto out;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(server->daemon,
+                                                           MHD_DAEMON_INFO_BIND_PORT);
+    server->port = info ? info->port : port;
+    if (server->port == 0) {
+        snprintf(errstr, errstr_size, "cannot tell which port the HTTP server listens on");
+        goto out;
+    }
+    *serverp = server;
+    server = NULL;
+    rc = 0;
+out:
+    if (server) {
+        if (server->daemon)
+            MHD_stop_daemon(server->daemon);
+        if (mu_ok)
+            pthread_mutex_destroy(&server->mu);
+        free(server);
+    }
+    return rc;
+}
+
+uint16_t outbox_http_port(const outbox_http_server *server)
+{
+    return server->port;
+}
+
+void outbox_http_stop(outbox_http_server *server)
+{
+    if (server == NULL)
+        return;
+    /* Wake every SSE reader blocked on its channel so MHD can join the connection threads. */
+    atomic_store(&server->stopping, true);
+    pthread_mutex_lock(&server->mu);
+    for (http_sub *sub = server->subs; sub; sub = sub->next) {
+        pthread_mutex_lock(&sub->channel->mu);
+        pthread_cond_broadcast(&sub->channel->cond);
+        pthread_mutex_unlock(&sub->channel->mu);
+    }
+    pthread_mutex_unlock(&server->mu);
+    MHD_stop_daemon(server->daemon);
+    pthread_mutex_destroy(&server->mu);
+    free(server);
+}

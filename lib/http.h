@@ -1,0 +1,147 @@
+#ifndef OUTBOX_HTTP_H
+#define OUTBOX_HTTP_H
+
+/*
+ * outbox_http: a small loopback HTTP server (libmicrohttpd) for /metrics, /healthz, the
+ * projector's read-your-writes endpoints and Server-Sent Events.
+ *
+ * Routes live in the daemons: one handler callback gets every request and fills a response.
+ *
+ *   static void routes(void *ctx, const outbox_http_request *req, outbox_http_response *resp)
+ *   {
+ *       relay *r = ctx;
+ *       if (strcmp(req->path, "/healthz") == 0) {
+ *           resp->status = relay_healthy(r) ? 200 : 503;
+ *           resp->static_body = relay_healthy(r) ? "ok\n" : "unhealthy\n";
+ *       } else if (strcmp(req->path, "/metrics") == 0) {
+ *           resp->status = 200;
+ *           resp->content_type = OUTBOX_HTTP_PROMETHEUS;
+ *           resp->body = relay_stats_render(r, &resp->body_len);  // malloc'd, NULL -> 500
+ *       } else if (strcmp(req->path, "/events/stream") == 0) {
+ *           resp->stream = r->events;                            // an outbox_http_channel
+ *       }
+ *       // anything else: status left 0 -> 404
+ *   }
+ *
+ *   outbox_http_server *server = NULL;
+ *   if (outbox_http_start("127.0.0.1", 9187, routes, r, &server, errstr, sizeof errstr)) ...
+ *   ... outbox_http_channel_publish(r->events, "applied", event_id, json) from any thread ...
+ *   outbox_http_stop(server);
+ *
+ * Threading (why thread-per-connection): the server runs libmicrohttpd with
+ * MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION (poll(), no FD_SETSIZE
+ * limit). A handler may block briefly (the projector's GET /events/{id} reads the read
+ * database) without stalling /metrics or /healthz, and an SSE stream simply waits on a
+ * condition variable for the next event - with a single polling thread a streaming response
+ * would need suspend/resume plumbing and would busy-loop if it ever returned "no data yet".
+ * The cost, one thread per open connection, is bounded by OUTBOX_HTTP_MAX_CONNECTIONS, which
+ * is fine for a loopback ops port. Consequence: the handler is called concurrently from
+ * several connection threads and must be thread-safe (read atomics, take locks).
+ *
+ * Server-Sent Events: an outbox_http_channel is a broadcast queue owned by the daemon. A
+ * handler answers a request with `resp->stream = channel`; the connection then receives, as
+ * `text/event-stream`, a ": connected" comment and every event published on the channel after
+ * that moment, plus a ": keepalive" comment after OUTBOX_HTTP_SSE_KEEPALIVE_MS of silence
+ * (which is also how a vanished client is noticed). The channel keeps the last `backlog`
+ * events; a client that falls further behind is disconnected (it may reconnect and resync).
+ * No per-client object is ever visible to the daemon, so there is nothing to leak or to use
+ * after the client went away.
+ *
+ * Request bodies are discarded (no route needs one).
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef OUTBOX_MUSTCHECK
+#define OUTBOX_MUSTCHECK __attribute__((warn_unused_result))
+#endif
+
+#define OUTBOX_HTTP_DEFAULT_BIND "127.0.0.1"
+#define OUTBOX_HTTP_MAX_CONNECTIONS 64
+#define OUTBOX_HTTP_CONNECTION_TIMEOUT_S 60
+#define OUTBOX_HTTP_SSE_KEEPALIVE_MS 15000
+#define OUTBOX_HTTP_PROMETHEUS "text/plain; version=0.0.4; charset=utf-8"
+
+typedef struct outbox_http_server outbox_http_server;
+typedef struct outbox_http_channel outbox_http_channel;
+
+/* A request, valid only during the handler call. */
+typedef struct outbox_http_request {
+    const char *method; /* "GET", "HEAD", "POST", ... */
+    const char *path;   /* decoded path without the query string: "/events/42" */
+    void *internal_;    /* the server's; use the accessors below */
+} outbox_http_request;
+
+/* The decoded value of query argument `name` ("?id=42" -> "42"), "" for a bare "?flag", NULL
+ * if absent. Valid during the handler call. */
+const char *outbox_http_query(const outbox_http_request *req, const char *name);
+
+/* The value of request header `name` (case-insensitive), or NULL. Valid during the call. */
+const char *outbox_http_header(const outbox_http_request *req, const char *name);
+
+/*
+ * What the handler fills. Starts zeroed.
+ *   status        0 = no such route: 404 with "not found\n" (any body is discarded).
+ *   content_type  static storage; NULL = "text/plain; charset=utf-8".
+ *   body          malloc'd; ownership passes to the server (also on error). Takes precedence
+ *                 over static_body. If the handler meant to send a body but body is NULL
+ *                 (allocation failed) it should set status 500.
+ *   static_body   static storage (string literal), not freed.
+ *   body_len      bytes of body/static_body; 0 = strlen().
+ *   stream        non-NULL: answer 200 text/event-stream subscribed to this channel; status,
+ *                 content_type and bodies are ignored (body still freed).
+ */
+typedef struct outbox_http_response {
+    int status;
+    const char *content_type;
+    char *body;
+    const char *static_body;
+    size_t body_len;
+    outbox_http_channel *stream;
+} outbox_http_response;
+
+/* Called on a connection thread, possibly concurrently with itself (see above). Must not call
+ * outbox_http_stop(). */
+typedef void (*outbox_http_handler)(void *ctx, const outbox_http_request *req,
+                                    outbox_http_response *resp);
+
+/*
+ * Listen on bind_address (an IPv4/IPv6 literal or "localhost"; NULL = 127.0.0.1) and `port`
+ * (0 = any free port; read it back with outbox_http_port()), serving `handler` with `ctx`.
+ * On success *serverp owns the listening threads until outbox_http_stop(). On failure returns
+ * -1 with errstr ("cannot listen on 127.0.0.1:9187: Address already in use"); nothing to free.
+ * Fatal for the daemon (a port in use does not free itself). Main thread.
+ */
+int outbox_http_start(const char *bind_address, uint16_t port, outbox_http_handler handler,
+                      void *ctx, outbox_http_server **serverp, char *errstr,
+                      size_t errstr_size) OUTBOX_MUSTCHECK;
+
+/* The port actually bound. Any thread. */
+uint16_t outbox_http_port(const outbox_http_server *server);
+
+/* Close every connection (SSE streams end), join the threads, free the server. After it
+ * returns no handler runs any more and channels have no subscribers from this server.
+ * NULL is a no-op. Main thread, never from a handler. */
+void outbox_http_stop(outbox_http_server *server);
+
+/* A broadcast channel keeping the last `backlog` events (0 = 256). NULL when out of memory.
+ * The daemon owns it; destroy it only after every server that may stream it was stopped. */
+outbox_http_channel *outbox_http_channel_new(size_t backlog);
+
+/*
+ * Send one event to every current subscriber: "id: <id>\nevent: <event>\ndata: ...\n\n", with
+ * one data line per line of `data`; `event` and `id` may be NULL. Copies everything; never
+ * blocks on clients. Returns 0; -1 if event/id contain a line break or memory is short
+ * (nothing sent). Any thread.
+ */
+int outbox_http_channel_publish(outbox_http_channel *channel, const char *event, const char *id,
+                                const char *data) OUTBOX_MUSTCHECK;
+
+/* Current number of connected subscribers. Any thread. */
+size_t outbox_http_channel_subscribers(outbox_http_channel *channel);
+
+/* Free the channel and its backlog. NULL is a no-op. Main thread, after outbox_http_stop(). */
+void outbox_http_channel_destroy(outbox_http_channel *channel);
+
+#endif
