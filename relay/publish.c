@@ -18,7 +18,8 @@ static void publish_dr_msg(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *
     uint64_t seq = (uint64_t)(uintptr_t)msg->_private;
     size_t bytes = msg->key_len + msg->len;
     const char *reason = msg->err ? rd_kafka_err2str(msg->err) : NULL;
-    pub->cb(pub->ctx, seq, bytes, msg->err, rd_kafka_topic_name(msg->rkt), reason);
+    if (pub->cb)
+        pub->cb(pub->ctx, seq, bytes, msg->err, rd_kafka_topic_name(msg->rkt), reason);
 }
 
 /* librdkafka's own default for a global or topic-level property, or "" when unknown. */

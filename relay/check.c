@@ -1,0 +1,229 @@
+/* `outbox-relay check`: every problem of the live environment, each with its fix. */
+#include <libpq-fe.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "avro_schema.h"
+#include "publish.h"
+#include "registry.h"
+#include "relay.h"
+
+struct check {
+    FILE *out;
+    int problems;
+};
+
+static void check_ok(struct check *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void check_ok(struct check *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("  ok       ", c->out);
+    vfprintf(c->out, fmt, ap);
+    fputc('\n', c->out);
+    va_end(ap);
+}
+
+static void check_problem(struct check *c, const char *fix, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void check_problem(struct check *c, const char *fix, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("  PROBLEM  ", c->out);
+    vfprintf(c->out, fmt, ap);
+    fprintf(c->out, "\n           fix: %s\n", fix);
+    va_end(ap);
+    c->problems++;
+}
+
+/* One-row, one-column query; NULL on error or no row (caller frees). */
+static char *query1(PGconn *pg, const char *sql, int nparams, const char *const *params)
+{
+    PGresult *res = PQexecParams(pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    char *v = NULL;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+        v = strdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return v;
+}
+
+static void check_postgres(struct check *c, const relay_settings *s)
+{
+    PGconn *pg = PQconnectdb(s->conninfo);
+    char *v = NULL;
+    if (PQstatus(pg) != CONNECTION_OK) {
+        check_problem(c, "check postgres.conninfo (host, port, dbname, user) and pg_hba.conf",
+                      "cannot connect to PostgreSQL: %s", PQerrorMessage(pg));
+        PQfinish(pg);
+        return;
+    }
+    check_ok(c, "connected to PostgreSQL %d as %s, database %s", PQserverVersion(pg), PQuser(pg),
+             PQdb(pg));
+    v = query1(pg, "SHOW wal_level", 0, NULL);
+    if (v && strcmp(v, "logical") == 0)
+        check_ok(c, "wal_level = logical");
+    else
+        check_problem(c, "set wal_level = logical in postgresql.conf and restart PostgreSQL",
+                      "wal_level = %s", v ? v : "?");
+    free(v);
+    v = query1(pg,
+               "SELECT (rolreplication OR rolsuper)::text FROM pg_roles WHERE rolname = "
+               "current_user",
+               0, NULL);
+    if (v && strcmp(v, "true") == 0)
+        check_ok(c, "role %s has REPLICATION", PQuser(pg));
+    else
+        check_problem(c, "ALTER ROLE <relay role> REPLICATION (as a superuser)",
+                      "role %s lacks the REPLICATION attribute", PQuser(pg));
+    free(v);
+    const char *tp[1] = {s->table};
+    v = query1(pg, "SELECT to_regclass($1)::text", 1, tp);
+    if (v)
+        check_ok(c, "outbox table %s exists", s->table);
+    else
+        check_problem(c, "run sql/outbox.sql, or set postgres.table to your outbox table",
+                      "outbox table %s does not exist (or is not visible to %s)", s->table,
+                      PQuser(pg));
+    free(v);
+    const char *pp[2] = {s->publication, s->table};
+    v = query1(pg, "SELECT pubinsert::text FROM pg_publication WHERE pubname = $1", 1, pp);
+    if (!v) {
+        if (s->create_publication)
+            check_ok(c, "publication %s missing: the relay will create it (needs ownership of %s)",
+                     s->publication, s->table);
+        else
+            check_problem(c,
+                          "run sql/outbox.sql as the table owner, or set "
+                          "postgres.create-publication = true",
+                          "publication %s does not exist", s->publication);
+    } else {
+        if (strcmp(v, "true") != 0)
+            check_problem(c, "ALTER PUBLICATION <name> SET (publish = 'insert')",
+                          "publication %s does not publish inserts", s->publication);
+        free(v);
+        v = query1(pg,
+                   "SELECT 1::text FROM pg_publication_tables WHERE pubname = $1 AND "
+                   "format('%s.%s', schemaname, tablename) = $2",
+                   2, pp);
+        if (v)
+            check_ok(c, "publication %s covers %s", s->publication, s->table);
+        else
+            check_problem(c, "ALTER PUBLICATION <name> ADD TABLE <outbox table> (as its owner)",
+                          "publication %s does not cover %s", s->publication, s->table);
+    }
+    free(v);
+    const char *sp[1] = {s->slot};
+    PGresult *res = PQexecParams(pg,
+                                 "SELECT plugin, database, active::text, "
+                                 "pg_size_pretty(pg_current_wal_lsn() - confirmed_flush_lsn) "
+                                 "FROM pg_replication_slots WHERE slot_name = $1",
+                                 1, NULL, sp, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        const char *plugin = PQgetvalue(res, 0, 0), *db = PQgetvalue(res, 0, 1);
+        if (strcmp(plugin, "pgoutput") != 0)
+            check_problem(c, "drop it or set postgres.slot to another name",
+                          "slot %s uses plugin %s, not pgoutput", s->slot, plugin);
+        else if (strcmp(db, PQdb(pg)) != 0)
+            check_problem(c, "set postgres.slot to another name",
+                          "slot %s belongs to database %s, not %s", s->slot, db, PQdb(pg));
+        else if (strcmp(PQgetvalue(res, 0, 2), "true") == 0)
+            check_problem(c, "stop the other relay using it, or choose another postgres.slot",
+                          "slot %s is in use by another process", s->slot);
+        else
+            check_ok(c, "slot %s exists (pgoutput), %s of WAL behind", s->slot,
+                     PQgetvalue(res, 0, 3));
+    } else {
+        PQclear(res);
+        res = NULL;
+        v = query1(pg,
+                   "SELECT (current_setting('max_replication_slots')::int - count(*))::text "
+                   "FROM pg_replication_slots",
+                   0, NULL);
+        if (!s->create_slot)
+            check_problem(c,
+                          "create it (SELECT pg_create_logical_replication_slot(<slot>, "
+                          "'pgoutput')) or set postgres.create-slot = true",
+                          "slot %s does not exist", s->slot);
+        else if (v && atoi(v) <= 0)
+            check_problem(c, "raise max_replication_slots or drop an unused slot",
+                          "slot %s does not exist and no free slot is left", s->slot);
+        else
+            check_ok(c, "slot %s missing: the relay will create it", s->slot);
+        free(v);
+    }
+    PQclear(res);
+    PQfinish(pg);
+}
+
+static void check_kafka(struct check *c, const outbox_conf *conf)
+{
+    char err[512];
+    relay_publish *pub = NULL;
+    rd_kafka_conf_t *kconf = rd_kafka_conf_new();
+    if (outbox_conf_kafka_apply(conf, kconf, err, sizeof(err)) != 0) {
+        rd_kafka_conf_destroy(kconf);
+        check_problem(c, "fix or remove that key under [kafka]", "%s", err);
+        return;
+    }
+    if (relay_publish_new(kconf, NULL, NULL, &pub, err, sizeof(err)) != 0) {
+        check_problem(c, "fix the [kafka] settings", "cannot create a Kafka producer: %s", err);
+        return;
+    }
+    if (relay_publish_ping(pub, 10000, err, sizeof(err)) != 0)
+        check_problem(c, "check kafka.bootstrap.servers and that the brokers run", "%s", err);
+    else
+        check_ok(c, "Kafka answers at %s", outbox_conf_kafka_get(conf, "bootstrap.servers"));
+    relay_publish_free(pub);
+}
+
+static void check_schemas(struct check *c, const relay_settings *s)
+{
+    char err[512];
+    outbox_schemas *schemas = NULL;
+    if (outbox_schemas_load_dir(s->schema_dir, &schemas, err, sizeof(err)) != 0) {
+        check_problem(c, "fix the schema file or set avro.schema-dir", "%s", err);
+        return;
+    }
+    check_ok(c, "%zu Avro schemas in %s", outbox_schemas_count(schemas), s->schema_dir);
+    outbox_schemas_destroy(schemas);
+}
+
+static void check_registry(struct check *c, const relay_settings *s)
+{
+    char err[512], compat[64];
+    if (s->wire_format != RELAY_WIRE_CONFLUENT) {
+        check_ok(c, "no registry: Avro single-object encoding");
+        return;
+    }
+    outbox_registry *reg =
+        outbox_registry_new(s->registry_url, (long)s->registry_timeout_ms,
+                            s->registry_auth[0] ? s->registry_auth : NULL, err, sizeof(err));
+    if (!reg) {
+        check_problem(c, "fix registry.url", "%s", err);
+        return;
+    }
+    if (outbox_registry_check(reg, compat, sizeof(compat), err, sizeof(err)) != OUTBOX_REGISTRY_OK)
+        check_problem(c, "check registry.url (the Confluent-compatible API base) and the registry",
+                      "%s", err);
+    else
+        check_ok(c, "schema registry answers at %s (compatibility %s)",
+                 outbox_registry_base_url(reg), compat);
+    outbox_registry_free(reg);
+}
+
+int relay_check(const relay_settings *settings, const outbox_conf *conf, FILE *out)
+{
+    struct check c = {.out = out, .problems = 0};
+    fprintf(out, "outbox-relay check\n");
+    check_postgres(&c, settings);
+    check_kafka(&c, conf);
+    check_schemas(&c, settings);
+    check_registry(&c, settings);
+    if (c.problems)
+        fprintf(out, "%d problem%s found\n", c.problems, c.problems == 1 ? "" : "s");
+    else
+        fprintf(out, "ready\n");
+    return c.problems;
+}

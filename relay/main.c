@@ -1,0 +1,213 @@
+/* outbox-relay: PostgreSQL outbox (logical replication, pgoutput) -> Avro -> Kafka. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "relay.h"
+#include "settings.h"
+#include "version.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* /metrics and /healthz, served from the HTTP server's threads: reads only atomics. */
+static void on_http(void *ctx, const outbox_http_request *req, outbox_http_response *resp)
+{
+    const relay_stats *stats = ctx;
+    if (strcmp(req->path, "/metrics") == 0) {
+        resp->body = relay_stats_render(stats);
+        resp->status = resp->body ? 200 : 500;
+        resp->content_type = OUTBOX_HTTP_PROMETHEUS;
+        if (resp->body)
+            resp->body_len = strlen(resp->body);
+    } else if (strcmp(req->path, "/healthz") == 0) {
+        bool up = atomic_load_explicit(&stats->streaming, memory_order_relaxed) == 1;
+        resp->status = up ? 200 : 503;
+        resp->content_type = "text/plain";
+        resp->static_body = up ? "streaming\n" : "not streaming\n";
+        resp->body_len = strlen(resp->static_body);
+    } else {
+        resp->status = 404;
+        resp->content_type = "text/plain";
+        resp->static_body = "not found: try /metrics or /healthz\n";
+        resp->body_len = strlen(resp->static_body);
+    }
+}
+
+/* "host:port" -> host, port. */
+static int parse_listen(const char *listen, char *host, size_t host_size, uint16_t *port)
+{
+    const char *colon = strrchr(listen, ':');
+    if (!colon || (size_t)(colon - listen) >= host_size)
+        return -1;
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || p < 0 || p > 65535 || end == colon + 1)
+        return -1;
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    *port = (uint16_t)p;
+    return 0;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: outbox-relay [run|check|print-config] [-c FILE] [--set section.key=value]...\n"
+            "       outbox-relay --help | --help-config-markdown | --version\n"
+            "\n"
+            "Tails PostgreSQL's logical replication stream (pgoutput) and publishes every\n"
+            "outbox event to Kafka as Avro. A WAL position is confirmed to PostgreSQL only\n"
+            "after Kafka acknowledged every event up to it.\n"
+            "\n"
+            "commands:\n"
+            "  run           stream (the default)\n"
+            "  check         validate the configuration and the live environment (wal_level,\n"
+            "                privileges, publication, slot, Kafka, registry); exit 0 when ready\n"
+            "  print-config  the effective configuration, secrets masked, with each origin\n"
+            "options:\n"
+            "  -c, --config FILE      ini file (default: none; environment and --set only)\n"
+            "  -s, --set K=V          override one key, e.g. --set relay.status-interval=5s\n"
+            "      --help-config-markdown   the configuration reference as a Markdown table\n"
+            "\n"
+            "exit status: 0 stopped cleanly (SIGTERM/SIGINT), 1 runtime failure (nothing\n"
+            "undelivered was confirmed), 2 bad usage or configuration, 3 check found problems\n\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},         {"help-config-markdown", no_argument, NULL, 'm'},
+        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
+    const char *path = NULL;
+    const char **sets = calloc((size_t)argc + 1, sizeof(*sets));
+    size_t nsets = 0;
+    int c, rc = 2;
+    relay_settings settings;
+    outbox_conf *conf = NULL;
+    relay *r = NULL;
+    outbox_http_server *http = NULL;
+    char err[2048];
+    bool loaded = false;
+
+    if (!sets)
+        return 2;
+    while ((c = getopt_long(argc, argv, "c:s:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            path = optarg;
+            break;
+        case 's':
+            sets[nsets++] = optarg;
+            break;
+        case 'h': {
+            usage(stdout);
+            char *help = outbox_conf_help(&relay_settings_spec);
+            fputs(help ? help : "", stdout);
+            free(help);
+            rc = 0;
+            goto done;
+        }
+        case 'm': {
+            char *md = outbox_conf_markdown(&relay_settings_spec);
+            fputs(md ? md : "", stdout);
+            free(md);
+            rc = 0;
+            goto done;
+        }
+        case 'V':
+            printf("outbox-relay %s\n", outbox_version());
+            rc = 0;
+            goto done;
+        default:
+            usage(stderr);
+            goto done;
+        }
+    }
+    const char *cmd = optind < argc ? argv[optind++] : "run";
+    if (optind < argc ||
+        (strcmp(cmd, "run") && strcmp(cmd, "check") && strcmp(cmd, "print-config"))) {
+        fprintf(stderr, "outbox-relay: unknown command or argument '%s'\n",
+                optind < argc ? argv[optind] : cmd);
+        usage(stderr);
+        goto done;
+    }
+    if (relay_settings_load(&settings, path, sets, nsets, &conf, err, sizeof(err)) != 0) {
+        fprintf(stderr, "outbox-relay: configuration: %s\n", err);
+        goto done;
+    }
+    loaded = true;
+    outbox_log_set_level((outbox_log_level)settings.log_level);
+    outbox_log_set_format((outbox_log_format)settings.log_format);
+
+    if (strcmp(cmd, "print-config") == 0) {
+        char *dump = outbox_conf_dump(conf, &settings);
+        fputs(dump ? dump : "", stdout);
+        free(dump);
+        rc = 0;
+        goto done;
+    }
+    if (strcmp(cmd, "check") == 0) {
+        rc = relay_check(&settings, conf, stdout) == 0 ? 0 : 3;
+        goto done;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (relay_new(&settings, conf, &r, err, sizeof(err)) != 0) {
+        outbox_log_error("relay", "cannot start: %s", err);
+        goto done;
+    }
+    if (settings.http_listen[0]) {
+        char host[256];
+        uint16_t port;
+        if (parse_listen(settings.http_listen, host, sizeof(host), &port) != 0) {
+            outbox_log_error("relay",
+                             "http.listen = '%s': expected address:port, e.g. "
+                             "127.0.0.1:9187 (empty disables the HTTP server)",
+                             settings.http_listen);
+            rc = 2;
+            goto done;
+        }
+        if (outbox_http_start(host, port, on_http, (void *)relay_get_stats(r), &http, err,
+                              sizeof(err)) != 0) {
+            outbox_log_error("relay", "HTTP server on %s: %s", settings.http_listen, err);
+            rc = 2;
+            goto done;
+        }
+        outbox_log_info("relay", "metrics on http://%s:%u/metrics", host,
+                        (unsigned)outbox_http_port(http));
+    }
+    outbox_log_info("relay", "outbox-relay %s starting", outbox_version());
+    rc = relay_run(r, &stop_requested, err, sizeof(err));
+    if (rc != 0)
+        outbox_log_error("relay", "stopped: %s", err);
+    else
+        outbox_log_info("relay", "stopped cleanly");
+done:
+    if (http)
+        outbox_http_stop(http);
+    relay_free(r);
+    if (loaded)
+        relay_settings_free(&settings);
+    outbox_conf_destroy(conf);
+    free(sets);
+    return rc;
+}

@@ -1,0 +1,80 @@
+#ifndef RELAY_RELAY_H
+#define RELAY_RELAY_H
+
+/*
+ * relay: the outbox relay's engine. One thread runs the loop: read the replication stream,
+ * route and encode each outbox event, hand it to the producer, serve delivery reports, confirm
+ * what Kafka acknowledged, send status updates on a deadline, and dead-letter bad input.
+ *
+ * Ownership: relay_new() borrows `settings` and `conf` (both must outlive the relay).
+ * Thread-safety: every function on the thread that created the relay, except
+ * relay_stats_render(), which any thread (the HTTP server's) may call at any time.
+ */
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "settings.h"
+
+/* Dead-letter reasons, one metric label each. */
+typedef enum relay_dlq_reason {
+    RELAY_DLQ_INVALID_JSON,
+    RELAY_DLQ_NULL_COLUMN,
+    RELAY_DLQ_UNKNOWN_EVENT_TYPE,
+    RELAY_DLQ_SCHEMA_MISMATCH,
+    RELAY_DLQ_INVALID_TOPIC,
+    RELAY_DLQ_REGISTRY_REJECTED,
+    RELAY_DLQ_BAD_TABLE,
+    RELAY_DLQ_REASONS
+} relay_dlq_reason;
+
+/* The one stats struct of the daemon. Written by the loop with relaxed atomics, read by the
+ * metrics renderer from another thread. */
+typedef struct relay_stats {
+    _Atomic uint64_t events_published;  /* events handed to Kafka (not dead letters) */
+    _Atomic uint64_t events_acked;      /* delivery reports with success (incl. dead letters) */
+    _Atomic uint64_t delivery_failures; /* delivery reports with an error */
+    _Atomic uint64_t dead_letters[RELAY_DLQ_REASONS];
+    _Atomic uint64_t rows_ignored;     /* UPDATE/DELETE/TRUNCATE of the outbox, not published */
+    _Atomic uint64_t transactions;     /* commits seen */
+    _Atomic uint64_t bytes_published;  /* key + value bytes handed to Kafka */
+    _Atomic uint64_t status_updates;   /* standby status updates sent */
+    _Atomic uint64_t registry_retries; /* registry calls retried while it was unavailable */
+    _Atomic uint64_t reconnects;       /* replication connection re-established */
+    _Atomic uint64_t confirmed_lsn;    /* last LSN confirmed to PostgreSQL */
+    _Atomic uint64_t received_lsn;     /* last WAL position received */
+    _Atomic uint64_t server_wal_end;   /* server's WAL end from the last keepalive */
+    _Atomic uint64_t inflight_bytes;
+    _Atomic uint64_t inflight_messages;
+    _Atomic int64_t last_confirmed_commit_us;     /* commit time of the newest confirmed txn */
+    _Atomic int64_t oldest_unconfirmed_commit_us; /* of the oldest unconfirmed txn; 0: none */
+    _Atomic int64_t started_us;
+    _Atomic int streaming; /* 1 while the replication stream is up */
+} relay_stats;
+
+typedef struct relay relay;
+
+int relay_new(const relay_settings *settings, const outbox_conf *conf, relay **out, char *errstr,
+              size_t errstr_size) __attribute__((warn_unused_result));
+
+/* Run until *stop becomes non-zero (then drain and confirm, return 0) or a fatal error
+ * (return 1, errstr says why; nothing undelivered was confirmed). Retriable replication errors
+ * reconnect with backoff inside. */
+int relay_run(relay *r, volatile sig_atomic_t *stop, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+void relay_free(relay *r);
+
+const relay_stats *relay_get_stats(const relay *r);
+
+/* Prometheus text of the stats (malloc'd, caller frees). Any thread. */
+char *relay_stats_render(const relay_stats *stats);
+
+/* `outbox-relay check`: validate the live environment and print every problem with its fix to
+ * `out`. Returns the number of problems (0 = ready). */
+int relay_check(const relay_settings *settings, const outbox_conf *conf, FILE *out);
+
+#endif

@@ -1,0 +1,69 @@
+#ifndef RELAY_SETTINGS_H
+#define RELAY_SETTINGS_H
+
+/*
+ * relay_settings: outbox-relay's configuration, described by ONE table (settings.c) that
+ * drives loading (ini file, OUTBOX_RELAY_* environment, --set), --help, the README reference
+ * and the effective-config dump. [kafka] keys go to librdkafka unchanged.
+ *
+ * Loaded once on the main thread at startup; read-only afterwards (any thread may read).
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+
+typedef enum relay_wire_format {
+    RELAY_WIRE_AUTO,          /* confluent with a registry url, else single-object */
+    RELAY_WIRE_CONFLUENT,     /* 0x00 + schema id + Avro binary (needs registry.url) */
+    RELAY_WIRE_SINGLE_OBJECT, /* 0xC3 0x01 + CRC-64-AVRO fingerprint + Avro binary */
+} relay_wire_format;
+
+typedef struct relay_settings {
+    /* [postgres] */
+    char *conninfo;
+    char *slot;
+    char *publication;
+    char *table;
+    bool create_slot;
+    bool create_publication;
+    /* [outbox] */
+    char *topic_template;
+    char *message_prefix;
+    char *col_id, *col_aggregate_type, *col_aggregate_id, *col_event_type, *col_payload,
+        *col_headers;
+    /* [dlq] */
+    char *dlq_topic_template;
+    char *dlq_fallback_topic;
+    /* [avro] */
+    char *schema_dir;
+    int wire_format;
+    /* [registry] */
+    char *registry_url;
+    char *registry_auth;
+    int subject_strategy;
+    int64_t registry_timeout_ms;
+    /* [relay] */
+    int64_t status_interval_ms;
+    int64_t max_inflight_bytes;
+    int64_t shutdown_timeout_ms;
+    int64_t registry_retry_max_ms;
+    /* [http] */
+    char *http_listen;
+    /* [log] */
+    int log_level;
+    int log_format;
+} relay_settings;
+
+extern const outbox_conf_spec relay_settings_spec;
+
+/* Load from `path` (may be NULL), the environment and `sets`. 0, or -1 with errstr (which names
+ * the key, the value and the fix). On success *confp holds the kafka list; free both with
+ * relay_settings_free() and outbox_conf_destroy(). */
+int relay_settings_load(relay_settings *settings, const char *path, const char *const *sets,
+                        size_t nsets, outbox_conf **confp, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+void relay_settings_free(relay_settings *settings);
+
+#endif

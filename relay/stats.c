@@ -1,0 +1,83 @@
+/* The relay's metrics: its one stats struct rendered as Prometheus text, in one function. */
+#include <time.h>
+
+#include "metrics.h"
+#include "relay.h"
+
+#define LOAD(field) atomic_load_explicit(&stats->field, memory_order_relaxed)
+
+static const char *const dlq_labels[RELAY_DLQ_REASONS] = {
+    "invalid_json",  "null_column",       "unknown_event_type", "schema_mismatch",
+    "invalid_topic", "registry_rejected", "bad_table",
+};
+
+static void counter(outbox_metrics_buf *buf, const char *name, const char *help, uint64_t v)
+{
+    outbox_metrics_header(buf, name, OUTBOX_METRICS_COUNTER, help);
+    outbox_metrics_counter(buf, name, NULL, 0, v);
+}
+
+static void gauge(outbox_metrics_buf *buf, const char *name, const char *help, int64_t v)
+{
+    outbox_metrics_header(buf, name, OUTBOX_METRICS_GAUGE, help);
+    outbox_metrics_gauge(buf, name, NULL, 0, v);
+}
+
+char *relay_stats_render(const relay_stats *stats)
+{
+    outbox_metrics_buf *buf = outbox_metrics_buf_new();
+    if (!buf)
+        return NULL;
+    counter(buf, "outbox_relay_events_published_total",
+            "Outbox events encoded and handed to Kafka (dead letters not included).",
+            LOAD(events_published));
+    counter(buf, "outbox_relay_messages_acked_total",
+            "Messages (events and dead letters) Kafka acknowledged.", LOAD(events_acked));
+    counter(buf, "outbox_relay_delivery_failures_total",
+            "Messages Kafka could not take after retries; the relay stops unconfirmed.",
+            LOAD(delivery_failures));
+    outbox_metrics_header(buf, "outbox_relay_dead_letters_total", OUTBOX_METRICS_COUNTER,
+                          "Bad events sent to the dead-letter topic, by reason.");
+    for (int i = 0; i < RELAY_DLQ_REASONS; i++) {
+        outbox_metrics_label l = {"reason", dlq_labels[i]};
+        outbox_metrics_counter(buf, "outbox_relay_dead_letters_total", &l, 1,
+                               LOAD(dead_letters[i]));
+    }
+    counter(buf, "outbox_relay_rows_ignored_total",
+            "UPDATE, DELETE or TRUNCATE of the outbox seen and not published.", LOAD(rows_ignored));
+    counter(buf, "outbox_relay_transactions_total", "Committed transactions received.",
+            LOAD(transactions));
+    counter(buf, "outbox_relay_bytes_published_total", "Key and value bytes handed to Kafka.",
+            LOAD(bytes_published));
+    counter(buf, "outbox_relay_status_updates_total", "Standby status updates sent.",
+            LOAD(status_updates));
+    counter(buf, "outbox_relay_registry_retries_total",
+            "Schema registry calls retried while it was unavailable.", LOAD(registry_retries));
+    counter(buf, "outbox_relay_reconnects_total", "Replication connections re-established.",
+            LOAD(reconnects));
+    uint64_t confirmed = LOAD(confirmed_lsn), wal_end = LOAD(server_wal_end);
+    gauge(buf, "outbox_relay_confirmed_lsn",
+          "WAL position last confirmed to PostgreSQL (the slot's confirmed_flush_lsn).",
+          (int64_t)confirmed);
+    gauge(buf, "outbox_relay_received_lsn", "WAL position last received.",
+          (int64_t)LOAD(received_lsn));
+    gauge(buf, "outbox_relay_slot_lag_bytes",
+          "Server WAL end (last keepalive) minus the confirmed position.",
+          wal_end > confirmed ? (int64_t)(wal_end - confirmed) : 0);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    int64_t oldest = LOAD(oldest_unconfirmed_commit_us);
+    outbox_metrics_header(buf, "outbox_relay_slot_lag_seconds", OUTBOX_METRICS_GAUGE,
+                          "Age of the oldest received transaction not yet confirmed (0: none).");
+    outbox_metrics_gauge_double(buf, "outbox_relay_slot_lag_seconds", NULL, 0,
+                                oldest && now > oldest ? (double)(now - oldest) / 1e6 : 0.0);
+    gauge(buf, "outbox_relay_inflight_bytes", "Bytes handed to Kafka and not yet acknowledged.",
+          (int64_t)LOAD(inflight_bytes));
+    gauge(buf, "outbox_relay_inflight_messages", "Messages handed to Kafka, not yet acknowledged.",
+          (int64_t)LOAD(inflight_messages));
+    gauge(buf, "outbox_relay_streaming", "1 while the replication stream is up.", LOAD(streaming));
+    char *text = outbox_metrics_buf_steal(buf, NULL);
+    outbox_metrics_buf_destroy(buf);
+    return text;
+}

@@ -1,0 +1,99 @@
+# Helpers for relay integration tests (source after lib.sh).
+RELAY_BIN=$OUTBOX_BUILD_DIR/relay/outbox-relay
+[ -x "$RELAY_BIN" ] || { echo "outbox-relay not built at $RELAY_BIN" >&2; exit 1; }
+RUN_ID=$(rand_suffix)
+SLOT=itest_${RUN_ID}
+TOPIC_PREFIX=itest.${RUN_ID}
+RELAY_LOG=$TEST_TMP/relay.log
+RELAY_PID=
+
+# relay_config [extra ini lines...]: writes $TEST_TMP/relay.ini for this test's slot and topics.
+relay_config() {
+  cat >"$TEST_TMP/relay.ini" <<INI
+[postgres]
+conninfo = $OUTBOX_PG_RELAY
+slot = $SLOT
+create-publication = false
+
+[outbox]
+topic = ${TOPIC_PREFIX}.\${aggregate_type}
+
+[relay]
+status-interval = 1s
+shutdown-timeout = 20s
+
+[http]
+listen = 127.0.0.1:0
+
+[kafka]
+bootstrap.servers = $OUTBOX_KAFKA
+INI
+  local line
+  for line in "$@"; do printf '%s\n' "$line" >>"$TEST_TMP/relay.ini"; done
+}
+
+relay_start() {
+  "$RELAY_BIN" -c "$TEST_TMP/relay.ini" "$@" >>"$RELAY_LOG" 2>&1 &
+  RELAY_PID=$!
+  cleanup_hooks+=("kill -9 $RELAY_PID 2>/dev/null")
+  # Streaming once the slot is active.
+  local i
+  for i in $(seq 1 100); do
+    if [ "$(psql_app -c "SELECT active FROM pg_replication_slots WHERE slot_name = '$SLOT'")" = t ]; then
+      return 0
+    fi
+    kill -0 "$RELAY_PID" 2>/dev/null || { cat "$RELAY_LOG"; say "relay exited at start"; return 1; }
+    sleep 0.2
+  done
+  cat "$RELAY_LOG"
+  say "relay did not start streaming"
+  return 1
+}
+
+# relay_stop: SIGTERM and wait; echoes the exit status.
+relay_stop() {
+  kill -TERM "$RELAY_PID" 2>/dev/null || true
+  local rc=0
+  wait "$RELAY_PID" || rc=$?
+  echo "$rc"
+}
+
+slot_confirmed() { psql_app -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '$SLOT'"; }
+drop_slot() { psql_app -c "SELECT pg_drop_replication_slot('$SLOT') FROM pg_replication_slots WHERE slot_name = '$SLOT' AND NOT active" >/dev/null; }
+cleanup_hooks+=("drop_slot")
+
+# insert_events N AGGREGATES MAXTXN AGGTYPE: N PostCreated events over AGGREGATES aggregates in
+# transactions of 1..MAXTXN rows; every row's headers carry test_seq, its global order.
+insert_events() {
+  "$PY" - "$@" <<'PY' | psql -X -q -v ON_ERROR_STOP=1 "$OUTBOX_PG_APP" >/dev/null
+import random, sys
+n, aggs, maxtxn, aggtype = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+seed = int(sys.argv[5]) if len(sys.argv) > 5 else 7
+rnd = random.Random(seed)
+done = 0
+while done < n:
+    k = min(rnd.randint(1, maxtxn), n - done)
+    print("BEGIN;")
+    print(f"""INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, headers)
+SELECT gen_random_uuid(), '{aggtype}', 'post-' || ((({done} + g) * 7919) % {aggs}), 'PostCreated',
+  jsonb_build_object('post_id', gen_random_uuid()::text, 'author_id', 'author-' || (g % 13),
+    'author_name', 'Ada Lovelace', 'title', 'Post number ' || ({done} + g),
+    'body', repeat('lorem ipsum ', 8), 'tags', jsonb_build_array('c', 'outbox'),
+    'metadata', jsonb_build_object('lang', 'en'), 'publish_date', '2026-11-23',
+    'created_at', '2026-11-23T15:41:33.123Z'),
+  jsonb_build_object('test_seq', ({done} + g)::text)
+FROM generate_series(1, {k}) g ORDER BY g;""")
+    print("COMMIT;")
+    done += k
+PY
+}
+
+# The relay's metrics port, from its log line "metrics on http://127.0.0.1:PORT/metrics".
+relay_metric() { # name (first sample)
+  local port
+  port=$(sed -n 's|.*metrics on http://127.0.0.1:\([0-9]*\)/metrics.*|\1|p' "$RELAY_LOG" | tail -1)
+  curl -fsS -m 5 "http://127.0.0.1:$port/metrics" | awk -v n="$1" '$1 == n {print $2; exit}'
+}
+
+# Records currently in a topic (sum of end offsets over partitions).
+topic_count() { "$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" count "$1" 2>/dev/null || echo 0; }
