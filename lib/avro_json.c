@@ -1,0 +1,1817 @@
+#include "avro_json.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Deepest value nesting encoded or decoded (guards recursive schemas and hostile input). */
+#define CODEC_MAX_DEPTH 128
+
+/* Most elements of a zero-size item type (null, empty record) one decoded array may hold. */
+#define CODEC_MAX_EMPTY_ITEMS 65536
+
+/* Decimal: digits a numeric string may carry, and bytes of an unscaled value. */
+#define DECIMAL_MAX_TEXT 1024
+#define DECIMAL_MAX_BYTES 128 /* > 300 digits * log2(10) / 8 + 1 */
+
+static void set_error(char *errstr, size_t errstr_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_error(char *errstr, size_t errstr_size, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (errstr == NULL || errstr_size == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(errstr, errstr_size, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- error paths: segments are recorded while unwinding, so success costs nothing ------- */
+
+enum seg_kind { SEG_FIELD, SEG_INDEX, SEG_KEY };
+
+struct path_seg {
+    enum seg_kind kind;
+    const char *name; /* field name or map key (not NUL-terminated for keys) */
+    size_t len;
+    size_t index;
+};
+
+struct path {
+    struct path_seg segs[CODEC_MAX_DEPTH + 2];
+    size_t n; /* innermost first */
+};
+
+static void path_add(struct path *path, enum seg_kind kind, const char *name, size_t len,
+                     size_t index)
+{
+    if (path->n >= sizeof(path->segs) / sizeof(path->segs[0]))
+        return;
+    path->segs[path->n].kind = kind;
+    path->segs[path->n].name = name;
+    path->segs[path->n].len = len;
+    path->segs[path->n].index = index;
+    path->n++;
+}
+
+/* Render "comments[2].created_at" (or "top level") into out. */
+static void path_render(const struct path *path, char *out, size_t out_size)
+{
+    size_t used = 0;
+    size_t i;
+    int n;
+
+    if (out_size == 0)
+        return;
+    out[0] = '\0';
+    if (path->n == 0) {
+        snprintf(out, out_size, "top level");
+        return;
+    }
+    for (i = path->n; i-- > 0 && used < out_size;) {
+        const struct path_seg *seg = &path->segs[i];
+        int len = seg->len > 64 ? 64 : (int)seg->len;
+
+        if (seg->kind == SEG_FIELD)
+            n = snprintf(out + used, out_size - used, "%s%.*s", used ? "." : "", len, seg->name);
+        else if (seg->kind == SEG_INDEX)
+            n = snprintf(out + used, out_size - used, "[%zu]", seg->index);
+        else
+            n = snprintf(out + used, out_size - used, "[\"%.*s\"]", len, seg->name);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
+/* ---- encoding ---------------------------------------------------------------------------- */
+
+enum enc_fail { ENC_MISMATCH = 1, ENC_MISSING = 2, ENC_NOMEM = 3 };
+
+struct enc_ctx {
+    outbox_buf *buf;
+    int depth;
+    int quiet;         /* inside a union trial: do not format messages */
+    int union_branch;  /* branch the outermost finished union chose */
+    struct path path;
+    char msg[256];
+};
+
+static const char *json_kind(const json_t *json)
+{
+    switch (json_typeof(json)) {
+    case JSON_OBJECT:
+        return "object";
+    case JSON_ARRAY:
+        return "array";
+    case JSON_STRING:
+        return "string";
+    case JSON_INTEGER:
+        return "integer";
+    case JSON_REAL:
+        return "real";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "boolean";
+    case JSON_NULL:
+        return "null";
+    }
+    return "?";
+}
+
+static int enc_mismatch(struct enc_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int enc_mismatch(struct enc_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!ctx->quiet) {
+        va_start(ap, fmt);
+        vsnprintf(ctx->msg, sizeof(ctx->msg), fmt, ap);
+        va_end(ap);
+    }
+    return ENC_MISMATCH;
+}
+
+/* "expected X, got <kind>" with a short excerpt of strings. */
+static int enc_expected(struct enc_ctx *ctx, const char *expected, const json_t *json)
+{
+    if (ctx->quiet)
+        return ENC_MISMATCH;
+    if (json_is_string(json)) {
+        size_t len = json_string_length(json);
+
+        return enc_mismatch(ctx, "expected %s, got string \"%.*s%s\"", expected,
+                            (int)(len > 40 ? 40 : len), json_string_value(json),
+                            len > 40 ? "..." : "");
+    }
+    return enc_mismatch(ctx, "expected %s, got %s", expected, json_kind(json));
+}
+
+static inline int put_long(outbox_buf *buf, int64_t value)
+{
+    uint64_t zz = ((uint64_t)value << 1) ^ (0 - ((uint64_t)value >> 63));
+    uint8_t *p;
+
+    if (outbox_buf_reserve(buf, 10) != 0)
+        return ENC_NOMEM;
+    p = buf->data + buf->len;
+    while (zz >= 0x80) {
+        *p++ = (uint8_t)(zz | 0x80);
+        zz >>= 7;
+    }
+    *p++ = (uint8_t)zz;
+    buf->len = (size_t)(p - buf->data);
+    return 0;
+}
+
+static inline int put_bytes(outbox_buf *buf, const void *data, size_t len)
+{
+    if (put_long(buf, (int64_t)len) != 0 || outbox_buf_append(buf, data, len) != 0)
+        return ENC_NOMEM;
+    return 0;
+}
+
+static int put_le(outbox_buf *buf, uint64_t bits, int n)
+{
+    uint8_t *p;
+    int i;
+
+    if (outbox_buf_reserve(buf, (size_t)n) != 0)
+        return ENC_NOMEM;
+    p = buf->data + buf->len;
+    for (i = 0; i < n; i++)
+        p[i] = (uint8_t)(bits >> (8 * i));
+    buf->len += (size_t)n;
+    return 0;
+}
+
+/* An integral JSON number: any integer, or a real with an exact integral value <= 2^53. */
+static int json_integral(const json_t *json, int64_t *value)
+{
+    double d;
+
+    if (json_is_integer(json)) {
+        *value = json_integer_value(json);
+        return 1;
+    }
+    if (json_is_real(json)) {
+        d = json_real_value(json);
+        if (d == floor(d) && fabs(d) <= 9007199254740992.0) {
+            *value = (int64_t)d;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ---- calendar arithmetic (proleptic Gregorian, years 0..9999 for text) ------------------ */
+
+static const int days_before_month[13] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334,
+                                          365};
+
+static int is_leap(int64_t year)
+{
+    return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+}
+
+static int days_in_month(int64_t year, int month)
+{
+    return days_before_month[month] - days_before_month[month - 1] +
+           (month == 2 && is_leap(year));
+}
+
+/* Days from 0000-01-01 to the first of January of `year` (0 <= year). */
+static int64_t days_before_year(int64_t year)
+{
+    int64_t last = year - 1; /* leap years among 0..year-1; year 0 is one */
+
+    if (year <= 0)
+        return 0;
+    return 365 * year + last / 4 - last / 100 + last / 400 + 1;
+}
+
+#define EPOCH_DAYS 719528 /* days_before_year(1970) */
+
+static int64_t days_from_date(int64_t year, int month, int day)
+{
+    return days_before_year(year) + days_before_month[month - 1] + (month > 2 && is_leap(year)) +
+           day - 1 - EPOCH_DAYS;
+}
+
+/* Inverse of days_from_date(); returns 0 when outside years 0..9999. */
+static int date_from_days(int64_t days, int *year, int *month, int *day)
+{
+    int64_t abs_days = days + EPOCH_DAYS;
+    int64_t y;
+    int64_t doy;
+    int m;
+
+    if (abs_days < 0 || abs_days >= days_before_year(10000))
+        return 0;
+    y = abs_days * 400 / 146097; /* 146097 days per 400 years; at most one year off */
+    while (y > 0 && days_before_year(y) > abs_days)
+        y--;
+    while (days_before_year(y + 1) <= abs_days)
+        y++;
+    doy = abs_days - days_before_year(y);
+    for (m = 1; m < 12; m++) {
+        if (doy < days_before_month[m] + (m >= 2 && is_leap(y)))
+            break;
+    }
+    *year = (int)y;
+    *month = m;
+    *day = (int)(doy - days_before_month[m - 1] - (m > 2 && is_leap(y))) + 1;
+    return 1;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+
+    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+/* Parse exactly `n` digits. */
+static int digits(const char *s, int n, int *value)
+{
+    int v = 0;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        v = v * 10 + (s[i] - '0');
+    }
+    *value = v;
+    return 1;
+}
+
+static int parse_date_text(const char *s, size_t len, int64_t *days)
+{
+    int y;
+    int m;
+    int d;
+
+    if (len != 10 || s[4] != '-' || s[7] != '-' || !digits(s, 4, &y) || !digits(s + 5, 2, &m) ||
+        !digits(s + 8, 2, &d))
+        return 0;
+    if (m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
+        return 0;
+    *days = days_from_date(y, m, d);
+    return 1;
+}
+
+/* "HH:MM:SS[.fraction]" at s (no more than len); `unit` 1000 or 1000000; sets *used. */
+static int parse_time_text(const char *s, size_t len, int64_t unit, int64_t *value, size_t *used)
+{
+    int h;
+    int mi;
+    int sec;
+    int64_t frac = 0;
+    int64_t scale = unit;
+    size_t i = 8;
+
+    if (len < 8 || s[2] != ':' || s[5] != ':' || !digits(s, 2, &h) || !digits(s + 3, 2, &mi) ||
+        !digits(s + 6, 2, &sec))
+        return 0;
+    if (h > 23 || mi > 59 || sec > 59)
+        return 0;
+    if (i < len && s[i] == '.') {
+        i++;
+        if (i >= len || s[i] < '0' || s[i] > '9')
+            return 0;
+        /* keep the digits the unit resolves, drop the rest (floor) */
+        for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+            if (scale > 1) {
+                scale /= 10;
+                frac += (s[i] - '0') * scale;
+            }
+        }
+    }
+    *value = ((int64_t)h * 3600 + mi * 60 + sec) * unit + frac;
+    *used = i;
+    return 1;
+}
+
+/*
+ * RFC 3339 date-time: "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)" ('t', 'z' and a space
+ * separator accepted, offsets also as +HHMM or +HH). With `local`, no offset is allowed and
+ * the wall time is taken as is. Result in `unit`s (1000 or 1000000) since the epoch.
+ */
+static int parse_timestamp_text(const char *s, size_t len, int64_t unit, int local,
+                                int64_t *value)
+{
+    int64_t days;
+    int64_t tod;
+    int64_t offset = 0;
+    size_t used;
+    size_t rest;
+    const char *tz;
+    int oh;
+    int om = 0;
+
+    if (len < 19 || !parse_date_text(s, 10, &days) ||
+        (s[10] != 'T' && s[10] != 't' && s[10] != ' '))
+        return 0;
+    if (!parse_time_text(s + 11, len - 11, unit, &tod, &used))
+        return 0;
+    tz = s + 11 + used;
+    rest = len - 11 - used;
+    if (local) {
+        if (rest != 0)
+            return 0;
+    } else if (rest == 1 && (tz[0] == 'Z' || tz[0] == 'z')) {
+        offset = 0;
+    } else if (rest >= 3 && (tz[0] == '+' || tz[0] == '-') && digits(tz + 1, 2, &oh)) {
+        if (rest == 6 && tz[3] == ':' && digits(tz + 4, 2, &om))
+            ;
+        else if (rest == 5 && digits(tz + 3, 2, &om))
+            ;
+        else if (rest != 3)
+            return 0;
+        if (oh > 23 || om > 59)
+            return 0;
+        offset = ((int64_t)oh * 3600 + om * 60) * (tz[0] == '-' ? -1 : 1);
+    } else {
+        return 0;
+    }
+    *value = (days * 86400 - offset) * unit + tod;
+    return 1;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static int uuid_valid(const char *s, size_t len)
+{
+    size_t i;
+
+    if (len != 36)
+        return 0;
+    for (i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return 0;
+        } else if (hexval(s[i]) < 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* ---- decimals: exact text <-> two's complement ------------------------------------------ */
+
+/*
+ * Unscaled value of a decimal numeric text at `scale`, as decimal digits without leading zeros
+ * (empty for zero) into `out` (DECIMAL_MAX_TEXT + 1 bytes). Returns NULL on success, else a
+ * static reason.
+ */
+static const char *decimal_text_unscale(const char *s, size_t len, int scale, int precision,
+                                        char *out, size_t *out_len, int *negative)
+{
+    char all[DECIMAL_MAX_TEXT];
+    size_t n = 0;
+    size_t i = 0;
+    size_t frac_digits = 0;
+    size_t keep;
+    size_t k;
+    long long exp10 = 0;
+    long long shift;
+    int seen_digit = 0;
+    int exp_neg = 0;
+
+    *negative = 0;
+    if (i < len && (s[i] == '-' || s[i] == '+'))
+        *negative = s[i++] == '-';
+    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+        seen_digit = 1;
+        if (n == 0 && s[i] == '0')
+            continue; /* leading zeros of the integer part carry nothing */
+        if (n == sizeof(all))
+            return "too many digits";
+        all[n++] = s[i];
+    }
+    if (i < len && s[i] == '.') {
+        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+            seen_digit = 1;
+            if (n == sizeof(all))
+                return "too many digits";
+            all[n++] = s[i];
+            frac_digits++;
+        }
+    }
+    if (!seen_digit)
+        return "not a decimal number";
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < len && (s[i] == '-' || s[i] == '+'))
+            exp_neg = s[i++] == '-';
+        if (i >= len || s[i] < '0' || s[i] > '9')
+            return "not a decimal number";
+        for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+            if (exp10 < 100000)
+                exp10 = exp10 * 10 + (s[i] - '0');
+        }
+        if (exp_neg)
+            exp10 = -exp10;
+    }
+    if (i != len)
+        return "not a decimal number";
+    /* value = all * 10^(exp10 - frac_digits); unscaled = value * 10^scale */
+    shift = exp10 - (long long)frac_digits + scale;
+    keep = n;
+    if (shift < 0) {
+        keep = (unsigned long long)-shift >= n ? 0 : n - (size_t)-shift;
+        for (k = keep; k < n; k++) {
+            if (all[k] != '0')
+                return "has more fraction digits than the scale allows";
+        }
+    }
+    /* strip leading zeros (fraction digits of values below 1) */
+    for (k = 0; k < keep && all[k] == '0'; k++)
+        ;
+    *out_len = 0;
+    if (k == keep) {
+        *negative = 0; /* zero; a sign on zero is irrelevant */
+        return NULL;
+    }
+    if (shift > 0 && (long long)(keep - k) + shift > precision)
+        return "has more digits than the precision allows";
+    if ((long long)(keep - k) > precision)
+        return "has more digits than the precision allows";
+    memcpy(out, all + k, keep - k);
+    *out_len = keep - k;
+    for (; shift > 0; shift--)
+        out[(*out_len)++] = '0';
+    return NULL;
+}
+
+/*
+ * Digits (most significant first) to big-endian two's complement, minimal length, in the last
+ * bytes of `out` (DECIMAL_MAX_BYTES); returns the start index.
+ */
+static size_t decimal_to_twos(const char *dig, size_t n, int negative, uint8_t *out)
+{
+    size_t i;
+    size_t j;
+    size_t start;
+    unsigned carry;
+
+    memset(out, 0, DECIMAL_MAX_BYTES);
+    for (i = 0; i < n; i++) {
+        carry = (unsigned)(dig[i] - '0');
+        for (j = DECIMAL_MAX_BYTES; j-- > 0;) {
+            unsigned v = out[j] * 10u + carry;
+
+            out[j] = (uint8_t)v;
+            carry = v >> 8;
+        }
+    }
+    if (negative) {
+        carry = 1;
+        for (j = DECIMAL_MAX_BYTES; j-- > 0;) {
+            unsigned v = (uint8_t)~out[j] + carry;
+
+            out[j] = (uint8_t)v;
+            carry = v >> 8;
+        }
+    }
+    start = 0;
+    while (start + 1 < DECIMAL_MAX_BYTES &&
+           ((out[start] == 0x00 && !(out[start + 1] & 0x80)) ||
+            (out[start] == 0xFF && (out[start + 1] & 0x80))))
+        start++;
+    return start;
+}
+
+/* Shortest decimal text that reads back as exactly `d`. */
+static void double_shortest(double d, char *out, size_t out_size)
+{
+    int prec;
+
+    for (prec = 1; prec <= 17; prec++) {
+        snprintf(out, out_size, "%.*e", prec - 1, d);
+        if (strtod(out, NULL) == d)
+            return;
+    }
+}
+
+static int enc_decimal(struct enc_ctx *ctx, const outbox_avro_node *node, const json_t *json)
+{
+    char text[64];
+    const char *s;
+    size_t len;
+    char unscaled[DECIMAL_MAX_TEXT + 1];
+    size_t n;
+    int negative;
+    uint8_t twos[DECIMAL_MAX_BYTES];
+    size_t start;
+    size_t size;
+    const char *why;
+
+    if (json_is_string(json)) {
+        s = json_string_value(json);
+        len = json_string_length(json);
+    } else if (json_is_integer(json)) {
+        len = (size_t)snprintf(text, sizeof(text), "%" JSON_INTEGER_FORMAT,
+                               json_integer_value(json));
+        s = text;
+    } else if (json_is_real(json)) {
+        double_shortest(json_real_value(json), text, sizeof(text));
+        s = text;
+        len = strlen(text);
+    } else {
+        return enc_expected(ctx, "decimal number or numeric string", json);
+    }
+    why = decimal_text_unscale(s, len, node->scale, node->precision, unscaled, &n, &negative);
+    if (why != NULL) {
+        if (ctx->quiet)
+            return ENC_MISMATCH;
+        return enc_mismatch(ctx, "decimal(%d,%d) value \"%.*s\" %s", node->precision,
+                            node->scale, (int)(len > 40 ? 40 : len), s, why);
+    }
+    start = decimal_to_twos(unscaled, n, negative, twos);
+    size = DECIMAL_MAX_BYTES - start;
+    if (node->type == OUTBOX_AVRO_BYTES)
+        return put_bytes(ctx->buf, twos + start, size);
+    if (size > node->size)
+        return enc_mismatch(ctx, "decimal value does not fit fixed(%zu)", node->size);
+    if (outbox_buf_reserve(ctx->buf, node->size) != 0)
+        return ENC_NOMEM;
+    memset(ctx->buf->data + ctx->buf->len, (twos[start] & 0x80) ? 0xFF : 0x00,
+           node->size - size);
+    memcpy(ctx->buf->data + ctx->buf->len + node->size - size, twos + start, size);
+    ctx->buf->len += node->size;
+    return 0;
+}
+
+/* Code points 0..255 of a UTF-8 string, one byte each (Avro JSON bytes/fixed). */
+static int enc_latin1(struct enc_ctx *ctx, const outbox_avro_node *node, const json_t *json)
+{
+    const uint8_t *s = (const uint8_t *)json_string_value(json);
+    size_t len = json_string_length(json);
+    size_t count = 0;
+    size_t i;
+    uint8_t *p;
+
+    for (i = 0; i < len; i++, count++) {
+        if (s[i] >= 0x80) {
+            if ((s[i] & 0xFE) != 0xC2)
+                return enc_mismatch(ctx, "%s string has a character above U+00FF at offset "
+                                         "%zu (one character per byte, 0-255)",
+                                    node->type == OUTBOX_AVRO_FIXED ? "fixed" : "bytes", i);
+            i++; /* jansson guarantees valid UTF-8: one continuation byte follows */
+        }
+    }
+    if (node->type == OUTBOX_AVRO_FIXED) {
+        if (count != node->size)
+            return enc_mismatch(ctx, "expected %zu bytes for fixed %s, got %zu", node->size,
+                                node->name, count);
+    } else if (put_long(ctx->buf, (int64_t)count) != 0) {
+        return ENC_NOMEM;
+    }
+    if (outbox_buf_reserve(ctx->buf, count) != 0)
+        return ENC_NOMEM;
+    p = ctx->buf->data + ctx->buf->len;
+    for (i = 0; i < len; i++) {
+        if (s[i] >= 0x80) {
+            *p++ = (uint8_t)(((s[i] & 0x03) << 6) | (s[i + 1] & 0x3F));
+            i++;
+        } else {
+            *p++ = s[i];
+        }
+    }
+    ctx->buf->len += count;
+    return 0;
+}
+
+static int enc_value(struct enc_ctx *ctx, const outbox_avro_node *node, const json_t *json);
+
+static int enc_field_default(struct enc_ctx *ctx, const outbox_avro_field *field)
+{
+    const outbox_avro_node *type = field->type;
+
+    if (field->default_bin != NULL) {
+        if (outbox_buf_append(ctx->buf, field->default_bin, field->default_len) != 0)
+            return ENC_NOMEM;
+        return 0;
+    }
+    /* Only while the schema is being compiled: defaults of unions are for branch 0. */
+    if (type->type == OUTBOX_AVRO_UNION) {
+        if (type->n == 0)
+            return enc_mismatch(ctx, "an empty union has no values");
+        if (put_long(ctx->buf, 0) != 0)
+            return ENC_NOMEM;
+        type = type->branches[0];
+    }
+    return enc_value(ctx, type, field->default_json);
+}
+
+static int enc_record(struct enc_ctx *ctx, const outbox_avro_node *node, const json_t *json)
+{
+    const outbox_avro_field *field;
+    const json_t *value;
+    size_t i;
+    int rc;
+
+    if (!json_is_object(json)) {
+        if (ctx->quiet)
+            return ENC_MISMATCH;
+        return enc_mismatch(ctx, "expected object for record %s, got %s", node->name,
+                            json_kind(json));
+    }
+    for (i = 0; i < node->n; i++) {
+        field = &node->fields[i];
+        value = json_object_getn(json, field->name, field->name_len);
+        if (value != NULL) {
+            rc = enc_value(ctx, field->type, value);
+        } else if (field->has_default) {
+            rc = enc_field_default(ctx, field);
+        } else {
+            path_add(&ctx->path, SEG_FIELD, field->name, field->name_len, 0);
+            return ENC_MISSING;
+        }
+        if (rc != 0) {
+            if (rc != ENC_NOMEM)
+                path_add(&ctx->path, SEG_FIELD, field->name, field->name_len, 0);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int enc_enum(struct enc_ctx *ctx, const outbox_avro_node *node, const json_t *json)
+{
+    const char *s;
+    size_t len;
+    size_t i;
+
+    if (!json_is_string(json)) {
+        if (ctx->quiet)
+            return ENC_MISMATCH;
+        return enc_mismatch(ctx, "expected symbol of enum %s, got %s", node->name,
+                            json_kind(json));
+    }
+    s = json_string_value(json);
+    len = json_string_length(json);
+    for (i = 0; i < node->n; i++) {
+        if (node->symbol_lens[i] == len && memcmp(node->symbols[i], s, len) == 0)
+            return put_long(ctx->buf, (int64_t)i);
+    }
+    if (ctx->quiet)
+        return ENC_MISMATCH;
+    {
+        char list[128];
+        size_t used = 0;
+
+        list[0] = '\0';
+        for (i = 0; i < node->n && used < sizeof(list); i++) {
+            int n = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
+                             node->symbols[i]);
+            if (n < 0)
+                break;
+            used += (size_t)n;
+        }
+        return enc_mismatch(ctx, "\"%.*s\" is not a symbol of enum %s (%s)",
+                            (int)(len > 40 ? 40 : len), s, node->name, list);
+    }
+}
+
+static int enc_array(struct enc_ctx *ctx, const outbox_avro_node *node, const json_t *json)
+{
+    size_t n;
+    size_t i;
+    int rc;
+
+    if (!json_is_array(json))
+        return enc_expected(ctx, "array", json);
+    n = json_array_size(json);
+    if (n > 0) {
+        if (put_long(ctx->buf, (int64_t)n) != 0)
+            return ENC_NOMEM;
+        for (i = 0; i < n; i++) {
+            rc = enc_value(ctx, node->items, json_array_get(json, i));
+            if (rc != 0) {
+                if (rc != ENC_NOMEM)
+                    path_add(&ctx->path, SEG_INDEX, NULL, 0, i);
+                return rc;
+            }
+        }
+    }
+    return put_long(ctx->buf, 0);
+}
+
+static int enc_map(struct enc_ctx *ctx, const outbox_avro_node *node, const json_t *json)
+{
+    void *iter;
+    size_t n;
+    int rc;
+
+    if (!json_is_object(json))
+        return enc_expected(ctx, "object (map)", json);
+    n = json_object_size(json);
+    if (n > 0) {
+        if (put_long(ctx->buf, (int64_t)n) != 0)
+            return ENC_NOMEM;
+        for (iter = json_object_iter((json_t *)json); iter != NULL;
+             iter = json_object_iter_next((json_t *)json, iter)) {
+            const char *key = json_object_iter_key(iter);
+            size_t key_len = json_object_iter_key_len(iter);
+
+            if (put_bytes(ctx->buf, key, key_len) != 0)
+                return ENC_NOMEM;
+            rc = enc_value(ctx, node->items, json_object_iter_value(iter));
+            if (rc != 0) {
+                if (rc != ENC_NOMEM)
+                    path_add(&ctx->path, SEG_KEY, key, key_len, 0);
+                return rc;
+            }
+        }
+    }
+    return put_long(ctx->buf, 0);
+}
+
+static void union_describe(const outbox_avro_node *node, char *out, size_t out_size)
+{
+    size_t used = 0;
+    size_t i;
+    int n;
+
+    out[0] = '\0';
+    for (i = 0; i < node->n && used < out_size; i++) {
+        n = snprintf(out + used, out_size - used, "%s%s", i ? ", " : "", node->branches[i]->name);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
+static int enc_union(struct enc_ctx *ctx, const outbox_avro_node *node, const json_t *json)
+{
+    const outbox_avro_node *only = NULL;
+    size_t mark;
+    size_t path_mark;
+    int saved_quiet;
+    size_t only_index = 0;
+    size_t i;
+    int rc;
+
+    if (json_is_null(json)) {
+        if (node->null_branch < 0)
+            goto mismatch;
+        ctx->union_branch = node->null_branch;
+        return put_long(ctx->buf, node->null_branch);
+    }
+    /* Avro JSON style: {"<branch name>": value} */
+    if (json_is_object(json) && json_object_size(json) == 1) {
+        void *iter = json_object_iter((json_t *)json);
+        const char *key = json_object_iter_key(iter);
+
+        for (i = 0; i < node->n; i++) {
+            const outbox_avro_node *branch = node->branches[i];
+
+            if (branch->type != OUTBOX_AVRO_NULL &&
+                (strcmp(key, branch->name) == 0 || strcmp(key, branch->short_name) == 0)) {
+                if (put_long(ctx->buf, (int64_t)i) != 0)
+                    return ENC_NOMEM;
+                rc = enc_value(ctx, branch, json_object_iter_value(iter));
+                ctx->union_branch = (int)i;
+                return rc;
+            }
+        }
+    }
+    for (i = 0; i < node->n; i++) {
+        if (node->branches[i]->type == OUTBOX_AVRO_NULL)
+            continue;
+        if (only != NULL) {
+            only = NULL;
+            break;
+        }
+        only = node->branches[i];
+        only_index = i;
+    }
+    if (only != NULL) {
+        /* ["null", X]: no guessing, and X's own error message is the precise one. */
+        if (put_long(ctx->buf, (int64_t)only_index) != 0)
+            return ENC_NOMEM;
+        rc = enc_value(ctx, only, json);
+        ctx->union_branch = (int)only_index;
+        return rc;
+    }
+    /* First non-null branch that takes the value. */
+    saved_quiet = ctx->quiet;
+    ctx->quiet = 1;
+    for (i = 0; i < node->n; i++) {
+        if (node->branches[i]->type == OUTBOX_AVRO_NULL)
+            continue;
+        mark = ctx->buf->len;
+        path_mark = ctx->path.n;
+        if (put_long(ctx->buf, (int64_t)i) != 0) {
+            ctx->quiet = saved_quiet;
+            return ENC_NOMEM;
+        }
+        rc = enc_value(ctx, node->branches[i], json);
+        if (rc == 0 || rc == ENC_NOMEM) {
+            ctx->quiet = saved_quiet;
+            ctx->union_branch = (int)i;
+            return rc;
+        }
+        ctx->buf->len = mark;
+        ctx->path.n = path_mark;
+    }
+    ctx->quiet = saved_quiet;
+mismatch:
+    if (ctx->quiet)
+        return ENC_MISMATCH;
+    {
+        char list[160];
+
+        union_describe(node, list, sizeof(list));
+        return enc_mismatch(ctx, "expected one of [%s], got %s", list, json_kind(json));
+    }
+}
+
+static int enc_value(struct enc_ctx *ctx, const outbox_avro_node *node, const json_t *json)
+{
+    int64_t v;
+    uint32_t bits32;
+    uint64_t bits64;
+    float f;
+    double d;
+    int rc;
+
+    switch (node->type) {
+    case OUTBOX_AVRO_NULL:
+        if (!json_is_null(json))
+            return enc_expected(ctx, "null", json);
+        return 0;
+    case OUTBOX_AVRO_BOOLEAN:
+        if (!json_is_boolean(json))
+            return enc_expected(ctx, "boolean", json);
+        if (outbox_buf_append_byte(ctx->buf, json_is_true(json) ? 1 : 0) != 0)
+            return ENC_NOMEM;
+        return 0;
+    case OUTBOX_AVRO_INT:
+        if (json_is_string(json) && node->logical == OUTBOX_AVRO_LOGICAL_DATE) {
+            if (!parse_date_text(json_string_value(json), json_string_length(json), &v))
+                return enc_expected(ctx, "date string YYYY-MM-DD or integer", json);
+            return put_long(ctx->buf, v);
+        }
+        if (json_is_string(json) && node->logical == OUTBOX_AVRO_LOGICAL_TIME_MILLIS) {
+            size_t used;
+
+            if (!parse_time_text(json_string_value(json), json_string_length(json), 1000, &v,
+                                 &used) ||
+                used != json_string_length(json))
+                return enc_expected(ctx, "time string HH:MM:SS[.fff] or integer", json);
+            return put_long(ctx->buf, v);
+        }
+        if (!json_integral(json, &v)) {
+            if (node->logical == OUTBOX_AVRO_LOGICAL_DATE)
+                return enc_expected(ctx, "date string YYYY-MM-DD or integer", json);
+            if (node->logical == OUTBOX_AVRO_LOGICAL_TIME_MILLIS)
+                return enc_expected(ctx, "time string HH:MM:SS[.fff] or integer", json);
+            return enc_expected(ctx, "int", json);
+        }
+        if (v < INT32_MIN || v > INT32_MAX)
+            return enc_mismatch(ctx, "value %lld out of range for int", (long long)v);
+        return put_long(ctx->buf, v);
+    case OUTBOX_AVRO_LONG:
+        if (json_is_string(json)) {
+            const char *s = json_string_value(json);
+            size_t len = json_string_length(json);
+            size_t used;
+
+            switch (node->logical) {
+            case OUTBOX_AVRO_LOGICAL_TIMESTAMP_MILLIS:
+            case OUTBOX_AVRO_LOGICAL_TIMESTAMP_MICROS:
+                if (!parse_timestamp_text(
+                        s, len,
+                        node->logical == OUTBOX_AVRO_LOGICAL_TIMESTAMP_MILLIS ? 1000 : 1000000, 0,
+                        &v))
+                    return enc_expected(ctx, "RFC 3339 timestamp string with offset or integer",
+                                        json);
+                return put_long(ctx->buf, v);
+            case OUTBOX_AVRO_LOGICAL_LOCAL_TIMESTAMP_MILLIS:
+            case OUTBOX_AVRO_LOGICAL_LOCAL_TIMESTAMP_MICROS:
+                if (!parse_timestamp_text(
+                        s, len,
+                        node->logical == OUTBOX_AVRO_LOGICAL_LOCAL_TIMESTAMP_MILLIS ? 1000
+                                                                                   : 1000000,
+                        1, &v))
+                    return enc_expected(
+                        ctx, "local timestamp string YYYY-MM-DDTHH:MM:SS[.f] or integer", json);
+                return put_long(ctx->buf, v);
+            case OUTBOX_AVRO_LOGICAL_TIME_MICROS:
+                if (!parse_time_text(s, len, 1000000, &v, &used) || used != len)
+                    return enc_expected(ctx, "time string HH:MM:SS[.ffffff] or integer", json);
+                return put_long(ctx->buf, v);
+            default:
+                break;
+            }
+        }
+        if (!json_integral(json, &v)) {
+            switch (node->logical) {
+            case OUTBOX_AVRO_LOGICAL_TIMESTAMP_MILLIS:
+            case OUTBOX_AVRO_LOGICAL_TIMESTAMP_MICROS:
+            case OUTBOX_AVRO_LOGICAL_LOCAL_TIMESTAMP_MILLIS:
+            case OUTBOX_AVRO_LOGICAL_LOCAL_TIMESTAMP_MICROS:
+                return enc_expected(ctx, "timestamp string or integer", json);
+            case OUTBOX_AVRO_LOGICAL_TIME_MICROS:
+                return enc_expected(ctx, "time string or integer", json);
+            default:
+                return enc_expected(ctx, "long", json);
+            }
+        }
+        return put_long(ctx->buf, v);
+    case OUTBOX_AVRO_FLOAT:
+    case OUTBOX_AVRO_DOUBLE:
+        if (json_is_number(json)) {
+            d = json_number_value(json);
+        } else if (json_is_string(json) && strcmp(json_string_value(json), "NaN") == 0) {
+            d = NAN;
+        } else if (json_is_string(json) && strcmp(json_string_value(json), "Infinity") == 0) {
+            d = INFINITY;
+        } else if (json_is_string(json) && strcmp(json_string_value(json), "-Infinity") == 0) {
+            d = -INFINITY;
+        } else {
+            return enc_expected(ctx, node->type == OUTBOX_AVRO_FLOAT ? "float" : "double", json);
+        }
+        if (node->type == OUTBOX_AVRO_FLOAT) {
+            f = (float)d;
+            memcpy(&bits32, &f, sizeof(bits32));
+            return put_le(ctx->buf, bits32, 4);
+        }
+        memcpy(&bits64, &d, sizeof(bits64));
+        return put_le(ctx->buf, bits64, 8);
+    case OUTBOX_AVRO_STRING:
+        if (!json_is_string(json))
+            return enc_expected(ctx, node->logical == OUTBOX_AVRO_LOGICAL_UUID ? "uuid string"
+                                                                               : "string",
+                                json);
+        if (node->logical == OUTBOX_AVRO_LOGICAL_UUID &&
+            !uuid_valid(json_string_value(json), json_string_length(json)))
+            return enc_expected(ctx, "uuid string (8-4-4-4-12 hex digits)", json);
+        return put_bytes(ctx->buf, json_string_value(json), json_string_length(json));
+    case OUTBOX_AVRO_BYTES:
+    case OUTBOX_AVRO_FIXED:
+        if (node->logical == OUTBOX_AVRO_LOGICAL_DECIMAL)
+            return enc_decimal(ctx, node, json);
+        if (!json_is_string(json)) {
+            if (node->type == OUTBOX_AVRO_BYTES)
+                return enc_expected(ctx, "bytes as a string of code points 0-255", json);
+            return enc_expected(ctx, "fixed as a string of code points 0-255", json);
+        }
+        return enc_latin1(ctx, node, json);
+    case OUTBOX_AVRO_ENUM:
+        return enc_enum(ctx, node, json);
+    case OUTBOX_AVRO_RECORD:
+    case OUTBOX_AVRO_ARRAY:
+    case OUTBOX_AVRO_MAP:
+    case OUTBOX_AVRO_UNION:
+        if (++ctx->depth > CODEC_MAX_DEPTH) {
+            ctx->depth--;
+            return enc_mismatch(ctx, "value nested deeper than %d levels", CODEC_MAX_DEPTH);
+        }
+        if (node->type == OUTBOX_AVRO_RECORD)
+            rc = enc_record(ctx, node, json);
+        else if (node->type == OUTBOX_AVRO_ARRAY)
+            rc = enc_array(ctx, node, json);
+        else if (node->type == OUTBOX_AVRO_MAP)
+            rc = enc_map(ctx, node, json);
+        else
+            rc = enc_union(ctx, node, json);
+        ctx->depth--;
+        return rc;
+    }
+    return enc_mismatch(ctx, "unsupported schema node");
+}
+
+/* Map an encoder failure to a result code and a message. */
+static int enc_finish(struct enc_ctx *ctx, int rc, char *errstr, size_t errstr_size)
+{
+    char where[512];
+
+    if (rc == 0)
+        return OUTBOX_AVRO_OK;
+    if (rc == ENC_NOMEM) {
+        set_error(errstr, errstr_size, "out of memory while encoding");
+        return OUTBOX_AVRO_ERR_NOMEM;
+    }
+    path_render(&ctx->path, where, sizeof(where));
+    if (rc == ENC_MISSING)
+        set_error(errstr, errstr_size, "missing required field %s", where);
+    else
+        set_error(errstr, errstr_size, "schema mismatch at %s: %s", where, ctx->msg);
+    return OUTBOX_AVRO_ERR_MISMATCH;
+}
+
+int outbox_avro_json_encode_node(const outbox_avro_node *node, const json_t *value,
+                                 outbox_buf *buf, char *errstr, size_t errstr_size)
+{
+    struct enc_ctx ctx;
+    size_t mark = buf->len;
+    int rc;
+
+    ctx.buf = buf;
+    ctx.depth = 0;
+    ctx.quiet = 0;
+    ctx.union_branch = -1;
+    ctx.path.n = 0;
+    ctx.msg[0] = '\0';
+    rc = enc_value(&ctx, node, value);
+    if (rc != 0)
+        buf->len = mark;
+    return enc_finish(&ctx, rc, errstr, errstr_size);
+}
+
+int outbox_avro_json_encode(const outbox_schema *schema, const json_t *value, outbox_buf *buf,
+                            char *errstr, size_t errstr_size)
+{
+    return outbox_avro_json_encode_node(outbox_schema_root(schema), value, buf, errstr,
+                                        errstr_size);
+}
+
+int outbox_avro_json_encode_default(const outbox_avro_field *field, outbox_buf *buf,
+                                    char *errstr, size_t errstr_size)
+{
+    struct enc_ctx ctx;
+    size_t mark = buf->len;
+    int rc;
+
+    if (!field->has_default) {
+        set_error(errstr, errstr_size, "field %s has no default", field->name);
+        return OUTBOX_AVRO_ERR_MISMATCH;
+    }
+    ctx.buf = buf;
+    ctx.depth = 0;
+    ctx.quiet = 0;
+    ctx.union_branch = -1;
+    ctx.path.n = 0;
+    ctx.msg[0] = '\0';
+    rc = enc_field_default(&ctx, field);
+    if (rc != 0)
+        buf->len = mark;
+    return enc_finish(&ctx, rc, errstr, errstr_size);
+}
+
+/* ---- decoding ---------------------------------------------------------------------------- */
+
+enum dec_fail { DEC_TRUNCATED = 1, DEC_MALFORMED = 2, DEC_NOMEM = 3 };
+
+struct dec_ctx {
+    const uint8_t *start;
+    const uint8_t *p;
+    const uint8_t *end;
+    unsigned flags;
+    int depth;
+    outbox_buf scratch; /* union branch checks and byte-string rendering */
+    struct path path;
+    size_t fail_offset;
+    char msg[256];
+};
+
+static int dec_fail(struct dec_ctx *ctx, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int dec_fail(struct dec_ctx *ctx, int rc, const char *fmt, ...)
+{
+    va_list ap;
+
+    ctx->fail_offset = (size_t)(ctx->p - ctx->start);
+    va_start(ap, fmt);
+    vsnprintf(ctx->msg, sizeof(ctx->msg), fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Zigzag varint of at most `max_bytes` (10 for long, 5 for int). */
+static int get_varint(struct dec_ctx *ctx, int max_bytes, const char *what, int64_t *out)
+{
+    const uint8_t *p = ctx->p;
+    uint64_t v = 0;
+    int shift = 0;
+    int i;
+    uint8_t b;
+
+    for (i = 0;; i++) {
+        if (p >= ctx->end)
+            return dec_fail(ctx, DEC_TRUNCATED, "input ends inside the varint of %s", what);
+        b = *p++;
+        if (i == max_bytes - 1) {
+            /* the last byte may only carry the remaining high bits, and must end */
+            uint8_t limit = max_bytes == 10 ? 0x01 : 0x0F;
+
+            if (b & 0x80)
+                return dec_fail(ctx, DEC_MALFORMED, "varint of %s longer than %d bytes", what,
+                                max_bytes);
+            if (b > limit)
+                return dec_fail(ctx, DEC_MALFORMED, "varint of %s overflows %d bits", what,
+                                max_bytes == 10 ? 64 : 32);
+        }
+        v |= (uint64_t)(b & 0x7F) << shift;
+        if (!(b & 0x80))
+            break;
+        shift += 7;
+    }
+    ctx->p = p;
+    *out = (int64_t)((v >> 1) ^ (0 - (v & 1)));
+    return 0;
+}
+
+/* A length prefix (bytes, string): non-negative and within the input. */
+static int get_length(struct dec_ctx *ctx, const char *what, size_t *len)
+{
+    int64_t n;
+    int rc;
+
+    rc = get_varint(ctx, 10, what, &n);
+    if (rc != 0)
+        return rc;
+    if (n < 0)
+        return dec_fail(ctx, DEC_MALFORMED, "negative length %lld of %s", (long long)n, what);
+    if ((uint64_t)n > (uint64_t)(ctx->end - ctx->p))
+        return dec_fail(ctx, DEC_TRUNCATED, "%s of %lld bytes but only %zu left", what,
+                        (long long)n, (size_t)(ctx->end - ctx->p));
+    *len = (size_t)n;
+    return 0;
+}
+
+static int utf8_valid(const uint8_t *s, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        uint8_t c = s[i];
+        size_t n;
+        uint32_t cp;
+
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            n = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        if (len - i <= n)
+            return 0;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        i += n + 1;
+    }
+    return 1;
+}
+
+static json_t *json_string_latin1(struct dec_ctx *ctx, const uint8_t *data, size_t len)
+{
+    size_t i;
+    uint8_t *p;
+
+    outbox_buf_reset(&ctx->scratch);
+    if (outbox_buf_reserve(&ctx->scratch, len * 2 + 1) != 0)
+        return NULL;
+    p = ctx->scratch.data;
+    for (i = 0; i < len; i++) {
+        if (data[i] < 0x80) {
+            *p++ = data[i];
+        } else {
+            *p++ = (uint8_t)(0xC0 | (data[i] >> 6));
+            *p++ = (uint8_t)(0x80 | (data[i] & 0x3F));
+        }
+    }
+    return json_stringn_nocheck((const char *)ctx->scratch.data,
+                                (size_t)(p - ctx->scratch.data));
+}
+
+/* Two's complement big-endian -> "-12.30"; NULL result with *why set when invalid. */
+static json_t *dec_decimal_render(const outbox_avro_node *node, const uint8_t *data, size_t len,
+                                  const char **why)
+{
+    uint8_t mag[DECIMAL_MAX_BYTES];
+    char dig[DECIMAL_MAX_TEXT];
+    char text[DECIMAL_MAX_TEXT + 8];
+    size_t nd = 0;
+    size_t i;
+    size_t start;
+    int negative = len > 0 && (data[0] & 0x80);
+    unsigned carry;
+    size_t t = 0;
+
+    *why = NULL;
+    if (len > DECIMAL_MAX_BYTES) {
+        /* a longer value is only sign extension if it fits at all */
+        for (i = 0; i < len - DECIMAL_MAX_BYTES; i++) {
+            if (data[i] != (negative ? 0xFF : 0x00)) {
+                *why = "decimal value exceeds its precision";
+                return NULL;
+            }
+        }
+        data += len - DECIMAL_MAX_BYTES;
+        len = DECIMAL_MAX_BYTES;
+    }
+    memset(mag, negative ? 0xFF : 0x00, sizeof(mag));
+    memcpy(mag + sizeof(mag) - len, data, len);
+    if (negative) {
+        carry = 1;
+        for (i = sizeof(mag); i-- > 0;) {
+            unsigned v = (uint8_t)~mag[i] + carry;
+
+            mag[i] = (uint8_t)v;
+            carry = v >> 8;
+        }
+    }
+    /* repeated division by 10; digits come out least significant first */
+    for (start = 0; start < sizeof(mag) && mag[start] == 0; start++)
+        ;
+    while (start < sizeof(mag)) {
+        unsigned rem = 0;
+
+        for (i = start; i < sizeof(mag); i++) {
+            unsigned cur = (rem << 8) | mag[i];
+
+            mag[i] = (uint8_t)(cur / 10);
+            rem = cur % 10;
+        }
+        dig[nd++] = (char)('0' + rem);
+        while (start < sizeof(mag) && mag[start] == 0)
+            start++;
+    }
+    if ((int)nd > node->precision) {
+        *why = "decimal value exceeds its precision";
+        return NULL;
+    }
+    if (negative)
+        text[t++] = '-';
+    if ((int)nd <= node->scale) {
+        text[t++] = '0';
+        if (node->scale > 0)
+            text[t++] = '.';
+        for (i = (size_t)node->scale; i > nd; i--)
+            text[t++] = '0';
+        while (nd > 0)
+            text[t++] = dig[--nd];
+    } else {
+        while (nd > 0) {
+            if ((int)nd == node->scale)
+                text[t++] = '.';
+            text[t++] = dig[--nd];
+        }
+    }
+    return json_stringn_nocheck(text, t);
+}
+
+static json_t *render_timestamp(int64_t v, int64_t unit, int local)
+{
+    char text[40];
+    int64_t secs = floor_div(v, unit);
+    int64_t frac = v - secs * unit;
+    int64_t days = floor_div(secs, 86400);
+    int64_t tod = secs - days * 86400;
+    int y;
+    int m;
+    int d;
+
+    if (!date_from_days(days, &y, &m, &d))
+        return json_integer(v);
+    snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02d.%0*lld%s", y, m, d,
+             (int)(tod / 3600), (int)(tod / 60 % 60), (int)(tod % 60), unit == 1000 ? 3 : 6,
+             (long long)frac, local ? "" : "Z");
+    return json_string(text);
+}
+
+static json_t *render_time(int64_t v, int64_t unit)
+{
+    char text[32];
+    int64_t secs;
+
+    if (v < 0 || v >= 86400 * unit)
+        return json_integer(v);
+    secs = v / unit;
+    snprintf(text, sizeof(text), "%02d:%02d:%02d.%0*lld", (int)(secs / 3600),
+             (int)(secs / 60 % 60), (int)(secs % 60), unit == 1000 ? 3 : 6,
+             (long long)(v % unit));
+    return json_string(text);
+}
+
+static json_t *render_double(double d)
+{
+    if (isnan(d))
+        return json_string("NaN");
+    if (isinf(d))
+        return json_string(d > 0 ? "Infinity" : "-Infinity");
+    return json_real(d);
+}
+
+static int dec_value(struct dec_ctx *ctx, const outbox_avro_node *node, json_t **out);
+
+/*
+ * The branch outbox_avro_json_encode would pick for `value` (-1: none, -2: out of memory).
+ * Separate and not inlined so its large context is on the stack only while it runs.
+ */
+static __attribute__((noinline)) int union_encoder_choice(outbox_buf *scratch,
+                                                          const outbox_avro_node *node,
+                                                          const json_t *value)
+{
+    struct enc_ctx enc;
+    int rc;
+
+    enc.buf = scratch;
+    enc.depth = 0;
+    enc.quiet = 1;
+    enc.union_branch = -1;
+    enc.path.n = 0;
+    enc.msg[0] = '\0';
+    outbox_buf_reset(scratch);
+    rc = enc_union(&enc, node, value);
+    if (rc == ENC_NOMEM)
+        return -2;
+    return rc == 0 ? enc.union_branch : -1;
+}
+
+static int dec_union(struct dec_ctx *ctx, const outbox_avro_node *node, json_t **out)
+{
+    const outbox_avro_node *branch;
+    json_t *value = NULL;
+    json_t *wrapped = NULL;
+    int64_t index;
+    size_t i;
+    int others = 0;
+    int rc;
+
+    rc = get_varint(ctx, 10, "union index", &index);
+    if (rc != 0)
+        return rc;
+    if (index < 0 || (uint64_t)index >= node->n)
+        return dec_fail(ctx, DEC_MALFORMED, "union index %lld out of range (union has %zu)",
+                        (long long)index, node->n);
+    branch = node->branches[index];
+    rc = dec_value(ctx, branch, &value);
+    if (rc != 0)
+        return rc;
+    if (branch->type == OUTBOX_AVRO_NULL) {
+        *out = value;
+        return 0;
+    }
+    for (i = 0; i < node->n; i++)
+        others += (i != (size_t)index && node->branches[i]->type != OUTBOX_AVRO_NULL);
+    if (!(ctx->flags & OUTBOX_AVRO_DECODE_WRAP_UNIONS) && others > 0) {
+        /* Plain only when the encoder would choose this same branch for the plain value. */
+        rc = union_encoder_choice(&ctx->scratch, node, value);
+        if (rc == -2) {
+            json_decref(value);
+            return DEC_NOMEM;
+        }
+        if (rc == (int)index) {
+            *out = value;
+            return 0;
+        }
+    } else if (!(ctx->flags & OUTBOX_AVRO_DECODE_WRAP_UNIONS)) {
+        *out = value;
+        return 0;
+    }
+    wrapped = json_object();
+    if (wrapped == NULL || json_object_set_new(wrapped, branch->name, value) != 0) {
+        json_decref(wrapped);
+        return DEC_NOMEM;
+    }
+    *out = wrapped;
+    return 0;
+}
+
+/* Array and map blocks: count, optional byte size, items; zero count ends. */
+static int dec_block_count(struct dec_ctx *ctx, size_t item_min_size, size_t total,
+                           int64_t *count)
+{
+    int64_t size;
+    int rc;
+
+    rc = get_varint(ctx, 10, "block count", count);
+    if (rc != 0)
+        return rc;
+    if (*count < 0) {
+        if (*count == INT64_MIN)
+            return dec_fail(ctx, DEC_MALFORMED, "block count out of range");
+        *count = -*count;
+        rc = get_varint(ctx, 10, "block size", &size);
+        if (rc != 0)
+            return rc;
+        if (size < 0)
+            return dec_fail(ctx, DEC_MALFORMED, "negative block size %lld", (long long)size);
+    }
+    if (item_min_size > 0) {
+        if ((uint64_t)*count > (uint64_t)(ctx->end - ctx->p) / item_min_size)
+            return dec_fail(ctx, DEC_TRUNCATED, "block of %lld items cannot fit in %zu bytes",
+                            (long long)*count, (size_t)(ctx->end - ctx->p));
+    } else if ((uint64_t)*count > CODEC_MAX_EMPTY_ITEMS ||
+               total + (size_t)*count > CODEC_MAX_EMPTY_ITEMS) {
+        return dec_fail(ctx, DEC_MALFORMED, "more than %d items of an empty type",
+                        CODEC_MAX_EMPTY_ITEMS);
+    }
+    return 0;
+}
+
+static int dec_array(struct dec_ctx *ctx, const outbox_avro_node *node, json_t **out)
+{
+    json_t *array = json_array();
+    json_t *item = NULL;
+    int64_t count;
+    size_t total = 0;
+    int rc;
+
+    if (array == NULL)
+        return DEC_NOMEM;
+    for (;;) {
+        rc = dec_block_count(ctx, node->items->min_size, total, &count);
+        if (rc != 0)
+            goto fail;
+        if (count == 0)
+            break;
+        for (; count > 0; count--) {
+            rc = dec_value(ctx, node->items, &item);
+            if (rc != 0) {
+                if (rc != DEC_NOMEM)
+                    path_add(&ctx->path, SEG_INDEX, NULL, 0, total);
+                goto fail;
+            }
+            if (json_array_append_new(array, item) != 0) {
+                rc = DEC_NOMEM;
+                goto fail;
+            }
+            total++;
+        }
+    }
+    *out = array;
+    return 0;
+fail:
+    json_decref(array);
+    return rc;
+}
+
+static int dec_map(struct dec_ctx *ctx, const outbox_avro_node *node, json_t **out)
+{
+    json_t *map = json_object();
+    json_t *value = NULL;
+    const uint8_t *key;
+    size_t key_len;
+    int64_t count;
+    size_t total = 0;
+    int rc;
+
+    if (map == NULL)
+        return DEC_NOMEM;
+    for (;;) {
+        rc = dec_block_count(ctx, node->items->min_size + 1, total, &count);
+        if (rc != 0)
+            goto fail;
+        if (count == 0)
+            break;
+        for (; count > 0; count--) {
+            rc = get_length(ctx, "map key", &key_len);
+            if (rc != 0)
+                goto fail;
+            key = ctx->p;
+            ctx->p += key_len;
+            if (!utf8_valid(key, key_len)) {
+                rc = dec_fail(ctx, DEC_MALFORMED, "map key is not valid UTF-8");
+                goto fail;
+            }
+            rc = dec_value(ctx, node->items, &value);
+            if (rc != 0) {
+                if (rc != DEC_NOMEM)
+                    path_add(&ctx->path, SEG_KEY, (const char *)key, key_len, 0);
+                goto fail;
+            }
+            /* a repeated key keeps the last value, like other Avro readers */
+            if (json_object_setn_new_nocheck(map, (const char *)key, key_len, value) != 0) {
+                rc = DEC_NOMEM;
+                goto fail;
+            }
+            total++;
+        }
+    }
+    *out = map;
+    return 0;
+fail:
+    json_decref(map);
+    return rc;
+}
+
+static int dec_record(struct dec_ctx *ctx, const outbox_avro_node *node, json_t **out)
+{
+    json_t *record = json_object();
+    json_t *value = NULL;
+    size_t i;
+    int rc;
+
+    if (record == NULL)
+        return DEC_NOMEM;
+    for (i = 0; i < node->n; i++) {
+        const outbox_avro_field *field = &node->fields[i];
+
+        rc = dec_value(ctx, field->type, &value);
+        if (rc != 0) {
+            if (rc != DEC_NOMEM)
+                path_add(&ctx->path, SEG_FIELD, field->name, field->name_len, 0);
+            goto fail;
+        }
+        if (json_object_setn_new_nocheck(record, field->name, field->name_len, value) != 0) {
+            rc = DEC_NOMEM;
+            goto fail;
+        }
+    }
+    *out = record;
+    return 0;
+fail:
+    json_decref(record);
+    return rc;
+}
+
+static int dec_value(struct dec_ctx *ctx, const outbox_avro_node *node, json_t **out)
+{
+    json_t *value = NULL;
+    int64_t v;
+    size_t len;
+    uint64_t bits = 0;
+    float f;
+    double d;
+    const char *why;
+    int i;
+    int rc;
+
+    switch (node->type) {
+    case OUTBOX_AVRO_NULL:
+        value = json_null();
+        break;
+    case OUTBOX_AVRO_BOOLEAN:
+        if (ctx->p >= ctx->end)
+            return dec_fail(ctx, DEC_TRUNCATED, "input ends before a boolean");
+        if (*ctx->p > 1)
+            return dec_fail(ctx, DEC_MALFORMED, "boolean byte 0x%02x is neither 0 nor 1",
+                            *ctx->p);
+        value = *ctx->p ? json_true() : json_false();
+        ctx->p++;
+        break;
+    case OUTBOX_AVRO_INT:
+        rc = get_varint(ctx, 5, "int", &v);
+        if (rc != 0)
+            return rc;
+        if (node->logical == OUTBOX_AVRO_LOGICAL_DATE) {
+            int y;
+            int m;
+            int day;
+            char text[16];
+
+            if (date_from_days(v, &y, &m, &day)) {
+                snprintf(text, sizeof(text), "%04d-%02d-%02d", y, m, day);
+                value = json_string(text);
+            } else {
+                value = json_integer(v);
+            }
+        } else if (node->logical == OUTBOX_AVRO_LOGICAL_TIME_MILLIS) {
+            value = render_time(v, 1000);
+        } else {
+            value = json_integer(v);
+        }
+        break;
+    case OUTBOX_AVRO_LONG:
+        rc = get_varint(ctx, 10, "long", &v);
+        if (rc != 0)
+            return rc;
+        switch (node->logical) {
+        case OUTBOX_AVRO_LOGICAL_TIMESTAMP_MILLIS:
+            value = render_timestamp(v, 1000, 0);
+            break;
+        case OUTBOX_AVRO_LOGICAL_TIMESTAMP_MICROS:
+            value = render_timestamp(v, 1000000, 0);
+            break;
+        case OUTBOX_AVRO_LOGICAL_LOCAL_TIMESTAMP_MILLIS:
+            value = render_timestamp(v, 1000, 1);
+            break;
+        case OUTBOX_AVRO_LOGICAL_LOCAL_TIMESTAMP_MICROS:
+            value = render_timestamp(v, 1000000, 1);
+            break;
+        case OUTBOX_AVRO_LOGICAL_TIME_MICROS:
+            value = render_time(v, 1000000);
+            break;
+        default:
+            value = json_integer(v);
+            break;
+        }
+        break;
+    case OUTBOX_AVRO_FLOAT:
+    case OUTBOX_AVRO_DOUBLE:
+        len = node->type == OUTBOX_AVRO_FLOAT ? 4 : 8;
+        if ((size_t)(ctx->end - ctx->p) < len)
+            return dec_fail(ctx, DEC_TRUNCATED, "input ends inside a %s", node->name);
+        for (i = (int)len; i-- > 0;)
+            bits = (bits << 8) | ctx->p[i];
+        ctx->p += len;
+        if (node->type == OUTBOX_AVRO_FLOAT) {
+            uint32_t bits32 = (uint32_t)bits;
+
+            memcpy(&f, &bits32, sizeof(f));
+            d = f;
+        } else {
+            memcpy(&d, &bits, sizeof(d));
+        }
+        value = render_double(d);
+        break;
+    case OUTBOX_AVRO_STRING:
+        rc = get_length(ctx, "string", &len);
+        if (rc != 0)
+            return rc;
+        if (!utf8_valid(ctx->p, len))
+            return dec_fail(ctx, DEC_MALFORMED, "string is not valid UTF-8");
+        if (node->logical == OUTBOX_AVRO_LOGICAL_UUID && !uuid_valid((const char *)ctx->p, len))
+            return dec_fail(ctx, DEC_MALFORMED, "string \"%.*s\" is not a uuid",
+                            (int)(len > 40 ? 40 : len), (const char *)ctx->p);
+        value = json_stringn_nocheck((const char *)ctx->p, len);
+        ctx->p += len;
+        break;
+    case OUTBOX_AVRO_BYTES:
+    case OUTBOX_AVRO_FIXED:
+        if (node->type == OUTBOX_AVRO_BYTES) {
+            rc = get_length(ctx, "bytes", &len);
+            if (rc != 0)
+                return rc;
+        } else {
+            len = node->size;
+            if ((size_t)(ctx->end - ctx->p) < len)
+                return dec_fail(ctx, DEC_TRUNCATED, "fixed of %zu bytes but only %zu left", len,
+                                (size_t)(ctx->end - ctx->p));
+        }
+        if (node->logical == OUTBOX_AVRO_LOGICAL_DECIMAL) {
+            value = dec_decimal_render(node, ctx->p, len, &why);
+            if (value == NULL && why != NULL)
+                return dec_fail(ctx, DEC_MALFORMED, "%s (decimal(%d,%d))", why, node->precision,
+                                node->scale);
+        } else {
+            value = json_string_latin1(ctx, ctx->p, len);
+        }
+        ctx->p += len;
+        break;
+    case OUTBOX_AVRO_ENUM:
+        rc = get_varint(ctx, 5, "enum index", &v);
+        if (rc != 0)
+            return rc;
+        if (v < 0 || (uint64_t)v >= node->n)
+            return dec_fail(ctx, DEC_MALFORMED, "enum index %lld out of range for %s (%zu symbols)",
+                            (long long)v, node->name, node->n);
+        value = json_stringn_nocheck(node->symbols[v], node->symbol_lens[v]);
+        break;
+    case OUTBOX_AVRO_RECORD:
+    case OUTBOX_AVRO_ARRAY:
+    case OUTBOX_AVRO_MAP:
+    case OUTBOX_AVRO_UNION:
+        if (++ctx->depth > CODEC_MAX_DEPTH) {
+            ctx->depth--;
+            return dec_fail(ctx, DEC_MALFORMED, "value nested deeper than %d levels",
+                            CODEC_MAX_DEPTH);
+        }
+        if (node->type == OUTBOX_AVRO_RECORD)
+            rc = dec_record(ctx, node, out);
+        else if (node->type == OUTBOX_AVRO_ARRAY)
+            rc = dec_array(ctx, node, out);
+        else if (node->type == OUTBOX_AVRO_MAP)
+            rc = dec_map(ctx, node, out);
+        else
+            rc = dec_union(ctx, node, out);
+        ctx->depth--;
+        return rc;
+    }
+    if (value == NULL)
+        return DEC_NOMEM;
+    *out = value;
+    return 0;
+}
+
+int outbox_avro_json_decode_node(const outbox_avro_node *node, const void *data, size_t len,
+                                 unsigned flags, json_t **value, size_t *consumed, char *errstr,
+                                 size_t errstr_size)
+{
+    struct dec_ctx ctx;
+    json_t *result = NULL;
+    char where[512];
+    int rc;
+
+    *value = NULL;
+    ctx.start = data;
+    ctx.p = data;
+    ctx.end = ctx.start + len;
+    ctx.flags = flags;
+    ctx.depth = 0;
+    ctx.path.n = 0;
+    ctx.fail_offset = 0;
+    ctx.msg[0] = '\0';
+    outbox_buf_init(&ctx.scratch);
+    if (data == NULL && len > 0) {
+        set_error(errstr, errstr_size, "no input");
+        rc = OUTBOX_AVRO_ERR_MALFORMED;
+        goto done;
+    }
+    rc = dec_value(&ctx, node, &result);
+    if (rc == 0 && ctx.p != ctx.end && !(flags & OUTBOX_AVRO_DECODE_ALLOW_TRAILING))
+        rc = dec_fail(&ctx, DEC_MALFORMED, "%zu trailing bytes after the value",
+                      (size_t)(ctx.end - ctx.p));
+    switch (rc) {
+    case 0:
+        if (consumed != NULL)
+            *consumed = (size_t)(ctx.p - ctx.start);
+        *value = result;
+        result = NULL;
+        rc = OUTBOX_AVRO_OK;
+        break;
+    case DEC_NOMEM:
+        set_error(errstr, errstr_size, "out of memory while decoding");
+        rc = OUTBOX_AVRO_ERR_NOMEM;
+        break;
+    default:
+        path_render(&ctx.path, where, sizeof(where));
+        set_error(errstr, errstr_size, "%s Avro at %s (byte %zu): %s",
+                  rc == DEC_TRUNCATED ? "truncated" : "malformed", where, ctx.fail_offset,
+                  ctx.msg);
+        rc = rc == DEC_TRUNCATED ? OUTBOX_AVRO_ERR_TRUNCATED : OUTBOX_AVRO_ERR_MALFORMED;
+        break;
+    }
+done:
+    json_decref(result);
+    outbox_buf_free(&ctx.scratch);
+    return rc;
+}
+
+int outbox_avro_json_decode(const outbox_schema *schema, const void *data, size_t len,
+                            unsigned flags, json_t **value, size_t *consumed, char *errstr,
+                            size_t errstr_size)
+{
+    return outbox_avro_json_decode_node(outbox_schema_root(schema), data, len, flags, value,
+                                        consumed, errstr, errstr_size);
+}

@@ -1,0 +1,108 @@
+#ifndef OUTBOX_AVRO_JSON_H
+#define OUTBOX_AVRO_JSON_H
+
+/*
+ * The Avro codec: JSON (jansson) <-> Avro binary, driven by a compiled outbox_schema.
+ *
+ * ENCODING (the relay's hot path) walks the schema tree and the json_t together and appends
+ * to a caller's outbox_buf; once the buffer is warm it allocates nothing.
+ *   null      JSON null
+ *   boolean   true / false
+ *   int, long JSON integer in range (a real with an integral value up to 2^53 is accepted)
+ *   float,    JSON number, or the strings "NaN", "Infinity", "-Infinity"
+ *   double
+ *   string    JSON string
+ *   bytes,    JSON string whose code points are 0..255, one byte each (Avro JSON style);
+ *   fixed     fixed needs exactly `size` of them
+ *   enum      JSON string naming a symbol
+ *   array     JSON array; map: JSON object
+ *   record    JSON object. A missing field takes its default, else it is an error. Members
+ *             that are not fields of the record are IGNORED (so producers may add data ahead
+ *             of the schema).
+ *   union     JSON null selects the "null" branch. An object with exactly one member whose
+ *             key names a branch ({"string": "x"}, {"blog.events.Foo": {...}}; Avro JSON
+ *             encoding) selects that branch. Otherwise the first non-null branch that accepts
+ *             the value is used (for ["null", X] that is X).
+ * Logical types:
+ *   timestamp-millis/-micros  integer, or RFC 3339 string with offset
+ *                             ("2026-11-23T15:41:33.123Z", "...T16:41:33.123+01:00"); extra
+ *                             fraction digits are truncated toward the past (floor)
+ *   local-timestamp-*         integer, or the same string without an offset
+ *   date                      integer days since 1970-01-01, or "YYYY-MM-DD"
+ *   time-millis/-micros       integer, or "HH:MM:SS[.fraction]"
+ *   uuid                      string "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (hex, any case)
+ *   decimal                   JSON integer, numeric string ("-12.30", "1.5e3"; exact, any
+ *                             length) or JSON real (converted through its shortest
+ *                             round-trip decimal text, so give more than 15 significant
+ *                             digits as a string). Digits beyond `scale` must be zero (never
+ *                             rounded); digits beyond `precision` are an error. Encoded as
+ *                             big-endian two's complement: minimal length for bytes,
+ *                             sign-extended to `size` for fixed.
+ * Errors say where and what: "schema mismatch at comments[2].created_at: expected timestamp
+ * string or integer, got boolean", "missing required field comment.author_id".
+ *
+ * DECODING (writer schema only, no resolution) is strict: truncated input, varints longer than
+ * 10 bytes (5 for int) or out of range, bad union/enum indexes, invalid UTF-8, booleans other
+ * than 0/1 and trailing bytes are errors. Rendering: timestamps as RFC 3339 UTC strings with 3
+ * (millis) or 6 (micros) fraction digits ("2026-11-23T15:41:33.123Z"), local timestamps the
+ * same without "Z", date "YYYY-MM-DD", time "HH:MM:SS.fff[fff]" (values outside years
+ * 0000-9999 or a day stay integers), uuid as the string, decimal as a numeric string with
+ * exactly `scale` fraction digits ("-12.30"), bytes and fixed as strings of code points 0..255
+ * (Avro JSON style, NOT base64), NaN/infinite floats as "NaN"/"Infinity"/"-Infinity", unions
+ * as the plain value, unless the encoder would pick another branch for that value: then it
+ * is wrapped as {"<branch name>": value}, so encode(decode(x)) reproduces x byte for byte.
+ *
+ * Thread-safety: all functions are reentrant; a schema may be shared, a buffer may not.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "avro_schema.h"
+#include "buf.h"
+
+/*
+ * Append the Avro binary encoding of `value` under `schema` to `buf`.
+ * Returns 0, OUTBOX_AVRO_ERR_MISMATCH (errstr names the field path and the expected type) or
+ * OUTBOX_AVRO_ERR_NOMEM. On error buf->len is back to its value on entry. The caller keeps
+ * ownership of everything; nothing is retained.
+ */
+int outbox_avro_json_encode(const outbox_schema *schema, const json_t *value, outbox_buf *buf,
+                            char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
+
+/* Same, against one node of a compiled schema (e.g. a record's field type). */
+int outbox_avro_json_encode_node(const outbox_avro_node *node, const json_t *value,
+                                 outbox_buf *buf, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/*
+ * Append the encoding of a field's default value (for a union: branch 0, per the spec). Used
+ * by outbox_schema_parse() to validate and pre-encode defaults; callers need it rarely.
+ */
+int outbox_avro_json_encode_default(const outbox_avro_field *field, outbox_buf *buf,
+                                    char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/* Flags of outbox_avro_json_decode(). */
+#define OUTBOX_AVRO_DECODE_WRAP_UNIONS 0x1u /* render every non-null union value wrapped as
+                                             * {"<branch name>": value} (Avro JSON style) */
+#define OUTBOX_AVRO_DECODE_ALLOW_TRAILING 0x2u /* bytes after the value are not an error */
+
+/*
+ * Decode `len` bytes of Avro binary written with `schema` into a new JSON value (*value,
+ * owned by the caller: json_decref()). Returns 0, OUTBOX_AVRO_ERR_TRUNCATED,
+ * OUTBOX_AVRO_ERR_MALFORMED (errstr gives the path and byte offset) or OUTBOX_AVRO_ERR_NOMEM;
+ * on error *value is NULL. `consumed`, when not NULL, receives the bytes used.
+ */
+int outbox_avro_json_decode(const outbox_schema *schema, const void *data, size_t len,
+                            unsigned flags, json_t **value, size_t *consumed, char *errstr,
+                            size_t errstr_size) __attribute__((warn_unused_result));
+
+/* Same, against one node of a compiled schema. */
+int outbox_avro_json_decode_node(const outbox_avro_node *node, const void *data, size_t len,
+                                 unsigned flags, json_t **value, size_t *consumed, char *errstr,
+                                 size_t errstr_size) __attribute__((warn_unused_result));
+
+#endif
