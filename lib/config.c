@@ -1507,8 +1507,8 @@ static void conf_default_text(const outbox_conf_def *def, conf_str *s)
 {
     if (def->def == NULL)
         conf_str_puts(s, def->flags & OUTBOX_CONF_F_REQUIRED ? "(required)" : "(none)");
-    else if (def->def[0] == '\0')
-        conf_str_puts(s, "\"\"");
+    else if (def->type == OUTBOX_CONF_STRING)
+        conf_str_printf(s, "\"%s\"", def->def);
     else
         conf_str_puts(s, def->def);
 }
@@ -1581,14 +1581,14 @@ char *outbox_conf_markdown(const outbox_conf_spec *spec)
             conf_enum_list(def->enums, ", ", &s);
         }
         conf_str_puts(&s, " | ");
-        free(cell.data);
-        memset(&cell, 0, sizeof cell);
-        conf_default_text(def, &cell);
         if (def->def != NULL && def->def[0] != '\0') {
             conf_str_puts(&s, "`");
-            conf_md_cell(&s, cell.failed ? "?" : cell.data);
+            conf_md_cell(&s, def->def);
             conf_str_puts(&s, "`");
         } else {
+            free(cell.data);
+            memset(&cell, 0, sizeof cell);
+            conf_default_text(def, &cell);
             conf_md_cell(&s, cell.failed ? "?" : cell.data);
         }
         conf_format_range(def, range, sizeof range);
