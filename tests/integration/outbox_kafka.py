@@ -52,13 +52,56 @@ def crc64_avro(data: bytes) -> int:
     return fp
 
 
+PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
+
+
+def pcf(node, ns=None, named=None):
+    """Avro Parsing Canonical Form, written from the spec (python3-avro 1.11's canonical_form
+    keeps {"type": "string"} for logical types, which the spec reduces to "string")."""
+    named = set() if named is None else named
+    if isinstance(node, str):
+        if node in PRIMITIVES:
+            return json.dumps(node)
+        full = node if "." in node or not ns else f"{ns}.{node}"
+        return json.dumps(full)
+    if isinstance(node, list):
+        return "[" + ",".join(pcf(b, ns, named) for b in node) + "]"
+    t = node["type"]
+    if t in PRIMITIVES:
+        return json.dumps(t)
+    if t in ("record", "error", "enum", "fixed"):
+        name = node["name"]
+        if "." not in name:
+            space = node.get("namespace", ns)
+            name = f"{space}.{name}" if space else name
+        if name in named:
+            return json.dumps(name)
+        named.add(name)
+        inner = name.rsplit(".", 1)[0] if "." in name else None
+        parts = [f'"name":{json.dumps(name)}', f'"type":{json.dumps("record" if t == "error" else t)}']
+        if t in ("record", "error"):
+            fields = ",".join("{" + f'"name":{json.dumps(f["name"])},"type":{pcf(f["type"], inner, named)}' + "}"
+                              for f in node["fields"])
+            parts.append(f'"fields":[{fields}]')
+        elif t == "enum":
+            parts.append('"symbols":' + json.dumps(node["symbols"], separators=(",", ":")))
+        else:
+            parts.append(f'"size":{node["size"]}')
+        return "{" + ",".join(parts) + "}"
+    if t == "array":
+        return '{"type":"array","items":' + pcf(node["items"], ns, named) + "}"
+    if t == "map":
+        return '{"type":"map","values":' + pcf(node["values"], ns, named) + "}"
+    return pcf(t, ns, named)
+
+
 def load_schema_dir(path):
     by_fp = {}
     for name in sorted(os.listdir(path)):
         if name.endswith(".avsc"):
             with open(os.path.join(path, name)) as f:
-                schema = avro.schema.parse(f.read())
-            by_fp[crc64_avro(schema.canonical_form.encode())] = schema
+                text = f.read()
+            by_fp[crc64_avro(pcf(json.loads(text)).encode())] = avro.schema.parse(text)
     return by_fp
 
 

@@ -50,12 +50,11 @@ relay_start() {
   return 1
 }
 
-# relay_stop: SIGTERM and wait; echoes the exit status.
+# relay_stop: SIGTERM and wait; the exit status is left in RELAY_RC.
 relay_stop() {
   kill -TERM "$RELAY_PID" 2>/dev/null || true
-  local rc=0
-  wait "$RELAY_PID" || rc=$?
-  echo "$rc"
+  RELAY_RC=0
+  wait "$RELAY_PID" || RELAY_RC=$?
 }
 
 slot_confirmed() { psql_app -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '$SLOT'"; }

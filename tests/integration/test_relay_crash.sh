@@ -8,7 +8,8 @@ agg=k$RUN_ID
 topic=$TOPIC_PREFIX.$agg
 relay_config
 relay_start                      # creates the slot
-check_eq "clean stop before the backlog" 0 "$(relay_stop)"
+relay_stop
+check_eq "clean stop before the backlog" 0 "$RELAY_RC"
 insert_events 50000 200 500 "$agg"
 say "backlog of 50,000 rows written"
 
@@ -40,5 +41,6 @@ say "$out"
 check_eq "after kill -9 and restart every event is present, order per aggregate kept" yes "$ok"
 dups=$(sed -n 's/.*duplicates=\([0-9]*\).*/\1/p' <<<"$out")
 say "duplicates after the crash (redelivery, reported not failed): $dups"
-check_eq "SIGTERM after catching up: exit 0" 0 "$(relay_stop)"
+relay_stop
+check_eq "SIGTERM after catching up: exit 0" 0 "$RELAY_RC"
 finish

@@ -40,8 +40,8 @@ for i in $(seq 1 100); do
 done
 check_eq "other tables written, outbox idle: confirmed_flush_lsn advances past $before to $target" yes "$ok"
 
-rc=$(relay_stop)
-check_eq "SIGTERM: the relay exits 0" 0 "$rc"
+relay_stop
+check_eq "SIGTERM: the relay exits 0" 0 "$RELAY_RC"
 check "SIGTERM: a final status was sent" grep -q "final status sent" "$RELAY_LOG"
 
 # The same rows again through the embedded single-object encoding (no registry).
@@ -58,5 +58,6 @@ check "single-object encoding: all events, in order, values equal" \
   --aggregate-type "$agg2" --check-values
 check_eq "every record uses single-object framing" "2000" \
   "$(grep -c '"framing": "single-object"' "$TEST_TMP/dump2.jsonl")"
-check_eq "SIGTERM: exit 0" 0 "$(relay_stop)"
+relay_stop
+check_eq "SIGTERM: exit 0" 0 "$RELAY_RC"
 finish
