@@ -217,6 +217,10 @@ static void metrics_format_double(double v, char *out, size_t size)
         snprintf(out, size, "%s", v > 0 ? "+Inf" : "-Inf");
         return;
     }
+    if (v == floor(v) && fabs(v) < 1e15) {
+        snprintf(out, size, "%.0f", v); /* integers as integers: 60000, not 6e+04 */
+        return;
+    }
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(out, size, "%.*g", prec, v);
         if (strtod(out, NULL) == v)
