@@ -13,7 +13,8 @@
  *   double
  *   string    JSON string
  *   bytes,    JSON string whose code points are 0..255, one byte each (Avro JSON style);
- *   fixed     fixed needs exactly `size` of them
+ *   fixed     fixed needs exactly `size` of them (a zero byte is "\u0000": load such
+ *             payloads with jansson's JSON_ALLOW_NUL)
  *   enum      JSON string naming a symbol
  *   array     JSON array; map: JSON object
  *   record    JSON object. A missing field takes its default, else it is an error. Members
