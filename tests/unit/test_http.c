@@ -1,0 +1,340 @@
+/* Unit tests for lib/http: a real server on a loopback port, driven with libcurl. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http.h"
+
+typedef struct routes_ctx {
+    outbox_http_channel *channel;
+} routes_ctx;
+
+static void routes(void *ctx, const outbox_http_request *req, outbox_http_response *resp)
+{
+    routes_ctx *rc = ctx;
+
+    if (strcmp(req->path, "/metrics") == 0) {
+        resp->status = 200;
+        resp->content_type = OUTBOX_HTTP_PROMETHEUS;
+        resp->body = strdup("outbox_up 1\n");
+        if (resp->body == NULL)
+            resp->status = 500;
+    } else if (strcmp(req->path, "/healthz") == 0) {
+        resp->status = 503;
+        resp->static_body = "starting\n";
+    } else if (strncmp(req->path, "/events/", 8) == 0 && strcmp(req->path, "/events/stream")) {
+        const char *wait = outbox_http_query(req, "wait");
+        const char *flag = outbox_http_query(req, "flag");
+        const char *missing = outbox_http_query(req, "missing");
+        const char *agent = outbox_http_header(req, "x-test-header");
+        resp->status = 202;
+        if (asprintf(&resp->body, "%s id=%s wait=%s flag=[%s] missing=%s header=%s\n", req->method,
+                     req->path + 8, wait ? wait : "(null)", flag ? flag : "(null)",
+                     missing ? missing : "(null)", agent ? agent : "(null)") < 0)
+            resp->body = NULL;
+    } else if (strcmp(req->path, "/events/stream") == 0) {
+        resp->stream = rc->channel;
+    }
+    /* anything else: status stays 0 -> 404 */
+}
+
+typedef struct fetched {
+    long status;
+    char *body;
+    size_t len;
+    char content_type[128];
+    size_t stop_after_frames; /* 0 = read to the end */
+} fetched;
+
+static size_t collect(char *data, size_t size, size_t nmemb, void *userp)
+{
+    fetched *f = userp;
+    size_t n = size * nmemb;
+    char *grown = realloc(f->body, f->len + n + 1);
+    if (grown == NULL)
+        return 0;
+    f->body = grown;
+    memcpy(f->body + f->len, data, n);
+    f->len += n;
+    f->body[f->len] = '\0';
+    if (f->stop_after_frames) {
+        size_t frames = 0;
+        for (const char *p = f->body; (p = strstr(p, "\n\n")) != NULL; p += 2)
+            frames++;
+        if (frames >= f->stop_after_frames)
+            return 0; /* enough: abort the transfer */
+    }
+    return n;
+}
+
+static CURLcode fetch(uint16_t port, const char *path, const char *header, fetched *f)
+{
+    char url[256];
+    struct curl_slist *headers = NULL;
+    CURL *curl = curl_easy_init();
+    char *ct = NULL;
+
+    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, f);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 20L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    if (header) {
+        headers = curl_slist_append(headers, header);
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    }
+    CURLcode rc = curl_easy_perform(curl);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &f->status);
+    if (curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
+        snprintf(f->content_type, sizeof f->content_type, "%s", ct);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    return rc;
+}
+
+typedef struct server_fixture {
+    routes_ctx ctx;
+    outbox_http_server *server;
+} server_fixture;
+
+static int setup(void **state)
+{
+    server_fixture *fx = calloc(1, sizeof *fx);
+    char err[256];
+
+    fx->ctx.channel = outbox_http_channel_new(0);
+    if (fx->ctx.channel == NULL ||
+        outbox_http_start(NULL, 0, routes, &fx->ctx, &fx->server, err, sizeof err) != 0) {
+        fprintf(stderr, "setup: %s\n", err);
+        return -1;
+    }
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    server_fixture *fx = *state;
+    outbox_http_stop(fx->server);
+    outbox_http_channel_destroy(fx->ctx.channel);
+    free(fx);
+    return 0;
+}
+
+static void test_start_on_port_zero_reports_the_port(void **state)
+{
+    server_fixture *fx = *state;
+    assert_true(outbox_http_port(fx->server) > 0);
+}
+
+static void test_get_metrics_returns_handler_body_and_status(void **state)
+{
+    server_fixture *fx = *state;
+    fetched f = {0};
+
+    assert_int_equal(fetch(outbox_http_port(fx->server), "/metrics", NULL, &f), CURLE_OK);
+    assert_int_equal(f.status, 200);
+    assert_string_equal(f.body, "outbox_up 1\n");
+    assert_string_equal(f.content_type, OUTBOX_HTTP_PROMETHEUS);
+    free(f.body);
+}
+
+static void test_static_body_with_status(void **state)
+{
+    server_fixture *fx = *state;
+    fetched f = {0};
+
+    assert_int_equal(fetch(outbox_http_port(fx->server), "/healthz", NULL, &f), CURLE_OK);
+    assert_int_equal(f.status, 503);
+    assert_string_equal(f.body, "starting\n");
+    assert_string_equal(f.content_type, "text/plain; charset=utf-8");
+    free(f.body);
+}
+
+static void test_unknown_path_is_404(void **state)
+{
+    server_fixture *fx = *state;
+    fetched f = {0};
+
+    assert_int_equal(fetch(outbox_http_port(fx->server), "/nope", NULL, &f), CURLE_OK);
+    assert_int_equal(f.status, 404);
+    assert_string_equal(f.body, "not found\n");
+    free(f.body);
+}
+
+static void test_query_args_and_headers_reach_the_handler(void **state)
+{
+    server_fixture *fx = *state;
+    fetched f = {0};
+
+    assert_int_equal(
+        fetch(outbox_http_port(fx->server), "/events/a%20b?wait=5s&flag", "X-Test-Header: yes", &f),
+        CURLE_OK);
+    assert_int_equal(f.status, 202);
+    assert_string_equal(f.body, "GET id=a b wait=5s flag=[] missing=(null) header=yes\n");
+    free(f.body);
+}
+
+typedef struct publisher_args {
+    outbox_http_channel *channel;
+    int rc;
+} publisher_args;
+
+static void wait_for_subscribers(outbox_http_channel *channel, size_t n)
+{
+    for (int i = 0; i < 2000 && outbox_http_channel_subscribers(channel) != n; i++)
+        usleep(5000);
+}
+
+static void *publisher(void *arg)
+{
+    publisher_args *pa = arg;
+    wait_for_subscribers(pa->channel, 1);
+    pa->rc = outbox_http_channel_publish(pa->channel, "post", NULL, "{\"id\":1}");
+    if (pa->rc == 0)
+        pa->rc = outbox_http_channel_publish(pa->channel, "post", "7", "line1\nline2");
+    return NULL;
+}
+
+static void test_sse_stream_receives_two_events(void **state)
+{
+    server_fixture *fx = *state;
+    publisher_args pa = {.channel = fx->ctx.channel, .rc = -1};
+    fetched f = {.stop_after_frames = 3}; /* the ": connected" comment and two events */
+    pthread_t thread;
+
+    /* an event before anyone listens is not replayed */
+    assert_int_equal(outbox_http_channel_publish(fx->ctx.channel, "early", NULL, "x"), 0);
+    assert_int_equal(pthread_create(&thread, NULL, publisher, &pa), 0);
+    CURLcode rc = fetch(outbox_http_port(fx->server), "/events/stream", NULL, &f);
+    pthread_join(thread, NULL);
+
+    assert_int_equal(pa.rc, 0);
+    assert_int_equal(rc, CURLE_WRITE_ERROR); /* we hung up after the second event */
+    assert_int_equal(f.status, 200);
+    assert_string_equal(f.content_type, "text/event-stream");
+    assert_string_equal(f.body, ": connected\n\n"
+                                "event: post\ndata: {\"id\":1}\n\n"
+                                "id: 7\nevent: post\ndata: line1\ndata: line2\n\n");
+    free(f.body);
+}
+
+typedef struct client_args {
+    uint16_t port;
+    fetched f;
+    CURLcode rc;
+} client_args;
+
+static void *stream_client(void *arg)
+{
+    client_args *ca = arg;
+    ca->rc = fetch(ca->port, "/events/stream", NULL, &ca->f);
+    return NULL;
+}
+
+static void test_stop_ends_an_open_stream(void **state)
+{
+    server_fixture *fx = *state;
+    client_args ca = {.port = outbox_http_port(fx->server)};
+    pthread_t thread;
+    struct timespec t0, t1;
+
+    assert_int_equal(pthread_create(&thread, NULL, stream_client, &ca), 0);
+    wait_for_subscribers(fx->ctx.channel, 1);
+    assert_int_equal(outbox_http_channel_subscribers(fx->ctx.channel), 1);
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    outbox_http_stop(fx->server); /* must not wait for the keepalive interval */
+    fx->server = NULL;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    pthread_join(thread, NULL);
+
+    assert_true(t1.tv_sec - t0.tv_sec < 5);
+    assert_int_equal(outbox_http_channel_subscribers(fx->ctx.channel), 0);
+    assert_non_null(ca.f.body);
+    assert_string_equal(ca.f.body, ": connected\n\n");
+    free(ca.f.body);
+}
+
+static void test_publish_rejects_line_breaks_in_event_name(void **state)
+{
+    outbox_http_channel *channel = outbox_http_channel_new(4);
+
+    assert_int_equal(outbox_http_channel_publish(channel, "bad\nname", NULL, "x"), -1);
+    assert_int_equal(outbox_http_channel_publish(channel, "ok", "1\r", "x"), -1);
+    /* the backlog is a ring: more events than its size are fine */
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(outbox_http_channel_publish(channel, "ok", NULL, "x"), 0);
+    outbox_http_channel_destroy(channel);
+}
+
+static void test_start_on_a_busy_port_names_address_and_reason(void **state)
+{
+    server_fixture *fx = *state;
+    outbox_http_server *second = NULL;
+    char err[256], expected[256];
+    uint16_t port = outbox_http_port(fx->server);
+
+    assert_int_equal(outbox_http_start("127.0.0.1", port, routes, NULL, &second, err, sizeof err),
+                     -1);
+    assert_null(second);
+    snprintf(expected, sizeof expected, "cannot listen on 127.0.0.1:%u: Address already in use",
+             port);
+    assert_string_equal(err, expected);
+}
+
+static void test_invalid_bind_address_is_rejected(void **state)
+{
+    outbox_http_server *server = NULL;
+    char err[256];
+
+    assert_int_equal(outbox_http_start("not-an-ip", 0, routes, NULL, &server, err, sizeof err), -1);
+    assert_string_equal(err,
+                        "invalid HTTP bind address 'not-an-ip': expected an IPv4 or IPv6 address");
+}
+
+static void test_ipv6_loopback_works(void **state)
+{
+    outbox_http_server *server = NULL;
+    char err[256];
+
+    if (outbox_http_start("::1", 0, routes, NULL, &server, err, sizeof err) != 0)
+        skip(); /* no IPv6 in this sandbox */
+    assert_true(outbox_http_port(server) > 0);
+    outbox_http_stop(server);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_start_on_port_zero_reports_the_port, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_get_metrics_returns_handler_body_and_status, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_static_body_with_status, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_path_is_404, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_args_and_headers_reach_the_handler, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sse_stream_receives_two_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_ends_an_open_stream, setup, teardown),
+        cmocka_unit_test(test_publish_rejects_line_breaks_in_event_name),
+        cmocka_unit_test_setup_teardown(test_start_on_a_busy_port_names_address_and_reason, setup,
+                                        teardown),
+        cmocka_unit_test(test_invalid_bind_address_is_rejected),
+        cmocka_unit_test(test_ipv6_loopback_works),
+    };
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return failed;
+}
