@@ -55,8 +55,7 @@ static void conf_str_puts(conf_str *s, const char *p)
     conf_str_append(s, p, strlen(p));
 }
 
-__attribute__((format(printf, 2, 3))) static void conf_str_printf(conf_str *s, const char *fmt,
-                                                                  ...)
+__attribute__((format(printf, 2, 3))) static void conf_str_printf(conf_str *s, const char *fmt, ...)
 {
     char small[256];
     va_list ap;
@@ -103,7 +102,7 @@ static char *conf_str_take(conf_str *s)
 /* ---------------------------------------------------------------------------------------- */
 
 __attribute__((format(printf, 3, 4))) static void conf_errf(char *errstr, size_t errstr_size,
-                                                           const char *fmt, ...)
+                                                            const char *fmt, ...)
 {
     if (errstr == NULL || errstr_size == 0)
         return;
@@ -145,8 +144,8 @@ static void conf_items_free(conf_items *list)
 }
 
 /* Append a copy of the item. 0, or -1 when out of memory (list unchanged). */
-static int conf_items_add(conf_items *list, const char *section, const char *key,
-                          const char *value, const char *file, int line)
+static int conf_items_add(conf_items *list, const char *section, const char *key, const char *value,
+                          const char *file, int line)
 {
     int rc = -1;
     outbox_conf_item item = {0};
@@ -360,8 +359,8 @@ typedef struct conf_unit {
 } conf_unit;
 
 static const conf_unit conf_duration_units[] = {
-    {"ms", 1},        {"s", 1000},         {"sec", 1000},       {"m", 60000},
-    {"min", 60000},   {"h", 3600000},      {"d", 86400000},     {NULL, 0},
+    {"ms", 1},      {"s", 1000},    {"sec", 1000},   {"m", 60000},
+    {"min", 60000}, {"h", 3600000}, {"d", 86400000}, {NULL, 0},
 };
 
 static const conf_unit conf_size_units[] = {
@@ -582,8 +581,8 @@ static void conf_expected(const outbox_conf_def *def, conf_str *s)
 
 static bool conf_name_is_secret(const char *name)
 {
-    return name && (strcasestr(name, "password") || strcasestr(name, "secret") ||
-                    strcasestr(name, "sasl"));
+    return name &&
+           (strcasestr(name, "password") || strcasestr(name, "secret") || strcasestr(name, "sasl"));
 }
 
 /* Replace the password of conninfo `password=...` (also sslpassword, quoted values, URI query
@@ -685,13 +684,12 @@ typedef struct conf_loader {
     conf_prev_kind prev_kind;
     char *prev_section;
     char *prev_key;
-    long prev_index;  /* def index, or item index */
+    long prev_index;   /* def index, or item index */
     conf_str prev_raw; /* TABLE: the accumulated raw value */
     int prev_line;
 } conf_loader;
 
-__attribute__((format(printf, 2, 3))) static void conf_fail(conf_loader *ld, const char *fmt,
-                                                           ...)
+__attribute__((format(printf, 2, 3))) static void conf_fail(conf_loader *ld, const char *fmt, ...)
 {
     if (ld->failed)
         return;
@@ -772,8 +770,8 @@ static int conf_set_def(conf_loader *ld, long idx, const char *value, const char
     }
     if (conf_has_range(def) && (num < def->min || num > def->max)) {
         conf_expected(def, &expected);
-        conf_fail(ld, "value '%s' for %s %s is out of range: expected %s", value, def->name,
-                  where, expected.failed ? "?" : expected.data);
+        conf_fail(ld, "value '%s' for %s %s is out of range: expected %s", value, def->name, where,
+                  expected.failed ? "?" : expected.data);
         rc = -1;
         goto out;
     }
@@ -847,8 +845,7 @@ static void conf_fail_unknown_key(conf_loader *ld, const char *section, const ch
 
     conf_where(file, line, where, sizeof where);
     if (hint)
-        conf_fail(ld, "unknown key '%s' in [%s] %s; did you mean '%s'?", key, section, where,
-                  hint);
+        conf_fail(ld, "unknown key '%s' in [%s] %s; did you mean '%s'?", key, section, where, hint);
     else
         conf_fail(ld, "unknown key '%s' in [%s] %s", key, section, where);
 }
@@ -1025,8 +1022,7 @@ static int conf_load_ini(conf_loader *ld, const char *path)
         goto out;
     }
     if (parsed != 0) {
-        conf_fail(ld, "syntax error at %s:%d: expected '[section]' or 'key = value'", path,
-                  parsed);
+        conf_fail(ld, "syntax error at %s:%d: expected '[section]' or 'key = value'", path, parsed);
         goto out;
     }
     rc = 0;
@@ -1361,8 +1357,7 @@ int outbox_conf_load(const outbox_conf_spec *spec, void *target, const outbox_co
                      void *opaque, outbox_conf **confp, char *errstr, size_t errstr_size)
 {
     int rc = -1;
-    conf_loader ld = {.spec = spec, .target = target, .errstr = errstr,
-                      .errstr_size = errstr_size};
+    conf_loader ld = {.spec = spec, .target = target, .errstr = errstr, .errstr_size = errstr_size};
     bool target_touched = false;
 
     if (confp == NULL || target == NULL) {
@@ -1599,8 +1594,9 @@ char *outbox_conf_markdown(const outbox_conf_spec *spec)
         conf_md_cell(&s, def->doc ? def->doc : "");
         conf_str_puts(&s, " |\n");
     }
-    conf_str_printf(&s, "| `kafka.*` | string | | | `%s_KAFKA_<NAME>` (`_` -> `.`) | "
-                        "passed to librdkafka unchanged |\n",
+    conf_str_printf(&s,
+                    "| `kafka.*` | string | | | `%s_KAFKA_<NAME>` (`_` -> `.`) | "
+                    "passed to librdkafka unchanged |\n",
                     spec->env_prefix);
     free(cell.data);
     return conf_str_take(&s);

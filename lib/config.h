@@ -129,29 +129,44 @@ typedef struct outbox_conf_def {
 } outbox_conf_def;
 
 /* offsetof(T, m), and a compile error unless T.m has type `ctype`. */
-#define OUTBOX_CONF_FIELD_(T, m, ctype)                                                        \
-    (offsetof(T, m) + 0 * sizeof(_Generic(((T *)0)->m, ctype: 1)))
+#define OUTBOX_CONF_FIELD_(T, m, ctype)                                                            \
+    (offsetof(T, m) + 0 * sizeof(_Generic(((T *)0)->m, ctype : 1)))
 
-#define OUTBOX_CONF_STR(name_, T, m, def_, flags_, doc_)                                       \
-    {.name = (name_), .type = OUTBOX_CONF_STRING, .offset = OUTBOX_CONF_FIELD_(T, m, char *), \
-     .def = (def_), .flags = (flags_), .doc = (doc_)}
-#define OUTBOX_CONF_INT(name_, T, m, def_, min_, max_, doc_)                                   \
-    {.name = (name_), .type = OUTBOX_CONF_INT, .offset = OUTBOX_CONF_FIELD_(T, m, int64_t),     \
-     .def = (def_), .min = (min_), .max = (max_), .doc = (doc_)}
-#define OUTBOX_CONF_BOOL(name_, T, m, def_, doc_)                                               \
-    {.name = (name_), .type = OUTBOX_CONF_BOOL, .offset = OUTBOX_CONF_FIELD_(T, m, bool),       \
-     .def = (def_), .doc = (doc_)}
-#define OUTBOX_CONF_DURATION(name_, T, m, def_, min_ms_, max_ms_, doc_)                        \
-    {.name = (name_), .type = OUTBOX_CONF_DURATION,                                            \
-     .offset = OUTBOX_CONF_FIELD_(T, m, int64_t), .def = (def_), .min = (min_ms_),            \
-     .max = (max_ms_), .doc = (doc_)}
-#define OUTBOX_CONF_SIZE(name_, T, m, def_, min_, max_, doc_)                                  \
-    {.name = (name_), .type = OUTBOX_CONF_SIZE, .offset = OUTBOX_CONF_FIELD_(T, m, int64_t),    \
-     .def = (def_), .min = (min_), .max = (max_), .doc = (doc_)}
-#define OUTBOX_CONF_ENUM(name_, T, m, def_, enums_, doc_)                                      \
-    {.name = (name_), .type = OUTBOX_CONF_ENUM, .offset = OUTBOX_CONF_FIELD_(T, m, int),        \
-     .def = (def_), .enums = (enums_), .doc = (doc_)}
-#define OUTBOX_CONF_END {.name = NULL}
+#define OUTBOX_CONF_STR(name_, T, m, def_, flags_, doc_)                                           \
+    {                                                                                              \
+        .name = (name_), .type = OUTBOX_CONF_STRING, .offset = OUTBOX_CONF_FIELD_(T, m, char *),   \
+        .def = (def_), .flags = (flags_), .doc = (doc_)                                            \
+    }
+#define OUTBOX_CONF_INT(name_, T, m, def_, min_, max_, doc_)                                       \
+    {                                                                                              \
+        .name = (name_), .type = OUTBOX_CONF_INT, .offset = OUTBOX_CONF_FIELD_(T, m, int64_t),     \
+        .def = (def_), .min = (min_), .max = (max_), .doc = (doc_)                                 \
+    }
+#define OUTBOX_CONF_BOOL(name_, T, m, def_, doc_)                                                  \
+    {                                                                                              \
+        .name = (name_), .type = OUTBOX_CONF_BOOL, .offset = OUTBOX_CONF_FIELD_(T, m, bool),       \
+        .def = (def_), .doc = (doc_)                                                               \
+    }
+#define OUTBOX_CONF_DURATION(name_, T, m, def_, min_ms_, max_ms_, doc_)                            \
+    {                                                                                              \
+        .name = (name_), .type = OUTBOX_CONF_DURATION,                                             \
+        .offset = OUTBOX_CONF_FIELD_(T, m, int64_t), .def = (def_), .min = (min_ms_),              \
+        .max = (max_ms_), .doc = (doc_)                                                            \
+    }
+#define OUTBOX_CONF_SIZE(name_, T, m, def_, min_, max_, doc_)                                      \
+    {                                                                                              \
+        .name = (name_), .type = OUTBOX_CONF_SIZE, .offset = OUTBOX_CONF_FIELD_(T, m, int64_t),    \
+        .def = (def_), .min = (min_), .max = (max_), .doc = (doc_)                                 \
+    }
+#define OUTBOX_CONF_ENUM(name_, T, m, def_, enums_, doc_)                                          \
+    {                                                                                              \
+        .name = (name_), .type = OUTBOX_CONF_ENUM, .offset = OUTBOX_CONF_FIELD_(T, m, int),        \
+        .def = (def_), .enums = (enums_), .doc = (doc_)                                            \
+    }
+#define OUTBOX_CONF_END                                                                            \
+    {                                                                                              \
+        .name = NULL                                                                               \
+    }
 
 /* The loaded configuration: kafka passthrough list, items of unknown sections, and where each
  * table value came from. Opaque. */

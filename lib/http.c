@@ -51,8 +51,8 @@ struct outbox_http_server {
 struct http_sub {
     outbox_http_server *server;
     outbox_http_channel *channel;
-    uint64_t seq; /* next event to send */
-    size_t off;   /* bytes of event `seq` already sent */
+    uint64_t seq;        /* next event to send */
+    size_t off;          /* bytes of event `seq` already sent */
     const char *pending; /* a static comment being sent */
     size_t pending_off;
     http_sub *prev, *next;
@@ -330,8 +330,8 @@ static enum MHD_Result http_respond(outbox_http_server *server, struct MHD_Conne
     struct MHD_Response *response = NULL;
     enum MHD_Result ret = MHD_NO;
     unsigned status = (unsigned)resp->status;
-    const char *content_type = resp->content_type ? resp->content_type
-                                                  : "text/plain; charset=utf-8";
+    const char *content_type =
+        resp->content_type ? resp->content_type : "text/plain; charset=utf-8";
 
     if (resp->stream) {
         free(resp->body);
@@ -342,8 +342,8 @@ static enum MHD_Result http_respond(outbox_http_server *server, struct MHD_Conne
         if (response == NULL) {
             status = MHD_HTTP_SERVICE_UNAVAILABLE;
             content_type = "text/plain; charset=utf-8";
-            response = MHD_create_response_from_buffer(strlen(oom), (void *)oom,
-                                                       MHD_RESPMEM_PERSISTENT);
+            response =
+                MHD_create_response_from_buffer(strlen(oom), (void *)oom, MHD_RESPMEM_PERSISTENT);
         }
     } else if (resp->status == 0) {
         free(resp->body);
@@ -378,9 +378,8 @@ out:
 }
 
 static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
-                                   const char *method, const char *version,
-                                   const char *upload_data, size_t *upload_data_size,
-                                   void **con_cls)
+                                   const char *method, const char *version, const char *upload_data,
+                                   size_t *upload_data_size, void **con_cls)
 {
     static int headers_seen; /* a marker: the first call only announces the headers */
     outbox_http_server *server = cls;
@@ -400,7 +399,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 }
 
 __attribute__((format(printf, 2, 0))) static void http_mhd_log(void *cls, const char *fmt,
-                                                              va_list ap)
+                                                               va_list ap)
 {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -453,8 +452,9 @@ static void http_explain_failure(const struct sockaddr_storage *ss, socklen_t le
         snprintf(errstr, errstr_size, "cannot listen on %s:%u: %s", bind_address, port,
                  strerror(err));
     else
-        snprintf(errstr, errstr_size, "cannot start the HTTP server on %s:%u (libmicrohttpd "
-                                      "failed; see its log line)",
+        snprintf(errstr, errstr_size,
+                 "cannot start the HTTP server on %s:%u (libmicrohttpd "
+                 "failed; see its log line)",
                  bind_address, port);
 }
 
@@ -506,8 +506,8 @@ int outbox_http_start(const char *bind_address, uint16_t port, outbox_http_handl
         http_explain_failure(&ss, ss_len, bind_address, port, errstr, errstr_size);
         goto out;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(server->daemon,
-                                                           MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
     server->port = info ? info->port : port;
     if (server->port == 0) {
         snprintf(errstr, errstr_size, "cannot tell which port the HTTP server listens on");

@@ -85,7 +85,7 @@ int outbox_log_level_parse(const char *name, outbox_log_level *level)
         const char *name;
         outbox_log_level level;
     } names[] = {
-        {"error", OUTBOX_LOG_ERROR}, {"warn", OUTBOX_LOG_WARN}, {"warning", OUTBOX_LOG_WARN},
+        {"error", OUTBOX_LOG_ERROR}, {"warn", OUTBOX_LOG_WARN},   {"warning", OUTBOX_LOG_WARN},
         {"info", OUTBOX_LOG_INFO},   {"debug", OUTBOX_LOG_DEBUG},
     };
     for (size_t i = 0; name && i < sizeof names / sizeof names[0]; i++) {

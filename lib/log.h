@@ -82,10 +82,10 @@ void outbox_log_write(outbox_log_level level, const char *component, const char 
                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* The level check happens before any argument is evaluated. */
-#define outbox_log(level, component, context, ...)                                            \
-    do {                                                                                       \
-        if (outbox_log_enabled(level))                                                         \
-            outbox_log_write((level), (component), (context), __VA_ARGS__);                   \
+#define outbox_log(level, component, context, ...)                                                 \
+    do {                                                                                           \
+        if (outbox_log_enabled(level))                                                             \
+            outbox_log_write((level), (component), (context), __VA_ARGS__);                        \
     } while (0)
 
 #define outbox_log_error(component, ...) outbox_log(OUTBOX_LOG_ERROR, component, NULL, __VA_ARGS__)

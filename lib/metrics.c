@@ -20,7 +20,7 @@ struct outbox_metrics_buf {
 struct outbox_metrics_histogram {
     size_t nbounds;
     double *bounds;
-    _Atomic uint64_t *counts; /* nbounds + 1, per bucket (not cumulative); last = above all */
+    _Atomic uint64_t *counts;  /* nbounds + 1, per bucket (not cumulative); last = above all */
     _Atomic uint64_t sum_bits; /* the double sum, as bits */
 };
 
@@ -30,7 +30,7 @@ static bool metrics_failed(const outbox_metrics_buf *buf)
 }
 
 __attribute__((format(printf, 2, 3))) static void metrics_fail(outbox_metrics_buf *buf,
-                                                              const char *fmt, ...)
+                                                               const char *fmt, ...)
 {
     if (metrics_failed(buf))
         return;
@@ -128,8 +128,8 @@ static bool metrics_name_ok(const char *name, bool is_label)
         return false;
     for (const char *p = name; *p; p++) {
         char c = *p;
-        bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-                     (!is_label && c == ':');
+        bool alpha =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (!is_label && c == ':');
         if (!alpha && !(p != name && c >= '0' && c <= '9'))
             return false;
     }
@@ -174,15 +174,15 @@ static void metrics_put_label_value(outbox_metrics_buf *buf, const char *s)
 
 /* "name" + suffix + "{labels[,le="..."]}" + " " */
 static void metrics_put_series(outbox_metrics_buf *buf, const char *name, const char *suffix,
-                               const outbox_metrics_label *labels, size_t nlabels,
-                               const char *le)
+                               const outbox_metrics_label *labels, size_t nlabels, const char *le)
 {
     metrics_puts(buf, name);
     metrics_puts(buf, suffix);
     if (nlabels > 0 || le) {
         metrics_puts(buf, "{");
         for (size_t i = 0; i < nlabels; i++) {
-            if (!metrics_name_ok(labels[i].name, true) || (le && strcmp(labels[i].name, "le") == 0)) {
+            if (!metrics_name_ok(labels[i].name, true) ||
+                (le && strcmp(labels[i].name, "le") == 0)) {
                 metrics_fail(buf, "invalid label name '%s' on %s",
                              labels[i].name ? labels[i].name : "(null)", name);
                 return;
@@ -277,8 +277,7 @@ void outbox_metrics_gauge(outbox_metrics_buf *buf, const char *name,
 }
 
 void outbox_metrics_gauge_double(outbox_metrics_buf *buf, const char *name,
-                                 const outbox_metrics_label *labels, size_t nlabels,
-                                 double value)
+                                 const outbox_metrics_label *labels, size_t nlabels, double value)
 {
     char text[40];
     metrics_format_double(value, text, sizeof text);

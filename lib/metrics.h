@@ -91,8 +91,7 @@ void outbox_metrics_gauge(outbox_metrics_buf *buf, const char *name,
                           const outbox_metrics_label *labels, size_t nlabels, int64_t value);
 /* Shortest text that reads back as the same double; NaN, +Inf, -Inf as Prometheus spells them. */
 void outbox_metrics_gauge_double(outbox_metrics_buf *buf, const char *name,
-                                 const outbox_metrics_label *labels, size_t nlabels,
-                                 double value);
+                                 const outbox_metrics_label *labels, size_t nlabels, double value);
 
 /* A histogram with fixed upper bounds. Opaque. */
 typedef struct outbox_metrics_histogram outbox_metrics_histogram;

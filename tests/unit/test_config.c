@@ -31,8 +31,7 @@ static const outbox_conf_enum test_formats[] = {{"text", 10}, {"json", 20}, {NUL
 static const outbox_conf_def test_defs[] = {
     OUTBOX_CONF_STR("postgres.conninfo", test_config, conninfo, "host=localhost dbname=app", 0,
                     "libpq connection string of the source database"),
-    OUTBOX_CONF_STR("postgres.slot", test_config, slot, "outbox", 0,
-                    "Logical replication slot"),
+    OUTBOX_CONF_STR("postgres.slot", test_config, slot, "outbox", 0, "Logical replication slot"),
     OUTBOX_CONF_INT("http.port", test_config, port, "9187", 1, 65535, "Metrics port"),
     OUTBOX_CONF_BOOL("log.verbose", test_config, verbose, "false", "Extra detail"),
     OUTBOX_CONF_ENUM("log.format", test_config, log_format, "text", test_formats,
@@ -182,8 +181,8 @@ static void test_kafka_env_and_set_extend_the_list_in_order(void **state)
     /* env names map to dotted lowercase properties, sorted; an existing key is replaced in
      * place; --set comes last */
     char *env[] = {"OUTBOX_TEST_KAFKA_SECURITY_PROTOCOL=plaintext",
-                   "OUTBOX_TEST_KAFKA_LINGER_MS=20",
-                   "OUTBOX_TEST_KAFKA_COMPRESSION_TYPE=lz4", NULL};
+                   "OUTBOX_TEST_KAFKA_LINGER_MS=20", "OUTBOX_TEST_KAFKA_COMPRESSION_TYPE=lz4",
+                   NULL};
     const char *sets[] = {"kafka.client.id=relay-1", "kafka.acks=1"};
     load_result r;
     size_t n = 0;
@@ -192,10 +191,9 @@ static void test_kafka_env_and_set_extend_the_list_in_order(void **state)
     assert_int_equal(r.rc, 0);
     const outbox_conf_item *items = outbox_conf_kafka(r.conf, &n);
     assert_int_equal(n, 6);
-    const char *keys[] = {"bootstrap.servers", "linger.ms",        "acks",
+    const char *keys[] = {"bootstrap.servers", "linger.ms",         "acks",
                           "compression.type",  "security.protocol", "client.id"};
-    const char *values[] = {"broker1:9092,broker2:9092", "20", "1", "lz4", "plaintext",
-                            "relay-1"};
+    const char *values[] = {"broker1:9092,broker2:9092", "20", "1", "lz4", "plaintext", "relay-1"};
     for (size_t i = 0; i < n; i++) {
         assert_string_equal(items[i].key, keys[i]);
         assert_string_equal(items[i].value, values[i]);
@@ -318,7 +316,7 @@ static void test_duration_out_of_range_names_range(void **state)
 
 static void test_duration_units_and_plain_milliseconds(void **state)
 {
-    const char *cases[][2] = {{"250ms", "250"}, {"10s", "10000"}, {"5m", "300000"},
+    const char *cases[][2] = {{"250ms", "250"},  {"10s", "10000"}, {"5m", "300000"},
                               {"1h", "3600000"}, {"1500", "1500"}, {"2 s", "2000"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char set[64];
@@ -432,8 +430,8 @@ typedef struct hook_capture {
     int line[4];
 } hook_capture;
 
-static int capture_sections(void *target, const outbox_conf_item *items, size_t count,
-                            void *opaque, char *errstr, size_t errstr_size)
+static int capture_sections(void *target, const outbox_conf_item *items, size_t count, void *opaque,
+                            char *errstr, size_t errstr_size)
 {
     hook_capture *cap = opaque;
     cap->calls++;
@@ -486,8 +484,8 @@ static void test_unknown_sections_go_to_hook_in_order(void **state)
     release(&r);
 }
 
-static int reject_sections(void *target, const outbox_conf_item *items, size_t count,
-                           void *opaque, char *errstr, size_t errstr_size)
+static int reject_sections(void *target, const outbox_conf_item *items, size_t count, void *opaque,
+                           char *errstr, size_t errstr_size)
 {
     snprintf(errstr, errstr_size, "projection key '%s' at %s:%d is not supported", items[0].key,
              items[0].file, items[0].line);
@@ -593,9 +591,9 @@ static void test_help_lists_every_key_with_env_name(void **state)
         assert_non_null(strstr(help, def->name));
         assert_non_null(strstr(help, def->doc));
     }
-    const char *envs[] = {"OUTBOX_TEST_POSTGRES_CONNINFO", "OUTBOX_TEST_POSTGRES_SLOT",
-                          "OUTBOX_TEST_HTTP_PORT",         "OUTBOX_TEST_LOG_VERBOSE",
-                          "OUTBOX_TEST_LOG_FORMAT",        "OUTBOX_TEST_RELAY_STATUS_INTERVAL",
+    const char *envs[] = {"OUTBOX_TEST_POSTGRES_CONNINFO",  "OUTBOX_TEST_POSTGRES_SLOT",
+                          "OUTBOX_TEST_HTTP_PORT",          "OUTBOX_TEST_LOG_VERBOSE",
+                          "OUTBOX_TEST_LOG_FORMAT",         "OUTBOX_TEST_RELAY_STATUS_INTERVAL",
                           "OUTBOX_TEST_RELAY_MAX_INFLIGHT", "OUTBOX_TEST_REGISTRY_URL",
                           "OUTBOX_TEST_ADMIN_PASSWORD"};
     for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
@@ -614,8 +612,9 @@ static void test_markdown_has_one_row_per_key(void **state)
     char *md = outbox_conf_markdown(&test_spec);
 
     assert_non_null(md);
-    assert_true(strncmp(md, "| Key | Type | Default | Range | Environment | Description |\n"
-                            "|---|---|---|---|---|---|\n",
+    assert_true(strncmp(md,
+                        "| Key | Type | Default | Range | Environment | Description |\n"
+                        "|---|---|---|---|---|---|\n",
                         strlen("| Key | Type | Default | Range | Environment | Description "
                                "|\n|---|---|---|---|---|---|\n")) == 0);
     assert_non_null(strstr(md, "| `http.port` | int | `9187` | [1, 65535] | "

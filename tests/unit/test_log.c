@@ -249,15 +249,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_disabled_level_does_not_evaluate_arguments, setup,
                                         teardown),
         cmocka_unit_test(test_lsn_prints_as_postgres_does),
-        cmocka_unit_test_setup_teardown(test_text_line_has_timestamp_level_component_context,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_text_line_has_timestamp_level_component_context, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_json_line_is_one_valid_object, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_message_is_truncated_to_one_line, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_errno_is_preserved, setup, teardown),
         cmocka_unit_test(test_level_names_parse),
-        cmocka_unit_test_setup_teardown(test_concurrent_lines_never_interleave, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_lines_never_interleave, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

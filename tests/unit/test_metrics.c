@@ -127,16 +127,15 @@ static void test_histogram_buckets_are_cumulative(void **state)
     outbox_metrics_header(buf, "outbox_projector_batch_seconds", OUTBOX_METRICS_HISTOGRAM,
                           "Batch transaction time.");
     outbox_metrics_histogram_render(buf, "outbox_projector_batch_seconds", labels, 1, hist);
-    assert_text(buf,
-                "# HELP outbox_projector_batch_seconds Batch transaction time.\n"
-                "# TYPE outbox_projector_batch_seconds histogram\n"
-                "outbox_projector_batch_seconds_bucket{projection=\"posts\",le=\"0.005\"} 2\n"
-                "outbox_projector_batch_seconds_bucket{projection=\"posts\",le=\"0.1\"} 2\n"
-                "outbox_projector_batch_seconds_bucket{projection=\"posts\",le=\"1\"} 3\n"
-                "outbox_projector_batch_seconds_bucket{projection=\"posts\",le=\"2.5\"} 4\n"
-                "outbox_projector_batch_seconds_bucket{projection=\"posts\",le=\"+Inf\"} 5\n"
-                "outbox_projector_batch_seconds_sum{projection=\"posts\"} 12.506\n"
-                "outbox_projector_batch_seconds_count{projection=\"posts\"} 5\n");
+    assert_text(buf, "# HELP outbox_projector_batch_seconds Batch transaction time.\n"
+                     "# TYPE outbox_projector_batch_seconds histogram\n"
+                     "outbox_projector_batch_seconds_bucket{projection=\"posts\",le=\"0.005\"} 2\n"
+                     "outbox_projector_batch_seconds_bucket{projection=\"posts\",le=\"0.1\"} 2\n"
+                     "outbox_projector_batch_seconds_bucket{projection=\"posts\",le=\"1\"} 3\n"
+                     "outbox_projector_batch_seconds_bucket{projection=\"posts\",le=\"2.5\"} 4\n"
+                     "outbox_projector_batch_seconds_bucket{projection=\"posts\",le=\"+Inf\"} 5\n"
+                     "outbox_projector_batch_seconds_sum{projection=\"posts\"} 12.506\n"
+                     "outbox_projector_batch_seconds_count{projection=\"posts\"} 5\n");
     outbox_metrics_histogram_destroy(hist);
 }
 
