@@ -62,7 +62,8 @@ drop_slot() { psql_app -c "SELECT pg_drop_replication_slot('$SLOT') FROM pg_repl
 cleanup_hooks+=("drop_slot")
 
 # insert_events N AGGREGATES MAXTXN AGGTYPE: N PostCreated events over AGGREGATES aggregates in
-# transactions of 1..MAXTXN rows; every row's headers carry test_seq, its global order.
+# transactions of 1..MAXTXN rows; every row's headers carry test_seq, its order among all rows
+# of that aggregate type (across calls).
 insert_events() {
   "$PY" - "$@" <<'PY' | psql -X -q -v ON_ERROR_STOP=1 "$OUTBOX_PG_APP" >/dev/null
 import random, sys
@@ -80,8 +81,9 @@ SELECT gen_random_uuid(), '{aggtype}', 'post-' || ((({done} + g) * 7919) % {aggs
     'body', repeat('lorem ipsum ', 8), 'tags', jsonb_build_array('c', 'outbox'),
     'metadata', jsonb_build_object('lang', 'en'), 'publish_date', '2026-11-23',
     'created_at', '2026-11-23T15:41:33.123Z'),
-  jsonb_build_object('test_seq', ({done} + g)::text)
-FROM generate_series(1, {k}) g ORDER BY g;""")
+  jsonb_build_object('test_seq', (base.n + g)::text)
+FROM generate_series(1, {k}) g,
+     (SELECT count(*) AS n FROM outbox WHERE aggregate_type = '{aggtype}') base ORDER BY g;""")
     print("COMMIT;")
     done += k
 PY
