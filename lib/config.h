@@ -37,7 +37,7 @@
  *   STRING   char *   owned by the target struct; free with outbox_conf_free()
  *   INT      int64_t  decimal, optional sign
  *   BOOL     bool     true/false, yes/no, on/off, 1/0 (any case)
- *   DURATION int64_t  milliseconds; "250ms", "10s", "5m", "1h", "1d"; plain number = ms
+ *   DURATION int64_t  milliseconds; "250ms", "10s", "5m", "1h", "1d" (integers); plain = ms
  *   SIZE     int64_t  bytes; "512kB", "64MB", "1GB" (1kB = 1024 bytes); plain number = bytes
  *   ENUM     int      the .value of the matching outbox_conf_enum name (exact match)
  *
@@ -183,10 +183,10 @@ typedef struct outbox_conf_item {
     int line;
 } outbox_conf_item;
 
-/* Hook for sections the table does not know: called once after every source is read, with
- * the items in order. Return 0, or -1 with errstr filled (load then fails with that message).
- * Runs on the loading thread; `items` is only valid during the call (or via
- * outbox_conf_sections() until outbox_conf_destroy()). */
+/* Hook for sections the table does not know: called exactly once after every source is read
+ * (also with count 0, so a daemon can insist on having some), with the items in order. Return 0, or
+ * -1 with errstr filled (load then fails with that message). Runs on the loading thread; `items` is
+ * only valid during the call (or via outbox_conf_sections() until outbox_conf_destroy()). */
 typedef int (*outbox_conf_sections_cb)(void *target, const outbox_conf_item *items, size_t count,
                                        void *opaque, char *errstr, size_t errstr_size);
 

@@ -23,7 +23,8 @@
  * dropped; embedded newlines are kept in text format and escaped in JSON.
  *
  * Threads: every function may be called from any thread. Level, format and fd are process-wide
- * atomics, normally set once by main() after loading the config.
+ * atomics, normally set once by main() after loading the config. Not async-signal-safe: a
+ * signal handler sets a flag and the loop logs.
  *
  * Usage:
  *   outbox_log_info("relay", "streaming from " OUTBOX_LSN_FMT, OUTBOX_LSN_ARGS(lsn));
