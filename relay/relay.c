@@ -651,8 +651,16 @@ static int on_xlogdata(relay *r, const relay_pgoutput_xlogdata *x)
         return 0;
     }
     case RELAY_PGOUTPUT_TRUNCATE:
-        INC(rows_ignored);
-        outbox_log_warn(COMPONENT, "TRUNCATE in xid %u ignored (not an event)", r->meta.xid);
+        for (uint32_t i = 0; i < msg.u.truncate.nrelids; i++) {
+            struct rel_entry *e = rel_find(r, relay_pgoutput_truncate_relid(&msg.u.truncate, i));
+            if (e && e->is_outbox) {
+                INC(rows_ignored);
+                outbox_log_warn(COMPONENT,
+                                "TRUNCATE of outbox table %s in xid %u ignored (not an "
+                                "event)",
+                                e->name, r->meta.xid);
+            }
+        }
         return 0;
     case RELAY_PGOUTPUT_MESSAGE:
         return on_message(r, &msg.u.message);
