@@ -373,9 +373,9 @@ int relay_stream_slot_ensure(relay_stream *stream, const char *slot_name, int fl
      * connection (simple query protocol only). */
     snprintf(query, sizeof(query),
              "SELECT slot_type, plugin, database, temporary, active, coalesce(active_pid, 0), "
-             "confirmed_flush_lsn, restart_lsn, wal_status "
+             "confirmed_flush_lsn, restart_lsn, %s "
              "FROM pg_catalog.pg_replication_slots WHERE slot_name = '%s'",
-             slot_name);
+             stream->system.server_version >= 130000 ? "wal_status" : "NULL::text", slot_name);
     res = PQexec(stream->conn, query);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         rc = result_error(stream, res, "slot lookup", errstr, errstr_size);
