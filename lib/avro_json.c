@@ -1,5 +1,6 @@
 #include "avro_json.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -95,8 +96,8 @@ enum enc_fail { ENC_MISMATCH = 1, ENC_MISSING = 2, ENC_NOMEM = 3 };
 struct enc_ctx {
     outbox_buf *buf;
     int depth;
-    int quiet;         /* inside a union trial: do not format messages */
-    int union_branch;  /* branch the outermost finished union chose */
+    int quiet;        /* inside a union trial: do not format messages */
+    int union_branch; /* branch the outermost finished union chose */
     struct path path;
     char msg[256];
 };
@@ -212,8 +213,8 @@ static int json_integral(const json_t *json, int64_t *value)
 
 /* ---- calendar arithmetic (proleptic Gregorian, years 0..9999 for text) ------------------ */
 
-static const int days_before_month[13] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334,
-                                          365};
+static const int days_before_month[13] = {0,   31,  59,  90,  120, 151, 181,
+                                          212, 243, 273, 304, 334, 365};
 
 static int is_leap(int64_t year)
 {
@@ -222,8 +223,7 @@ static int is_leap(int64_t year)
 
 static int days_in_month(int64_t year, int month)
 {
-    return days_before_month[month] - days_before_month[month - 1] +
-           (month == 2 && is_leap(year));
+    return days_before_month[month] - days_before_month[month - 1] + (month == 2 && is_leap(year));
 }
 
 /* Days from 0000-01-01 to the first of January of `year` (0 <= year). */
@@ -344,8 +344,7 @@ static int parse_time_text(const char *s, size_t len, int64_t unit, int64_t *val
  * separator accepted, offsets also as +HHMM or +HH). With `local`, no offset is allowed and
  * the wall time is taken as is. Result in `unit`s (1000 or 1000000) since the epoch.
  */
-static int parse_timestamp_text(const char *s, size_t len, int64_t unit, int local,
-                                int64_t *value)
+static int parse_timestamp_text(const char *s, size_t len, int64_t unit, int local, int64_t *value)
 {
     int64_t days;
     int64_t tod;
@@ -531,9 +530,8 @@ static size_t decimal_to_twos(const char *dig, size_t n, int negative, uint8_t *
         }
     }
     start = 0;
-    while (start + 1 < DECIMAL_MAX_BYTES &&
-           ((out[start] == 0x00 && !(out[start + 1] & 0x80)) ||
-            (out[start] == 0xFF && (out[start + 1] & 0x80))))
+    while (start + 1 < DECIMAL_MAX_BYTES && ((out[start] == 0x00 && !(out[start + 1] & 0x80)) ||
+                                             (out[start] == 0xFF && (out[start + 1] & 0x80))))
         start++;
     return start;
 }
@@ -543,10 +541,17 @@ static void double_shortest(double d, char *out, size_t out_size)
 {
     int prec;
 
+    char *p;
+
     for (prec = 1; prec <= 17; prec++) {
         snprintf(out, out_size, "%.*e", prec - 1, d);
         if (strtod(out, NULL) == d)
-            return;
+            break;
+    }
+    /* under a locale with another decimal point, printf wrote that one */
+    for (p = out; *p; p++) {
+        if (!(*p >= '0' && *p <= '9') && *p != '-' && *p != '+' && *p != 'e')
+            *p = '.';
     }
 }
 
@@ -567,8 +572,8 @@ static int enc_decimal(struct enc_ctx *ctx, const outbox_avro_node *node, const 
         s = json_string_value(json);
         len = json_string_length(json);
     } else if (json_is_integer(json)) {
-        len = (size_t)snprintf(text, sizeof(text), "%" JSON_INTEGER_FORMAT,
-                               json_integer_value(json));
+        len =
+            (size_t)snprintf(text, sizeof(text), "%" JSON_INTEGER_FORMAT, json_integer_value(json));
         s = text;
     } else if (json_is_real(json)) {
         double_shortest(json_real_value(json), text, sizeof(text));
@@ -581,8 +586,8 @@ static int enc_decimal(struct enc_ctx *ctx, const outbox_avro_node *node, const 
     if (why != NULL) {
         if (ctx->quiet)
             return ENC_MISMATCH;
-        return enc_mismatch(ctx, "decimal(%d,%d) value \"%.*s\" %s", node->precision,
-                            node->scale, (int)(len > 40 ? 40 : len), s, why);
+        return enc_mismatch(ctx, "decimal(%d,%d) value \"%.*s\" %s", node->precision, node->scale,
+                            (int)(len > 40 ? 40 : len), s, why);
     }
     start = decimal_to_twos(unscaled, n, negative, twos);
     size = DECIMAL_MAX_BYTES - start;
@@ -592,8 +597,7 @@ static int enc_decimal(struct enc_ctx *ctx, const outbox_avro_node *node, const 
         return enc_mismatch(ctx, "decimal value does not fit fixed(%zu)", node->size);
     if (outbox_buf_reserve(ctx->buf, node->size) != 0)
         return ENC_NOMEM;
-    memset(ctx->buf->data + ctx->buf->len, (twos[start] & 0x80) ? 0xFF : 0x00,
-           node->size - size);
+    memset(ctx->buf->data + ctx->buf->len, (twos[start] & 0x80) ? 0xFF : 0x00, node->size - size);
     memcpy(ctx->buf->data + ctx->buf->len + node->size - size, twos + start, size);
     ctx->buf->len += node->size;
     return 0;
@@ -611,8 +615,9 @@ static int enc_latin1(struct enc_ctx *ctx, const outbox_avro_node *node, const j
     for (i = 0; i < len; i++, count++) {
         if (s[i] >= 0x80) {
             if ((s[i] & 0xFE) != 0xC2)
-                return enc_mismatch(ctx, "%s string has a character above U+00FF at offset "
-                                         "%zu (one character per byte, 0-255)",
+                return enc_mismatch(ctx,
+                                    "%s string has a character above U+00FF at offset "
+                                    "%zu (one character per byte, 0-255)",
                                     node->type == OUTBOX_AVRO_FIXED ? "fixed" : "bytes", i);
             i++; /* jansson guarantees valid UTF-8: one continuation byte follows */
         }
@@ -703,8 +708,7 @@ static int enc_enum(struct enc_ctx *ctx, const outbox_avro_node *node, const jso
     if (!json_is_string(json)) {
         if (ctx->quiet)
             return ENC_MISMATCH;
-        return enc_mismatch(ctx, "expected symbol of enum %s, got %s", node->name,
-                            json_kind(json));
+        return enc_mismatch(ctx, "expected symbol of enum %s, got %s", node->name, json_kind(json));
     }
     s = json_string_value(json);
     len = json_string_length(json);
@@ -720,8 +724,8 @@ static int enc_enum(struct enc_ctx *ctx, const outbox_avro_node *node, const jso
 
         list[0] = '\0';
         for (i = 0; i < node->n && used < sizeof(list); i++) {
-            int n = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
-                             node->symbols[i]);
+            int n =
+                snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", node->symbols[i]);
             if (n < 0)
                 break;
             used += (size_t)n;
@@ -800,7 +804,77 @@ static void union_describe(const outbox_avro_node *node, char *out, size_t out_s
     }
 }
 
+/* Index of the branch a one-member object {"<branch name>": value} names, or -1. */
+static int union_wrapped_branch(const outbox_avro_node *node, const json_t *json,
+                                const json_t **inner)
+{
+    void *iter;
+    const char *key;
+    size_t i;
+
+    if (!json_is_object(json) || json_object_size(json) != 1)
+        return -1;
+    iter = json_object_iter((json_t *)json);
+    key = json_object_iter_key(iter);
+    for (i = 0; i < node->n; i++) {
+        const outbox_avro_node *branch = node->branches[i];
+
+        if (branch->type != OUTBOX_AVRO_NULL &&
+            (strcmp(key, branch->name) == 0 || strcmp(key, branch->short_name) == 0)) {
+            *inner = json_object_iter_value(iter);
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static int enc_union_plain(struct enc_ctx *ctx, const outbox_avro_node *node, const json_t *json);
+
 static int enc_union(struct enc_ctx *ctx, const outbox_avro_node *node, const json_t *json)
+{
+    const json_t *inner = NULL;
+    size_t mark = ctx->buf->len;
+    size_t path_mark = ctx->path.n;
+    int saved_quiet = ctx->quiet;
+    int wrapped;
+    int rc;
+
+    if (json_is_null(json)) {
+        if (node->null_branch < 0)
+            return enc_union_plain(ctx, node, json); /* reports the mismatch */
+        ctx->union_branch = node->null_branch;
+        return put_long(ctx->buf, node->null_branch);
+    }
+    wrapped = union_wrapped_branch(node, json, &inner);
+    if (wrapped < 0)
+        return enc_union_plain(ctx, node, json);
+    /* Avro JSON style {"<branch name>": value} first; if that reading fails, the object may
+     * still be a plain map or record value; if both fail, the wrapped reading's error is the
+     * one worth reporting. */
+    ctx->quiet = 1;
+    rc = put_long(ctx->buf, wrapped);
+    if (rc == 0)
+        rc = enc_value(ctx, node->branches[wrapped], inner);
+    ctx->quiet = saved_quiet;
+    if (rc == 0 || rc == ENC_NOMEM) {
+        ctx->union_branch = wrapped;
+        return rc;
+    }
+    ctx->buf->len = mark;
+    ctx->path.n = path_mark;
+    rc = enc_union_plain(ctx, node, json);
+    if (rc == 0 || rc == ENC_NOMEM)
+        return rc;
+    ctx->buf->len = mark;
+    ctx->path.n = path_mark;
+    rc = put_long(ctx->buf, wrapped);
+    if (rc == 0)
+        rc = enc_value(ctx, node->branches[wrapped], inner);
+    return rc;
+}
+
+/* A union value that is not null and not wrapped. */
+static int enc_union_plain(struct enc_ctx *ctx, const outbox_avro_node *node, const json_t *json)
 {
     const outbox_avro_node *only = NULL;
     size_t mark;
@@ -810,30 +884,8 @@ static int enc_union(struct enc_ctx *ctx, const outbox_avro_node *node, const js
     size_t i;
     int rc;
 
-    if (json_is_null(json)) {
-        if (node->null_branch < 0)
-            goto mismatch;
-        ctx->union_branch = node->null_branch;
-        return put_long(ctx->buf, node->null_branch);
-    }
-    /* Avro JSON style: {"<branch name>": value} */
-    if (json_is_object(json) && json_object_size(json) == 1) {
-        void *iter = json_object_iter((json_t *)json);
-        const char *key = json_object_iter_key(iter);
-
-        for (i = 0; i < node->n; i++) {
-            const outbox_avro_node *branch = node->branches[i];
-
-            if (branch->type != OUTBOX_AVRO_NULL &&
-                (strcmp(key, branch->name) == 0 || strcmp(key, branch->short_name) == 0)) {
-                if (put_long(ctx->buf, (int64_t)i) != 0)
-                    return ENC_NOMEM;
-                rc = enc_value(ctx, branch, json_object_iter_value(iter));
-                ctx->union_branch = (int)i;
-                return rc;
-            }
-        }
-    }
+    if (json_is_null(json))
+        goto mismatch;
     for (i = 0; i < node->n; i++) {
         if (node->branches[i]->type == OUTBOX_AVRO_NULL)
             continue;
@@ -951,7 +1003,7 @@ static int enc_value(struct enc_ctx *ctx, const outbox_avro_node *node, const js
                 if (!parse_timestamp_text(
                         s, len,
                         node->logical == OUTBOX_AVRO_LOGICAL_LOCAL_TIMESTAMP_MILLIS ? 1000
-                                                                                   : 1000000,
+                                                                                    : 1000000,
                         1, &v))
                     return enc_expected(
                         ctx, "local timestamp string YYYY-MM-DDTHH:MM:SS[.f] or integer", json);
@@ -992,6 +1044,8 @@ static int enc_value(struct enc_ctx *ctx, const outbox_avro_node *node, const js
             return enc_expected(ctx, node->type == OUTBOX_AVRO_FLOAT ? "float" : "double", json);
         }
         if (node->type == OUTBOX_AVRO_FLOAT) {
+            if (isfinite(d) && fabs(d) > FLT_MAX)
+                return enc_mismatch(ctx, "value %g out of range for float", d);
             f = (float)d;
             memcpy(&bits32, &f, sizeof(bits32));
             return put_le(ctx->buf, bits32, 4);
@@ -1000,9 +1054,8 @@ static int enc_value(struct enc_ctx *ctx, const outbox_avro_node *node, const js
         return put_le(ctx->buf, bits64, 8);
     case OUTBOX_AVRO_STRING:
         if (!json_is_string(json))
-            return enc_expected(ctx, node->logical == OUTBOX_AVRO_LOGICAL_UUID ? "uuid string"
-                                                                               : "string",
-                                json);
+            return enc_expected(
+                ctx, node->logical == OUTBOX_AVRO_LOGICAL_UUID ? "uuid string" : "string", json);
         if (node->logical == OUTBOX_AVRO_LOGICAL_UUID &&
             !uuid_valid(json_string_value(json), json_string_length(json)))
             return enc_expected(ctx, "uuid string (8-4-4-4-12 hex digits)", json);
@@ -1060,8 +1113,8 @@ static int enc_finish(struct enc_ctx *ctx, int rc, char *errstr, size_t errstr_s
     return OUTBOX_AVRO_ERR_MISMATCH;
 }
 
-int outbox_avro_json_encode_node(const outbox_avro_node *node, const json_t *value,
-                                 outbox_buf *buf, char *errstr, size_t errstr_size)
+int outbox_avro_json_encode_node(const outbox_avro_node *node, const json_t *value, outbox_buf *buf,
+                                 char *errstr, size_t errstr_size)
 {
     struct enc_ctx ctx;
     size_t mark = buf->len;
@@ -1086,8 +1139,8 @@ int outbox_avro_json_encode(const outbox_schema *schema, const json_t *value, ou
                                         errstr_size);
 }
 
-int outbox_avro_json_encode_default(const outbox_avro_field *field, outbox_buf *buf,
-                                    char *errstr, size_t errstr_size)
+int outbox_avro_json_encode_default(const outbox_avro_field *field, outbox_buf *buf, char *errstr,
+                                    size_t errstr_size)
 {
     struct enc_ctx ctx;
     size_t mark = buf->len;
@@ -1248,8 +1301,7 @@ static json_t *json_string_latin1(struct dec_ctx *ctx, const uint8_t *data, size
             *p++ = (uint8_t)(0x80 | (data[i] & 0x3F));
         }
     }
-    return json_stringn_nocheck((const char *)ctx->scratch.data,
-                                (size_t)(p - ctx->scratch.data));
+    return json_stringn_nocheck((const char *)ctx->scratch.data, (size_t)(p - ctx->scratch.data));
 }
 
 /* Two's complement big-endian -> "-12.30"; NULL result with *why set when invalid. */
@@ -1269,8 +1321,13 @@ static json_t *dec_decimal_render(const outbox_avro_node *node, const uint8_t *d
     *why = NULL;
     if (len > DECIMAL_MAX_BYTES) {
         /* a longer value is only sign extension if it fits at all */
-        for (i = 0; i < len - DECIMAL_MAX_BYTES; i++) {
-            if (data[i] != (negative ? 0xFF : 0x00)) {
+        for (i = 0; i <= len - DECIMAL_MAX_BYTES; i++) {
+            /* ... and the first byte kept still carries the sign */
+            uint8_t sign = (uint8_t)(i < len - DECIMAL_MAX_BYTES ? (negative ? 0xFF : 0x00)
+                                                                 : (negative ? 0x80 : 0x00));
+            uint8_t mask = (uint8_t)(i < len - DECIMAL_MAX_BYTES ? 0xFF : 0x80);
+
+            if ((data[i] & mask) != sign) {
                 *why = "decimal value exceeds its precision";
                 return NULL;
             }
@@ -1332,14 +1389,20 @@ static json_t *dec_decimal_render(const outbox_avro_node *node, const uint8_t *d
 static json_t *render_timestamp(int64_t v, int64_t unit, int local)
 {
     char text[40];
-    int64_t secs = floor_div(v, unit);
-    int64_t frac = v - secs * unit;
-    int64_t days = floor_div(secs, 86400);
-    int64_t tod = secs - days * 86400;
+    int64_t secs = v / unit;
+    int64_t frac = v % unit;
+    int64_t days;
+    int64_t tod;
     int y;
     int m;
     int d;
 
+    if (frac < 0) { /* floor, without computing secs * unit (INT64_MIN would overflow) */
+        frac += unit;
+        secs--;
+    }
+    days = floor_div(secs, 86400);
+    tod = secs - days * 86400;
     if (!date_from_days(days, &y, &m, &d))
         return json_integer(v);
     snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02d.%0*lld%s", y, m, d,
@@ -1356,9 +1419,8 @@ static json_t *render_time(int64_t v, int64_t unit)
     if (v < 0 || v >= 86400 * unit)
         return json_integer(v);
     secs = v / unit;
-    snprintf(text, sizeof(text), "%02d:%02d:%02d.%0*lld", (int)(secs / 3600),
-             (int)(secs / 60 % 60), (int)(secs % 60), unit == 1000 ? 3 : 6,
-             (long long)(v % unit));
+    snprintf(text, sizeof(text), "%02d:%02d:%02d.%0*lld", (int)(secs / 3600), (int)(secs / 60 % 60),
+             (int)(secs % 60), unit == 1000 ? 3 : 6, (long long)(v % unit));
     return json_string(text);
 }
 
@@ -1377,9 +1439,8 @@ static int dec_value(struct dec_ctx *ctx, const outbox_avro_node *node, json_t *
  * The branch outbox_avro_json_encode would pick for `value` (-1: none, -2: out of memory).
  * Separate and not inlined so its large context is on the stack only while it runs.
  */
-static __attribute__((noinline)) int union_encoder_choice(outbox_buf *scratch,
-                                                          const outbox_avro_node *node,
-                                                          const json_t *value)
+static __attribute__((noinline)) int
+union_encoder_choice(outbox_buf *scratch, const outbox_avro_node *node, const json_t *value)
 {
     struct enc_ctx enc;
     int rc;
@@ -1448,8 +1509,7 @@ static int dec_union(struct dec_ctx *ctx, const outbox_avro_node *node, json_t *
 }
 
 /* Array and map blocks: count, optional byte size, items; zero count ends. */
-static int dec_block_count(struct dec_ctx *ctx, size_t item_min_size, size_t total,
-                           int64_t *count)
+static int dec_block_count(struct dec_ctx *ctx, size_t item_min_size, size_t total, int64_t *count)
 {
     int64_t size;
     int rc;
@@ -1615,8 +1675,7 @@ static int dec_value(struct dec_ctx *ctx, const outbox_avro_node *node, json_t *
         if (ctx->p >= ctx->end)
             return dec_fail(ctx, DEC_TRUNCATED, "input ends before a boolean");
         if (*ctx->p > 1)
-            return dec_fail(ctx, DEC_MALFORMED, "boolean byte 0x%02x is neither 0 nor 1",
-                            *ctx->p);
+            return dec_fail(ctx, DEC_MALFORMED, "boolean byte 0x%02x is neither 0 nor 1", *ctx->p);
         value = *ctx->p ? json_true() : json_false();
         ctx->p++;
         break;
@@ -1797,8 +1856,7 @@ int outbox_avro_json_decode_node(const outbox_avro_node *node, const void *data,
     default:
         path_render(&ctx.path, where, sizeof(where));
         set_error(errstr, errstr_size, "%s Avro at %s (byte %zu): %s",
-                  rc == DEC_TRUNCATED ? "truncated" : "malformed", where, ctx.fail_offset,
-                  ctx.msg);
+                  rc == DEC_TRUNCATED ? "truncated" : "malformed", where, ctx.fail_offset, ctx.msg);
         rc = rc == DEC_TRUNCATED ? OUTBOX_AVRO_ERR_TRUNCATED : OUTBOX_AVRO_ERR_MALFORMED;
         break;
     }

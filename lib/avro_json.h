@@ -74,22 +74,22 @@ int outbox_avro_json_encode(const outbox_schema *schema, const json_t *value, ou
                             char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
 
 /* Same, against one node of a compiled schema (e.g. a record's field type). */
-int outbox_avro_json_encode_node(const outbox_avro_node *node, const json_t *value,
-                                 outbox_buf *buf, char *errstr, size_t errstr_size)
+int outbox_avro_json_encode_node(const outbox_avro_node *node, const json_t *value, outbox_buf *buf,
+                                 char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 /*
  * Append the encoding of a field's default value (for a union: branch 0, per the spec). Used
  * by outbox_schema_parse() to validate and pre-encode defaults; callers need it rarely.
  */
-int outbox_avro_json_encode_default(const outbox_avro_field *field, outbox_buf *buf,
-                                    char *errstr, size_t errstr_size)
-    __attribute__((warn_unused_result));
+int outbox_avro_json_encode_default(const outbox_avro_field *field, outbox_buf *buf, char *errstr,
+                                    size_t errstr_size) __attribute__((warn_unused_result));
 
-/* Flags of outbox_avro_json_decode(). */
-#define OUTBOX_AVRO_DECODE_WRAP_UNIONS 0x1u /* render every non-null union value wrapped as
-                                             * {"<branch name>": value} (Avro JSON style) */
-#define OUTBOX_AVRO_DECODE_ALLOW_TRAILING 0x2u /* bytes after the value are not an error */
+/* Flags of outbox_avro_json_decode().
+ * WRAP_UNIONS: render every non-null union value wrapped as {"<branch name>": value} (Avro
+ * JSON style). ALLOW_TRAILING: bytes after the value are not an error. */
+#define OUTBOX_AVRO_DECODE_WRAP_UNIONS 0x1u
+#define OUTBOX_AVRO_DECODE_ALLOW_TRAILING 0x2u
 
 /*
  * Decode `len` bytes of Avro binary written with `schema` into a new JSON value (*value,

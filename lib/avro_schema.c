@@ -103,8 +103,8 @@ struct arena_chunk {
 
 struct outbox_schema {
     struct arena_chunk *arena;
-    json_t *doc;   /* parsed text; field defaults point into it */
-    char *text;    /* original text, NUL-terminated */
+    json_t *doc; /* parsed text; field defaults point into it */
+    char *text;  /* original text, NUL-terminated */
     char *canonical;
     uint64_t fingerprint;
     outbox_avro_node *root;
@@ -166,10 +166,9 @@ static const struct {
     const char *name;
     outbox_avro_type type;
 } primitive_types[] = {
-    {"null", OUTBOX_AVRO_NULL},     {"boolean", OUTBOX_AVRO_BOOLEAN},
-    {"int", OUTBOX_AVRO_INT},       {"long", OUTBOX_AVRO_LONG},
-    {"float", OUTBOX_AVRO_FLOAT},   {"double", OUTBOX_AVRO_DOUBLE},
-    {"bytes", OUTBOX_AVRO_BYTES},   {"string", OUTBOX_AVRO_STRING},
+    {"null", OUTBOX_AVRO_NULL},   {"boolean", OUTBOX_AVRO_BOOLEAN}, {"int", OUTBOX_AVRO_INT},
+    {"long", OUTBOX_AVRO_LONG},   {"float", OUTBOX_AVRO_FLOAT},     {"double", OUTBOX_AVRO_DOUBLE},
+    {"bytes", OUTBOX_AVRO_BYTES}, {"string", OUTBOX_AVRO_STRING},
 };
 
 #define N_PRIMITIVES (sizeof(primitive_types) / sizeof(primitive_types[0]))
@@ -390,6 +389,8 @@ static int parse_named(struct parse_ctx *ctx, json_t *obj, const char *ns, outbo
     if (!json_is_string(jname))
         return parse_fail(ctx, "%s needs a \"name\" string", type_name(node->type));
     name = json_string_value(jname);
+    if (strlen(name) != json_string_length(jname))
+        return parse_fail(ctx, "name contains a NUL character");
     if (jns != NULL && !json_is_null(jns) && !json_is_string(jns))
         return parse_fail(ctx, "\"namespace\" of %s must be a string", name);
     if (!dotted_name_valid(name, 0))
@@ -432,11 +433,9 @@ static int parse_named(struct parse_ctx *ctx, json_t *obj, const char *ns, outbo
     return named_register(ctx, node);
 }
 
-static int parse_type(struct parse_ctx *ctx, json_t *json, const char *ns,
-                      outbox_avro_node **out);
+static int parse_type(struct parse_ctx *ctx, json_t *json, const char *ns, outbox_avro_node **out);
 
-static int parse_record(struct parse_ctx *ctx, json_t *obj, const char *ns,
-                        outbox_avro_node *node)
+static int parse_record(struct parse_ctx *ctx, json_t *obj, const char *ns, outbox_avro_node *node)
 {
     json_t *jfields = json_object_get(obj, "fields");
     const char *child_ns = NULL;
@@ -551,8 +550,7 @@ static int parse_enum(struct parse_ctx *ctx, json_t *obj, const char *ns, outbox
             return parse_nomem(ctx);
         if (!name_component_valid(node->symbols[i], node->symbol_lens[i]) ||
             strlen(node->symbols[i]) != node->symbol_lens[i])
-            return parse_fail(ctx, "enum %s: invalid symbol \"%s\"", node->name,
-                              node->symbols[i]);
+            return parse_fail(ctx, "enum %s: invalid symbol \"%s\"", node->name, node->symbols[i]);
         for (j = 0; j < i; j++) {
             if (strcmp(node->symbols[j], node->symbols[i]) == 0)
                 return parse_fail(ctx, "enum %s: symbol \"%s\" appears twice", node->name,
@@ -671,8 +669,7 @@ static int union_branch_clash(const outbox_avro_node *a, const outbox_avro_node 
     return 1;
 }
 
-static int parse_union(struct parse_ctx *ctx, json_t *arr, const char *ns,
-                       outbox_avro_node **out)
+static int parse_union(struct parse_ctx *ctx, json_t *arr, const char *ns, outbox_avro_node **out)
 {
     outbox_avro_node *node = node_new(ctx, OUTBOX_AVRO_UNION);
     size_t i;
@@ -708,8 +705,7 @@ static int parse_union(struct parse_ctx *ctx, json_t *arr, const char *ns,
     return 0;
 }
 
-static int parse_object(struct parse_ctx *ctx, json_t *obj, const char *ns,
-                        outbox_avro_node **out)
+static int parse_object(struct parse_ctx *ctx, json_t *obj, const char *ns, outbox_avro_node **out)
 {
     json_t *jtype = json_object_get(obj, "type");
     const char *type;
@@ -781,8 +777,7 @@ static int parse_object(struct parse_ctx *ctx, json_t *obj, const char *ns,
     return parse_fail(ctx, "unknown type \"%s\"", type);
 }
 
-static int parse_type(struct parse_ctx *ctx, json_t *json, const char *ns,
-                      outbox_avro_node **out)
+static int parse_type(struct parse_ctx *ctx, json_t *json, const char *ns, outbox_avro_node **out)
 {
     outbox_avro_type prim;
     outbox_avro_node *node;
@@ -1226,8 +1221,8 @@ int outbox_schemas_add(outbox_schemas *schemas, outbox_schema *schema, const cha
             goto done;
         }
         if (other->fingerprint == schema->fingerprint) {
-            set_error(errstr, errstr_size, "%s: same canonical form as %s",
-                      where, origin_or(schemas, i));
+            set_error(errstr, errstr_size, "%s: same canonical form as %s", where,
+                      origin_or(schemas, i));
             rc = OUTBOX_AVRO_ERR_SCHEMA;
             goto done;
         }
@@ -1305,8 +1300,7 @@ static int avsc_filter(const struct dirent *entry)
 }
 
 /* Read a whole file into a new NUL-terminated buffer. */
-static int file_read(const char *path, char **text, size_t *len, char *errstr,
-                     size_t errstr_size)
+static int file_read(const char *path, char **text, size_t *len, char *errstr, size_t errstr_size)
 {
     FILE *fp = NULL;
     char *data = NULL;
@@ -1354,8 +1348,7 @@ done:
     return rc;
 }
 
-int outbox_schemas_load_dir(const char *dir, outbox_schemas **out, char *errstr,
-                            size_t errstr_size)
+int outbox_schemas_load_dir(const char *dir, outbox_schemas **out, char *errstr, size_t errstr_size)
 {
     struct dirent **entries = NULL;
     outbox_schemas *schemas = NULL;

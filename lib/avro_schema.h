@@ -95,28 +95,28 @@ typedef struct outbox_avro_field {
 struct outbox_avro_node {
     outbox_avro_type type;
     outbox_avro_logical logical;
-    const char *name;       /* full name of record/enum/fixed, else the type name ("map") */
-    const char *short_name; /* name without namespace (same as name for unnamed types) */
-    size_t n;               /* number of fields / symbols / branches */
-    outbox_avro_field *fields;           /* record */
-    const char **symbols;                /* enum */
-    size_t *symbol_lens;                 /* enum */
-    const outbox_avro_node *items;       /* array items, map values */
-    const outbox_avro_node **branches;   /* union */
-    int null_branch;                     /* union: index of the "null" branch, or -1 */
-    size_t size;                         /* fixed */
-    int precision;                       /* decimal */
-    int scale;                           /* decimal */
-    size_t min_size;                     /* lower bound of the encoded size, for decoding */
-    int id;                              /* named types: 0..n-1 within the schema; else -1 */
+    const char *name;              /* full name of record/enum/fixed, else the type name ("map") */
+    const char *short_name;        /* name without namespace (same as name for unnamed types) */
+    size_t n;                      /* number of fields / symbols / branches */
+    outbox_avro_field *fields;     /* record */
+    const char **symbols;          /* enum */
+    size_t *symbol_lens;           /* enum */
+    const outbox_avro_node *items; /* array items, map values */
+    const outbox_avro_node **branches; /* union */
+    int null_branch;                   /* union: index of the "null" branch, or -1 */
+    size_t size;                       /* fixed */
+    int precision;                     /* decimal */
+    int scale;                         /* decimal */
+    size_t min_size;                   /* lower bound of the encoded size, for decoding */
+    int id;                            /* named types: 0..n-1 within the schema; else -1 */
 };
 
 typedef struct outbox_schema outbox_schema;
 
-/* Flags of outbox_schema_parse(). */
-#define OUTBOX_SCHEMA_LAX_DEFAULTS 0x1u /* a default that does not fit its field's type is
-                                         * dropped (the field becomes required) instead of
-                                         * failing the parse; for foreign schemas only */
+/* Flags of outbox_schema_parse().
+ * LAX_DEFAULTS: a default that does not fit its field's type is dropped (the field becomes
+ * required) instead of failing the parse; for foreign schemas only. */
+#define OUTBOX_SCHEMA_LAX_DEFAULTS 0x1u
 
 /*
  * Parse and compile an Avro schema from JSON text (`len` bytes; need not be NUL-terminated).

@@ -23,7 +23,10 @@ typedef struct outbox_buf {
     size_t cap;    /* bytes allocated */
 } outbox_buf;
 
+/* Static initializer of an empty buffer: `outbox_buf buf = OUTBOX_BUF_INIT;` */
+// clang-format off
 #define OUTBOX_BUF_INIT {NULL, 0, 0}
+// clang-format on
 
 /* Set an empty buffer with no allocation. Never fails. */
 void outbox_buf_init(outbox_buf *buf);
@@ -44,9 +47,8 @@ static inline __attribute__((warn_unused_result)) int outbox_buf_reserve(outbox_
 }
 
 /* Append `len` bytes copied from `data` (may be NULL when len is 0). 0 or -1 (no memory). */
-static inline __attribute__((warn_unused_result)) int outbox_buf_append(outbox_buf *buf,
-                                                                        const void *data,
-                                                                        size_t len)
+static inline __attribute__((warn_unused_result)) int
+outbox_buf_append(outbox_buf *buf, const void *data, size_t len)
 {
     if (len == 0)
         return 0;

@@ -118,8 +118,8 @@ int outbox_wire_msg_parse(const void *data, size_t len, outbox_wire_msg *msg, ch
         }
         if (len < OUTBOX_WIRE_SINGLE_OBJECT_HEADER_SIZE) {
             set_error(errstr, errstr_size,
-                      "message of %zu bytes is shorter than the %d-byte single-object header",
-                      len, OUTBOX_WIRE_SINGLE_OBJECT_HEADER_SIZE);
+                      "message of %zu bytes is shorter than the %d-byte single-object header", len,
+                      OUTBOX_WIRE_SINGLE_OBJECT_HEADER_SIZE);
             rc = OUTBOX_AVRO_ERR_FRAMING;
             goto done;
         }

@@ -248,9 +248,12 @@ static void test_timestamps_render_as_rfc3339_utc(void **state)
 static void test_values_outside_years_0_to_9999_stay_integers(void **state)
 {
     (void)state;
-    assert_string_equal(dec_ok("{\"type\":\"long\",\"logicalType\":\"timestamp-millis\"}",
-                               "feffffffffffffffff01"),
-                        "9223372036854775807");
+    assert_string_equal(
+        dec_ok("{\"type\":\"long\",\"logicalType\":\"timestamp-millis\"}", "feffffffffffffffff01"),
+        "9223372036854775807");
+    assert_string_equal(
+        dec_ok("{\"type\":\"long\",\"logicalType\":\"timestamp-micros\"}", "ffffffffffffffffff01"),
+        "-9223372036854775808");
     assert_string_equal(dec_ok("{\"type\":\"int\",\"logicalType\":\"date\"}", "feffffff0f"),
                         "2147483647");
 }
@@ -373,8 +376,7 @@ static void test_bad_lengths_and_text_are_malformed(void **state)
     (void)state;
     assert_contains(dec_err("\"string\"", "01", OUTBOX_AVRO_ERR_MALFORMED),
                     "negative length -1 of string");
-    assert_contains(dec_err("\"string\"", "04c328", OUTBOX_AVRO_ERR_MALFORMED),
-                    "not valid UTF-8");
+    assert_contains(dec_err("\"string\"", "04c328", OUTBOX_AVRO_ERR_MALFORMED), "not valid UTF-8");
     assert_contains(dec_err("\"string\"", "06eda080", OUTBOX_AVRO_ERR_MALFORMED),
                     "not valid UTF-8"); /* a UTF-16 surrogate */
     assert_contains(dec_err("{\"type\":\"string\",\"logicalType\":\"uuid\"}", "0278",
@@ -389,9 +391,8 @@ static void test_trailing_bytes_are_malformed_unless_allowed(void **state)
     (void)state;
     assert_string_equal(dec_err("\"int\"", "0202", OUTBOX_AVRO_ERR_MALFORMED),
                         "malformed Avro at top level (byte 1): 1 trailing bytes after the value");
-    assert_int_equal(decode_hex("\"int\"", "0202", OUTBOX_AVRO_DECODE_ALLOW_TRAILING, out,
-                                sizeof(out)),
-                     0);
+    assert_int_equal(
+        decode_hex("\"int\"", "0202", OUTBOX_AVRO_DECODE_ALLOW_TRAILING, out, sizeof(out)), 0);
     assert_string_equal(out, "1");
 }
 

@@ -241,6 +241,8 @@ static void test_float_and_double_are_little_endian_ieee(void **state)
     assert_string_equal(enc_ok("\"double\"", "5"), "0000000000001440");
     assert_string_equal(enc_ok("\"float\"", "\"NaN\""), "0000c07f");
     assert_string_equal(enc_ok("\"double\"", "\"-Infinity\""), "000000000000f0ff");
+    assert_string_equal(enc_err("\"float\"", "1e300"),
+                        "schema mismatch at top level: value 1e+300 out of range for float");
 }
 
 static void test_bytes_are_code_points_0_to_255(void **state)
@@ -324,10 +326,10 @@ static void test_wrong_type_names_path_expected_and_actual(void **state)
                                "{\"created_at\":1},{\"created_at\":2},{\"created_at\":true}]}"),
         "schema mismatch at comments[2].created_at: expected timestamp string or integer, got "
         "boolean");
-    assert_string_equal(
-        enc_err(nested_schema, "{\"comment\":{\"author_id\":\"a\"},\"counts\":{\"a\":1,\"b\":"
-                               "\"x\"}}"),
-        "schema mismatch at counts[\"b\"]: expected int, got string \"x\"");
+    assert_string_equal(enc_err(nested_schema,
+                                "{\"comment\":{\"author_id\":\"a\"},\"counts\":{\"a\":1,\"b\":"
+                                "\"x\"}}"),
+                        "schema mismatch at counts[\"b\"]: expected int, got string \"x\"");
     assert_string_equal(enc_err(nested_schema, "[]"),
                         "schema mismatch at top level: expected object for record Post, got "
                         "array");
@@ -364,17 +366,16 @@ static void test_missing_fields_take_their_defaults(void **state)
         "\"default\":0}]}";
 
     (void)state;
-    assert_string_equal(enc_ok(schema, "{}"),
-                        "0a"           /* i = 5 */
-                        "0278"         /* s = "x" */
-                        "00"           /* u = null (branch 0) */
-                        "000e"         /* v = branch 0, 7 */
-                        "04020400"     /* a = [1, 2] */
-                        "02026b0200"   /* m = {"k": 1} */
-                        "02"           /* e = B */
-                        "02ff"         /* b = \xff */
-                        "0206"         /* r = {x: 1, y: 3} */
-                        "00");         /* t = 0 */
+    assert_string_equal(enc_ok(schema, "{}"), "0a"         /* i = 5 */
+                                              "0278"       /* s = "x" */
+                                              "00"         /* u = null (branch 0) */
+                                              "000e"       /* v = branch 0, 7 */
+                                              "04020400"   /* a = [1, 2] */
+                                              "02026b0200" /* m = {"k": 1} */
+                                              "02"         /* e = B */
+                                              "02ff"       /* b = \xff */
+                                              "0206"       /* r = {x: 1, y: 3} */
+                                              "00");       /* t = 0 */
 }
 
 static void test_given_values_override_defaults(void **state)
@@ -401,10 +402,10 @@ static void test_union_plain_value_selects_the_non_null_branch(void **state)
     (void)state;
     assert_string_equal(enc_ok("[\"null\",\"string\"]", "\"a\""), "020261");
     /* with a single non-null branch, its own error is reported */
-    assert_string_equal(enc_err("[\"null\",{\"type\":\"string\",\"logicalType\":\"uuid\"}]",
-                                "\"nope\""),
-                        "schema mismatch at top level: expected uuid string (8-4-4-4-12 hex "
-                        "digits), got string \"nope\"");
+    assert_string_equal(
+        enc_err("[\"null\",{\"type\":\"string\",\"logicalType\":\"uuid\"}]", "\"nope\""),
+        "schema mismatch at top level: expected uuid string (8-4-4-4-12 hex "
+        "digits), got string \"nope\"");
 }
 
 static void test_union_accepts_avro_json_wrapped_values(void **state)
@@ -418,6 +419,19 @@ static void test_union_accepts_avro_json_wrapped_values(void **state)
     assert_string_equal(enc_ok(schema, "{\"R\":{\"a\":1}}"), "0402");
     /* a single key that names no branch is a plain value */
     assert_string_equal(enc_ok(schema, "{\"a\":1}"), "0402");
+}
+
+static void test_union_single_key_object_falls_back_to_plain_value(void **state)
+{
+    const char *map = "[\"null\",{\"type\":\"map\",\"values\":\"string\"}]";
+
+    (void)state;
+    /* {"map": "x"} does not read as a wrapped map, so it is the map {"map": "x"} */
+    assert_string_equal(enc_ok(map, "{\"map\":\"x\"}"), "0202066d6170027800");
+    assert_string_equal(enc_ok(map, "{\"map\":{\"k\":\"v\"}}"), "0202026b027600");
+    /* when neither reading works, the wrapped reading's error is reported */
+    assert_string_equal(enc_err("[\"null\",\"string\"]", "{\"string\":5}"),
+                        "schema mismatch at top level: expected string, got integer");
 }
 
 static void test_union_picks_first_branch_that_accepts(void **state)
@@ -597,9 +611,11 @@ static void test_decimal_long_strings_stay_exact(void **state)
     (void)state;
     /* 10^37 - 1 at scale 10 needs 16 bytes; a double could not carry it */
     assert_string_equal(enc_ok(big, "\"999999999999999999999999999.9999999999\""),
-                        "20" "0785ee10d5da46d900f4369fffffffff");
+                        "20"
+                        "0785ee10d5da46d900f4369fffffffff");
     assert_string_equal(enc_ok(big, "\"-999999999999999999999999999.9999999999\""),
-                        "20" "f87a11ef2a25b926ff0bc96000000001");
+                        "20"
+                        "f87a11ef2a25b926ff0bc96000000001");
 }
 
 /* ---- buffer behaviour ---- */
@@ -700,6 +716,7 @@ int main(void)
         cmocka_unit_test(test_union_null_selects_the_null_branch),
         cmocka_unit_test(test_union_plain_value_selects_the_non_null_branch),
         cmocka_unit_test(test_union_accepts_avro_json_wrapped_values),
+        cmocka_unit_test(test_union_single_key_object_falls_back_to_plain_value),
         cmocka_unit_test(test_union_picks_first_branch_that_accepts),
         cmocka_unit_test(test_union_without_matching_branch_lists_branches),
         cmocka_unit_test(test_timestamp_string_with_offset_equals_utc),

@@ -226,12 +226,14 @@ static void test_find_by_fingerprint(void **state)
 
 static void test_schema_keeps_original_json_text(void **state)
 {
-    const char *json = "{ \"type\": \"record\", \"name\": \"R\", \"doc\": \"kept\", \"fields\": [] }";
+    const char *json =
+        "{ \"type\": \"record\", \"name\": \"R\", \"doc\": \"kept\", \"fields\": [] }";
     outbox_schema *schema = parse_ok(json, 0);
 
     (void)state;
     assert_string_equal(outbox_schema_json(schema), json);
-    assert_string_equal(outbox_schema_canonical(schema), "{\"name\":\"R\",\"type\":\"record\",\"fields\":[]}");
+    assert_string_equal(outbox_schema_canonical(schema),
+                        "{\"name\":\"R\",\"type\":\"record\",\"fields\":[]}");
     outbox_schema_destroy(schema);
 }
 
@@ -255,12 +257,12 @@ static void test_canonical_form_strips_logical_types_and_defaults(void **state)
 
 static void test_canonical_form_spells_a_named_type_once(void **state)
 {
-    outbox_schema *schema = parse_ok(
-        "{\"type\":\"record\",\"name\":\"a.R\",\"fields\":["
-        "{\"name\":\"x\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\"]}},"
-        "{\"name\":\"y\",\"type\":\"E\"},{\"name\":\"z\",\"type\":{\"type\":\"array\","
-        "\"items\":\"a.E\"}}]}",
-        0);
+    outbox_schema *schema =
+        parse_ok("{\"type\":\"record\",\"name\":\"a.R\",\"fields\":["
+                 "{\"name\":\"x\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\"]}},"
+                 "{\"name\":\"y\",\"type\":\"E\"},{\"name\":\"z\",\"type\":{\"type\":\"array\","
+                 "\"items\":\"a.E\"}}]}",
+                 0);
 
     (void)state;
     assert_string_equal(outbox_schema_canonical(schema),
@@ -331,9 +333,9 @@ static void test_parse_rejects_unknown_type_naming_the_field(void **state)
 static void test_parse_rejects_invalid_names(void **state)
 {
     (void)state;
-    assert_contains(parse_err("{\"type\":\"record\",\"name\":\"1R\",\"fields\":[]}",
-                              OUTBOX_AVRO_ERR_SCHEMA),
-                    "invalid name \"1R\"");
+    assert_contains(
+        parse_err("{\"type\":\"record\",\"name\":\"1R\",\"fields\":[]}", OUTBOX_AVRO_ERR_SCHEMA),
+        "invalid name \"1R\"");
     assert_contains(parse_err("{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":"
                               "\"a-b\",\"type\":\"int\"}]}",
                               OUTBOX_AVRO_ERR_SCHEMA),
@@ -341,9 +343,9 @@ static void test_parse_rejects_invalid_names(void **state)
     assert_contains(parse_err("{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A B\"]}",
                               OUTBOX_AVRO_ERR_SCHEMA),
                     "invalid symbol \"A B\"");
-    assert_contains(parse_err("{\"type\":\"fixed\",\"name\":\"int\",\"size\":1}",
-                              OUTBOX_AVRO_ERR_SCHEMA),
-                    "primitive type name");
+    assert_contains(
+        parse_err("{\"type\":\"fixed\",\"name\":\"int\",\"size\":1}", OUTBOX_AVRO_ERR_SCHEMA),
+        "primitive type name");
 }
 
 static void test_parse_rejects_duplicates(void **state)
@@ -367,9 +369,10 @@ static void test_parse_rejects_bad_unions(void **state)
     (void)state;
     assert_contains(parse_err("[\"null\", [\"int\"]]", OUTBOX_AVRO_ERR_SCHEMA),
                     "may not directly contain another union");
-    assert_contains(parse_err("[\"long\", {\"type\":\"long\",\"logicalType\":\"timestamp-millis\"}]",
-                              OUTBOX_AVRO_ERR_SCHEMA),
-                    "two branches of type long");
+    assert_contains(
+        parse_err("[\"long\", {\"type\":\"long\",\"logicalType\":\"timestamp-millis\"}]",
+                  OUTBOX_AVRO_ERR_SCHEMA),
+        "two branches of type long");
 }
 
 static void test_parse_rejects_default_that_does_not_fit(void **state)
@@ -413,8 +416,8 @@ static void test_parse_rejects_decimal_precision_above_limit(void **state)
 }
 
 /* A temporary directory with the given files; removed by rm_tree(). */
-static void make_dir(char *dir, size_t size, const char *const *names,
-                     const char *const *contents, int n)
+static void make_dir(char *dir, size_t size, const char *const *names, const char *const *contents,
+                     int n)
 {
     int i;
 

@@ -119,8 +119,7 @@ static void test_parse_rejects_short_headers(void **state)
     assert_null(parsed.body);
     assert_int_equal(outbox_wire_msg_parse(single, sizeof(single), &parsed, err, sizeof(err)),
                      OUTBOX_AVRO_ERR_FRAMING);
-    assert_string_equal(err,
-                        "message of 4 bytes is shorter than the 10-byte single-object header");
+    assert_string_equal(err, "message of 4 bytes is shorter than the 10-byte single-object header");
     assert_int_equal(outbox_wire_msg_parse(single, 1, &parsed, err, sizeof(err)),
                      OUTBOX_AVRO_ERR_FRAMING);
 }
@@ -134,7 +133,9 @@ static void test_parse_rejects_unknown_magic(void **state)
     assert_int_equal(outbox_wire_msg_parse("{\"a\":1}", 7, &parsed, err, sizeof(err)),
                      OUTBOX_AVRO_ERR_FRAMING);
     assert_contains(err, "unknown framing: first byte 0x7b");
-    assert_int_equal(outbox_wire_msg_parse("\xC3\x02" "12345678", 10, &parsed, err, sizeof(err)),
+    assert_int_equal(outbox_wire_msg_parse("\xC3\x02"
+                                           "12345678",
+                                           10, &parsed, err, sizeof(err)),
                      OUTBOX_AVRO_ERR_FRAMING);
     assert_contains(err, "unknown single-object format version 0x02");
 }
@@ -171,9 +172,9 @@ static void test_single_object_event_round_trips_through_schema_set(void **state
     assert_int_equal(outbox_schemas_load_dir(SCHEMA_DIR, &schemas, err, sizeof(err)), 0);
     schema = outbox_schemas_find(schemas, "CommentModerated");
     assert_non_null(schema);
-    assert_int_equal(outbox_wire_single_object_write(&buf, outbox_schema_fingerprint(schema),
-                                                     err, sizeof(err)),
-                     0);
+    assert_int_equal(
+        outbox_wire_single_object_write(&buf, outbox_schema_fingerprint(schema), err, sizeof(err)),
+        0);
     assert_int_equal(outbox_avro_json_encode(schema, event, &buf, err, sizeof(err)), 0);
 
     assert_int_equal(outbox_wire_msg_parse(buf.data, buf.len, &parsed, err, sizeof(err)), 0);
@@ -182,8 +183,7 @@ static void test_single_object_event_round_trips_through_schema_set(void **state
     assert_int_equal(outbox_avro_json_decode(schema, parsed.body, parsed.body_len, 0, &decoded,
                                              NULL, err, sizeof(err)),
                      0);
-    assert_string_equal(json_string_value(json_object_get(decoded, "moderator")),
-                        "auto-moderator");
+    assert_string_equal(json_string_value(json_object_get(decoded, "moderator")), "auto-moderator");
     assert_true(json_is_null(json_object_get(decoded, "reason")));
     assert_string_equal(json_string_value(json_object_get(decoded, "moderated_at")),
                         "2026-11-23T15:41:33.123Z");
