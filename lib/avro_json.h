@@ -22,8 +22,9 @@
  *             of the schema).
  *   union     JSON null selects the "null" branch. An object with exactly one member whose
  *             key names a branch ({"string": "x"}, {"blog.events.Foo": {...}}; Avro JSON
- *             encoding) selects that branch. Otherwise the first non-null branch that accepts
- *             the value is used (for ["null", X] that is X).
+ *             encoding) selects that branch when its value fits it (else it is read as a
+ *             plain value). Otherwise the first non-null branch that accepts the value is
+ *             used (for ["null", X] that is X, and X's own error is reported).
  * Logical types:
  *   timestamp-millis/-micros  integer, or RFC 3339 string with offset
  *                             ("2026-11-23T15:41:33.123Z", "...T16:41:33.123+01:00"); extra
@@ -44,7 +45,8 @@
  *
  * DECODING (writer schema only, no resolution) is strict: truncated input, varints longer than
  * 10 bytes (5 for int) or out of range, bad union/enum indexes, invalid UTF-8, booleans other
- * than 0/1 and trailing bytes are errors. Rendering: timestamps as RFC 3339 UTC strings with 3
+ * than 0/1, uuid strings that are not uuids, decimals wider than their precision and trailing
+ * bytes are errors (a repeated map key keeps the last value, as other Avro readers do). Rendering: timestamps as RFC 3339 UTC strings with 3
  * (millis) or 6 (micros) fraction digits ("2026-11-23T15:41:33.123Z"), local timestamps the
  * same without "Z", date "YYYY-MM-DD", time "HH:MM:SS.fff[fff]" (values outside years
  * 0000-9999 or a day stay integers), uuid as the string, decimal as a numeric string with
