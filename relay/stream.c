@@ -35,6 +35,7 @@ struct relay_stream {
     int end_rc;            /* while ENDING: the first error seen, else RELAY_STREAM_END */
     char end_msg[512];     /* ...and its message */
     char sqlstate[6];
+    uint64_t sent_flushed; /* highest flushed LSN reported: never report less */
 };
 
 /* ------------------------------------------------------------------ errors */
@@ -707,6 +708,13 @@ static int stream_queue_status(relay_stream *stream, uint64_t written, uint64_t 
     uint8_t msg[RELAY_PGOUTPUT_STATUS_SIZE];
     int r;
 
+    /* Never report a flush position below one already reported: older minor releases stored
+     * it as the slot's confirmed_flush_lsn as is (15.20 ignores it, checked on the stack). */
+    if (flushed < stream->sent_flushed)
+        flushed = stream->sent_flushed;
+    if (written < flushed)
+        written = flushed;
+    stream->sent_flushed = flushed;
     relay_pgoutput_write_status(msg, written, flushed, applied, pg_now_usec(), reply_requested);
     if (PQputCopyData(stream->conn, (const char *)msg, (int)sizeof(msg)) <= 0)
         return conn_error(stream, "status update", errstr, errstr_size);

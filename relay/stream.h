@@ -140,8 +140,10 @@ int relay_stream_read(relay_stream *stream, relay_stream_event *event, char *err
 /*
  * Send a standby status update: positions written, flushed (the slot's confirmed_flush_lsn
  * moves there: confirm only what is durably delivered) and applied, the current clock, and
- * whether the server should answer at once with a keepalive. Never blocks: if the socket is
- * full the rest is sent by later reads or relay_stream_flush(). Streaming state only.
+ * whether the server should answer at once with a keepalive. The flushed position never goes
+ * back: a lower one than already sent is replaced by it (older servers would move the slot
+ * back; 15.20 ignores it), and written is at least flushed. Never blocks: if the socket is full the
+ * rest is sent by later reads or relay_stream_flush(). Streaming state only.
  */
 int relay_stream_send_status(relay_stream *stream, uint64_t written, uint64_t flushed,
                              uint64_t applied, bool reply_requested, char *errstr,
@@ -153,10 +155,11 @@ int relay_stream_flush(relay_stream *stream, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 /*
- * End streaming cleanly: send a final status update reporting `lsn` as written, flushed and
- * applied, send CopyDone, then read (discarding further data) until the server has ended the
- * COPY and the command, within `timeout_ms`. Returns RELAY_STREAM_OK with the connection back
- * in command mode, or a negative error (close it then). A no-op when not streaming.
+ * End streaming cleanly: send a final status update reporting `lsn` (or the highest flushed
+ * position already sent, if more) as written, flushed and applied, send CopyDone, then read
+ * (discarding further data) until the server has ended the COPY and the command, within
+ * `timeout_ms`. Returns RELAY_STREAM_OK with the connection back in command mode, or a negative
+ * error (close it then). A no-op when not streaming.
  */
 int relay_stream_finish(relay_stream *stream, uint64_t lsn, int timeout_ms, char *errstr,
                         size_t errstr_size) __attribute__((warn_unused_result));
