@@ -46,14 +46,15 @@
  * DECODING (writer schema only, no resolution) is strict: truncated input, varints longer than
  * 10 bytes (5 for int) or out of range, bad union/enum indexes, invalid UTF-8, booleans other
  * than 0/1, uuid strings that are not uuids, decimals wider than their precision and trailing
- * bytes are errors (a repeated map key keeps the last value, as other Avro readers do). Rendering: timestamps as RFC 3339 UTC strings with 3
- * (millis) or 6 (micros) fraction digits ("2026-11-23T15:41:33.123Z"), local timestamps the
- * same without "Z", date "YYYY-MM-DD", time "HH:MM:SS.fff[fff]" (values outside years
- * 0000-9999 or a day stay integers), uuid as the string, decimal as a numeric string with
- * exactly `scale` fraction digits ("-12.30"), bytes and fixed as strings of code points 0..255
- * (Avro JSON style, NOT base64), NaN/infinite floats as "NaN"/"Infinity"/"-Infinity", unions
- * as the plain value, unless the encoder would pick another branch for that value: then it
- * is wrapped as {"<branch name>": value}, so encode(decode(x)) reproduces x byte for byte.
+ * bytes are errors (a repeated map key keeps the last value, as other Avro readers do).
+ * Rendering: timestamps as RFC 3339 UTC strings with 3 (millis) or 6 (micros) fraction digits
+ * ("2026-11-23T15:41:33.123Z"), local timestamps the same without "Z", date "YYYY-MM-DD",
+ * time "HH:MM:SS.fff[fff]" (values outside years 0000-9999 or a day stay integers), uuid as
+ * the string, decimal as a numeric string with exactly `scale` fraction digits ("-12.30"),
+ * bytes and fixed as strings of code points 0..255 (Avro JSON style, NOT base64), NaN and
+ * infinite floats as "NaN"/"Infinity"/"-Infinity", unions as the plain value, unless the
+ * encoder would pick another branch for that value: then it is wrapped as
+ * {"<branch name>": value}, so encode(decode(x)) reproduces x byte for byte.
  *
  * Thread-safety: all functions are reentrant; a schema may be shared, a buffer may not.
  */
