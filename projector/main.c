@@ -1,0 +1,285 @@
+/*
+ * outbox-projector: Kafka -> read models, each effect exactly once.
+ *
+ *   outbox-projector [run] [-c FILE] [--set section.key=value]...
+ *   outbox-projector check [-c FILE] [--set ...]
+ *   outbox-projector replay NAME (--from-beginning | --from-time T) [-c FILE] [--set ...]
+ *   outbox-projector --help | --help-config-markdown | --version
+ *
+ * Exit codes: 0 clean stop / check passed / replay done; 1 a projection stopped on a fatal
+ * error, check found problems, replay failed; 2 usage or configuration error.
+ */
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "config.h"
+#include "log.h"
+#include "projector_check.h"
+#include "projector_httpd.h"
+#include "projector_replay.h"
+#include "projector_runner.h"
+#include "projector_settings.h"
+#include "projector_stats.h"
+#include "version.h"
+
+extern char **environ;
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+    got_signal = sig;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: outbox-projector [run] [-c FILE] [--set section.key=value]...\n"
+                 "       outbox-projector check [-c FILE] [--set ...]\n"
+                 "       outbox-projector replay NAME (--from-beginning | --from-time T) [-c FILE] "
+                 "[--set ...]\n"
+                 "       outbox-projector --help | --help-config-markdown | --version\n");
+}
+
+static int run(projector_settings *settings, outbox_conf *conf)
+{
+    size_t n = settings->projections.count;
+    projector_stats *stats = calloc(n, sizeof *stats);
+    projector_stats **stat_ptrs = calloc(n, sizeof *stat_ptrs);
+    projector_runner **runners = calloc(n, sizeof *runners);
+    outbox_schemas *schemas = NULL;
+    projector_httpd *httpd = NULL;
+    atomic_int stop = 0;
+    char errstr[1024];
+    int rc = 2;
+    size_t started = 0;
+
+    if (stats == NULL || stat_ptrs == NULL || runners == NULL) {
+        outbox_log_error("projector", "out of memory");
+        goto done;
+    }
+    if (outbox_schemas_load_dir(settings->schemas_dir, &schemas, errstr, sizeof errstr)) {
+        outbox_log_error("projector", "projector.schemas: %s", errstr);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const projector_projection *proj = &settings->projections.items[i];
+        if (projector_stats_init(&stats[i], proj->name)) {
+            outbox_log_error("projector", "out of memory");
+            goto done;
+        }
+        stat_ptrs[i] = &stats[i];
+        projector_runner_config rc_cfg = {
+            .proj = proj,
+            .conninfo = projector_settings_conninfo(settings, proj),
+            .conf = conf,
+            .schemas = schemas,
+            .registry_url = settings->registry_url,
+            .registry_timeout_ms = settings->registry_timeout_ms,
+            .registry_auth = settings->registry_auth,
+            .batch_size = settings->batch_size,
+            .batch_linger_ms = settings->batch_linger_ms,
+            .backoff_min_ms = settings->backoff_min_ms,
+            .backoff_max_ms = settings->backoff_max_ms,
+            .dedup_retention_ms = settings->dedup_retention_ms,
+            .prune_interval_ms = settings->prune_interval_ms,
+            .replay_poll_ms = settings->replay_poll_ms,
+            .dlq_suffix = settings->dlq_suffix,
+            .dlq_timeout_ms = settings->dlq_timeout_ms,
+            .stats = &stats[i],
+            .stop = &stop,
+        };
+        runners[i] = projector_runner_new(&rc_cfg, errstr, sizeof errstr);
+        if (runners[i] == NULL) {
+            outbox_log_error("projector", "[projection %s]: %s", proj->name, errstr);
+            goto done;
+        }
+    }
+    if (settings->http_enabled) {
+        httpd = projector_httpd_start(settings, stat_ptrs, errstr, sizeof errstr);
+        if (httpd == NULL) {
+            outbox_log_error("projector", "http: %s", errstr);
+            goto done;
+        }
+        outbox_log_info("projector", "http on %s:%u (/metrics /healthz /events/{id})",
+                        settings->http_bind, (unsigned)projector_httpd_port(httpd));
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    for (; started < n; started++)
+        if (projector_runner_start(runners[started], errstr, sizeof errstr)) {
+            outbox_log_error("projector", "%s", errstr);
+            atomic_store(&stop, 1);
+            goto join;
+        }
+    outbox_log_info("projector", "outbox-projector %s running %zu projection(s)", outbox_version(),
+                    n);
+
+    /* The main thread waits for a signal or for every projection to have stopped. */
+    for (;;) {
+        if (got_signal) {
+            outbox_log_info("projector", "signal %d: stopping", (int)got_signal);
+            break;
+        }
+        size_t alive = 0;
+        for (size_t i = 0; i < n; i++) {
+            int64_t st = atomic_load(&stats[i].state);
+            if (st != PROJECTOR_STATE_FAILED && st != PROJECTOR_STATE_STOPPED)
+                alive++;
+        }
+        if (alive == 0)
+            break;
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    atomic_store(&stop, 1);
+join:
+    rc = 0;
+    for (size_t i = 0; i < started; i++)
+        if (projector_runner_join(runners[i]) != 0)
+            rc = 1;
+done:
+    projector_httpd_stop(httpd);
+    for (size_t i = 0; runners != NULL && i < n; i++)
+        projector_runner_free(runners[i]);
+    for (size_t i = 0; stat_ptrs != NULL && i < n; i++)
+        if (stat_ptrs[i] != NULL)
+            projector_stats_destroy(stat_ptrs[i]);
+    outbox_schemas_destroy(schemas);
+    free(runners);
+    free(stat_ptrs);
+    free(stats);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = NULL;
+    const char *command = "run";
+    const char *replay_name = NULL;
+    const char *from_time = NULL;
+    bool from_beginning = false;
+    const char **sets = calloc((size_t)argc + 1, sizeof *sets);
+    size_t set_count = 0;
+    projector_settings settings;
+    outbox_conf *conf = NULL;
+    char errstr[2048];
+    int rc = 2;
+    bool have_command = false;
+
+    memset(&settings, 0, sizeof settings);
+    if (sets == NULL)
+        return 2;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            usage(stdout);
+            char *help = outbox_conf_help(&projector_settings_spec);
+            if (help != NULL)
+                printf("\n%s", help);
+            printf("\nProjections: one [projection NAME] section each, keys:\n"
+                   "  topics = T1, T2          topics to consume (required)\n"
+                   "  database = <conninfo>    read database (default postgres.conninfo)\n"
+                   "  group = G                consumer group (default outbox-projector.NAME)\n"
+                   "  tables = a, b            tables `replay` truncates\n"
+                   "  notify = CHANNEL         NOTIFY channel for applied ids (default "
+                   "projector.NAME; empty = none)\n"
+                   "  start = earliest|latest  where to start without stored offsets\n"
+                   "  sql.<EventType> = SQL    statement per event type: $1 jsonb event, $2 uuid "
+                   "id, $3 type,\n"
+                   "                           $4 aggregate id, $5 topic, $6 partition, $7 "
+                   "offset, $8 commit time\n");
+            free(help);
+            free(sets);
+            return 0;
+        }
+        if (strcmp(arg, "--help-config-markdown") == 0) {
+            char *md = outbox_conf_markdown(&projector_settings_spec);
+            if (md != NULL)
+                fputs(md, stdout);
+            free(md);
+            free(sets);
+            return md ? 0 : 1;
+        }
+        if (strcmp(arg, "--version") == 0) {
+            printf("outbox-projector %s\n", outbox_version());
+            free(sets);
+            return 0;
+        }
+        if ((strcmp(arg, "-c") == 0 || strcmp(arg, "--config") == 0) && i + 1 < argc) {
+            path = argv[++i];
+        } else if (strcmp(arg, "--set") == 0 && i + 1 < argc) {
+            sets[set_count++] = argv[++i];
+        } else if (strcmp(arg, "--from-beginning") == 0) {
+            from_beginning = true;
+        } else if (strcmp(arg, "--from-time") == 0 && i + 1 < argc) {
+            from_time = argv[++i];
+        } else if (arg[0] != '-' && !have_command &&
+                   (strcmp(arg, "run") == 0 || strcmp(arg, "check") == 0 ||
+                    strcmp(arg, "replay") == 0)) {
+            command = arg;
+            have_command = true;
+        } else if (arg[0] != '-' && strcmp(command, "replay") == 0 && replay_name == NULL) {
+            replay_name = arg;
+        } else {
+            fprintf(stderr, "outbox-projector: unexpected argument '%s'\n", arg);
+            usage(stderr);
+            free(sets);
+            return 2;
+        }
+    }
+    if (strcmp(command, "replay") == 0 &&
+        (replay_name == NULL || from_beginning == (from_time != NULL))) {
+        fprintf(stderr, "outbox-projector: replay needs a projection name and exactly one of "
+                        "--from-beginning or --from-time T\n");
+        usage(stderr);
+        free(sets);
+        return 2;
+    }
+    if (strcmp(command, "replay") != 0 && (from_beginning || from_time != NULL)) {
+        fprintf(stderr, "outbox-projector: --from-beginning/--from-time belong to replay\n");
+        free(sets);
+        return 2;
+    }
+
+    outbox_conf_sources src = {.path = path, .envp = environ, .sets = sets, .set_count = set_count};
+    if (projector_settings_load(&settings, &src, &conf, errstr, sizeof errstr)) {
+        fprintf(stderr, "outbox-projector: %s\n", errstr);
+        free(sets);
+        return 2;
+    }
+    outbox_log_set_level((outbox_log_level)settings.log_level);
+    outbox_log_set_format((outbox_log_format)settings.log_format);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    if (strcmp(command, "check") == 0) {
+        rc = projector_check_run(&settings, conf) == 0 ? 0 : 1;
+    } else if (strcmp(command, "replay") == 0) {
+        if (projector_replay_run(&settings, conf, replay_name, from_time, errstr, sizeof errstr)) {
+            fprintf(stderr, "outbox-projector replay: %s\n", errstr);
+            rc = 1;
+        } else {
+            rc = 0;
+        }
+    } else {
+        rc = run(&settings, conf);
+    }
+
+    outbox_conf_destroy(conf);
+    projector_settings_free(&settings);
+    curl_global_cleanup();
+    free(sets);
+    return rc;
+}

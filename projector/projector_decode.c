@@ -1,0 +1,199 @@
+/* projector_decoder: framed Avro record -> event with JSON value. */
+#include "projector_decode.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "avro_json.h"
+#include "wire.h"
+
+typedef struct cached_schema {
+    int32_t id;
+    outbox_schema *schema;
+} cached_schema;
+
+struct projector_decoder {
+    const outbox_schemas *schemas;
+    outbox_registry *registry;
+    cached_schema *cache;
+    size_t cache_count;
+};
+
+projector_decoder *projector_decoder_new(const outbox_schemas *schemas, outbox_registry *registry)
+{
+    projector_decoder *dec = calloc(1, sizeof *dec);
+    if (dec == NULL)
+        return NULL;
+    dec->schemas = schemas;
+    dec->registry = registry;
+    return dec;
+}
+
+void projector_decoder_free(projector_decoder *dec)
+{
+    if (dec == NULL)
+        return;
+    for (size_t i = 0; i < dec->cache_count; i++)
+        outbox_schema_destroy(dec->cache[i].schema);
+    free(dec->cache);
+    free(dec);
+}
+
+/* The writer schema of a Confluent-framed value: cache, else registry. */
+static projector_decode_rc schema_by_id(projector_decoder *dec, int32_t id,
+                                        const outbox_schema **schema, char *errstr,
+                                        size_t errstr_size)
+{
+    char why[512];
+    for (size_t i = 0; i < dec->cache_count; i++)
+        if (dec->cache[i].id == id) {
+            *schema = dec->cache[i].schema;
+            return PROJECTOR_DECODE_OK;
+        }
+    if (dec->registry == NULL) {
+        snprintf(errstr, errstr_size,
+                 "Confluent-framed value (schema id %d) but no registry is configured "
+                 "(set registry.url)",
+                 (int)id);
+        return PROJECTOR_DECODE_DEAD;
+    }
+    const char *text = NULL;
+    outbox_registry_err err = outbox_registry_lookup(dec->registry, id, &text, why, sizeof why);
+    if (err != OUTBOX_REGISTRY_OK) {
+        snprintf(errstr, errstr_size, "schema id %d: %s", (int)id, why);
+        if (err == OUTBOX_REGISTRY_ERR_NOMEM)
+            return PROJECTOR_DECODE_FATAL;
+        if (outbox_registry_err_is_retriable(err))
+            return PROJECTOR_DECODE_RETRY;
+        /* An unknown id is the record's fault; auth or a wrong URL is ours, but retrying
+         * forever would stall every projection: the reason says which. */
+        return err == OUTBOX_REGISTRY_ERR_NOT_FOUND ? PROJECTOR_DECODE_DEAD
+                                                    : PROJECTOR_DECODE_RETRY;
+    }
+    outbox_schema *parsed = NULL;
+    int rc = outbox_schema_parse(text, strlen(text), OUTBOX_SCHEMA_LAX_DEFAULTS, &parsed, why,
+                                 sizeof why);
+    if (rc != OUTBOX_AVRO_OK) {
+        snprintf(errstr, errstr_size, "schema id %d from the registry: %s", (int)id, why);
+        return rc == OUTBOX_AVRO_ERR_NOMEM ? PROJECTOR_DECODE_FATAL : PROJECTOR_DECODE_DEAD;
+    }
+    cached_schema *grown = realloc(dec->cache, (dec->cache_count + 1) * sizeof *grown);
+    if (grown == NULL) {
+        outbox_schema_destroy(parsed);
+        snprintf(errstr, errstr_size, "out of memory");
+        return PROJECTOR_DECODE_FATAL;
+    }
+    dec->cache = grown;
+    dec->cache[dec->cache_count].id = id;
+    dec->cache[dec->cache_count].schema = parsed;
+    dec->cache_count++;
+    *schema = parsed;
+    return PROJECTOR_DECODE_OK;
+}
+
+projector_decode_rc projector_decode_value(projector_decoder *dec, const void *data, size_t len,
+                                           char **json, const char **schema_name, char *errstr,
+                                           size_t errstr_size)
+{
+    outbox_wire_msg wire;
+    const outbox_schema *schema = NULL;
+    char why[512];
+    json_t *value = NULL;
+
+    *json = NULL;
+    *schema_name = NULL;
+    if (outbox_wire_msg_parse(data, len, &wire, errstr, errstr_size) != OUTBOX_AVRO_OK)
+        return PROJECTOR_DECODE_DEAD;
+    if (wire.format == OUTBOX_WIRE_CONFLUENT) {
+        projector_decode_rc rc = schema_by_id(dec, wire.schema_id, &schema, errstr, errstr_size);
+        if (rc != PROJECTOR_DECODE_OK)
+            return rc;
+    } else {
+        if (dec->schemas != NULL)
+            schema = outbox_schemas_find_fingerprint(dec->schemas, wire.fingerprint);
+        if (schema == NULL) {
+            snprintf(errstr, errstr_size,
+                     "no schema with fingerprint %016llx in the schemas directory "
+                     "(projector.schemas)",
+                     (unsigned long long)wire.fingerprint);
+            return PROJECTOR_DECODE_DEAD;
+        }
+    }
+    int rc =
+        outbox_avro_json_decode(schema, wire.body, wire.body_len, 0, &value, NULL, why, sizeof why);
+    if (rc != OUTBOX_AVRO_OK) {
+        snprintf(errstr, errstr_size, "Avro value does not match %s: %s",
+                 outbox_schema_name(schema), why);
+        return rc == OUTBOX_AVRO_ERR_NOMEM ? PROJECTOR_DECODE_FATAL : PROJECTOR_DECODE_DEAD;
+    }
+    *json = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(value);
+    if (*json == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return PROJECTOR_DECODE_FATAL;
+    }
+    *schema_name = outbox_schema_short_name(schema);
+    return PROJECTOR_DECODE_OK;
+}
+
+char *projector_header_dup(const rd_kafka_message_t *msg, const char *name)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *value = NULL;
+    size_t size = 0;
+    if (rd_kafka_message_headers(msg, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return NULL;
+    if (rd_kafka_header_get_last(hdrs, name, &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        value == NULL)
+        return NULL;
+    return strndup(value, size);
+}
+
+projector_decode_rc projector_decode_message(projector_decoder *dec, const rd_kafka_message_t *msg,
+                                             projector_event *ev, char *errstr, size_t errstr_size)
+{
+    const char *schema_name = NULL;
+    char *id = NULL;
+    projector_decode_rc rc = PROJECTOR_DECODE_FATAL;
+
+    ev->topic = strdup(rd_kafka_topic_name(msg->rkt));
+    if (ev->topic == NULL)
+        goto nomem;
+    ev->partition = msg->partition;
+    ev->offset = msg->offset;
+    ev->event_type = projector_header_dup(msg, "event_type");
+    ev->aggregate_id = projector_header_dup(msg, "aggregate_id");
+    if (ev->aggregate_id == NULL && msg->key != NULL)
+        ev->aggregate_id = strndup(msg->key, msg->key_len);
+    ev->commit_time = projector_header_dup(msg, "outbox.commit_time");
+    id = projector_header_dup(msg, "id");
+    if (id == NULL || projector_uuid_normalize(id, strlen(id), ev->id)) {
+        ev->id[0] = '\0';
+        snprintf(errstr, errstr_size, "%s header 'id' (the event id, a uuid)%s%s",
+                 id ? "invalid" : "missing", id ? ": " : "", id ? id : "");
+        rc = PROJECTOR_DECODE_DEAD;
+        goto done;
+    }
+    if (msg->payload == NULL) {
+        snprintf(errstr, errstr_size, "record has no value (tombstone)");
+        rc = PROJECTOR_DECODE_DEAD;
+        goto done;
+    }
+    rc = projector_decode_value(dec, msg->payload, msg->len, &ev->json, &schema_name, errstr,
+                                errstr_size);
+    if (rc == PROJECTOR_DECODE_OK && ev->event_type == NULL) {
+        ev->event_type = strdup(schema_name);
+        if (ev->event_type == NULL)
+            goto nomem;
+    }
+    goto done;
+nomem:
+    snprintf(errstr, errstr_size, "out of memory");
+    rc = PROJECTOR_DECODE_FATAL;
+done:
+    free(id);
+    return rc;
+}

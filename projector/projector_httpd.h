@@ -1,0 +1,50 @@
+#ifndef PROJECTOR_HTTPD_H
+#define PROJECTOR_HTTPD_H
+
+/*
+ * projector_httpd: the projector's loopback HTTP routes on lib/http.
+ *
+ *   GET /metrics                 Prometheus text (projector_stats_render)
+ *   GET /healthz                 200 "ok" when every projection runs; 503 listing the ones
+ *                                starting, retrying (transient errors) or failed
+ *   GET /events/{id}?projection=NAME   read-your-writes: where is event {id} in projection
+ *                                NAME (the parameter may be left out when there is only one)
+ *        200 {"status":"applied","applied_at":...}   its dedup row exists (committed)
+ *        202 {"status":"pending"}                    not applied (yet), nor failed
+ *        422 {"status":"failed","reason":...,"sqlstate":...,"dlq_topic":...}
+ *                                                    dead-lettered (projector_dead_letters)
+ *        400 bad id, 404 unknown projection, 503 read database unreachable
+ *   An event applied once stays "applied" until its dedup row is pruned (dedup-retention):
+ *   older events answer 202.
+ *
+ * Threads: handlers run on the server's connection threads; each projection's status lookup
+ * uses its own connection under a mutex (opened lazily, reopened after a failure).
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "projector_settings.h"
+#include "projector_stats.h"
+
+typedef struct projector_httpd projector_httpd;
+
+/* Start serving on bind:port. stats[i] belongs to settings->projections.items[i]; both are
+ * borrowed and must outlive the server. NULL with errstr on failure. Main thread. */
+projector_httpd *projector_httpd_start(const projector_settings *settings,
+                                       projector_stats *const *stats, char *errstr,
+                                       size_t errstr_size) __attribute__((warn_unused_result));
+
+/* The bound port. */
+uint16_t projector_httpd_port(const projector_httpd *httpd);
+
+/* Stop serving, close the lookup connections, free. NULL is a no-op. Main thread. */
+void projector_httpd_stop(projector_httpd *httpd);
+
+/* The JSON body and status for an event lookup result (pure; for tests): state is
+ * "applied", "failed" or NULL (pending). malloc'd body; NULL on ENOMEM. */
+char *projector_httpd_event_body(const char *projection, const char *id, const char *state,
+                                 const char *at, const char *reason, const char *sqlstate,
+                                 const char *dlq_topic, int *status);
+
+#endif

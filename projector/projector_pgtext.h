@@ -1,0 +1,44 @@
+#ifndef PROJECTOR_PGTEXT_H
+#define PROJECTOR_PGTEXT_H
+
+/*
+ * projector_pgtext: text the projector sends to PostgreSQL, built without I/O.
+ *
+ *  - array literals for the set-based statements (one parameter carries a whole batch:
+ *    `unnest($2::uuid[])`), so a batch costs a fixed number of statements, not one per event;
+ *  - NOTIFY payloads: PostgreSQL rejects a payload of 8000 bytes or more, so the applied event
+ *    ids of a batch are split over as many payloads as needed, each a JSON object
+ *    {"projection":"posts","events":["<uuid>",...]} under the limit.
+ *
+ * Pure; any thread; the caller owns every buffer.
+ */
+
+#include <stddef.h>
+
+#include "buf.h"
+
+/* PostgreSQL's limit is "less than 8000 bytes"; this is the largest payload built. */
+#define PROJECTOR_NOTIFY_MAX 7999
+
+/* Start an array literal: buf gets "{". */
+int projector_pgarray_begin(outbox_buf *buf) __attribute__((warn_unused_result));
+
+/* Append one element (NULL = SQL NULL), quoted and escaped ('"' and '\'), comma-separated.
+ * `first` says whether it is the first element. 0 or -1 (ENOMEM). */
+int projector_pgarray_add(outbox_buf *buf, const char *elem, int first)
+    __attribute__((warn_unused_result));
+
+/* Close the literal and NUL-terminate it (buf->data is then a C string; len excludes NUL). */
+int projector_pgarray_end(outbox_buf *buf) __attribute__((warn_unused_result));
+
+/*
+ * Build one NOTIFY payload into buf (reset first, NUL-terminated) from ids[start..n), as many
+ * as fit in max_bytes (at least one if any remain and one fits). Returns the number of ids
+ * taken (0 when start >= n), or -1 on ENOMEM or when not even one id fits max_bytes.
+ * `projection` must be a valid projection name (no characters needing JSON escapes).
+ */
+long projector_notify_payload(outbox_buf *buf, const char *projection, const char *const *ids,
+                              size_t n, size_t start, size_t max_bytes)
+    __attribute__((warn_unused_result));
+
+#endif

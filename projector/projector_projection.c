@@ -1,0 +1,377 @@
+/* projector_projection: [projection NAME] sections -> projector_projection structs. */
+#include "projector_projection.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SECTION_PREFIX "projection "
+#define KEYS_HELP "topics, database, group, tables, notify, start, sql.<EventType>"
+
+static void fail(char *errstr, size_t errstr_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fail(char *errstr, size_t errstr_size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errstr, errstr_size, fmt, ap);
+    va_end(ap);
+}
+
+void projector_list_free(char **items, size_t count)
+{
+    if (items == NULL)
+        return;
+    for (size_t i = 0; i < count; i++)
+        free(items[i]);
+    free(items);
+}
+
+int projector_list_split(const char *value, char ***items, size_t *count)
+{
+    char **out = NULL;
+    size_t n = 0;
+    const char *p = value ? value : "";
+
+    *items = NULL;
+    *count = 0;
+    while (*p) {
+        while (*p && (*p == ',' || isspace((unsigned char)*p)))
+            p++;
+        const char *start = p;
+        while (*p && *p != ',' && !isspace((unsigned char)*p))
+            p++;
+        if (p == start)
+            continue;
+        char **grown = realloc(out, (n + 1) * sizeof *out);
+        if (grown == NULL)
+            goto nomem;
+        out = grown;
+        out[n] = strndup(start, (size_t)(p - start));
+        if (out[n] == NULL)
+            goto nomem;
+        n++;
+    }
+    *items = out;
+    *count = n;
+    return 0;
+nomem:
+    projector_list_free(out, n);
+    return -1;
+}
+
+static bool ident_part_valid(const char *s, size_t len)
+{
+    if (len == 0 || len > 63 || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+        return false;
+    for (size_t i = 1; i < len; i++)
+        if (!(isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '$'))
+            return false;
+    return true;
+}
+
+bool projector_identifier_valid(const char *name)
+{
+    const char *dot = strchr(name, '.');
+    if (dot == NULL)
+        return ident_part_valid(name, strlen(name));
+    return ident_part_valid(name, (size_t)(dot - name)) &&
+           ident_part_valid(dot + 1, strlen(dot + 1));
+}
+
+static bool name_valid(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len > PROJECTOR_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!(isalnum((unsigned char)name[i]) || name[i] == '_' || name[i] == '-' ||
+              name[i] == '.'))
+            return false;
+    return true;
+}
+
+static void projection_free(projector_projection *proj)
+{
+    free(proj->name);
+    projector_list_free(proj->topics, proj->topic_count);
+    free(proj->database);
+    free(proj->group);
+    projector_list_free(proj->tables, proj->table_count);
+    free(proj->notify);
+    for (size_t i = 0; i < proj->mapping_count; i++) {
+        free(proj->mappings[i].event_type);
+        free(proj->mappings[i].sql);
+        free(proj->mappings[i].origin);
+    }
+    free(proj->mappings);
+    memset(proj, 0, sizeof *proj);
+}
+
+void projector_projections_free(projector_projections *projections)
+{
+    for (size_t i = 0; i < projections->count; i++)
+        projection_free(&projections->items[i]);
+    free(projections->items);
+    projections->items = NULL;
+    projections->count = 0;
+}
+
+const projector_projection *projector_projections_find(const projector_projections *projections,
+                                                       const char *name)
+{
+    for (size_t i = 0; i < projections->count; i++)
+        if (strcmp(projections->items[i].name, name) == 0)
+            return &projections->items[i];
+    return NULL;
+}
+
+int projector_projection_mapping(const projector_projection *proj, const char *event_type)
+{
+    if (event_type == NULL)
+        return -1;
+    for (size_t i = 0; i < proj->mapping_count; i++)
+        if (strcmp(proj->mappings[i].event_type, event_type) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Replace *field with a copy of value. 0 or -1 (ENOMEM). */
+static int set_string(char **field, const char *value)
+{
+    char *copy = strdup(value);
+    if (copy == NULL)
+        return -1;
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
+static const char *where(const outbox_conf_item *item, char *buf, size_t size)
+{
+    if (item->line > 0)
+        snprintf(buf, size, "%s:%d", item->file, item->line);
+    else
+        snprintf(buf, size, "%s", item->file ? item->file : "?");
+    return buf;
+}
+
+static projector_projection *find_or_add(projector_projections *out, const char *name)
+{
+    for (size_t i = 0; i < out->count; i++)
+        if (strcmp(out->items[i].name, name) == 0)
+            return &out->items[i];
+    projector_projection *grown = realloc(out->items, (out->count + 1) * sizeof *grown);
+    if (grown == NULL)
+        return NULL;
+    out->items = grown;
+    projector_projection *proj = &out->items[out->count];
+    memset(proj, 0, sizeof *proj);
+    proj->name = strdup(name);
+    if (proj->name == NULL)
+        return NULL;
+    out->count++;
+    return proj;
+}
+
+static int apply_item(projector_projection *proj, const outbox_conf_item *item, char *errstr,
+                      size_t errstr_size)
+{
+    char at[512];
+    const char *key = item->key;
+    const char *value = item->value ? item->value : "";
+
+    if (strcmp(key, "topics") == 0) {
+        projector_list_free(proj->topics, proj->topic_count);
+        proj->topics = NULL;
+        proj->topic_count = 0;
+        if (projector_list_split(value, &proj->topics, &proj->topic_count))
+            goto nomem;
+        for (size_t i = 0; i < proj->topic_count; i++)
+            for (size_t j = 0; j < i; j++)
+                if (strcmp(proj->topics[i], proj->topics[j]) == 0) {
+                    fail(errstr, errstr_size, "topic '%s' listed twice in [projection %s] at %s",
+                         proj->topics[i], proj->name, where(item, at, sizeof at));
+                    return -1;
+                }
+        return 0;
+    }
+    if (strcmp(key, "database") == 0)
+        return set_string(&proj->database, value) ? -1 : 0;
+    if (strcmp(key, "group") == 0) {
+        if (*value == '\0') {
+            fail(errstr, errstr_size,
+                 "empty group in [projection %s] at %s: remove the key to "
+                 "use outbox-projector.%s",
+                 proj->name, where(item, at, sizeof at), proj->name);
+            return -1;
+        }
+        return set_string(&proj->group, value) ? -1 : 0;
+    }
+    if (strcmp(key, "notify") == 0) {
+        if (strlen(value) > PROJECTOR_CHANNEL_MAX) {
+            fail(errstr, errstr_size,
+                 "notify channel '%s' in [projection %s] at %s is longer "
+                 "than %d bytes",
+                 value, proj->name, where(item, at, sizeof at), PROJECTOR_CHANNEL_MAX);
+            return -1;
+        }
+        return set_string(&proj->notify, value) ? -1 : 0;
+    }
+    if (strcmp(key, "start") == 0) {
+        if (strcmp(value, "earliest") == 0)
+            proj->start = PROJECTOR_START_EARLIEST;
+        else if (strcmp(value, "latest") == 0)
+            proj->start = PROJECTOR_START_LATEST;
+        else {
+            fail(errstr, errstr_size,
+                 "invalid start '%s' in [projection %s] at %s: expected "
+                 "earliest or latest",
+                 value, proj->name, where(item, at, sizeof at));
+            return -1;
+        }
+        return 0;
+    }
+    if (strcmp(key, "tables") == 0) {
+        projector_list_free(proj->tables, proj->table_count);
+        proj->tables = NULL;
+        proj->table_count = 0;
+        if (projector_list_split(value, &proj->tables, &proj->table_count))
+            goto nomem;
+        for (size_t i = 0; i < proj->table_count; i++)
+            if (!projector_identifier_valid(proj->tables[i])) {
+                fail(errstr, errstr_size,
+                     "invalid table name '%s' in [projection %s] at %s: "
+                     "expected an identifier or schema.identifier ([A-Za-z_][A-Za-z0-9_$]*)",
+                     proj->tables[i], proj->name, where(item, at, sizeof at));
+                return -1;
+            }
+        return 0;
+    }
+    if (strncmp(key, "sql.", 4) == 0) {
+        const char *type = key + 4;
+        if (*type == '\0') {
+            fail(errstr, errstr_size,
+                 "key 'sql.' in [projection %s] at %s names no event type: "
+                 "write sql.<EventType> = <statement>",
+                 proj->name, where(item, at, sizeof at));
+            return -1;
+        }
+        if (*value == '\0') {
+            fail(errstr, errstr_size, "empty statement for %s in [projection %s] at %s", key,
+                 proj->name, where(item, at, sizeof at));
+            return -1;
+        }
+        int idx = projector_projection_mapping(proj, type);
+        projector_mapping *m;
+        if (idx >= 0) {
+            m = &proj->mappings[idx];
+        } else {
+            projector_mapping *grown =
+                realloc(proj->mappings, (proj->mapping_count + 1) * sizeof *grown);
+            if (grown == NULL)
+                goto nomem;
+            proj->mappings = grown;
+            m = &proj->mappings[proj->mapping_count];
+            memset(m, 0, sizeof *m);
+            if (set_string(&m->event_type, type))
+                goto nomem;
+            proj->mapping_count++;
+        }
+        if (set_string(&m->sql, value) || set_string(&m->origin, where(item, at, sizeof at)))
+            goto nomem;
+        return 0;
+    }
+    fail(errstr, errstr_size, "unknown key '%s' in [projection %s] at %s; known keys: %s", key,
+         proj->name, where(item, at, sizeof at), KEYS_HELP);
+    return -1;
+nomem:
+    fail(errstr, errstr_size, "out of memory");
+    return -1;
+}
+
+/* Defaults and cross-field checks of one projection. */
+static int finish(projector_projection *proj, char *errstr, size_t errstr_size)
+{
+    char buf[PROJECTOR_NAME_MAX + 64];
+    if (proj->topic_count == 0) {
+        fail(errstr, errstr_size, "[projection %s] has no topics: add topics = <topic>[, ...]",
+             proj->name);
+        return -1;
+    }
+    if (proj->mapping_count == 0) {
+        fail(errstr, errstr_size,
+             "[projection %s] maps no event type: add "
+             "sql.<EventType> = <statement>",
+             proj->name);
+        return -1;
+    }
+    if (proj->group == NULL) {
+        snprintf(buf, sizeof buf, "outbox-projector.%s", proj->name);
+        if (set_string(&proj->group, buf))
+            goto nomem;
+    }
+    if (proj->notify == NULL) {
+        snprintf(buf, sizeof buf, "projector.%s", proj->name);
+        if (strlen(buf) > PROJECTOR_CHANNEL_MAX)
+            buf[PROJECTOR_CHANNEL_MAX] = '\0';
+        if (set_string(&proj->notify, buf))
+            goto nomem;
+    }
+    return 0;
+nomem:
+    fail(errstr, errstr_size, "out of memory");
+    return -1;
+}
+
+int projector_projections_parse(const outbox_conf_item *items, size_t count,
+                                projector_projections *out, char *errstr, size_t errstr_size)
+{
+    char at[512];
+    for (size_t i = 0; i < count; i++) {
+        const outbox_conf_item *item = &items[i];
+        const char *section = item->section ? item->section : "";
+        if (strncmp(section, SECTION_PREFIX, strlen(SECTION_PREFIX)) != 0) {
+            fail(errstr, errstr_size,
+                 "unknown section [%s] at %s; projections are written "
+                 "[projection NAME]",
+                 section, where(item, at, sizeof at));
+            goto fail;
+        }
+        const char *name = section + strlen(SECTION_PREFIX);
+        while (*name == ' ')
+            name++;
+        if (!name_valid(name)) {
+            fail(errstr, errstr_size,
+                 "invalid projection name '%s' at %s: 1 to %d characters "
+                 "of A-Z a-z 0-9 _ . -",
+                 name, where(item, at, sizeof at), PROJECTOR_NAME_MAX);
+            goto fail;
+        }
+        projector_projection *proj = find_or_add(out, name);
+        if (proj == NULL) {
+            fail(errstr, errstr_size, "out of memory");
+            goto fail;
+        }
+        if (apply_item(proj, item, errstr, errstr_size))
+            goto fail;
+    }
+    for (size_t i = 0; i < out->count; i++) {
+        if (finish(&out->items[i], errstr, errstr_size))
+            goto fail;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(out->items[i].group, out->items[j].group) == 0) {
+                fail(errstr, errstr_size,
+                     "projections %s and %s use the same consumer group "
+                     "'%s': give each its own group",
+                     out->items[j].name, out->items[i].name, out->items[i].group);
+                goto fail;
+            }
+    }
+    return 0;
+fail:
+    projector_projections_free(out);
+    return -1;
+}

@@ -1,0 +1,101 @@
+#ifndef PROJECTOR_PROJECTION_H
+#define PROJECTOR_PROJECTION_H
+
+/*
+ * projector_projection: the declarative description of one projection, parsed from an ini
+ * section `[projection NAME]` (handed over by lib/config's on_sections hook).
+ *
+ *   [projection posts]
+ *   topics   = outbox.event.post, outbox.event.comment   ; required, comma/space separated
+ *   database = host=127.0.0.1 dbname=blog_read           ; default: [postgres] conninfo
+ *   group    = outbox-projector.posts                    ; default: outbox-projector.NAME
+ *   tables   = posts, comments                           ; truncated by `replay`
+ *   notify   = posts_changed                             ; NOTIFY channel, "" = none;
+ *                                                        ; default: projector.NAME
+ *   start    = earliest                                  ; no stored offset: earliest|latest
+ *   sql.PostCreated = INSERT INTO posts ... $1 ...        ; one statement per event type
+ *
+ * Statement parameters (all bound as text, typed by the prepare):
+ *   $1 jsonb  the event (Avro decoded to JSON, logical types rendered)
+ *   $2 uuid   event id (header `id`)          $3 text  event type
+ *   $4 text   aggregate id                    $5 text  topic
+ *   $6 int4   partition                       $7 int8  offset
+ *   $8 timestamptz  commit time (header outbox.commit_time; NULL when absent)
+ *
+ * Pure (no I/O). Parsing runs on the loading thread; the result is read-only afterwards and
+ * any thread may read it.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+
+/* Longest projection name; names use [A-Za-z0-9_.-]. */
+#define PROJECTOR_NAME_MAX 100
+/* Longest NOTIFY channel (PostgreSQL identifiers: NAMEDATALEN - 1). */
+#define PROJECTOR_CHANNEL_MAX 63
+
+typedef enum projector_start {
+    PROJECTOR_START_EARLIEST = 0,
+    PROJECTOR_START_LATEST = 1,
+} projector_start;
+
+/* One event type's statement. */
+typedef struct projector_mapping {
+    char *event_type; /* "PostCreated" (the header event_type, or the schema's short name) */
+    char *sql;
+    char *origin; /* "blog.ini:12" for messages */
+} projector_mapping;
+
+typedef struct projector_projection {
+    char *name;
+    char **topics;
+    size_t topic_count;
+    char *database; /* NULL: the global [postgres] conninfo */
+    char *group;
+    char **tables;
+    size_t table_count;
+    char *notify; /* "" = no NOTIFY */
+    projector_start start;
+    projector_mapping *mappings;
+    size_t mapping_count;
+} projector_projection;
+
+/* Every projection of a configuration, in order of first appearance. */
+typedef struct projector_projections {
+    projector_projection *items;
+    size_t count;
+} projector_projections;
+
+/*
+ * Parse the items of unknown sections (lib/config's outbox_conf_item list) into *out, which
+ * must be zeroed. Sections must be `projection NAME`; keys as above. Errors name the file and
+ * line, the key and the fix. Returns 0, or -1 with errstr filled and *out left empty.
+ * Checks: valid names, topics given, at least one sql.* key, no duplicate projection group,
+ * table names that are (optionally schema-qualified) identifiers.
+ */
+int projector_projections_parse(const outbox_conf_item *items, size_t count,
+                                projector_projections *out, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/* Free everything parse() allocated; *projections becomes empty. Safe twice. */
+void projector_projections_free(projector_projections *projections);
+
+/* The projection named `name`, or NULL. */
+const projector_projection *projector_projections_find(const projector_projections *projections,
+                                                       const char *name);
+
+/* Index of the mapping for event_type, or -1 (unmapped: counted and skipped). */
+int projector_projection_mapping(const projector_projection *proj, const char *event_type);
+
+/* Split a comma and/or whitespace separated list into a malloc'd array of malloc'd strings.
+ * Empty items are dropped. 0, or -1 on ENOMEM. *items is NULL when *count is 0. */
+int projector_list_split(const char *value, char ***items, size_t *count)
+    __attribute__((warn_unused_result));
+void projector_list_free(char **items, size_t count);
+
+/* True for [A-Za-z_][A-Za-z0-9_$]* optionally "schema." prefixed the same way. */
+bool projector_identifier_valid(const char *name);
+
+#endif

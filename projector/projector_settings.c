@@ -1,0 +1,137 @@
+/* projector_settings: the configuration table of outbox-projector. */
+#include "projector_settings.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "projector_store.h"
+
+#define S projector_settings
+
+static const outbox_conf_enum log_levels[] = {{"error", OUTBOX_LOG_ERROR},
+                                              {"warn", OUTBOX_LOG_WARN},
+                                              {"info", OUTBOX_LOG_INFO},
+                                              {"debug", OUTBOX_LOG_DEBUG},
+                                              {NULL, 0}};
+static const outbox_conf_enum log_formats[] = {
+    {"text", OUTBOX_LOG_FORMAT_TEXT}, {"json", OUTBOX_LOG_FORMAT_JSON}, {NULL, 0}};
+
+#define DAY_MS (24LL * 3600 * 1000)
+
+static const outbox_conf_def defs[] = {
+    OUTBOX_CONF_STR("postgres.conninfo", S, conninfo, NULL, 0,
+                    "Read database (libpq conninfo) of projections without their own `database`"),
+    OUTBOX_CONF_STR("projector.schemas", S, schemas_dir, OUTBOX_DEFAULT_SCHEMA_DIR, 0,
+                    "Directory of *.avsc schemas for single-object encoded values"),
+    OUTBOX_CONF_INT("projector.batch-size", S, batch_size, "500", 1, PROJECTOR_STORE_MAX_BATCH,
+                    "Most events per batch transaction"),
+    OUTBOX_CONF_DURATION("projector.batch-linger", S, batch_linger_ms, "100ms", 0, 60000,
+                         "Longest wait after a batch's first event before it is written"),
+    OUTBOX_CONF_DURATION("projector.retry-backoff-min", S, backoff_min_ms, "100ms", 1, 60000,
+                         "First wait before retrying after a transient error"),
+    OUTBOX_CONF_DURATION("projector.retry-backoff-max", S, backoff_max_ms, "10s", 1, 600000,
+                         "Longest wait between retries (the wait doubles up to it)"),
+    OUTBOX_CONF_DURATION("projector.dedup-retention", S, dedup_retention_ms, "7d", 0, 3650 * DAY_MS,
+                         "Dedup rows older than this are pruned (0 = keep forever); keep it "
+                         "longer than any redelivery can be late"),
+    OUTBOX_CONF_DURATION("projector.dedup-prune-interval", S, prune_interval_ms, "1m", 1000, DAY_MS,
+                         "How often idle projections prune dedup rows"),
+    OUTBOX_CONF_DURATION("projector.replay-poll", S, replay_poll_ms, "1s", 100, 3600000,
+                         "How often an idle projection checks whether a replay happened"),
+    OUTBOX_CONF_STR("projector.dlq-suffix", S, dlq_suffix, ".dlq", 0,
+                    "Dead-letter topic of topic T: T followed by this suffix"),
+    OUTBOX_CONF_DURATION("projector.dlq-timeout", S, dlq_timeout_ms, "30s", 1000, 600000,
+                         "Longest wait for Kafka to acknowledge dead letters before retrying"),
+    OUTBOX_CONF_STR("registry.url", S, registry_url, NULL, 0,
+                    "Confluent-compatible schema registry for Confluent-framed values (e.g. "
+                    "http://127.0.0.1:18081/apis/ccompat/v7); empty = none"),
+    OUTBOX_CONF_DURATION("registry.timeout", S, registry_timeout_ms, "5s", 100, 120000,
+                         "Bound of one registry request, connect included"),
+    OUTBOX_CONF_STR("registry.basic-auth", S, registry_auth, NULL, OUTBOX_CONF_F_SECRET,
+                    "user:password for the registry"),
+    OUTBOX_CONF_BOOL("http.enabled", S, http_enabled, "true",
+                     "Serve /metrics, /healthz and /events/{id}"),
+    OUTBOX_CONF_STR("http.bind", S, http_bind, "127.0.0.1", 0, "HTTP listen address"),
+    OUTBOX_CONF_INT("http.port", S, http_port, "9188", 0, 65535,
+                    "HTTP port (0 = any free port, logged)"),
+    OUTBOX_CONF_ENUM("log.level", S, log_level, "info", log_levels, "error, warn, info or debug"),
+    OUTBOX_CONF_ENUM("log.format", S, log_format, "text", log_formats, "text or json lines"),
+    OUTBOX_CONF_END};
+
+static int on_sections(void *target, const outbox_conf_item *items, size_t count, void *opaque,
+                       char *errstr, size_t errstr_size)
+{
+    S *settings = target;
+    (void)opaque;
+    projector_projections_free(&settings->projections);
+    return projector_projections_parse(items, count, &settings->projections, errstr, errstr_size);
+}
+
+static int finalize(void *target, const outbox_conf *conf, void *opaque, char *errstr,
+                    size_t errstr_size)
+{
+    S *settings = target;
+    (void)conf;
+    (void)opaque;
+    if (settings->projections.count == 0) {
+        snprintf(errstr, errstr_size,
+                 "no projection configured: add a [projection NAME] section with topics and "
+                 "sql.<EventType> keys (see projector/examples/blog.ini)");
+        return -1;
+    }
+    for (size_t i = 0; i < settings->projections.count; i++) {
+        const projector_projection *proj = &settings->projections.items[i];
+        const char *conninfo = projector_settings_conninfo(settings, proj);
+        if (conninfo == NULL || conninfo[0] == '\0') {
+            snprintf(errstr, errstr_size,
+                     "[projection %s] has no database: set database = <conninfo> in it, or "
+                     "postgres.conninfo",
+                     proj->name);
+            return -1;
+        }
+    }
+    if (settings->backoff_min_ms > settings->backoff_max_ms) {
+        snprintf(errstr, errstr_size,
+                 "projector.retry-backoff-min (%lld ms) exceeds projector.retry-backoff-max "
+                 "(%lld ms)",
+                 (long long)settings->backoff_min_ms, (long long)settings->backoff_max_ms);
+        return -1;
+    }
+    if (settings->dlq_suffix == NULL || settings->dlq_suffix[0] == '\0') {
+        snprintf(errstr, errstr_size,
+                 "projector.dlq-suffix is empty: dead letters would go back to their own topic");
+        return -1;
+    }
+    return 0;
+}
+
+const outbox_conf_spec projector_settings_spec = {.program = "outbox-projector",
+                                                  .env_prefix = "OUTBOX_PROJECTOR",
+                                                  .defs = defs,
+                                                  .on_sections = on_sections,
+                                                  .finalize = finalize};
+
+int projector_settings_load(projector_settings *settings, const outbox_conf_sources *src,
+                            outbox_conf **confp, char *errstr, size_t errstr_size)
+{
+    int rc =
+        outbox_conf_load(&projector_settings_spec, settings, src, NULL, confp, errstr, errstr_size);
+    if (rc != 0)
+        projector_projections_free(&settings->projections);
+    return rc;
+}
+
+void projector_settings_free(projector_settings *settings)
+{
+    outbox_conf_free(defs, settings);
+    projector_projections_free(&settings->projections);
+}
+
+const char *projector_settings_conninfo(const projector_settings *settings,
+                                        const projector_projection *proj)
+{
+    if (proj->database != NULL && proj->database[0] != '\0')
+        return proj->database;
+    return settings->conninfo;
+}

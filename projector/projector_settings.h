@@ -1,0 +1,57 @@
+#ifndef PROJECTOR_SETTINGS_H
+#define PROJECTOR_SETTINGS_H
+
+/*
+ * projector_settings: outbox-projector's configuration. ONE table (projector_settings.c)
+ * drives loading (ini file, OUTBOX_PROJECTOR_* environment, --set), --help, the Markdown
+ * reference and the effective-config dump; [kafka] goes to librdkafka unchanged (consumer and
+ * dead-letter producer); every [projection NAME] section is parsed by projector_projection.
+ *
+ * Loaded once on the main thread; read-only afterwards (any thread may read).
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "projector_projection.h"
+
+typedef struct projector_settings {
+    char *conninfo;    /* postgres.conninfo: default read database */
+    char *schemas_dir; /* projector.schemas */
+    int64_t batch_size;
+    int64_t batch_linger_ms;
+    int64_t backoff_min_ms;
+    int64_t backoff_max_ms;
+    int64_t dedup_retention_ms;
+    int64_t prune_interval_ms;
+    int64_t replay_poll_ms;
+    char *dlq_suffix;
+    int64_t dlq_timeout_ms;
+    char *registry_url;
+    int64_t registry_timeout_ms;
+    char *registry_auth;
+    bool http_enabled;
+    char *http_bind;
+    int64_t http_port;
+    int log_level;
+    int log_format;
+    projector_projections projections; /* from [projection NAME] sections */
+} projector_settings;
+
+extern const outbox_conf_spec projector_settings_spec;
+
+/* Load into a zeroed *settings. On success *confp owns the [kafka] list (keep it while
+ * runners are created). 0, or -1 with errstr. Main thread. */
+int projector_settings_load(projector_settings *settings, const outbox_conf_sources *src,
+                            outbox_conf **confp, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/* Free what load allocated. Safe twice. */
+void projector_settings_free(projector_settings *settings);
+
+/* The conninfo a projection uses: its own `database`, else postgres.conninfo. */
+const char *projector_settings_conninfo(const projector_settings *settings,
+                                        const projector_projection *proj);
+
+#endif

@@ -1,0 +1,733 @@
+/* projector_store: dedup rows, mapped statements and offsets in one pipelined transaction. */
+#include "projector_store.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "projector_pgtext.h"
+#include "projector_sqlstate.h"
+
+#define OID_INT8 20
+#define OID_INT4 23
+#define OID_TEXT 25
+#define OID_TIMESTAMPTZ 1184
+#define OID_UUID 2950
+#define OID_JSONB 3802
+
+static const char SQL_GEN[] =
+    "SELECT generation FROM projector_projections WHERE projection = $1 FOR SHARE";
+static const char SQL_GEN_READ[] =
+    "SELECT generation FROM projector_projections WHERE projection = $1";
+static const char SQL_DEDUP[] =
+    "INSERT INTO projector_dedup (projection, event_id) SELECT $1, u FROM unnest($2::uuid[]) AS u "
+    "ON CONFLICT DO NOTHING RETURNING event_id::text";
+static const char SQL_DEAD[] =
+    "INSERT INTO projector_dead_letters (projection, topic, partition, \"offset\", event_id, "
+    "event_type, sqlstate, reason, dlq_topic) SELECT $1, t, p, o, e, y, s, r, d FROM "
+    "unnest($2::text[], $3::int[], $4::bigint[], $5::uuid[], $6::text[], $7::text[], $8::text[], "
+    "$9::text[]) AS u(t, p, o, e, y, s, r, d) ON CONFLICT (projection, topic, partition, "
+    "\"offset\") DO UPDATE SET event_id = EXCLUDED.event_id, event_type = EXCLUDED.event_type, "
+    "sqlstate = EXCLUDED.sqlstate, reason = EXCLUDED.reason, dlq_topic = EXCLUDED.dlq_topic, "
+    "failed_at = now()";
+static const char SQL_OFFSETS[] =
+    "INSERT INTO projector_offsets (projection, topic, partition, next_offset, updated_at) "
+    "SELECT $1, t, p, o, now() FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, o) "
+    "ON CONFLICT (projection, topic, partition) DO UPDATE SET next_offset = "
+    "EXCLUDED.next_offset, updated_at = EXCLUDED.updated_at";
+static const char SQL_NOTIFY[] = "SELECT pg_notify($1, $2)";
+static const char SQL_LOAD[] =
+    "SELECT topic, partition, next_offset FROM projector_offsets WHERE projection = $1";
+static const char SQL_PRUNE[] =
+    "DELETE FROM projector_dedup WHERE ctid = ANY(ARRAY(SELECT ctid FROM projector_dedup WHERE "
+    "projection = $1 AND applied_at < now() - $2::bigint * interval '1 millisecond' LIMIT $3))";
+static const char SQL_REGISTER[] =
+    "INSERT INTO projector_projections (projection) VALUES ($1) ON CONFLICT DO NOTHING";
+
+static const struct {
+    const char *name;
+    const char *sql;
+} internal_statements[] = {
+    {"projector_gen", SQL_GEN},         {"projector_gen_read", SQL_GEN_READ},
+    {"projector_dedup", SQL_DEDUP},     {"projector_dead", SQL_DEAD},
+    {"projector_offsets", SQL_OFFSETS}, {"projector_notify", SQL_NOTIFY},
+    {"projector_load", SQL_LOAD},       {"projector_prune", SQL_PRUNE},
+};
+
+struct projector_store {
+    const projector_projection *proj;
+    char *conninfo;
+    PGconn *conn;
+    outbox_buf a[8]; /* array literal buffers, reused */
+    outbox_buf notify;
+    long *slots; /* per pipelined query: event index, or a SLOT_* kind */
+    size_t slot_cap;
+    const char **ids; /* applied ids for NOTIFY */
+    size_t id_cap;
+    const projector_batch *batch; /* during apply: slot numbers index its events */
+};
+
+enum { SLOT_INTERNAL = -1, SLOT_GEN = -2, SLOT_DEDUP = -3 };
+
+const char *projector_rc_name(projector_rc rc)
+{
+    switch (rc) {
+    case PROJECTOR_OK:
+        return "ok";
+    case PROJECTOR_ERR_TRANSIENT:
+        return "transient";
+    case PROJECTOR_ERR_PERMANENT:
+        return "permanent";
+    case PROJECTOR_ERR_FATAL:
+        return "fatal";
+    case PROJECTOR_ERR_STALE:
+        return "stale";
+    }
+    return "?";
+}
+
+static void err_set(projector_store_error *err, long idx, const char *sqlstate, const char *fmt,
+                    ...) __attribute__((format(printf, 4, 5)));
+static void err_set(projector_store_error *err, long idx, const char *sqlstate, const char *fmt,
+                    ...)
+{
+    va_list ap;
+    err->event_index = idx;
+    snprintf(err->sqlstate, sizeof err->sqlstate, "%s", sqlstate ? sqlstate : "");
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    size_t len = strlen(err->message);
+    while (len > 0 && (err->message[len - 1] == '\n' || err->message[len - 1] == ' '))
+        err->message[--len] = '\0';
+}
+
+projector_store *projector_store_new(const projector_projection *proj, const char *conninfo)
+{
+    projector_store *store = calloc(1, sizeof *store);
+    if (store == NULL)
+        return NULL;
+    store->proj = proj;
+    store->conninfo = strdup(conninfo ? conninfo : "");
+    if (store->conninfo == NULL) {
+        free(store);
+        return NULL;
+    }
+    return store;
+}
+
+void projector_store_disconnect(projector_store *store)
+{
+    if (store->conn != NULL)
+        PQfinish(store->conn);
+    store->conn = NULL;
+}
+
+void projector_store_free(projector_store *store)
+{
+    if (store == NULL)
+        return;
+    projector_store_disconnect(store);
+    for (size_t i = 0; i < sizeof store->a / sizeof store->a[0]; i++)
+        outbox_buf_free(&store->a[i]);
+    outbox_buf_free(&store->notify);
+    free(store->slots);
+    free(store->ids);
+    free(store->conninfo);
+    free(store);
+}
+
+bool projector_store_connected(const projector_store *store)
+{
+    return store->conn != NULL && PQstatus(store->conn) == CONNECTION_OK;
+}
+
+/* Classify a failed result; drops a broken connection. `what` prefixes the message. */
+static projector_rc fail_result(projector_store *store, const PGresult *res, long idx,
+                                const char *what, projector_store_error *err)
+{
+    const char *sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+    if (primary != NULL)
+        err_set(err, idx, sqlstate, "%s: %s%s%s", what, primary, detail ? "; " : "",
+                detail ? detail : "");
+    else
+        err_set(err, idx, sqlstate, "%s: %s", what,
+                store->conn ? PQerrorMessage(store->conn) : "no connection");
+    projector_sqlstate_class cls = projector_sqlstate_classify(sqlstate);
+    if (PQstatus(store->conn) != CONNECTION_OK)
+        cls = PROJECTOR_SQLSTATE_TRANSIENT;
+    if (cls == PROJECTOR_SQLSTATE_TRANSIENT) {
+        projector_store_disconnect(store);
+        return PROJECTOR_ERR_TRANSIENT;
+    }
+    if (cls == PROJECTOR_SQLSTATE_FATAL || idx < 0)
+        return PROJECTOR_ERR_FATAL;
+    return PROJECTOR_ERR_PERMANENT;
+}
+
+projector_rc projector_store_connect(projector_store *store, projector_store_error *err)
+{
+    static const char *const keys[] = {"dbname", "fallback_application_name", NULL};
+    /* $1 event, $2 id, $3 type, $4 aggregate id, $5 topic, $6 partition, $7 offset, $8 commit
+     * time: see projection.h. */
+    const Oid types[8] = {OID_JSONB, OID_UUID, OID_TEXT, OID_TEXT,
+                          OID_TEXT,  OID_INT4, OID_INT8, OID_TIMESTAMPTZ};
+    PGresult *res = NULL;
+    projector_rc rc = PROJECTOR_OK;
+
+    if (projector_store_connected(store))
+        return PROJECTOR_OK;
+    projector_store_disconnect(store);
+    const char *values[] = {store->conninfo, "outbox-projector", NULL};
+    store->conn = PQconnectdbParams(keys, values, 1);
+    if (store->conn == NULL) {
+        err_set(err, -1, NULL, "out of memory");
+        return PROJECTOR_ERR_FATAL;
+    }
+    if (PQstatus(store->conn) != CONNECTION_OK) {
+        err_set(err, -1, NULL, "cannot connect to the read database: %s",
+                PQerrorMessage(store->conn));
+        projector_store_disconnect(store);
+        return PROJECTOR_ERR_TRANSIENT;
+    }
+    for (size_t i = 0; i < sizeof internal_statements / sizeof internal_statements[0]; i++) {
+        res = PQprepare(store->conn, internal_statements[i].name, internal_statements[i].sql, 0,
+                        NULL);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            rc = fail_result(store, res, -1, "preparing the projector's own statements", err);
+            if (rc == PROJECTOR_ERR_FATAL)
+                snprintf(err->message + strlen(err->message),
+                         sizeof err->message - strlen(err->message),
+                         " (are the projector tables there? apply sql/projector.sql to this "
+                         "database and grant the role access)");
+            goto done;
+        }
+        PQclear(res);
+    }
+    const char *name = store->proj->name;
+    res = PQexecParams(store->conn, SQL_REGISTER, 1, NULL, &name, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        rc = fail_result(store, res, -1, "registering the projection", err);
+        goto done;
+    }
+    PQclear(res);
+    for (size_t i = 0; i < store->proj->mapping_count; i++) {
+        const projector_mapping *m = &store->proj->mappings[i];
+        char stmt[32];
+        snprintf(stmt, sizeof stmt, "m%zu", i);
+        res = PQprepare(store->conn, stmt, m->sql, 8, types);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            char what[600];
+            snprintf(what, sizeof what, "[projection %s] sql.%s (%s) does not prepare",
+                     store->proj->name, m->event_type, m->origin ? m->origin : "?");
+            rc = fail_result(store, res, -1, what, err);
+            goto done;
+        }
+        PQclear(res);
+    }
+    res = NULL;
+done:
+    PQclear(res);
+    if (rc != PROJECTOR_OK)
+        projector_store_disconnect(store);
+    return rc;
+}
+
+void projector_offset_rows_free(projector_offset_row *rows, size_t count)
+{
+    if (rows == NULL)
+        return;
+    for (size_t i = 0; i < count; i++)
+        free(rows[i].topic);
+    free(rows);
+}
+
+static projector_rc exec_command(projector_store *store, const char *sql, const char *what,
+                                 projector_store_error *err)
+{
+    PGresult *res = PQexec(store->conn, sql);
+    projector_rc rc = PROJECTOR_OK;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = fail_result(store, res, -1, what, err);
+    PQclear(res);
+    return rc;
+}
+
+projector_rc projector_store_offsets(projector_store *store, projector_offset_row **rows,
+                                     size_t *count, int64_t *generation, projector_store_error *err)
+{
+    PGresult *res = NULL;
+    projector_offset_row *out = NULL;
+    size_t n = 0;
+    const char *name = store->proj->name;
+    projector_rc rc = projector_store_connect(store, err);
+
+    *rows = NULL;
+    *count = 0;
+    if (rc != PROJECTOR_OK)
+        return rc;
+    rc = exec_command(store, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "BEGIN", err);
+    if (rc != PROJECTOR_OK)
+        return rc;
+    res = PQexecPrepared(store->conn, "projector_gen_read", 1, &name, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = fail_result(store, res, -1, "reading the projection's generation", err);
+        goto fail;
+    }
+    if (PQntuples(res) != 1) {
+        err_set(err, -1, NULL, "projection %s has no row in projector_projections", name);
+        rc = PROJECTOR_ERR_TRANSIENT;
+        goto fail;
+    }
+    *generation = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    res = PQexecPrepared(store->conn, "projector_load", 1, &name, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = fail_result(store, res, -1, "reading the stored offsets", err);
+        goto fail;
+    }
+    n = (size_t)PQntuples(res);
+    if (n > 0) {
+        out = calloc(n, sizeof *out);
+        if (out == NULL)
+            goto nomem;
+    }
+    for (size_t i = 0; i < n; i++) {
+        out[i].topic = strdup(PQgetvalue(res, (int)i, 0));
+        if (out[i].topic == NULL)
+            goto nomem;
+        out[i].partition = (int32_t)strtol(PQgetvalue(res, (int)i, 1), NULL, 10);
+        out[i].next_offset = strtoll(PQgetvalue(res, (int)i, 2), NULL, 10);
+    }
+    PQclear(res);
+    res = NULL;
+    rc = exec_command(store, "COMMIT", "COMMIT", err);
+    if (rc != PROJECTOR_OK)
+        goto fail;
+    *rows = out;
+    *count = n;
+    return PROJECTOR_OK;
+nomem:
+    err_set(err, -1, NULL, "out of memory");
+    rc = PROJECTOR_ERR_FATAL;
+fail:
+    PQclear(res);
+    projector_offset_rows_free(out, n);
+    if (store->conn != NULL) {
+        PGresult *rb = PQexec(store->conn, "ROLLBACK");
+        PQclear(rb);
+    }
+    return rc;
+}
+
+projector_rc projector_store_generation(projector_store *store, int64_t *generation,
+                                        projector_store_error *err)
+{
+    const char *name = store->proj->name;
+    projector_rc rc = projector_store_connect(store, err);
+    if (rc != PROJECTOR_OK)
+        return rc;
+    PGresult *res = PQexecPrepared(store->conn, "projector_gen_read", 1, &name, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = fail_result(store, res, -1, "reading the projection's generation", err);
+    } else if (PQntuples(res) != 1) {
+        err_set(err, -1, NULL, "projection %s has no row in projector_projections", name);
+        rc = PROJECTOR_ERR_TRANSIENT;
+    } else {
+        *generation = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    }
+    PQclear(res);
+    return rc;
+}
+
+projector_rc projector_store_prune(projector_store *store, int64_t retention_ms, long limit,
+                                   long *deleted, projector_store_error *err)
+{
+    char retention[32], lim[32];
+    snprintf(retention, sizeof retention, "%lld", (long long)retention_ms);
+    snprintf(lim, sizeof lim, "%ld", limit);
+    const char *params[3] = {store->proj->name, retention, lim};
+    projector_rc rc = projector_store_connect(store, err);
+    *deleted = 0;
+    if (rc != PROJECTOR_OK)
+        return rc;
+    PGresult *res = PQexecPrepared(store->conn, "projector_prune", 3, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = fail_result(store, res, -1, "pruning dedup rows", err);
+    else
+        *deleted = strtol(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ the batch transaction */
+
+static int ids_reserve(projector_store *store, size_t n)
+{
+    if (n <= store->id_cap)
+        return 0;
+    const char **grown = realloc(store->ids, n * sizeof *grown);
+    if (grown == NULL)
+        return -1;
+    store->ids = grown;
+    store->id_cap = n;
+    return 0;
+}
+
+static int slots_reserve(projector_store *store, size_t n)
+{
+    if (n <= store->slot_cap)
+        return 0;
+    long *grown = realloc(store->slots, n * sizeof *grown);
+    if (grown == NULL)
+        return -1;
+    store->slots = grown;
+    store->slot_cap = n;
+    return 0;
+}
+
+/* Abandon the transaction after an error: drain what is left, leave pipeline mode, ROLLBACK.
+ * A connection that cannot do that is dropped. */
+static void abort_txn(projector_store *store)
+{
+    if (store->conn == NULL)
+        return;
+    if (PQpipelineStatus(store->conn) != PQ_PIPELINE_OFF) {
+        if (PQexitPipelineMode(store->conn) != 1) {
+            projector_store_disconnect(store);
+            return;
+        }
+    }
+    PGresult *res = PQexec(store->conn, "ROLLBACK");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        projector_store_disconnect(store);
+    PQclear(res);
+}
+
+/*
+ * Read the results of `nslots` pipelined queries and the sync that follows them. Calls
+ * on_tuples for SLOT_GEN/SLOT_DEDUP results. Returns OK or the first error (later queries of
+ * the segment are skipped by the server and reported as aborted).
+ */
+typedef int (*tuples_cb)(projector_store *store, long slot, const PGresult *res, void *opaque);
+
+static projector_rc read_segment(projector_store *store, size_t nslots, tuples_cb on_tuples,
+                                 void *opaque, projector_store_error *err)
+{
+    projector_rc rc = PROJECTOR_OK;
+    for (size_t k = 0; k < nslots; k++) {
+        PGresult *res = PQgetResult(store->conn);
+        if (res == NULL) {
+            if (rc == PROJECTOR_OK)
+                rc = fail_result(store, NULL, -1, "pipeline ended early", err);
+            return rc == PROJECTOR_ERR_PERMANENT ? PROJECTOR_ERR_TRANSIENT : rc;
+        }
+        ExecStatusType st = PQresultStatus(res);
+        long slot = store->slots[k];
+        if (st == PGRES_FATAL_ERROR) {
+            if (rc == PROJECTOR_OK) {
+                char what[128];
+                if (slot >= 0)
+                    snprintf(what, sizeof what, "sql.%s", store->batch->events[slot].event_type);
+                else
+                    snprintf(what, sizeof what, "projector statement");
+                rc = fail_result(store, res, slot >= 0 ? slot : -1, what, err);
+            }
+        } else if (st == PGRES_TUPLES_OK && (slot == SLOT_GEN || slot == SLOT_DEDUP)) {
+            if (rc == PROJECTOR_OK && on_tuples(store, slot, res, opaque)) {
+                err_set(err, -1, NULL, "out of memory");
+                rc = PROJECTOR_ERR_FATAL;
+            }
+        } else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
+                   st != PGRES_PIPELINE_ABORTED) {
+            if (rc == PROJECTOR_OK)
+                rc = fail_result(store, res, -1, "unexpected result in the pipeline", err);
+        }
+        PQclear(res);
+        if (store->conn == NULL)
+            return rc;
+        /* Each query's results end with NULL. */
+        res = PQgetResult(store->conn);
+        if (res != NULL) {
+            PQclear(res);
+            if (rc == PROJECTOR_OK)
+                err_set(err, -1, NULL, "unexpected extra result in the pipeline");
+            projector_store_disconnect(store);
+            return PROJECTOR_ERR_TRANSIENT;
+        }
+    }
+    PGresult *sync = PQgetResult(store->conn);
+    if (PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
+        if (rc == PROJECTOR_OK)
+            rc = fail_result(store, sync, -1, "pipeline sync", err);
+        PQclear(sync);
+        projector_store_disconnect(store);
+        return rc == PROJECTOR_ERR_PERMANENT ? rc : PROJECTOR_ERR_TRANSIENT;
+    }
+    PQclear(sync);
+    return rc;
+}
+
+typedef struct round1_state {
+    int64_t generation;
+    bool have_generation;
+    char **new_ids; /* malloc'd copies of the returned ids */
+    size_t new_count;
+} round1_state;
+
+static int round1_tuples(projector_store *store, long slot, const PGresult *res, void *opaque)
+{
+    round1_state *st = opaque;
+    (void)store;
+    if (slot == SLOT_GEN) {
+        if (PQntuples(res) == 1) {
+            st->generation = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+            st->have_generation = true;
+        }
+        return 0;
+    }
+    int n = PQntuples(res);
+    if (n == 0)
+        return 0;
+    st->new_ids = calloc((size_t)n, sizeof *st->new_ids);
+    if (st->new_ids == NULL)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        st->new_ids[i] = strdup(PQgetvalue(res, i, 0));
+        if (st->new_ids[i] == NULL)
+            return -1;
+        st->new_count++;
+    }
+    return 0;
+}
+
+static void round1_free(round1_state *st)
+{
+    for (size_t i = 0; i < st->new_count; i++)
+        free(st->new_ids[i]);
+    free(st->new_ids);
+    memset(st, 0, sizeof *st);
+}
+
+static int send_query(projector_store *store, size_t *nslots, long slot, const char *stmt,
+                      int nparams, const char *const *params)
+{
+    store->slots[(*nslots)++] = slot;
+    if (stmt == NULL)
+        return PQsendQueryParams(store->conn, params[0], 0, NULL, NULL, NULL, NULL, 0) ? 0 : -1;
+    return PQsendQueryPrepared(store->conn, stmt, nparams, params, NULL, NULL, 0) ? 0 : -1;
+}
+
+projector_rc projector_store_apply(projector_store *store, projector_batch *batch,
+                                   int64_t generation, const char *dlq_suffix,
+                                   projector_apply_result *result, projector_store_error *err)
+{
+    const char *name = store->proj->name;
+    round1_state r1 = {0};
+    size_t nslots = 0;
+    size_t live = 0, dead = 0;
+    projector_rc rc = projector_store_connect(store, err);
+    char num[64];
+
+    memset(result, 0, sizeof *result);
+    err->event_index = -1;
+    store->batch = batch;
+    if (rc != PROJECTOR_OK)
+        return rc;
+    if (slots_reserve(store, batch->count + 16) || ids_reserve(store, batch->count)) {
+        err_set(err, -1, NULL, "out of memory");
+        return PROJECTOR_ERR_FATAL;
+    }
+    projector_batch_reset(batch);
+
+    /* Array literal of the live events' ids, in batch order. */
+    outbox_buf *ids = &store->a[0];
+    if (projector_pgarray_begin(ids))
+        goto nomem;
+    for (size_t i = 0; i < batch->count; i++) {
+        projector_event *ev = &batch->events[i];
+        if (ev->state == PROJECTOR_EVENT_DEAD) {
+            dead++;
+            continue;
+        }
+        if (projector_pgarray_add(ids, ev->id, live == 0))
+            goto nomem;
+        live++;
+    }
+    if (projector_pgarray_end(ids))
+        goto nomem;
+
+    if (PQenterPipelineMode(store->conn) != 1) {
+        err_set(err, -1, NULL, "cannot enter pipeline mode: %s", PQerrorMessage(store->conn));
+        projector_store_disconnect(store);
+        return PROJECTOR_ERR_TRANSIENT;
+    }
+
+    /* Round 1: BEGIN, generation check, dedup rows. */
+    {
+        const char *begin[1] = {"BEGIN"};
+        const char *p_dedup[2] = {name, (const char *)ids->data};
+        if (send_query(store, &nslots, SLOT_INTERNAL, NULL, 0, begin) ||
+            send_query(store, &nslots, SLOT_GEN, "projector_gen", 1, &name) ||
+            (live > 0 && send_query(store, &nslots, SLOT_DEDUP, "projector_dedup", 2, p_dedup)) ||
+            PQpipelineSync(store->conn) != 1)
+            goto send_failed;
+    }
+    rc = read_segment(store, nslots, round1_tuples, &r1, err);
+    if (rc != PROJECTOR_OK)
+        goto fail;
+    if (!r1.have_generation) {
+        err_set(err, -1, NULL, "projection %s has no row in projector_projections", name);
+        rc = PROJECTOR_ERR_TRANSIENT;
+        goto fail;
+    }
+    if (r1.generation != generation) {
+        err_set(err, -1, NULL, "projection %s was replayed (generation %lld, expected %lld)", name,
+                (long long)r1.generation, (long long)generation);
+        rc = PROJECTOR_ERR_STALE;
+        goto fail;
+    }
+    long fresh = projector_batch_mark(batch, (const char *const *)r1.new_ids, r1.new_count);
+    if (fresh < 0)
+        goto nomem;
+
+    /* Round 2: mapped statements of the new events, dead letters, offsets, NOTIFY, COMMIT. */
+    nslots = 0;
+    size_t napplied = 0;
+    for (size_t i = 0; i < batch->count; i++) {
+        projector_event *ev = &batch->events[i];
+        if (ev->state == PROJECTOR_EVENT_DUPLICATE) {
+            result->duplicates++;
+            continue;
+        }
+        if (ev->state != PROJECTOR_EVENT_NEW)
+            continue;
+        store->ids[napplied++] = ev->id;
+        if (ev->mapping < 0) {
+            result->unmapped++;
+            continue;
+        }
+        char stmt[32], part[16], off[32];
+        snprintf(stmt, sizeof stmt, "m%d", ev->mapping);
+        snprintf(part, sizeof part, "%d", (int)ev->partition);
+        snprintf(off, sizeof off, "%lld", (long long)ev->offset);
+        const char *params[8] = {ev->json, ev->id, ev->event_type, ev->aggregate_id, ev->topic,
+                                 part,     off,    ev->commit_time};
+        if (send_query(store, &nslots, (long)i, stmt, 8, params))
+            goto send_failed;
+        result->applied++;
+    }
+    if (dead > 0) {
+        outbox_buf *t = &store->a[1], *p = &store->a[2], *o = &store->a[3], *e = &store->a[4],
+                   *y = &store->a[5], *s = &store->a[6], *r = &store->a[7];
+        outbox_buf *d = &store->notify; /* reused below only after this statement is sent */
+        int first = 1;
+        if (projector_pgarray_begin(t) || projector_pgarray_begin(p) ||
+            projector_pgarray_begin(o) || projector_pgarray_begin(e) ||
+            projector_pgarray_begin(y) || projector_pgarray_begin(s) ||
+            projector_pgarray_begin(r) || projector_pgarray_begin(d))
+            goto nomem;
+        for (size_t i = 0; i < batch->count; i++) {
+            projector_event *ev = &batch->events[i];
+            if (ev->state != PROJECTOR_EVENT_DEAD)
+                continue;
+            char part[16], off[32], dlq[512];
+            snprintf(part, sizeof part, "%d", (int)ev->partition);
+            snprintf(off, sizeof off, "%lld", (long long)ev->offset);
+            snprintf(dlq, sizeof dlq, "%s%s", ev->topic, dlq_suffix);
+            if (projector_pgarray_add(t, ev->topic, first) ||
+                projector_pgarray_add(p, part, first) || projector_pgarray_add(o, off, first) ||
+                projector_pgarray_add(e, ev->id[0] ? ev->id : NULL, first) ||
+                projector_pgarray_add(y, ev->event_type, first) ||
+                projector_pgarray_add(s, ev->sqlstate[0] ? ev->sqlstate : NULL, first) ||
+                projector_pgarray_add(r, ev->reason ? ev->reason : "unknown", first) ||
+                projector_pgarray_add(d, dlq, first))
+                goto nomem;
+            first = 0;
+            result->dead++;
+        }
+        if (projector_pgarray_end(t) || projector_pgarray_end(p) || projector_pgarray_end(o) ||
+            projector_pgarray_end(e) || projector_pgarray_end(y) || projector_pgarray_end(s) ||
+            projector_pgarray_end(r) || projector_pgarray_end(d))
+            goto nomem;
+        const char *params[9] = {name,
+                                 (const char *)t->data,
+                                 (const char *)p->data,
+                                 (const char *)o->data,
+                                 (const char *)e->data,
+                                 (const char *)y->data,
+                                 (const char *)s->data,
+                                 (const char *)r->data,
+                                 (const char *)d->data};
+        if (send_query(store, &nslots, SLOT_INTERNAL, "projector_dead", 9, params))
+            goto send_failed;
+    }
+    {
+        projector_position *pos = malloc(batch->count * sizeof *pos);
+        if (pos == NULL)
+            goto nomem;
+        size_t npos = projector_batch_positions(batch, pos, batch->count);
+        outbox_buf *t = &store->a[1], *p = &store->a[2], *o = &store->a[3];
+        int bad =
+            projector_pgarray_begin(t) || projector_pgarray_begin(p) || projector_pgarray_begin(o);
+        for (size_t i = 0; i < npos && !bad; i++) {
+            char part[16];
+            snprintf(part, sizeof part, "%d", (int)pos[i].partition);
+            snprintf(num, sizeof num, "%lld", (long long)pos[i].next_offset);
+            bad = projector_pgarray_add(t, pos[i].topic, i == 0) ||
+                  projector_pgarray_add(p, part, i == 0) || projector_pgarray_add(o, num, i == 0);
+        }
+        free(pos);
+        if (bad || projector_pgarray_end(t) || projector_pgarray_end(p) || projector_pgarray_end(o))
+            goto nomem;
+        const char *params[4] = {name, (const char *)t->data, (const char *)p->data,
+                                 (const char *)o->data};
+        if (npos > 0 && send_query(store, &nslots, SLOT_INTERNAL, "projector_offsets", 4, params))
+            goto send_failed;
+    }
+    if (store->proj->notify != NULL && store->proj->notify[0] != '\0' && napplied > 0) {
+        size_t at = 0;
+        while (at < napplied) {
+            long took = projector_notify_payload(&store->notify, name, store->ids, napplied, at,
+                                                 PROJECTOR_NOTIFY_MAX);
+            if (took <= 0)
+                goto nomem;
+            const char *params[2] = {store->proj->notify, (const char *)store->notify.data};
+            if (send_query(store, &nslots, SLOT_INTERNAL, "projector_notify", 2, params))
+                goto send_failed;
+            at += (size_t)took;
+            result->notifies++;
+        }
+    }
+    {
+        const char *commit[1] = {"COMMIT"};
+        if (send_query(store, &nslots, SLOT_INTERNAL, NULL, 0, commit) ||
+            PQpipelineSync(store->conn) != 1)
+            goto send_failed;
+    }
+    rc = read_segment(store, nslots, round1_tuples, &r1, err);
+    if (rc != PROJECTOR_OK)
+        goto fail;
+    if (PQexitPipelineMode(store->conn) != 1) {
+        /* Committed; the connection is just in a state we do not trust. */
+        projector_store_disconnect(store);
+    }
+    round1_free(&r1);
+    return PROJECTOR_OK;
+
+send_failed:
+    /* The connection broke while sending (no SQLSTATE): transient, connection dropped. */
+    rc = fail_result(store, NULL, -1, "sending the batch", err);
+    goto fail;
+nomem:
+    err_set(err, -1, NULL, "out of memory");
+    rc = PROJECTOR_ERR_FATAL;
+fail:
+    round1_free(&r1);
+    abort_txn(store);
+    projector_batch_reset(batch);
+    return rc;
+}

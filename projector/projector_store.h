@@ -1,0 +1,126 @@
+#ifndef PROJECTOR_STORE_H
+#define PROJECTOR_STORE_H
+
+/*
+ * projector_store: one projection's connection to its read database, and the one transaction
+ * per batch that makes each effect happen exactly once.
+ *
+ * projector_store_apply() runs, in ONE transaction, over libpq's pipeline mode (two round
+ * trips per batch whatever its size):
+ *   round 1: BEGIN;
+ *            SELECT generation ... FOR SHARE   (a replay that committed since the offsets were
+ *                                                read makes the batch STALE; a replay running
+ *                                                now waits for this transaction)
+ *            INSERT INTO projector_dedup SELECT $1, unnest($2::uuid[])
+ *              ON CONFLICT DO NOTHING RETURNING event_id   (which events are new)
+ *   round 2: the mapped statement of every NEW event, in batch order;
+ *            INSERT INTO projector_dead_letters ... (events dead-lettered in this batch);
+ *            INSERT INTO projector_offsets ... ON CONFLICT DO UPDATE (next offset per
+ *              partition, for every event of the batch whatever became of it);
+ *            SELECT pg_notify(channel, payload) per <8000-byte chunk of applied ids
+ *              (delivered by PostgreSQL at COMMIT, never for a rolled-back batch);
+ *            COMMIT.
+ * A concurrent holder of the same partitions (a zombie after a rebalance) cannot double-apply:
+ * the dedup primary key makes the second transaction wait for the first and then see the
+ * events as not new.
+ *
+ * Errors (projector_rc): TRANSIENT (by SQLSTATE, see sqlstate.h, or a broken connection: the
+ * store drops the connection and reconnects on the next call; the caller backs off and
+ * retries the same batch), PERMANENT (a mapped statement failed because of its event:
+ * err->event_index names it; the caller dead-letters it and retries the batch without it),
+ * FATAL (configuration: missing tables, privileges, a statement that does not prepare),
+ * STALE (replay happened: reload the offsets). After any error the transaction is rolled back.
+ *
+ * Batches are limited to PROJECTOR_STORE_MAX_BATCH events: the pipeline runs on a blocking
+ * connection and the results of a bounded batch always fit the socket buffers.
+ *
+ * Threads: a store belongs to one thread. The projection (borrowed) must outlive it.
+ */
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "projector_batch.h"
+#include "projector_projection.h"
+
+#define PROJECTOR_STORE_MAX_BATCH 5000
+
+typedef enum projector_rc {
+    PROJECTOR_OK = 0,
+    PROJECTOR_ERR_TRANSIENT = 1,
+    PROJECTOR_ERR_PERMANENT = 2,
+    PROJECTOR_ERR_FATAL = 3,
+    PROJECTOR_ERR_STALE = 4,
+} projector_rc;
+
+const char *projector_rc_name(projector_rc rc);
+
+typedef struct projector_store_error {
+    long event_index; /* PERMANENT: the batch index of the failing event; else -1 */
+    char sqlstate[6]; /* "" when there was none */
+    char message[1024];
+} projector_store_error;
+
+/* What a successful apply did. */
+typedef struct projector_apply_result {
+    uint64_t applied;    /* mapped statements run (NEW events with a mapping) */
+    uint64_t unmapped;   /* NEW events without a mapping (dedup row only) */
+    uint64_t duplicates; /* events already applied */
+    uint64_t dead;       /* dead-letter rows written */
+    uint64_t notifies;   /* NOTIFY payloads sent */
+} projector_apply_result;
+
+typedef struct projector_store projector_store;
+
+/* A store for `proj` on `conninfo` (copied). Does not connect. NULL on ENOMEM. */
+projector_store *projector_store_new(const projector_projection *proj, const char *conninfo)
+    __attribute__((warn_unused_result));
+void projector_store_free(projector_store *store);
+
+/* Connect if not connected: session settings, the projection's row in projector_projections,
+ * and every statement prepared (the mapped ones included: a bad one is FATAL naming its ini
+ * line). */
+projector_rc projector_store_connect(projector_store *store, projector_store_error *err)
+    __attribute__((warn_unused_result));
+bool projector_store_connected(const projector_store *store);
+/* Drop the connection (it is reopened by the next call). */
+void projector_store_disconnect(projector_store *store);
+
+/* One stored position. */
+typedef struct projector_offset_row {
+    char *topic; /* malloc'd */
+    int32_t partition;
+    int64_t next_offset;
+} projector_offset_row;
+
+/* The projection's stored offsets and generation, read in one snapshot. *rows is malloc'd
+ * (free with projector_offset_rows_free). */
+projector_rc projector_store_offsets(projector_store *store, projector_offset_row **rows,
+                                     size_t *count, int64_t *generation, projector_store_error *err)
+    __attribute__((warn_unused_result));
+void projector_offset_rows_free(projector_offset_row *rows, size_t count);
+
+/* The projection's current generation (bumped by replay). */
+projector_rc projector_store_generation(projector_store *store, int64_t *generation,
+                                        projector_store_error *err)
+    __attribute__((warn_unused_result));
+
+/*
+ * The batch transaction (see above). Every DEAD event must already be acknowledged by the
+ * dead-letter topic (dlq_sent) and carries its reason; `dlq_suffix` is recorded with it.
+ * `generation` is the one the offsets were read under. Event states are updated (NEW /
+ * DUPLICATE). On error nothing was committed.
+ */
+projector_rc projector_store_apply(projector_store *store, projector_batch *batch,
+                                   int64_t generation, const char *dlq_suffix,
+                                   projector_apply_result *result, projector_store_error *err)
+    __attribute__((warn_unused_result));
+
+/* Delete up to `limit` dedup rows of the projection older than retention_ms. */
+projector_rc projector_store_prune(projector_store *store, int64_t retention_ms, long limit,
+                                   long *deleted, projector_store_error *err)
+    __attribute__((warn_unused_result));
+
+#endif
