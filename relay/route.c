@@ -341,13 +341,13 @@ static int route_fill(const relay_route *route, const struct route_fields *f, js
         }
     }
 
-    /* Required fields. */
-    for (int c = 0; c < RELAY_COL_HEADERS; c++) {
-        if (!f->v[c].ptr) {
-            snprintf(errstr, errstr_size, "required field %s (column \"%s\") is NULL", what[c],
-                     route->columns[c]);
-            goto done;
-        }
+    /* The topic needs the fields its template names; without them the dead letter goes to
+     * the fallback topic. */
+    for (size_t i = 0; i < route->nparts; i++) {
+        enum tpl_kind kind = route->parts[i].kind;
+        if ((kind == TPL_AGGREGATE_TYPE && !ev->aggregate_type) ||
+            (kind == TPL_EVENT_TYPE && !ev->event_type))
+            goto required;
     }
 
     /* Topic from the template. */
@@ -376,6 +376,15 @@ static int route_fill(const relay_route *route, const struct route_fields *f, js
                  topic);
         ev->topic = NULL;
         goto done;
+    }
+required:
+    /* Required fields: checked after the topic, so a dead letter lands next to its stream. */
+    for (int c = 0; c < RELAY_COL_HEADERS; c++) {
+        if (!f->v[c].ptr) {
+            snprintf(errstr, errstr_size, "required field %s (column \"%s\") is NULL", what[c],
+                     route->columns[c]);
+            goto done;
+        }
     }
     rc = 0;
     goto done;

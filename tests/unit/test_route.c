@@ -115,8 +115,23 @@ static void test_null_required_column_is_dead_letter(void **state)
     relay_value v[RELAY_ROUTE_NCOLS] = {V("e1"), V("post"), NUL, V("PostCreated"), V("{}"), NUL};
     assert_int_equal(relay_route_row(route, v, false, &meta, &ev, err, sizeof(err)), -1);
     assert_string_equal(err, "required field aggregate_id (column \"aggregate_id\") is NULL");
-    /* Still filled for the dead letter's headers. */
+    /* Still filled for the dead letter's headers, and its topic is known. */
     assert_string_equal(header(&ev, "id"), "e1");
+    assert_string_equal(ev.topic, "outbox.event.post");
+    relay_event_free(&ev);
+    relay_route_free(route);
+}
+
+static void test_null_aggregate_type_leaves_no_topic(void **state)
+{
+    relay_route *route = default_route();
+    relay_event ev;
+    relay_event_init(&ev);
+    char err[256];
+    relay_value v[RELAY_ROUTE_NCOLS] = {V("e1"), NUL, V("p1"), V("PostCreated"), V("{}"), NUL};
+    assert_int_equal(relay_route_row(route, v, false, &meta, &ev, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "aggregate_type"));
+    assert_null(ev.topic);
     relay_event_free(&ev);
     relay_route_free(route);
 }
@@ -247,6 +262,7 @@ int main(void)
         cmocka_unit_test(test_template_with_event_type),
         cmocka_unit_test(test_unknown_placeholder_rejected),
         cmocka_unit_test(test_null_required_column_is_dead_letter),
+        cmocka_unit_test(test_null_aggregate_type_leaves_no_topic),
         cmocka_unit_test(test_invalid_json_payload_is_dead_letter_with_original_bytes),
         cmocka_unit_test(test_invalid_topic_is_dead_letter),
         cmocka_unit_test(test_bytea_payload_passes_through),
