@@ -9,7 +9,7 @@ source "$OUTBOX_SOURCE_DIR/tests/fixtures/projector/lib_projector.sh"
 proj_setup
 
 # ---------------------------------------------------------------- dead letters
-events_py produce --bootstrap "$OUTBOX_KAFKA" --prefix "$PREFIX" --events 3000 --dup-ratio 0.05 \
+events_py produce --bootstrap "$OUTBOX_KAFKA" --prefix "$PREFIX" --events 3000 --dup-ratio 0 \
   --seed 31 --registry "$OUTBOX_REGISTRY_URL" --poison 3 --garbage 2 --expect "$TEST_TMP/expect.json" >/dev/null
 proj_ini "$TEST_TMP/p.ini"
 proj_start "$TEST_TMP/p.ini" "$TEST_TMP/p.log"
