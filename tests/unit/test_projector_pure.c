@@ -1,0 +1,402 @@
+/* projector: the pure parts - SQLSTATE classes, projection sections, batch planning (dedup
+ * marking, positions, deadlines), array literals, NOTIFY payload chunking, uuid checks, the
+ * /events body, and decoding both wire formats. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+
+#include "avro_json.h"
+#include "avro_schema.h"
+#include "wire.h"
+#include "projector_batch.h"
+#include "projector_decode.h"
+#include "projector_httpd.h"
+#include "projector_pgtext.h"
+#include "projector_projection.h"
+#include "projector_sqlstate.h"
+
+/* ------------------------------------------------------------------ SQLSTATE */
+
+static void test_sqlstate_transient_classes_are_retried(void **state)
+{
+    const char *codes[] = {"08006", "08001", "40001", "40P01", "53300", "57P01",
+                           "57P03", "55P03", "58030", NULL,    ""};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        assert_int_equal(projector_sqlstate_classify(codes[i]), PROJECTOR_SQLSTATE_TRANSIENT);
+}
+
+static void test_sqlstate_data_and_integrity_errors_are_permanent(void **state)
+{
+    const char *codes[] = {"22P02", "22007", "23505", "23514", "23503", "42804", "42883", "P0001"};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        assert_int_equal(projector_sqlstate_classify(codes[i]), PROJECTOR_SQLSTATE_PERMANENT);
+}
+
+static void test_sqlstate_configuration_errors_are_fatal(void **state)
+{
+    const char *codes[] = {"42501", "3D000", "28P01", "28000", "XX000", "XX001", "0A000"};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        assert_int_equal(projector_sqlstate_classify(codes[i]), PROJECTOR_SQLSTATE_FATAL);
+}
+
+/* ------------------------------------------------------------------ projections */
+
+static outbox_conf_item item(const char *section, const char *key, const char *value, int line)
+{
+    outbox_conf_item it = {section, key, value, "p.ini", line};
+    return it;
+}
+
+static void test_projection_sections_parse_with_defaults(void **state)
+{
+    outbox_conf_item items[] = {
+        item("projection posts", "topics", "outbox.event.post, outbox.event.comment", 2),
+        item("projection posts", "tables", "posts comments,audit.log", 3),
+        item("projection posts", "sql.PostCreated", "INSERT INTO posts SELECT $1", 4),
+        item("projection posts", "sql.CommentCreated", "SELECT 1", 5),
+        item("projection other", "topics", "x", 7),
+        item("projection other", "database", "dbname=other", 8),
+        item("projection other", "notify", "", 9),
+        item("projection other", "start", "latest", 10),
+        item("projection other", "sql.X", "SELECT 2", 11),
+        item("projection posts", "sql.PostCreated", "SELECT 3", 12), /* later wins */
+    };
+    projector_projections out = {0};
+    char errstr[512];
+    assert_int_equal(projector_projections_parse(items, 10, &out, errstr, sizeof errstr), 0);
+    assert_int_equal(out.count, 2);
+    const projector_projection *p = projector_projections_find(&out, "posts");
+    assert_non_null(p);
+    assert_int_equal(p->topic_count, 2);
+    assert_string_equal(p->topics[1], "outbox.event.comment");
+    assert_int_equal(p->table_count, 3);
+    assert_string_equal(p->tables[2], "audit.log");
+    assert_string_equal(p->group, "outbox-projector.posts");
+    assert_string_equal(p->notify, "projector.posts");
+    assert_null(p->database);
+    assert_int_equal(p->start, PROJECTOR_START_EARLIEST);
+    assert_int_equal(p->mapping_count, 2);
+    assert_int_equal(projector_projection_mapping(p, "PostCreated"), 0);
+    assert_string_equal(p->mappings[0].sql, "SELECT 3");
+    assert_string_equal(p->mappings[0].origin, "p.ini:12");
+    assert_int_equal(projector_projection_mapping(p, "Nope"), -1);
+    const projector_projection *o = projector_projections_find(&out, "other");
+    assert_string_equal(o->notify, "");
+    assert_string_equal(o->database, "dbname=other");
+    assert_int_equal(o->start, PROJECTOR_START_LATEST);
+    projector_projections_free(&out);
+    assert_int_equal(out.count, 0);
+}
+
+static void expect_parse_error(const outbox_conf_item *items, size_t n, const char *needle)
+{
+    projector_projections out = {0};
+    char errstr[512] = "";
+    assert_int_equal(projector_projections_parse(items, n, &out, errstr, sizeof errstr), -1);
+    if (strstr(errstr, needle) == NULL)
+        fail_msg("error '%s' lacks '%s'", errstr, needle);
+    assert_int_equal(out.count, 0);
+}
+
+static void test_projection_errors_name_key_file_and_fix(void **state)
+{
+    outbox_conf_item unknown[] = {item("projection p", "topcs", "a", 3)};
+    expect_parse_error(unknown, 1, "unknown key 'topcs' in [projection p] at p.ini:3");
+    outbox_conf_item section[] = {item("projections p", "topics", "a", 4)};
+    expect_parse_error(section, 1, "unknown section [projections p] at p.ini:4");
+    outbox_conf_item no_topics[] = {item("projection p", "sql.A", "SELECT 1", 1)};
+    expect_parse_error(no_topics, 1, "has no topics");
+    outbox_conf_item no_sql[] = {item("projection p", "topics", "a", 1)};
+    expect_parse_error(no_sql, 1, "maps no event type");
+    outbox_conf_item bad_table[] = {item("projection p", "tables", "posts; DROP TABLE x", 2)};
+    expect_parse_error(bad_table, 1, "invalid table name");
+    outbox_conf_item bad_name[] = {item("projection a b", "topics", "a", 2)};
+    expect_parse_error(bad_name, 1, "invalid projection name 'a b'");
+    outbox_conf_item same_group[] = {
+        item("projection a", "topics", "t", 1),       item("projection a", "sql.X", "SELECT 1", 2),
+        item("projection a", "group", "g", 3),        item("projection b", "topics", "t", 4),
+        item("projection b", "sql.X", "SELECT 1", 5), item("projection b", "group", "g", 6)};
+    expect_parse_error(same_group, 6, "same consumer group 'g'");
+    outbox_conf_item twice[] = {item("projection p", "topics", "a, b, a", 2)};
+    expect_parse_error(twice, 1, "topic 'a' listed twice");
+}
+
+static void test_identifiers(void **state)
+{
+    assert_true(projector_identifier_valid("posts"));
+    assert_true(projector_identifier_valid("read_model.posts_v2"));
+    assert_false(projector_identifier_valid("1posts"));
+    assert_false(projector_identifier_valid("a.b.c"));
+    assert_false(projector_identifier_valid("posts;"));
+    assert_false(projector_identifier_valid(""));
+}
+
+/* ------------------------------------------------------------------ batch planning */
+
+static projector_event *add(projector_batch *b, const char *topic, int32_t part, int64_t off,
+                            const char *id, int64_t now)
+{
+    projector_event *ev = projector_batch_add(b, now);
+    assert_non_null(ev);
+    ev->topic = strdup(topic);
+    ev->partition = part;
+    ev->offset = off;
+    snprintf(ev->id, sizeof ev->id, "%s", id);
+    return ev;
+}
+
+#define ID(n) "00000000-0000-4000-8000-00000000000" #n
+
+static void test_batch_marks_first_occurrence_new_and_the_rest_duplicate(void **state)
+{
+    projector_batch b;
+    projector_batch_init(&b);
+    add(&b, "t", 0, 10, ID(1), 0);
+    add(&b, "t", 1, 5, ID(2), 0);
+    add(&b, "t", 0, 11, ID(1), 0); /* duplicate inside the batch */
+    add(&b, "t", 0, 12, ID(3), 0); /* applied in an earlier batch: not returned */
+    projector_event *dead = add(&b, "t", 1, 6, ID(4), 0);
+    assert_int_equal(projector_event_kill(dead, "23514", "bad\x01row"), 0);
+    const char *returned[] = {ID(2), ID(1)};
+    assert_int_equal(projector_batch_mark(&b, returned, 2), 2);
+    assert_int_equal(b.events[0].state, PROJECTOR_EVENT_NEW);
+    assert_int_equal(b.events[1].state, PROJECTOR_EVENT_NEW);
+    assert_int_equal(b.events[2].state, PROJECTOR_EVENT_DUPLICATE);
+    assert_int_equal(b.events[3].state, PROJECTOR_EVENT_DUPLICATE);
+    assert_int_equal(b.events[4].state, PROJECTOR_EVENT_DEAD);
+    assert_string_equal(b.events[4].reason, "bad?row"); /* printable only */
+    /* A retry starts over, dead events stay dead. */
+    projector_batch_reset(&b);
+    assert_int_equal(b.events[0].state, PROJECTOR_EVENT_PENDING);
+    assert_int_equal(b.events[4].state, PROJECTOR_EVENT_DEAD);
+    projector_batch_free(&b, NULL);
+}
+
+static void test_batch_positions_cover_every_partition_whatever_the_state(void **state)
+{
+    projector_batch b;
+    projector_batch_init(&b);
+    add(&b, "a", 0, 10, ID(1), 0);
+    add(&b, "b", 0, 3, ID(2), 0);
+    add(&b, "a", 1, 7, ID(3), 0);
+    projector_event *dead = add(&b, "a", 0, 11, ID(4), 0);
+    assert_int_equal(projector_event_kill(dead, NULL, "undecodable"), 0);
+    add(&b, "b", 0, 4, ID(5), 0);
+    projector_position pos[8];
+    size_t n = projector_batch_positions(&b, pos, 8);
+    assert_int_equal(n, 3);
+    assert_string_equal(pos[0].topic, "a");
+    assert_int_equal(pos[0].next_offset, 12); /* past the dead event */
+    assert_string_equal(pos[1].topic, "b");
+    assert_int_equal(pos[1].next_offset, 5);
+    assert_int_equal(pos[2].partition, 1);
+    assert_int_equal(pos[2].next_offset, 8);
+    projector_batch_drop_partition(&b, "a", 0, NULL);
+    assert_int_equal(b.count, 3);
+    assert_int_equal(projector_batch_positions(&b, pos, 8), 2);
+    projector_batch_free(&b, NULL);
+}
+
+static void test_batch_is_due_by_count_or_linger(void **state)
+{
+    projector_batch b;
+    projector_batch_init(&b);
+    assert_false(projector_batch_due(&b, 2, 100, 1000));
+    assert_int_equal(projector_batch_wait_ms(&b, 100, 1000), -1);
+    add(&b, "t", 0, 1, ID(1), 1000);
+    assert_false(projector_batch_due(&b, 2, 100, 1050));
+    assert_int_equal(projector_batch_wait_ms(&b, 100, 1050), 50);
+    assert_true(projector_batch_due(&b, 2, 100, 1100));
+    add(&b, "t", 0, 2, ID(2), 1060);
+    assert_true(projector_batch_due(&b, 2, 100, 1061));
+    projector_batch_clear(&b, NULL);
+    assert_false(projector_batch_due(&b, 2, 100, 5000));
+    projector_batch_free(&b, NULL);
+}
+
+static void test_uuid_normalize(void **state)
+{
+    char out[PROJECTOR_UUID_LEN + 1];
+    const char *in = "6D02D7EA-EE25-41CE-AAAB-BDD0C2EECB36";
+    assert_int_equal(projector_uuid_normalize(in, strlen(in), out), 0);
+    assert_string_equal(out, "6d02d7ea-ee25-41ce-aaab-bdd0c2eecb36");
+    const char *bad[] = {
+        "6d02d7ea-ee25-41ce-aaab-bdd0c2eecb3", "6d02d7eaxee25-41ce-aaab-bdd0c2eecb36",
+        "{6d02d7ea-ee25-41ce-aaab-bdd0c2eecb}", "6d02d7ea-ee25-41ce-aaab-bdd0c2eecbzz"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(projector_uuid_normalize(bad[i], strlen(bad[i]), out), -1);
+}
+
+/* ------------------------------------------------------------------ text for PostgreSQL */
+
+static void test_array_literal_quotes_and_escapes(void **state)
+{
+    outbox_buf buf = OUTBOX_BUF_INIT;
+    assert_int_equal(projector_pgarray_begin(&buf), 0);
+    assert_int_equal(projector_pgarray_add(&buf, "plain", 1), 0);
+    assert_int_equal(projector_pgarray_add(&buf, "a \"quoted\" \\ b,{x}", 0), 0);
+    assert_int_equal(projector_pgarray_add(&buf, NULL, 0), 0);
+    assert_int_equal(projector_pgarray_add(&buf, "", 0), 0);
+    assert_int_equal(projector_pgarray_end(&buf), 0);
+    assert_string_equal((char *)buf.data, "{\"plain\",\"a \\\"quoted\\\" \\\\ b,{x}\",NULL,\"\"}");
+    assert_int_equal(buf.len, strlen((char *)buf.data));
+    assert_int_equal(projector_pgarray_begin(&buf), 0);
+    assert_int_equal(projector_pgarray_end(&buf), 0);
+    assert_string_equal((char *)buf.data, "{}");
+    outbox_buf_free(&buf);
+}
+
+static void test_notify_payloads_stay_under_the_limit_and_cover_every_id(void **state)
+{
+    enum { N = 1000 };
+    char ids[N][PROJECTOR_UUID_LEN + 1];
+    const char *ptrs[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "00000000-0000-4000-8000-%012d", i);
+        ptrs[i] = ids[i];
+    }
+    outbox_buf buf = OUTBOX_BUF_INIT;
+    size_t at = 0, payloads = 0;
+    while (at < N) {
+        long took = projector_notify_payload(&buf, "posts", ptrs, N, at, PROJECTOR_NOTIFY_MAX);
+        assert_true(took > 0);
+        assert_true(buf.len <= PROJECTOR_NOTIFY_MAX);
+        json_error_t jerr;
+        json_t *obj = json_loads((char *)buf.data, 0, &jerr);
+        assert_non_null(obj);
+        assert_string_equal(json_string_value(json_object_get(obj, "projection")), "posts");
+        json_t *events = json_object_get(obj, "events");
+        assert_int_equal(json_array_size(events), (size_t)took);
+        assert_string_equal(json_string_value(json_array_get(events, 0)), ids[at]);
+        json_decref(obj);
+        at += (size_t)took;
+        payloads++;
+    }
+    assert_int_equal(at, N);
+    assert_int_equal(payloads, 5); /* 39 bytes per id: 204 per payload */
+    assert_int_equal(projector_notify_payload(&buf, "posts", ptrs, N, N, PROJECTOR_NOTIFY_MAX), 0);
+    assert_int_equal(projector_notify_payload(&buf, "posts", ptrs, N, 0, 40), -1);
+    outbox_buf_free(&buf);
+}
+
+static void test_event_body_by_state(void **state)
+{
+    int status = 0;
+    char *body = projector_httpd_event_body("p", ID(1), "applied", "2026-01-01 00:00:00+00", NULL,
+                                            NULL, NULL, &status);
+    assert_int_equal(status, 200);
+    assert_non_null(strstr(body, "\"status\":\"applied\""));
+    free(body);
+    body = projector_httpd_event_body("p", ID(1), NULL, NULL, NULL, NULL, NULL, &status);
+    assert_int_equal(status, 202);
+    assert_non_null(strstr(body, "\"status\":\"pending\""));
+    free(body);
+    body = projector_httpd_event_body("p", ID(1), "failed", "t", "violates \"x\"", "23514", "a.dlq",
+                                      &status);
+    assert_int_equal(status, 422);
+    assert_non_null(strstr(body, "\"reason\":\"violates \\\"x\\\"\""));
+    assert_non_null(strstr(body, "\"sqlstate\":\"23514\""));
+    free(body);
+}
+
+/* ------------------------------------------------------------------ decoding */
+
+static const char *post_json =
+    "{\"post_id\":\"6d02d7ea-ee25-41ce-aaab-bdd0c2eecb36\",\"author_id\":\"u1\","
+    "\"author_name\":\"Ann\",\"title\":\"T\",\"body\":\"B\",\"tags\":[\"a\"],"
+    "\"metadata\":{\"k\":\"v\"},\"publish_date\":\"2026-01-02\","
+    "\"created_at\":\"2026-01-01T00:00:00.123Z\"}";
+
+static void framed(const outbox_schema *schema, int confluent, outbox_buf *buf)
+{
+    char errstr[256];
+    json_error_t jerr;
+    json_t *value = json_loads(post_json, 0, &jerr);
+    assert_non_null(value);
+    outbox_buf_reset(buf);
+    if (confluent)
+        assert_int_equal(outbox_wire_confluent_write(buf, 7, errstr, sizeof errstr), 0);
+    else
+        assert_int_equal(outbox_wire_single_object_write(buf, outbox_schema_fingerprint(schema),
+                                                         errstr, sizeof errstr),
+                         0);
+    assert_int_equal(outbox_avro_json_encode(schema, value, buf, errstr, sizeof errstr), 0);
+    json_decref(value);
+}
+
+static void test_decode_single_object_renders_logical_types(void **state)
+{
+    outbox_schemas *schemas = NULL;
+    char errstr[512];
+    assert_int_equal(outbox_schemas_load_dir(SCHEMA_DIR, &schemas, errstr, sizeof errstr), 0);
+    const outbox_schema *post = outbox_schemas_find(schemas, "PostCreated");
+    projector_decoder *dec = projector_decoder_new(schemas, NULL);
+    outbox_buf buf = OUTBOX_BUF_INIT;
+    framed(post, 0, &buf);
+    char *json = NULL;
+    const char *name = NULL;
+    assert_int_equal(
+        projector_decode_value(dec, buf.data, buf.len, &json, &name, errstr, sizeof errstr),
+        PROJECTOR_DECODE_OK);
+    assert_string_equal(name, "PostCreated");
+    json_error_t jerr;
+    json_t *got = json_loads(json, 0, &jerr);
+    json_t *want = json_loads(post_json, 0, &jerr);
+    assert_true(json_equal(got, want));
+    json_decref(got);
+    json_decref(want);
+    free(json);
+
+    /* Confluent framing without a registry: dead, and the reason says what to set. */
+    framed(post, 1, &buf);
+    assert_int_equal(
+        projector_decode_value(dec, buf.data, buf.len, &json, &name, errstr, sizeof errstr),
+        PROJECTOR_DECODE_DEAD);
+    assert_non_null(strstr(errstr, "registry.url"));
+    /* Unknown fingerprint, garbage, truncated Avro: dead with a reason. */
+    uint8_t unknown[] = {0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 0};
+    assert_int_equal(
+        projector_decode_value(dec, unknown, sizeof unknown, &json, &name, errstr, sizeof errstr),
+        PROJECTOR_DECODE_DEAD);
+    assert_non_null(strstr(errstr, "fingerprint"));
+    uint8_t garbage[] = {0x07, 'x'};
+    assert_int_equal(
+        projector_decode_value(dec, garbage, sizeof garbage, &json, &name, errstr, sizeof errstr),
+        PROJECTOR_DECODE_DEAD);
+    framed(post, 0, &buf);
+    assert_int_equal(
+        projector_decode_value(dec, buf.data, buf.len - 3, &json, &name, errstr, sizeof errstr),
+        PROJECTOR_DECODE_DEAD);
+    assert_non_null(strstr(errstr, "does not match blog.events.PostCreated"));
+    outbox_buf_free(&buf);
+    projector_decoder_free(dec);
+    outbox_schemas_destroy(schemas);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sqlstate_transient_classes_are_retried),
+        cmocka_unit_test(test_sqlstate_data_and_integrity_errors_are_permanent),
+        cmocka_unit_test(test_sqlstate_configuration_errors_are_fatal),
+        cmocka_unit_test(test_projection_sections_parse_with_defaults),
+        cmocka_unit_test(test_projection_errors_name_key_file_and_fix),
+        cmocka_unit_test(test_identifiers),
+        cmocka_unit_test(test_batch_marks_first_occurrence_new_and_the_rest_duplicate),
+        cmocka_unit_test(test_batch_positions_cover_every_partition_whatever_the_state),
+        cmocka_unit_test(test_batch_is_due_by_count_or_linger),
+        cmocka_unit_test(test_uuid_normalize),
+        cmocka_unit_test(test_array_literal_quotes_and_escapes),
+        cmocka_unit_test(test_notify_payloads_stay_under_the_limit_and_cover_every_id),
+        cmocka_unit_test(test_event_body_by_state),
+        cmocka_unit_test(test_decode_single_object_renders_logical_types),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
