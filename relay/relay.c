@@ -568,6 +568,7 @@ static int on_message(relay *r, const relay_pgoutput_message *msg)
         r->meta.xid = 0;
         r->meta.commit_lsn = msg->lsn;
         r->meta.commit_time_us = wall_us();
+        relay_txn_meta_format(&r->meta);
     }
     char err[512];
     relay_event_reset(&r->ev);
@@ -619,6 +620,7 @@ static int on_xlogdata(relay *r, const relay_pgoutput_xlogdata *x)
         r->meta.xid = msg.u.begin.xid;
         r->meta.commit_lsn = msg.u.begin.final_lsn;
         r->meta.commit_time_us = relay_pgoutput_time_to_unix_usec(msg.u.begin.commit_time);
+        relay_txn_meta_format(&r->meta);
         return 0;
     case RELAY_PGOUTPUT_COMMIT:
         if (!r->in_txn || relay_ack_txn_commit(r->ack, r->seq, msg.u.commit.end_lsn) != 0) {

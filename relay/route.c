@@ -246,6 +246,19 @@ static void format_time(char *out, size_t size, int64_t us)
     snprintf(out + n, size - n, ".%06ldZ", frac);
 }
 
+void relay_txn_meta_format(relay_txn_meta *meta)
+{
+    struct relay_txn_text *t = &meta->text;
+    t->commit_lsn = meta->commit_lsn;
+    t->xid = meta->xid;
+    t->commit_time_us = meta->commit_time_us;
+    t->lsn_len = (size_t)snprintf(t->lsn, sizeof(t->lsn), "%X/%X",
+                                  (uint32_t)(meta->commit_lsn >> 32), (uint32_t)meta->commit_lsn);
+    t->xid_len = (size_t)snprintf(t->xid_text, sizeof(t->xid_text), "%" PRIu32, meta->xid);
+    format_time(t->time, sizeof(t->time), meta->commit_time_us);
+    t->time_len = strlen(t->time);
+}
+
 /* Copy the fields and metadata into the event and build topic and headers. The headers
  * object (may be NULL) contributes extra headers. */
 static int route_fill(const relay_route *route, const struct route_fields *f, json_t *headers,
@@ -296,7 +309,14 @@ static int route_fill(const relay_route *route, const struct route_fields *f, js
     }
 
     /* Metadata headers first: present even on a dead letter. */
-    char num[64];
+    relay_txn_meta local;
+    const struct relay_txn_text *t = &meta->text;
+    if (t->commit_lsn != meta->commit_lsn || t->xid != meta->xid ||
+        t->commit_time_us != meta->commit_time_us || t->time_len == 0) {
+        local = *meta;
+        relay_txn_meta_format(&local);
+        t = &local.text;
+    }
     if (ev->id && ev_header(ev, HDR_ID, ev->id, strlen(ev->id)) != 0)
         goto oom;
     if (ev->event_type && ev_header(ev, HDR_EVENT_TYPE, ev->event_type, strlen(ev->event_type)))
@@ -307,18 +327,9 @@ static int route_fill(const relay_route *route, const struct route_fields *f, js
     if (ev->aggregate_id &&
         ev_header(ev, HDR_AGGREGATE_ID, ev->aggregate_id, strlen(ev->aggregate_id)))
         goto oom;
-    int n = snprintf(num, sizeof(num), "%X/%X", (uint32_t)(meta->commit_lsn >> 32),
-                     (uint32_t)meta->commit_lsn);
-    const char *s = ev_put(ev, num, (size_t)n);
-    if (ev_header(ev, HDR_LSN, s, (size_t)n))
-        goto oom;
-    n = snprintf(num, sizeof(num), "%" PRIu32, meta->xid);
-    s = ev_put(ev, num, (size_t)n);
-    if (ev_header(ev, HDR_XID, s, (size_t)n))
-        goto oom;
-    format_time(num, sizeof(num), meta->commit_time_us);
-    s = ev_put(ev, num, strlen(num));
-    if (ev_header(ev, HDR_COMMIT_TIME, s, strlen(s)))
+    if (ev_header(ev, HDR_LSN, ev_put(ev, t->lsn, t->lsn_len), t->lsn_len) ||
+        ev_header(ev, HDR_XID, ev_put(ev, t->xid_text, t->xid_len), t->xid_len) ||
+        ev_header(ev, HDR_COMMIT_TIME, ev_put(ev, t->time, t->time_len), t->time_len))
         goto oom;
     if (nh) {
         const char *k;

@@ -90,12 +90,24 @@ void relay_event_init(relay_event *ev);
 void relay_event_reset(relay_event *ev);
 void relay_event_free(relay_event *ev);
 
-/* Metadata the relay knows from the transaction, added as headers. */
+/* Metadata the relay knows from the transaction, added as headers. The text forms are made
+ * once per transaction by relay_txn_meta_format() (routing formats them itself when `text`
+ * is NULL or stale). */
 typedef struct relay_txn_meta {
     uint32_t xid;
     uint64_t commit_lsn;
     int64_t commit_time_us; /* Unix epoch microseconds */
+    struct relay_txn_text {
+        uint64_t commit_lsn; /* what the text was made from */
+        uint32_t xid;
+        int64_t commit_time_us;
+        char lsn[24], xid_text[12], time[40];
+        size_t lsn_len, xid_len, time_len;
+    } text;
 } relay_txn_meta;
+
+/* Format the header texts of `meta` (call when its fields change). */
+void relay_txn_meta_format(relay_txn_meta *meta);
 
 /* Route an outbox-table row. `values[c]` is the value of column c (enum relay_col) or NULL
  * for SQL NULL; `payload_is_bytea` when the payload column's type is bytea (text form

@@ -9,7 +9,7 @@
 #  2. Latency at a steady rate: pgbench inserts RATE events/s (one per transaction,
 #     synchronous_commit on) for SECONDS; latency = broker LogAppendTime - commit time (the
 #     outbox.commit_time header), p50/p99.
-#  3. Peak RSS of the relay over both phases.
+#  3. Peak RSS of the relay over both phases (VmHWM).
 #
 #   bench/relay/run.sh [ROWS] [RATE] [SECONDS]      defaults: 200000 2000 20
 set -euo pipefail
@@ -84,7 +84,7 @@ raw=$(echo "$ROWS / ($t1 - $t0)" | bc -l)
 
 # The relay: until the slot confirms endpos, i.e. Kafka acknowledged every event.
 t0=$(date +%s.%N)
-/usr/bin/time -v -o "$TMP/time.txt" "$RELAY" -c "$TMP/relay.ini" 2>"$TMP/relay.log" &
+"$RELAY" -c "$TMP/relay.ini" 2>"$TMP/relay.log" &
 RELAY_PID=$!
 while :; do
   c=$(psqlx -c "SELECT confirmed_flush_lsn >= '$endpos' FROM pg_replication_slots WHERE slot_name = 'bench_relay_$RUN'")
@@ -106,10 +106,10 @@ before=$("$PY" "$REPO/tests/integration/outbox_kafka.py" count "$topic")
 pgbench -n -h 127.0.0.1 -p "$OUTBOX_PG_PORT" -U blog_app -c 4 -j 2 -R "$RATE" -T "$SECONDS_STEADY" \
   -f "$TMP/insert.sql" blog >"$TMP/pgbench.log" 2>&1
 sleep 2
+rss_kb=$(awk '/^VmHWM:/ {print $2}' "/proc/$RELAY_PID/status")   # peak RSS over both phases
 kill -TERM "$RELAY_PID"
 wait "$RELAY_PID" || true
 RELAY_PID=
-rss_kb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$TMP/time.txt")
 
 "$PY" - "$OUTBOX_KAFKA" "$topic" "$before" <<'PY' >"$TMP/latency.txt"
 import datetime, sys
