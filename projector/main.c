@@ -4,10 +4,13 @@
  *   outbox-projector [run] [-c FILE] [--set section.key=value]...
  *   outbox-projector check [-c FILE] [--set ...]
  *   outbox-projector replay NAME (--from-beginning | --from-time T) [-c FILE] [--set ...]
+ *   outbox-projector wait NAME EVENT_ID [--timeout 5s] [--channel CH] [-c FILE] [--set ...]
  *   outbox-projector --help | --help-config-markdown | --version
  *
  * Exit codes: 0 clean stop / check passed / replay done; 1 a projection stopped on a fatal
  * error, check found problems, replay failed; 2 usage or configuration error.
+ * `wait` has its own: 0 applied, 1 failed (dead-lettered), 2 timed out, 3 could not tell
+ * (usage, configuration, database).
  */
 #include <signal.h>
 #include <stdatomic.h>
@@ -27,6 +30,7 @@
 #include "projector_runner.h"
 #include "projector_settings.h"
 #include "projector_stats.h"
+#include "projector_wait.h"
 #include "version.h"
 
 extern char **environ;
@@ -44,6 +48,9 @@ static void usage(FILE *out)
                  "       outbox-projector check [-c FILE] [--set ...]\n"
                  "       outbox-projector replay NAME (--from-beginning | --from-time T) [-c FILE] "
                  "[--set ...]\n"
+                 "       outbox-projector wait NAME EVENT_ID [--timeout 5s] [--channel CH] "
+                 "[-c FILE] [--set ...]\n"
+                 "         exit 0 applied, 1 failed (reason printed), 2 timed out, 3 error\n"
                  "       outbox-projector --help | --help-config-markdown | --version\n");
 }
 
@@ -164,6 +171,39 @@ done:
     return rc;
 }
 
+/* `wait`: the projection from the config when it is there (its database and channel), else
+ * postgres.conninfo and the default channel projector.NAME (or --channel). */
+static int wait_command(const projector_settings *settings, const char *name, const char *id,
+                        int64_t timeout_ms, const char *channel)
+{
+    char detail[2048];
+    char default_channel[PROJECTOR_CHANNEL_MAX + 1];
+    const projector_projection *proj = projector_projections_find(&settings->projections, name);
+    projector_wait_request req = {
+        .projection = name, .event_id = id, .timeout_ms = timeout_ms, .channel = channel};
+    if (proj != NULL) {
+        req.conninfo = projector_settings_conninfo(settings, proj);
+        if (req.channel == NULL)
+            req.channel = proj->notify;
+    } else {
+        req.conninfo = settings->conninfo;
+        snprintf(default_channel, sizeof default_channel, "projector.%s", name);
+        if (req.channel == NULL)
+            req.channel = default_channel;
+    }
+    if (req.conninfo == NULL || req.conninfo[0] == '\0') {
+        fprintf(stderr,
+                "outbox-projector wait: projection %s is not in the configuration and "
+                "postgres.conninfo is not set (-c FILE, or --set postgres.conninfo=...)\n",
+                name);
+        return PROJECTOR_WAIT_ERROR;
+    }
+    projector_wait_rc rc = projector_wait_run(&req, detail, sizeof detail);
+    fprintf(rc == PROJECTOR_WAIT_ERROR ? stderr : stdout, "%s%s\n",
+            rc == PROJECTOR_WAIT_ERROR ? "outbox-projector wait: " : "", detail);
+    return (int)rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *path = NULL;
@@ -171,6 +211,10 @@ int main(int argc, char **argv)
     const char *replay_name = NULL;
     const char *from_time = NULL;
     bool from_beginning = false;
+    const char *wait_name = NULL;
+    const char *wait_id = NULL;
+    const char *wait_timeout = NULL;
+    const char *wait_channel = NULL;
     const char **sets = calloc((size_t)argc + 1, sizeof *sets);
     size_t set_count = 0;
     projector_settings settings;
@@ -226,19 +270,44 @@ int main(int argc, char **argv)
             from_beginning = true;
         } else if (strcmp(arg, "--from-time") == 0 && i + 1 < argc) {
             from_time = argv[++i];
+        } else if (strcmp(arg, "--timeout") == 0 && i + 1 < argc) {
+            wait_timeout = argv[++i];
+        } else if (strcmp(arg, "--channel") == 0 && i + 1 < argc) {
+            wait_channel = argv[++i];
         } else if (arg[0] != '-' && !have_command &&
                    (strcmp(arg, "run") == 0 || strcmp(arg, "check") == 0 ||
-                    strcmp(arg, "replay") == 0)) {
+                    strcmp(arg, "replay") == 0 || strcmp(arg, "wait") == 0)) {
             command = arg;
             have_command = true;
         } else if (arg[0] != '-' && strcmp(command, "replay") == 0 && replay_name == NULL) {
             replay_name = arg;
+        } else if (arg[0] != '-' && strcmp(command, "wait") == 0 && wait_id == NULL) {
+            if (wait_name == NULL)
+                wait_name = arg;
+            else
+                wait_id = arg;
         } else {
             fprintf(stderr, "outbox-projector: unexpected argument '%s'\n", arg);
             usage(stderr);
             free(sets);
-            return 2;
+            return strcmp(command, "wait") == 0 ? PROJECTOR_WAIT_ERROR : 2;
         }
+    }
+    bool waiting = strcmp(command, "wait") == 0;
+    int64_t timeout_ms = 5000;
+    if (waiting && (wait_id == NULL || (wait_timeout != NULL &&
+                                        projector_wait_timeout_parse(wait_timeout, &timeout_ms)))) {
+        fprintf(stderr, "outbox-projector: wait needs a projection name and an event id, and "
+                        "--timeout takes a duration such as 500ms, 5s or 2m (a plain number is "
+                        "seconds)\n");
+        usage(stderr);
+        free(sets);
+        return PROJECTOR_WAIT_ERROR;
+    }
+    if (!waiting && (wait_timeout != NULL || wait_channel != NULL)) {
+        fprintf(stderr, "outbox-projector: --timeout/--channel belong to wait\n");
+        free(sets);
+        return 2;
     }
     if (strcmp(command, "replay") == 0 &&
         (replay_name == NULL || from_beginning == (from_time != NULL))) {
@@ -255,16 +324,18 @@ int main(int argc, char **argv)
     }
 
     outbox_conf_sources src = {.path = path, .envp = environ, .sets = sets, .set_count = set_count};
-    if (projector_settings_load(&settings, &src, &conf, errstr, sizeof errstr)) {
+    if (projector_settings_load_opt(&settings, &src, !waiting, &conf, errstr, sizeof errstr)) {
         fprintf(stderr, "outbox-projector: %s\n", errstr);
         free(sets);
-        return 2;
+        return waiting ? PROJECTOR_WAIT_ERROR : 2;
     }
     outbox_log_set_level((outbox_log_level)settings.log_level);
     outbox_log_set_format((outbox_log_format)settings.log_format);
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
-    if (strcmp(command, "check") == 0) {
+    if (waiting) {
+        rc = wait_command(&settings, wait_name, wait_id, timeout_ms, wait_channel);
+    } else if (strcmp(command, "check") == 0) {
         rc = projector_check_run(&settings, conf) == 0 ? 0 : 1;
     } else if (strcmp(command, "replay") == 0) {
         if (projector_replay_run(&settings, conf, replay_name, from_time, errstr, sizeof errstr)) {

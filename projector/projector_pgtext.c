@@ -1,7 +1,10 @@
 /* projector_pgtext: array literals and NOTIFY payloads. */
 #include "projector_pgtext.h"
 
+#include <stdbool.h>
 #include <string.h>
+
+#include <jansson.h>
 
 int projector_pgarray_begin(outbox_buf *buf)
 {
@@ -37,8 +40,17 @@ int projector_pgarray_end(outbox_buf *buf)
 long projector_notify_payload(outbox_buf *buf, const char *projection, const char *const *ids,
                               size_t n, size_t start, size_t max_bytes)
 {
+    return projector_notify_payload_kind(buf, projection, PROJECTOR_NOTIFY_APPLIED, ids, n, start,
+                                         max_bytes);
+}
+
+long projector_notify_payload_kind(outbox_buf *buf, const char *projection,
+                                   projector_notify_kind kind, const char *const *ids, size_t n,
+                                   size_t start, size_t max_bytes)
+{
     static const char head1[] = "{\"projection\":\"";
-    static const char head2[] = "\",\"events\":[";
+    const char *head2 =
+        kind == PROJECTOR_NOTIFY_FAILED ? "\",\"events\":[],\"failed\":[" : "\",\"events\":[";
     static const char tail[] = "]}";
     long taken = 0;
 
@@ -47,7 +59,7 @@ long projector_notify_payload(outbox_buf *buf, const char *projection, const cha
         return 0;
     if (outbox_buf_append(buf, head1, sizeof head1 - 1) ||
         outbox_buf_append(buf, projection, strlen(projection)) ||
-        outbox_buf_append(buf, head2, sizeof head2 - 1))
+        outbox_buf_append(buf, head2, strlen(head2)))
         return -1;
     for (size_t i = start; i < n; i++) {
         size_t id_len = strlen(ids[i]);
@@ -65,4 +77,44 @@ long projector_notify_payload(outbox_buf *buf, const char *projection, const cha
         return -1;
     buf->len--;
     return taken;
+}
+
+static bool listed(const json_t *array, const char *event_id)
+{
+    size_t i;
+    const json_t *v;
+    if (!json_is_array(array))
+        return false;
+    json_array_foreach(array, i, v)
+    {
+        const char *s = json_string_value(v);
+        if (s != NULL && strcmp(s, event_id) == 0)
+            return true;
+    }
+    return false;
+}
+
+projector_notify_match projector_notify_find(const char *payload, const char *projection,
+                                             const char *event_id)
+{
+    json_error_t jerr;
+    projector_notify_match match = PROJECTOR_NOTIFY_MALFORMED;
+    json_t *obj = payload ? json_loads(payload, 0, &jerr) : NULL;
+    if (!json_is_object(obj))
+        goto done;
+    const char *name = json_string_value(json_object_get(obj, "projection"));
+    json_t *events = json_object_get(obj, "events");
+    json_t *failed = json_object_get(obj, "failed");
+    if (name == NULL || !json_is_array(events) || (failed != NULL && !json_is_array(failed)))
+        goto done;
+    match = PROJECTOR_NOTIFY_NONE;
+    if (strcmp(name, projection) != 0)
+        goto done;
+    if (listed(events, event_id))
+        match = PROJECTOR_NOTIFY_HAS_APPLIED;
+    else if (listed(failed, event_id))
+        match = PROJECTOR_NOTIFY_HAS_FAILED;
+done:
+    json_decref(obj);
+    return match;
 }

@@ -8,7 +8,10 @@
  *    `unnest($2::uuid[])`), so a batch costs a fixed number of statements, not one per event;
  *  - NOTIFY payloads: PostgreSQL rejects a payload of 8000 bytes or more, so the applied event
  *    ids of a batch are split over as many payloads as needed, each a JSON object
- *    {"projection":"posts","events":["<uuid>",...]} under the limit.
+ *    {"projection":"posts","events":["<uuid>",...]} under the limit. Events dead-lettered by
+ *    the batch are announced the same way, as {"projection":"posts","events":[],
+ *    "failed":["<uuid>",...]} (so a reader of "events" alone sees nothing new), which is what
+ *    `outbox-projector wait` needs to wake up on a failure too.
  *
  * Pure; any thread; the caller owns every buffer.
  */
@@ -40,5 +43,30 @@ int projector_pgarray_end(outbox_buf *buf) __attribute__((warn_unused_result));
 long projector_notify_payload(outbox_buf *buf, const char *projection, const char *const *ids,
                               size_t n, size_t start, size_t max_bytes)
     __attribute__((warn_unused_result));
+
+/* What a NOTIFY payload lists. */
+typedef enum projector_notify_kind {
+    PROJECTOR_NOTIFY_APPLIED = 0, /* "events": [...] */
+    PROJECTOR_NOTIFY_FAILED = 1,  /* "events": [], "failed": [...] */
+} projector_notify_kind;
+
+/* projector_notify_payload() for either kind (APPLIED builds exactly the same payload). */
+long projector_notify_payload_kind(outbox_buf *buf, const char *projection,
+                                   projector_notify_kind kind, const char *const *ids, size_t n,
+                                   size_t start, size_t max_bytes)
+    __attribute__((warn_unused_result));
+
+/* What a NOTIFY payload says about one event of one projection. */
+typedef enum projector_notify_match {
+    PROJECTOR_NOTIFY_MALFORMED = -1, /* not a payload of the projector */
+    PROJECTOR_NOTIFY_NONE = 0,       /* another projection, or the event is not listed */
+    PROJECTOR_NOTIFY_HAS_APPLIED = 1,
+    PROJECTOR_NOTIFY_HAS_FAILED = 2,
+} projector_notify_match;
+
+/* Parse `payload` (as built above) and look for `event_id` (lowercase uuid text) of
+ * `projection`. Pure (jansson); any thread. */
+projector_notify_match projector_notify_find(const char *payload, const char *projection,
+                                             const char *event_id);
 
 #endif

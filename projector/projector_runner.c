@@ -586,7 +586,8 @@ static rd_kafka_conf_t *kafka_conf(const projector_runner_config *cfg, bool cons
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char client_id[PROJECTOR_NAME_MAX + 64];
-    snprintf(client_id, sizeof client_id, "outbox-projector-%s%s", cfg->proj->name,
+    snprintf(client_id, sizeof client_id, "%s-%s%s",
+             cfg->client_name ? cfg->client_name : "outbox-projector", cfg->proj->name,
              consumer ? "" : "-dlq");
     if (conf_set(conf, "client.id", client_id, errstr, errstr_size))
         goto fail;
@@ -595,7 +596,7 @@ static rd_kafka_conf_t *kafka_conf(const projector_runner_config *cfg, bool cons
                               cfg->proj->start == PROJECTOR_START_LATEST ? "latest" : "earliest",
                               errstr, errstr_size)))
         goto fail;
-    if (outbox_conf_kafka_apply(cfg->conf, conf, errstr, errstr_size))
+    if (cfg->conf != NULL && outbox_conf_kafka_apply(cfg->conf, conf, errstr, errstr_size))
         goto fail;
     if (consumer && (conf_set(conf, "group.id", cfg->proj->group, errstr, errstr_size) ||
                      conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size) ||
@@ -654,6 +655,8 @@ projector_runner *projector_runner_new(const projector_runner_config *cfg, char 
         snprintf(errstr, errstr_size, "out of memory");
         goto fail;
     }
+    if (cfg->handler != NULL)
+        projector_store_set_handler(r->store, cfg->handler, cfg->handler_opaque);
     return r;
 fail:
     if (conf != NULL)

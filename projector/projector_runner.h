@@ -42,11 +42,12 @@
 #include "config.h"
 #include "projector_projection.h"
 #include "projector_stats.h"
+#include "projector_store.h"
 
 typedef struct projector_runner_config {
     const projector_projection *proj; /* borrowed; outlives the runner */
     const char *conninfo;             /* the projection's database (resolved) */
-    const outbox_conf *conf;          /* [kafka] passthrough; borrowed */
+    const outbox_conf *conf;          /* [kafka] passthrough; borrowed; NULL = none */
     const outbox_schemas *schemas;    /* borrowed, may be NULL */
     const char *registry_url;         /* NULL/"" = none */
     int64_t registry_timeout_ms;
@@ -62,6 +63,11 @@ typedef struct projector_runner_config {
     int64_t dlq_timeout_ms;
     projector_stats *stats; /* borrowed; written by the runner's thread */
     atomic_int *stop;       /* set by main to stop */
+    /* Optional: a C handler instead of the mapped statements (projector_store_set_handler;
+     * the consumers/ library). Called on the runner's thread; opaque is passed through. */
+    projector_store_handler handler;
+    void *handler_opaque;
+    const char *client_name; /* Kafka client.id prefix; NULL = "outbox-projector" */
 } projector_runner_config;
 
 typedef struct projector_runner projector_runner;

@@ -72,9 +72,9 @@ static int finalize(void *target, const outbox_conf *conf, void *opaque, char *e
                     size_t errstr_size)
 {
     S *settings = target;
+    const bool *optional = opaque; /* non-NULL: projections are optional (load_opt) */
     (void)conf;
-    (void)opaque;
-    if (settings->projections.count == 0) {
+    if (settings->projections.count == 0 && optional == NULL) {
         snprintf(errstr, errstr_size,
                  "no projection configured: add a [projection NAME] section with topics and "
                  "sql.<EventType> keys (see projector/examples/blog.ini)");
@@ -115,8 +115,16 @@ const outbox_conf_spec projector_settings_spec = {.program = "outbox-projector",
 int projector_settings_load(projector_settings *settings, const outbox_conf_sources *src,
                             outbox_conf **confp, char *errstr, size_t errstr_size)
 {
-    int rc =
-        outbox_conf_load(&projector_settings_spec, settings, src, NULL, confp, errstr, errstr_size);
+    return projector_settings_load_opt(settings, src, true, confp, errstr, errstr_size);
+}
+
+int projector_settings_load_opt(projector_settings *settings, const outbox_conf_sources *src,
+                                bool need_projections, outbox_conf **confp, char *errstr,
+                                size_t errstr_size)
+{
+    bool optional = !need_projections;
+    int rc = outbox_conf_load(&projector_settings_spec, settings, src, optional ? &optional : NULL,
+                              confp, errstr, errstr_size);
     if (rc != 0)
         projector_projections_free(&settings->projections);
     return rc;

@@ -47,6 +47,12 @@ int projector_settings_load(projector_settings *settings, const outbox_conf_sour
                             outbox_conf **confp, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
+/* The same; need_projections = false accepts a configuration without any [projection NAME]
+ * (the client commands, e.g. `wait` with only postgres.conninfo). */
+int projector_settings_load_opt(projector_settings *settings, const outbox_conf_sources *src,
+                                bool need_projections, outbox_conf **confp, char *errstr,
+                                size_t errstr_size) __attribute__((warn_unused_result));
+
 /* Free what load allocated. Safe twice. */
 void projector_settings_free(projector_settings *settings);
 

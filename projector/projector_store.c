@@ -63,9 +63,12 @@ struct projector_store {
     outbox_buf notify;
     long *slots; /* per pipelined query: event index, or a SLOT_* kind */
     size_t slot_cap;
-    const char **ids; /* applied ids for NOTIFY */
+    const char **ids;      /* applied ids for NOTIFY */
+    const char **dead_ids; /* dead-lettered ids for NOTIFY */
     size_t id_cap;
-    const projector_batch *batch; /* during apply: slot numbers index its events */
+    const projector_batch *batch;    /* during apply: slot numbers index its events */
+    projector_store_handler handler; /* NULL: the projection's mapped statements */
+    void *handler_opaque;
 };
 
 enum { SLOT_INTERNAL = -1, SLOT_GEN = -2, SLOT_DEDUP = -3 };
@@ -134,6 +137,7 @@ void projector_store_free(projector_store *store)
     outbox_buf_free(&store->notify);
     free(store->slots);
     free(store->ids);
+    free(store->dead_ids);
     free(store->conninfo);
     free(store);
 }
@@ -373,8 +377,78 @@ static int ids_reserve(projector_store *store, size_t n)
     if (grown == NULL)
         return -1;
     store->ids = grown;
+    grown = realloc(store->dead_ids, n * sizeof *grown);
+    if (grown == NULL)
+        return -1;
+    store->dead_ids = grown;
     store->id_cap = n;
     return 0;
+}
+
+void projector_store_set_handler(projector_store *store, projector_store_handler handler,
+                                 void *opaque)
+{
+    store->handler = handler;
+    store->handler_opaque = opaque;
+}
+
+/* Handler mode: call the handler for every NEW event, in batch order, on the open transaction
+ * (pipeline mode left for the duration). OK, or the first error (the transaction is then to
+ * be rolled back by the caller). */
+static projector_rc run_handler(projector_store *store, projector_batch *batch,
+                                projector_apply_result *result, projector_store_error *err)
+{
+    if (PQexitPipelineMode(store->conn) != 1) {
+        err_set(err, -1, NULL, "cannot leave pipeline mode: %s", PQerrorMessage(store->conn));
+        projector_store_disconnect(store);
+        return PROJECTOR_ERR_TRANSIENT;
+    }
+    for (size_t i = 0; i < batch->count; i++) {
+        projector_event *ev = &batch->events[i];
+        if (ev->state != PROJECTOR_EVENT_NEW)
+            continue;
+        bool ignored = false;
+        err->event_index = (long)i;
+        err->sqlstate[0] = '\0';
+        err->message[0] = '\0';
+        projector_rc rc = store->handler(store->handler_opaque, store->conn, ev, &ignored, err);
+        if (PQstatus(store->conn) != CONNECTION_OK) {
+            if (rc == PROJECTOR_OK || err->message[0] == '\0')
+                err_set(err, -1, NULL, "the connection broke in the handler: %s",
+                        PQerrorMessage(store->conn));
+            projector_store_disconnect(store);
+            return PROJECTOR_ERR_TRANSIENT;
+        }
+        if (rc == PROJECTOR_ERR_TRANSIENT || rc == PROJECTOR_ERR_FATAL)
+            err->event_index = -1;
+        if (rc == PROJECTOR_ERR_PERMANENT)
+            err->event_index = (long)i;
+        if (rc != PROJECTOR_OK) {
+            if (err->message[0] == '\0')
+                err_set(err, err->event_index, err->sqlstate, "the handler failed (%s)",
+                        projector_rc_name(rc));
+            return rc;
+        }
+        PGTransactionStatusType ts = PQtransactionStatus(store->conn);
+        if (ts != PQTRANS_INTRANS) {
+            err_set(err, -1, NULL,
+                    "the handler of event %s returned OK but left the transaction %s (it must "
+                    "not COMMIT, ROLLBACK or ignore a failed statement)",
+                    ev->id, ts == PQTRANS_INERROR ? "failed" : "closed");
+            return PROJECTOR_ERR_FATAL;
+        }
+        if (ignored)
+            result->unmapped++;
+        else
+            result->applied++;
+    }
+    err->event_index = -1;
+    if (PQenterPipelineMode(store->conn) != 1) {
+        err_set(err, -1, NULL, "cannot enter pipeline mode: %s", PQerrorMessage(store->conn));
+        projector_store_disconnect(store);
+        return PROJECTOR_ERR_TRANSIENT;
+    }
+    return PROJECTOR_OK;
 }
 
 static int slots_reserve(projector_store *store, size_t n)
@@ -594,18 +668,29 @@ projector_rc projector_store_apply(projector_store *store, projector_batch *batc
     if (fresh < 0)
         goto nomem;
 
+    /* Handler mode: the handler's statements run now, each event after the other. */
+    if (store->handler != NULL) {
+        rc = run_handler(store, batch, result, err);
+        if (rc != PROJECTOR_OK)
+            goto fail;
+    }
+
     /* Round 2: mapped statements of the new events, dead letters, offsets, NOTIFY, COMMIT. */
     nslots = 0;
-    size_t napplied = 0;
+    size_t napplied = 0, ndead_ids = 0;
     for (size_t i = 0; i < batch->count; i++) {
         projector_event *ev = &batch->events[i];
         if (ev->state == PROJECTOR_EVENT_DUPLICATE) {
             result->duplicates++;
             continue;
         }
+        if (ev->state == PROJECTOR_EVENT_DEAD && ev->id[0] != '\0')
+            store->dead_ids[ndead_ids++] = ev->id;
         if (ev->state != PROJECTOR_EVENT_NEW)
             continue;
         store->ids[napplied++] = ev->id;
+        if (store->handler != NULL)
+            continue; /* counted by run_handler */
         if (ev->mapping < 0) {
             result->unmapped++;
             continue;
@@ -688,18 +773,25 @@ projector_rc projector_store_apply(projector_store *store, projector_batch *batc
         if (npos > 0 && send_query(store, &nslots, SLOT_INTERNAL, "projector_offsets", 4, params))
             goto send_failed;
     }
-    if (store->proj->notify != NULL && store->proj->notify[0] != '\0' && napplied > 0) {
-        size_t at = 0;
-        while (at < napplied) {
-            long took = projector_notify_payload(&store->notify, name, store->ids, napplied, at,
-                                                 PROJECTOR_NOTIFY_MAX);
-            if (took <= 0)
-                goto nomem;
-            const char *params[2] = {store->proj->notify, (const char *)store->notify.data};
-            if (send_query(store, &nslots, SLOT_INTERNAL, "projector_notify", 2, params))
-                goto send_failed;
-            at += (size_t)took;
-            result->notifies++;
+    if (store->proj->notify != NULL && store->proj->notify[0] != '\0') {
+        /* Applied ids, then dead-lettered ones (what `outbox-projector wait` listens for). */
+        for (int kind = PROJECTOR_NOTIFY_APPLIED; kind <= PROJECTOR_NOTIFY_FAILED; kind++) {
+            const char *const *list =
+                kind == PROJECTOR_NOTIFY_APPLIED ? store->ids : store->dead_ids;
+            size_t n = kind == PROJECTOR_NOTIFY_APPLIED ? napplied : ndead_ids;
+            size_t at = 0;
+            while (at < n) {
+                long took =
+                    projector_notify_payload_kind(&store->notify, name, (projector_notify_kind)kind,
+                                                  list, n, at, PROJECTOR_NOTIFY_MAX);
+                if (took <= 0)
+                    goto nomem;
+                const char *params[2] = {store->proj->notify, (const char *)store->notify.data};
+                if (send_query(store, &nslots, SLOT_INTERNAL, "projector_notify", 2, params))
+                    goto send_failed;
+                at += (size_t)took;
+                result->notifies++;
+            }
         }
     }
     {

@@ -13,12 +13,15 @@
  *                                                now waits for this transaction)
  *            INSERT INTO projector_dedup SELECT $1, unnest($2::uuid[])
  *              ON CONFLICT DO NOTHING RETURNING event_id   (which events are new)
- *   round 2: the mapped statement of every NEW event, in batch order;
+ *   (handler mode, see projector_store_set_handler: the handler per NEW event, in batch order,
+ *    on the same transaction outside pipeline mode)
+ *   round 2: the mapped statement of every NEW event, in batch order (none in handler mode);
  *            INSERT INTO projector_dead_letters ... (events dead-lettered in this batch);
  *            INSERT INTO projector_offsets ... ON CONFLICT DO UPDATE (next offset per
  *              partition, for every event of the batch whatever became of it);
- *            SELECT pg_notify(channel, payload) per <8000-byte chunk of applied ids
- *              (delivered by PostgreSQL at COMMIT, never for a rolled-back batch);
+ *            SELECT pg_notify(channel, payload) per <8000-byte chunk of applied ids, then
+ *              of dead-lettered ids (pgtext.h: the payload formats; delivered by PostgreSQL
+ *              at COMMIT, never for a rolled-back batch);
  *            COMMIT.
  * A concurrent holder of the same partitions (a zombie after a rebalance) cannot double-apply:
  * the dedup primary key makes the second transaction wait for the first and then see the
@@ -117,6 +120,27 @@ projector_rc projector_store_apply(projector_store *store, projector_batch *batc
                                    int64_t generation, const char *dlq_suffix,
                                    projector_apply_result *result, projector_store_error *err)
     __attribute__((warn_unused_result));
+
+/*
+ * Handler mode (the consumers/ library): instead of the projection's mapped statements, call
+ * `handler` for every NEW event of a batch, in batch order, after the dedup rows are inserted
+ * and before the offsets row, in the SAME open transaction. The handler runs its own statements
+ * on `conn` (plain PQexec*, the store leaves pipeline mode for it) and must neither end the
+ * transaction nor ignore a failed statement. It returns:
+ *   PROJECTOR_OK            done (set *ignored when it deliberately did nothing: counted as
+ *                           unmapped, the dedup row and offsets still commit)
+ *   PROJECTOR_ERR_PERMANENT this event cannot be applied: the caller dead-letters it and retries
+ *                           the batch without it (err->message = the reason, err->sqlstate
+ *                           if any)
+ *   PROJECTOR_ERR_TRANSIENT roll back, back off, retry the same batch
+ *   PROJECTOR_ERR_FATAL     stop
+ * On any error the store rolls the transaction back. `opaque` is passed through. The handler
+ * runs on the store's thread. Set before the first apply.
+ */
+typedef projector_rc (*projector_store_handler)(void *opaque, PGconn *conn, projector_event *ev,
+                                                bool *ignored, projector_store_error *err);
+void projector_store_set_handler(projector_store *store, projector_store_handler handler,
+                                 void *opaque);
 
 /* Delete up to `limit` dedup rows of the projection older than retention_ms. */
 projector_rc projector_store_prune(projector_store *store, int64_t retention_ms, long limit,

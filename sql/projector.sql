@@ -54,6 +54,31 @@ CREATE TABLE IF NOT EXISTS projector_dead_letters (
 );
 CREATE INDEX IF NOT EXISTS projector_dead_letters_event ON projector_dead_letters (projection, event_id);
 
+-- Read-your-writes from SQL: where is event `event_id` in projection `projection`?
+--   'applied'             its dedup row exists (committed; until dedup-retention prunes it)
+--   'failed: <reason>'    dead-lettered (projector_dead_letters.reason)
+--   'pending'             neither (yet)
+-- The same answer as `outbox-projector wait` and GET /events/{id}. To wait without polling,
+-- LISTEN on the projection's notify channel first, then call this, then wait for a
+-- notification whose payload lists the id in "events" (applied) or "failed".
+-- The tables are looked up in the schema the function was created in (SET search_path FROM
+-- CURRENT), whatever the caller's search_path.
+CREATE OR REPLACE FUNCTION projector_event_status(projection text, event_id uuid)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path FROM CURRENT
+AS $fn$
+  SELECT coalesce(
+    (SELECT 'applied' FROM projector_dedup d
+      WHERE d.projection = projector_event_status.projection
+        AND d.event_id = projector_event_status.event_id),
+    (SELECT 'failed: ' || f.reason FROM projector_dead_letters f
+      WHERE f.projection = projector_event_status.projection
+        AND f.event_id = projector_event_status.event_id
+      ORDER BY f.failed_at DESC LIMIT 1),
+    'pending')
+$fn$;
+
 -- The projector's role reads and writes its tables; the read-model tables it maps events into
 -- need their own grants (see sql/readmodel_blog.sql).
 DO $$
