@@ -82,17 +82,26 @@ pg_recvlogical -d "$OUTBOX_PG_RELAY" --slot "bench_raw_$RUN" --start --endpos "$
 t1=$(date +%s.%N)
 raw=$(echo "$ROWS / ($t1 - $t0)" | bc -l)
 
-# The relay: until the slot confirms endpos, i.e. Kafka acknowledged every event.
+# The relay: until the slot confirms endpos, i.e. Kafka acknowledged every event. Also the CPU
+# seconds each process spent meanwhile (2 cores are shared by all of them).
+cpu_s() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+kafka_pid=$(cat "$OUTBOX_STATE_DIR/kafka/kafka.pid")
 t0=$(date +%s.%N)
 "$RELAY" -c "$TMP/relay.ini" 2>"$TMP/relay.log" &
 RELAY_PID=$!
+k0=$(cpu_s "$kafka_pid")
+ws_pid=
 while :; do
+  [ -n "$ws_pid" ] || { ws_pid=$(psqlx -c "SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'bench_relay_$RUN' AND active"); [ -n "$ws_pid" ] && w0=$(cpu_s "$ws_pid"); }
   c=$(psqlx -c "SELECT confirmed_flush_lsn >= '$endpos' FROM pg_replication_slots WHERE slot_name = 'bench_relay_$RUN'")
   [ "$c" = t ] && break
   sleep 0.05
 done
 t1=$(date +%s.%N)
 relay=$(echo "$ROWS / ($t1 - $t0)" | bc -l)
+cpu_relay=$(cpu_s "$RELAY_PID"); cpu_kafka=$(echo "$(cpu_s "$kafka_pid") - $k0" | bc)
+cpu_ws=$(echo "$(cpu_s "$ws_pid") - ${w0:-0}" | bc)
+drain_s=$(echo "$t1 - $t0" | bc -l)
 
 # Steady rate with synchronous commit: pgbench inserts, the relay keeps running.
 cat >"$TMP/insert.sql" <<SQL
@@ -153,6 +162,8 @@ printf '\n== outbox-relay benchmark (%s rows, ~%s-byte JSON payloads)\n' "$ROWS"
 printf 'drain, pg_recvlogical raw (baseline): %10.0f rows/s\n' "$raw"
 printf 'drain, outbox-relay to acked in Kafka: %9.0f rows/s\n' "$relay"
 printf 'ratio relay / raw:                     %9.2f\n' "$(echo "$relay / $raw" | bc -l)"
+printf 'CPU during the relay drain (%.1f s wall, 2 cores): walsender %s s, relay %s s, Kafka broker %s s\n' \
+  "$drain_s" "$cpu_ws" "$cpu_relay" "$cpu_kafka"
 printf 'steady %s events/s (pgbench achieved %s tps, synchronous_commit on), %s events:\n' "$RATE" "$tps" "$n"
 printf '  commit -> Kafka append latency p50 %s ms, p99 %s ms, max %s ms (LogAppendTime, ms resolution)\n' "$p50" "$p99" "$pmax"
 printf 'relay peak RSS: %s MiB\n' "$(echo "$rss_kb / 1024" | bc)"
