@@ -41,8 +41,9 @@ static outbox_consumer_rc on_event(void *opaque, PGconn *conn, const outbox_cons
         "WITH c AS (INSERT INTO comment_counts AS c (post_id, comments) VALUES ($1::uuid, 1)"
         "  ON CONFLICT (post_id) DO UPDATE SET comments = c.comments + 1 RETURNING c.comments)"
         " INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload)"
-        " SELECT gen_random_uuid(), 'post', $1, 'PostFirstComment',"
-        "  jsonb_build_object('post_id', $1, 'caused_by', $2) FROM c WHERE comments = 1",
+        " SELECT gen_random_uuid(), 'post', $1::text, 'PostFirstComment',"
+        "  jsonb_build_object('post_id', $1::text, 'caused_by', $2::text) FROM c WHERE comments = "
+        "1",
         2, NULL, params, NULL, NULL, 0);
     outbox_consumer_rc rc = PQresultStatus(res) == PGRES_COMMAND_OK
                                 ? OUTBOX_CONSUMER_OK
