@@ -1,3 +1,4 @@
+#include "errstr.h"
 #include "avro_json.h"
 
 #include <float.h>
@@ -16,20 +17,6 @@
 /* Decimal: digits a numeric string may carry, and bytes of an unscaled value. */
 #define DECIMAL_MAX_TEXT 1024
 #define DECIMAL_MAX_BYTES 128 /* > 300 digits * log2(10) / 8 + 1 */
-
-static void set_error(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_error(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (errstr == NULL || errstr_size == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- error paths: segments are recorded while unwinding, so success costs nothing ------- */
 
@@ -1102,14 +1089,14 @@ static int enc_finish(struct enc_ctx *ctx, int rc, char *errstr, size_t errstr_s
     if (rc == 0)
         return OUTBOX_AVRO_OK;
     if (rc == ENC_NOMEM) {
-        set_error(errstr, errstr_size, "out of memory while encoding");
+        outbox_errstr_set(errstr, errstr_size, "out of memory while encoding");
         return OUTBOX_AVRO_ERR_NOMEM;
     }
     path_render(&ctx->path, where, sizeof(where));
     if (rc == ENC_MISSING)
-        set_error(errstr, errstr_size, "missing required field %s", where);
+        outbox_errstr_set(errstr, errstr_size, "missing required field %s", where);
     else
-        set_error(errstr, errstr_size, "schema mismatch at %s: %s", where, ctx->msg);
+        outbox_errstr_set(errstr, errstr_size, "schema mismatch at %s: %s", where, ctx->msg);
     return OUTBOX_AVRO_ERR_MISMATCH;
 }
 
@@ -1147,7 +1134,7 @@ int outbox_avro_json_encode_default(const outbox_avro_field *field, outbox_buf *
     int rc;
 
     if (!field->has_default) {
-        set_error(errstr, errstr_size, "field %s has no default", field->name);
+        outbox_errstr_set(errstr, errstr_size, "field %s has no default", field->name);
         return OUTBOX_AVRO_ERR_MISMATCH;
     }
     ctx.buf = buf;
@@ -1833,7 +1820,7 @@ int outbox_avro_json_decode_node(const outbox_avro_node *node, const void *data,
     ctx.msg[0] = '\0';
     outbox_buf_init(&ctx.scratch);
     if (data == NULL && len > 0) {
-        set_error(errstr, errstr_size, "no input");
+        outbox_errstr_set(errstr, errstr_size, "no input");
         rc = OUTBOX_AVRO_ERR_MALFORMED;
         goto done;
     }
@@ -1850,13 +1837,14 @@ int outbox_avro_json_decode_node(const outbox_avro_node *node, const void *data,
         rc = OUTBOX_AVRO_OK;
         break;
     case DEC_NOMEM:
-        set_error(errstr, errstr_size, "out of memory while decoding");
+        outbox_errstr_set(errstr, errstr_size, "out of memory while decoding");
         rc = OUTBOX_AVRO_ERR_NOMEM;
         break;
     default:
         path_render(&ctx.path, where, sizeof(where));
-        set_error(errstr, errstr_size, "%s Avro at %s (byte %zu): %s",
-                  rc == DEC_TRUNCATED ? "truncated" : "malformed", where, ctx.fail_offset, ctx.msg);
+        outbox_errstr_set(errstr, errstr_size, "%s Avro at %s (byte %zu): %s",
+                          rc == DEC_TRUNCATED ? "truncated" : "malformed", where, ctx.fail_offset,
+                          ctx.msg);
         rc = rc == DEC_TRUNCATED ? OUTBOX_AVRO_ERR_TRUNCATED : OUTBOX_AVRO_ERR_MALFORMED;
         break;
     }

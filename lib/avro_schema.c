@@ -1,3 +1,4 @@
+#include "errstr.h"
 #include "avro_schema.h"
 
 #include <dirent.h>
@@ -55,20 +56,6 @@ int outbox_avro_err_is_permanent(int err)
     return err == OUTBOX_AVRO_ERR_MISMATCH || err == OUTBOX_AVRO_ERR_TRUNCATED ||
            err == OUTBOX_AVRO_ERR_MALFORMED || err == OUTBOX_AVRO_ERR_FRAMING ||
            err == OUTBOX_AVRO_ERR_NOT_FOUND;
-}
-
-static void set_error(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_error(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (errstr == NULL || errstr_size == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
 }
 
 /* ---- CRC-64-AVRO ----------------------------------------------------------------------- */
@@ -233,15 +220,15 @@ static int parse_fail(struct parse_ctx *ctx, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (ctx->path_len == 0)
-        set_error(ctx->errstr, ctx->errstr_size, "schema error at top level: %s", msg);
+        outbox_errstr_set(ctx->errstr, ctx->errstr_size, "schema error at top level: %s", msg);
     else
-        set_error(ctx->errstr, ctx->errstr_size, "schema error at %s: %s", ctx->path, msg);
+        outbox_errstr_set(ctx->errstr, ctx->errstr_size, "schema error at %s: %s", ctx->path, msg);
     return OUTBOX_AVRO_ERR_SCHEMA;
 }
 
 static int parse_nomem(struct parse_ctx *ctx)
 {
-    set_error(ctx->errstr, ctx->errstr_size, "out of memory while compiling schema");
+    outbox_errstr_set(ctx->errstr, ctx->errstr_size, "out of memory while compiling schema");
     return OUTBOX_AVRO_ERR_NOMEM;
 }
 
@@ -909,10 +896,11 @@ static int compile_defaults(struct parse_ctx *ctx)
                     rc = 0;
                     continue;
                 }
-                set_error(ctx->errstr, ctx->errstr_size,
-                          "schema error at %s.%s: default value does not fit the field type "
-                          "(%s)",
-                          node->name, field->name, msg);
+                outbox_errstr_set(
+                    ctx->errstr, ctx->errstr_size,
+                    "schema error at %s.%s: default value does not fit the field type "
+                    "(%s)",
+                    node->name, field->name, msg);
                 rc = OUTBOX_AVRO_ERR_SCHEMA;
                 goto done;
             }
@@ -1087,8 +1075,8 @@ int outbox_schema_parse(const char *json, size_t len, unsigned flags, outbox_sch
     schema->text[len] = '\0';
     schema->doc = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (schema->doc == NULL) {
-        set_error(errstr, errstr_size, "schema is not valid JSON: %s (line %d, column %d)",
-                  jerr.text, jerr.line, jerr.column);
+        outbox_errstr_set(errstr, errstr_size, "schema is not valid JSON: %s (line %d, column %d)",
+                          jerr.text, jerr.line, jerr.column);
         rc = OUTBOX_AVRO_ERR_SCHEMA;
         goto done;
     }
@@ -1201,10 +1189,10 @@ int outbox_schemas_add(outbox_schemas *schemas, outbox_schema *schema, const cha
     int rc;
 
     if (schema->root->type != OUTBOX_AVRO_RECORD) {
-        set_error(errstr, errstr_size,
-                  "%s: top-level type is %s; an event schema must be a record (its name is "
-                  "the event type)",
-                  where, schema->root->name);
+        outbox_errstr_set(errstr, errstr_size,
+                          "%s: top-level type is %s; an event schema must be a record (its name is "
+                          "the event type)",
+                          where, schema->root->name);
         rc = OUTBOX_AVRO_ERR_SCHEMA;
         goto done;
     }
@@ -1213,16 +1201,17 @@ int outbox_schemas_add(outbox_schemas *schemas, outbox_schema *schema, const cha
 
         if (strcmp(other->root->name, schema->root->name) == 0 ||
             strcmp(other->root->short_name, schema->root->short_name) == 0) {
-            set_error(errstr, errstr_size,
-                      "%s: event type %s clashes with %s from %s (record names must be unique, "
-                      "also without namespace)",
-                      where, schema->root->name, other->root->name, origin_or(schemas, i));
+            outbox_errstr_set(
+                errstr, errstr_size,
+                "%s: event type %s clashes with %s from %s (record names must be unique, "
+                "also without namespace)",
+                where, schema->root->name, other->root->name, origin_or(schemas, i));
             rc = OUTBOX_AVRO_ERR_SCHEMA;
             goto done;
         }
         if (other->fingerprint == schema->fingerprint) {
-            set_error(errstr, errstr_size, "%s: same canonical form as %s", where,
-                      origin_or(schemas, i));
+            outbox_errstr_set(errstr, errstr_size, "%s: same canonical form as %s", where,
+                              origin_or(schemas, i));
             rc = OUTBOX_AVRO_ERR_SCHEMA;
             goto done;
         }
@@ -1231,7 +1220,7 @@ int outbox_schemas_add(outbox_schemas *schemas, outbox_schema *schema, const cha
         origin_copy = strdup(origin);
         if (origin_copy == NULL) {
             rc = OUTBOX_AVRO_ERR_NOMEM;
-            set_error(errstr, errstr_size, "out of memory");
+            outbox_errstr_set(errstr, errstr_size, "out of memory");
             goto done;
         }
     }
@@ -1243,14 +1232,14 @@ int outbox_schemas_add(outbox_schemas *schemas, outbox_schema *schema, const cha
         items = realloc(schemas->items, cap * sizeof(*items));
         if (items == NULL) {
             rc = OUTBOX_AVRO_ERR_NOMEM;
-            set_error(errstr, errstr_size, "out of memory");
+            outbox_errstr_set(errstr, errstr_size, "out of memory");
             goto done;
         }
         schemas->items = items;
         origins = realloc(schemas->origins, cap * sizeof(*origins));
         if (origins == NULL) {
             rc = OUTBOX_AVRO_ERR_NOMEM;
-            set_error(errstr, errstr_size, "out of memory");
+            outbox_errstr_set(errstr, errstr_size, "out of memory");
             goto done;
         }
         schemas->origins = origins;
@@ -1310,29 +1299,29 @@ static int file_read(const char *path, char **text, size_t *len, char *errstr, s
 
     fp = fopen(path, "rb");
     if (fp == NULL) {
-        set_error(errstr, errstr_size, "%s: cannot open: %s", path, strerror(errno));
+        outbox_errstr_set(errstr, errstr_size, "%s: cannot open: %s", path, strerror(errno));
         rc = OUTBOX_AVRO_ERR_IO;
         goto done;
     }
     if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
-        set_error(errstr, errstr_size, "%s: not a regular file", path);
+        outbox_errstr_set(errstr, errstr_size, "%s: not a regular file", path);
         rc = OUTBOX_AVRO_ERR_IO;
         goto done;
     }
     if ((unsigned long long)st.st_size > SCHEMA_FILE_MAX) {
-        set_error(errstr, errstr_size, "%s: larger than %u bytes", path, SCHEMA_FILE_MAX);
+        outbox_errstr_set(errstr, errstr_size, "%s: larger than %u bytes", path, SCHEMA_FILE_MAX);
         rc = OUTBOX_AVRO_ERR_IO;
         goto done;
     }
     data = malloc((size_t)st.st_size + 1);
     if (data == NULL) {
-        set_error(errstr, errstr_size, "%s: out of memory", path);
+        outbox_errstr_set(errstr, errstr_size, "%s: out of memory", path);
         rc = OUTBOX_AVRO_ERR_NOMEM;
         goto done;
     }
     got = fread(data, 1, (size_t)st.st_size, fp);
     if (got != (size_t)st.st_size || ferror(fp)) {
-        set_error(errstr, errstr_size, "%s: read failed", path);
+        outbox_errstr_set(errstr, errstr_size, "%s: read failed", path);
         rc = OUTBOX_AVRO_ERR_IO;
         goto done;
     }
@@ -1364,21 +1353,21 @@ int outbox_schemas_load_dir(const char *dir, outbox_schemas **out, char *errstr,
     *out = NULL;
     schemas = outbox_schemas_new();
     if (schemas == NULL) {
-        set_error(errstr, errstr_size, "out of memory");
+        outbox_errstr_set(errstr, errstr_size, "out of memory");
         rc = OUTBOX_AVRO_ERR_NOMEM;
         goto done;
     }
     n = scandir(dir, &entries, avsc_filter, alphasort);
     if (n < 0) {
         n = 0;
-        set_error(errstr, errstr_size, "schema directory %s: %s", dir, strerror(errno));
+        outbox_errstr_set(errstr, errstr_size, "schema directory %s: %s", dir, strerror(errno));
         rc = OUTBOX_AVRO_ERR_IO;
         goto done;
     }
     for (i = 0; i < n; i++) {
         if (asprintf(&path, "%s/%s", dir, entries[i]->d_name) < 0) {
             path = NULL;
-            set_error(errstr, errstr_size, "out of memory");
+            outbox_errstr_set(errstr, errstr_size, "out of memory");
             rc = OUTBOX_AVRO_ERR_NOMEM;
             goto done;
         }
@@ -1387,7 +1376,7 @@ int outbox_schemas_load_dir(const char *dir, outbox_schemas **out, char *errstr,
             goto done;
         rc = outbox_schema_parse(text, len, 0, &schema, msg, sizeof(msg));
         if (rc != 0) {
-            set_error(errstr, errstr_size, "%s: %s", path, msg);
+            outbox_errstr_set(errstr, errstr_size, "%s: %s", path, msg);
             goto done;
         }
         rc = outbox_schemas_add(schemas, schema, path, errstr, errstr_size);

@@ -1,3 +1,4 @@
+#include "errstr.h"
 #include "registry.h"
 #include "version.h"
 
@@ -60,20 +61,6 @@ struct outbox_registry {
     registry_cache schemas;
     outbox_registry_stats stats;
 };
-
-static void seterr(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!errstr || errstr_size == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-}
 
 /* Up to `max` bytes of text for a one-line message: control characters become ' ', "..." marks
  * a cut. */
@@ -204,7 +191,8 @@ outbox_registry_err outbox_registry_strategy_parse(const char *name,
                                                    size_t errstr_size)
 {
     if (!strategy) {
-        seterr(errstr, errstr_size, "registry subject strategy: no place for the result");
+        outbox_errstr_set(errstr, errstr_size,
+                          "registry subject strategy: no place for the result");
         return OUTBOX_REGISTRY_ERR_INVALID;
     }
     if (name && strcmp(name, "topic-record") == 0) {
@@ -219,10 +207,11 @@ outbox_registry_err outbox_registry_strategy_parse(const char *name,
         *strategy = OUTBOX_REGISTRY_STRATEGY_RECORD;
         return OUTBOX_REGISTRY_OK;
     }
-    seterr(errstr, errstr_size,
-           "registry subject strategy \"%s\" is not one of: topic-record (<topic>-<record full "
-           "name>, the default), topic (<topic>-value), record (<record full name>)",
-           name ? name : "(null)");
+    outbox_errstr_set(
+        errstr, errstr_size,
+        "registry subject strategy \"%s\" is not one of: topic-record (<topic>-<record full "
+        "name>, the default), topic (<topic>-value), record (<record full name>)",
+        name ? name : "(null)");
     return OUTBOX_REGISTRY_ERR_INVALID;
 }
 
@@ -293,25 +282,27 @@ outbox_registry_err outbox_registry_subject_build(outbox_registry_strategy strat
 
     if (strategy != OUTBOX_REGISTRY_STRATEGY_TOPIC_RECORD &&
         strategy != OUTBOX_REGISTRY_STRATEGY_TOPIC && strategy != OUTBOX_REGISTRY_STRATEGY_RECORD) {
-        seterr(errstr, errstr_size, "registry subject: unknown strategy %d", (int)strategy);
+        outbox_errstr_set(errstr, errstr_size, "registry subject: unknown strategy %d",
+                          (int)strategy);
         return OUTBOX_REGISTRY_ERR_INVALID;
     }
     if (!subject || subject_size == 0) {
-        seterr(errstr, errstr_size, "registry subject: no buffer for the subject");
+        outbox_errstr_set(errstr, errstr_size, "registry subject: no buffer for the subject");
         return OUTBOX_REGISTRY_ERR_INVALID;
     }
     subject[0] = '\0';
     if (need_topic && !topic_ok(topic)) {
-        seterr(errstr, errstr_size, "registry subject (%s strategy): topic is %s",
-               outbox_registry_strategy_name(strategy),
-               !topic || !*topic ? "empty" : "not printable text");
+        outbox_errstr_set(errstr, errstr_size, "registry subject (%s strategy): topic is %s",
+                          outbox_registry_strategy_name(strategy),
+                          !topic || !*topic ? "empty" : "not printable text");
         return OUTBOX_REGISTRY_ERR_INVALID;
     }
     if (need_record && !avro_full_name_ok(record_name)) {
-        seterr(errstr, errstr_size,
-               "registry subject (%s strategy): record name \"%s\" is not an Avro full name "
-               "(namespace.Name, each part [A-Za-z_][A-Za-z0-9_]*)",
-               outbox_registry_strategy_name(strategy), record_name ? record_name : "(null)");
+        outbox_errstr_set(
+            errstr, errstr_size,
+            "registry subject (%s strategy): record name \"%s\" is not an Avro full name "
+            "(namespace.Name, each part [A-Za-z_][A-Za-z0-9_]*)",
+            outbox_registry_strategy_name(strategy), record_name ? record_name : "(null)");
         return OUTBOX_REGISTRY_ERR_INVALID;
     }
     switch (strategy) {
@@ -327,8 +318,9 @@ outbox_registry_err outbox_registry_subject_build(outbox_registry_strategy strat
     }
     if (n < 0 || (size_t)n >= subject_size) {
         subject[0] = '\0';
-        seterr(errstr, errstr_size, "registry subject (%s strategy): %d bytes, more than %zu",
-               outbox_registry_strategy_name(strategy), n, subject_size - 1);
+        outbox_errstr_set(errstr, errstr_size,
+                          "registry subject (%s strategy): %d bytes, more than %zu",
+                          outbox_registry_strategy_name(strategy), n, subject_size - 1);
         return OUTBOX_REGISTRY_ERR_INVALID;
     }
     return OUTBOX_REGISTRY_OK;
@@ -444,11 +436,11 @@ static json_t *load_object(const char *body, size_t len, char *errstr, size_t er
     root = json_loadb(body, len, 0, &jerr);
     sanitize(body, len, REGISTRY_SNIPPET, snip, sizeof(snip));
     if (!root) {
-        seterr(errstr, errstr_size, "answer is not JSON (%s): \"%s\"", jerr.text, snip);
+        outbox_errstr_set(errstr, errstr_size, "answer is not JSON (%s): \"%s\"", jerr.text, snip);
         return NULL;
     }
     if (!json_is_object(root)) {
-        seterr(errstr, errstr_size, "answer is not a JSON object: \"%s\"", snip);
+        outbox_errstr_set(errstr, errstr_size, "answer is not a JSON object: \"%s\"", snip);
         json_decref(root);
         return NULL;
     }
@@ -468,13 +460,14 @@ outbox_registry_err outbox_registry_parse_id(const char *body, size_t len, int32
         goto done;
     jid = json_object_get(root, "id");
     if (!json_is_integer(jid)) {
-        seterr(errstr, errstr_size, "answer has no integer \"id\"");
+        outbox_errstr_set(errstr, errstr_size, "answer has no integer \"id\"");
         goto done;
     }
     value = json_integer_value(jid);
     if (value < 0 || value > INT32_MAX) {
-        seterr(errstr, errstr_size,
-               "answer's \"id\" %" JSON_INTEGER_FORMAT " is not in 0..%" PRId32, value, INT32_MAX);
+        outbox_errstr_set(errstr, errstr_size,
+                          "answer's \"id\" %" JSON_INTEGER_FORMAT " is not in 0..%" PRId32, value,
+                          INT32_MAX);
         goto done;
     }
     if (id)
@@ -501,28 +494,28 @@ outbox_registry_err outbox_registry_parse_schema(const char *body, size_t len, c
         goto done;
     jtype = json_object_get(root, "schemaType");
     if (jtype && !json_is_string(jtype)) {
-        seterr(errstr, errstr_size, "answer's \"schemaType\" is not a string");
+        outbox_errstr_set(errstr, errstr_size, "answer's \"schemaType\" is not a string");
         goto done;
     }
     if (jtype && strcmp(json_string_value(jtype), "AVRO") != 0) {
-        seterr(errstr, errstr_size, "the schema is of type %.40s, not AVRO",
-               json_string_value(jtype));
+        outbox_errstr_set(errstr, errstr_size, "the schema is of type %.40s, not AVRO",
+                          json_string_value(jtype));
         goto done;
     }
     jschema = json_object_get(root, "schema");
     if (!json_is_string(jschema)) {
-        seterr(errstr, errstr_size, "answer has no string \"schema\"");
+        outbox_errstr_set(errstr, errstr_size, "answer has no string \"schema\"");
         goto done;
     }
     text = json_string_value(jschema);
     if (strlen(text) != json_string_length(jschema) || text[0] == '\0') {
-        seterr(errstr, errstr_size, "answer's \"schema\" is empty or contains NUL");
+        outbox_errstr_set(errstr, errstr_size, "answer's \"schema\" is empty or contains NUL");
         goto done;
     }
     if (schema) {
         *schema = strdup(text);
         if (!*schema) {
-            seterr(errstr, errstr_size, "out of memory");
+            outbox_errstr_set(errstr, errstr_size, "out of memory");
             rc = OUTBOX_REGISTRY_ERR_NOMEM;
             goto done;
         }
@@ -549,7 +542,7 @@ outbox_registry_err outbox_registry_parse_config(const char *body, size_t len, c
     if (!jlevel)
         jlevel = json_object_get(root, "compatibility");
     if (!json_is_string(jlevel) || json_string_length(jlevel) == 0) {
-        seterr(errstr, errstr_size, "answer has no string \"compatibilityLevel\"");
+        outbox_errstr_set(errstr, errstr_size, "answer has no string \"compatibilityLevel\"");
         goto done;
     }
     if (level && level_size > 0)
@@ -626,18 +619,20 @@ outbox_registry_err outbox_registry_parse_error(long status, const char *body, s
         sanitize(json_string_value(jmsg), json_string_length(jmsg), sizeof(text) - 4, text,
                  sizeof(text));
     if (jmsg && jcode)
-        seterr(errstr, errstr_size, "HTTP %ld%s: %s (registry error_code %" JSON_INTEGER_FORMAT ")",
-               status, reason, text, json_integer_value(jcode));
+        outbox_errstr_set(errstr, errstr_size,
+                          "HTTP %ld%s: %s (registry error_code %" JSON_INTEGER_FORMAT ")", status,
+                          reason, text, json_integer_value(jcode));
     else if (jmsg)
-        seterr(errstr, errstr_size, "HTTP %ld%s: %s", status, reason, text);
+        outbox_errstr_set(errstr, errstr_size, "HTTP %ld%s: %s", status, reason, text);
     else if (jcode)
-        seterr(errstr, errstr_size, "HTTP %ld%s (registry error_code %" JSON_INTEGER_FORMAT ")",
-               status, reason, json_integer_value(jcode));
+        outbox_errstr_set(errstr, errstr_size,
+                          "HTTP %ld%s (registry error_code %" JSON_INTEGER_FORMAT ")", status,
+                          reason, json_integer_value(jcode));
     else if (len > 0) {
         sanitize(body, len, REGISTRY_SNIPPET, text, sizeof(text));
-        seterr(errstr, errstr_size, "HTTP %ld%s: \"%s\"", status, reason, text);
+        outbox_errstr_set(errstr, errstr_size, "HTTP %ld%s: \"%s\"", status, reason, text);
     } else
-        seterr(errstr, errstr_size, "HTTP %ld%s (empty body)", status, reason);
+        outbox_errstr_set(errstr, errstr_size, "HTTP %ld%s (empty body)", status, reason);
     json_decref(root);
     return rc;
 }
@@ -814,24 +809,24 @@ outbox_registry *outbox_registry_new(const char *base_url, long timeout_ms, cons
 
     if (!base_url ||
         (strncasecmp(base_url, "http://", 7) != 0 && strncasecmp(base_url, "https://", 8) != 0)) {
-        seterr(errstr, errstr_size,
-               "registry URL \"%s\" does not start with http:// or https:// (e.g. "
-               "http://127.0.0.1:8081, or for Apicurio Registry "
-               "http://127.0.0.1:8080/apis/ccompat/v7)",
-               base_url ? base_url : "(null)");
+        outbox_errstr_set(errstr, errstr_size,
+                          "registry URL \"%s\" does not start with http:// or https:// (e.g. "
+                          "http://127.0.0.1:8081, or for Apicurio Registry "
+                          "http://127.0.0.1:8080/apis/ccompat/v7)",
+                          base_url ? base_url : "(null)");
         return NULL;
     }
     host = strstr(base_url, "://") + 3;
     if (*host == '\0' || *host == '/' || *host == '?' || *host == '#') {
-        seterr(errstr, errstr_size, "registry URL \"%s\" has no host", base_url);
+        outbox_errstr_set(errstr, errstr_size, "registry URL \"%s\" has no host", base_url);
         return NULL;
     }
     if (timeout_ms <= 0) {
-        seterr(errstr, errstr_size, "registry timeout %ld ms: must be > 0", timeout_ms);
+        outbox_errstr_set(errstr, errstr_size, "registry timeout %ld ms: must be > 0", timeout_ms);
         return NULL;
     }
     if (basic_auth && *basic_auth && !strchr(basic_auth, ':')) {
-        seterr(errstr, errstr_size, "registry basic auth must be \"user:password\"");
+        outbox_errstr_set(errstr, errstr_size, "registry basic auth must be \"user:password\"");
         return NULL;
     }
 
@@ -865,7 +860,7 @@ outbox_registry *outbox_registry_new(const char *base_url, long timeout_ms, cons
 
     reg->curl = curl_easy_init();
     if (!reg->curl) {
-        seterr(errstr, errstr_size, "registry: curl_easy_init failed");
+        outbox_errstr_set(errstr, errstr_size, "registry: curl_easy_init failed");
         goto fail;
     }
     if (!crc)
@@ -902,13 +897,14 @@ outbox_registry *outbox_registry_new(const char *base_url, long timeout_ms, cons
     if (!crc && reg->userpwd)
         crc = curl_easy_setopt(reg->curl, CURLOPT_USERPWD, reg->userpwd);
     if (crc) {
-        seterr(errstr, errstr_size, "registry: libcurl setup failed: %s", curl_easy_strerror(crc));
+        outbox_errstr_set(errstr, errstr_size, "registry: libcurl setup failed: %s",
+                          curl_easy_strerror(crc));
         goto fail;
     }
     return reg;
 
 nomem:
-    seterr(errstr, errstr_size, "registry: out of memory");
+    outbox_errstr_set(errstr, errstr_size, "registry: out of memory");
 fail:
     outbox_registry_free(reg);
     return NULL;
@@ -970,22 +966,25 @@ static void describe_curl(const outbox_registry *reg, CURLcode crc, outbox_regis
 
     switch (rc) {
     case OUTBOX_REGISTRY_ERR_TIMEOUT:
-        seterr(detail, detail_size,
-               "no answer within %ld ms (%s): the registry is overloaded or unreachable "
-               "(firewall?); check host and port in the registry URL, or raise the timeout",
-               reg->timeout_ms, what);
+        outbox_errstr_set(
+            detail, detail_size,
+            "no answer within %ld ms (%s): the registry is overloaded or unreachable "
+            "(firewall?); check host and port in the registry URL, or raise the timeout",
+            reg->timeout_ms, what);
         break;
     case OUTBOX_REGISTRY_ERR_CONNECT:
         if (crc == CURLE_COULDNT_RESOLVE_HOST || crc == CURLE_COULDNT_RESOLVE_PROXY)
-            seterr(detail, detail_size, "%s: check the host name in the registry URL", what);
+            outbox_errstr_set(detail, detail_size, "%s: check the host name in the registry URL",
+                              what);
         else
-            seterr(detail, detail_size,
-                   "%s: is the registry running, and are host and port in the registry URL "
-                   "right?",
-                   what);
+            outbox_errstr_set(
+                detail, detail_size,
+                "%s: is the registry running, and are host and port in the registry URL "
+                "right?",
+                what);
         break;
     default:
-        seterr(detail, detail_size, "%s", what);
+        outbox_errstr_set(detail, detail_size, "%s", what);
         break;
     }
 }
@@ -1002,7 +1001,7 @@ static outbox_registry_err http(outbox_registry *reg, const char *path, const ch
     *status = 0;
     url = url_join(reg->base, path);
     if (!url) {
-        seterr(detail, detail_size, "out of memory");
+        outbox_errstr_set(detail, detail_size, "out of memory");
         return OUTBOX_REGISTRY_ERR_NOMEM;
     }
     reg->answer_len = 0;
@@ -1041,12 +1040,13 @@ static outbox_registry_err http(outbox_registry *reg, const char *path, const ch
     free(url);
 
     if (crc == CURLE_WRITE_ERROR && reg->answer_too_big) {
-        seterr(detail, detail_size, "answer larger than %zu bytes: not a schema registry's",
-               REGISTRY_MAX_ANSWER);
+        outbox_errstr_set(detail, detail_size,
+                          "answer larger than %zu bytes: not a schema registry's",
+                          REGISTRY_MAX_ANSWER);
         return OUTBOX_REGISTRY_ERR_PROTOCOL;
     }
     if (crc == CURLE_WRITE_ERROR && reg->answer_nomem) {
-        seterr(detail, detail_size, "out of memory for the answer");
+        outbox_errstr_set(detail, detail_size, "out of memory for the answer");
         return OUTBOX_REGISTRY_ERR_NOMEM;
     }
     if (crc) {
@@ -1055,7 +1055,7 @@ static outbox_registry_err http(outbox_registry *reg, const char *path, const ch
         return rc;
     }
     if (curl_easy_getinfo(reg->curl, CURLINFO_RESPONSE_CODE, status) != CURLE_OK) {
-        seterr(detail, detail_size, "no HTTP status in the answer");
+        outbox_errstr_set(detail, detail_size, "no HTTP status in the answer");
         return OUTBOX_REGISTRY_ERR_TRANSPORT;
     }
     return OUTBOX_REGISTRY_OK;
@@ -1081,11 +1081,11 @@ outbox_registry_err outbox_registry_register(outbox_registry *reg, const char *s
     long status;
 
     if (!reg || !subject || !*subject || !schema_json || !*schema_json || !id) {
-        seterr(errstr, errstr_size, "registry register: %s is missing",
-               !reg                            ? "the handle"
-               : !subject || !*subject         ? "the subject"
-               : !schema_json || !*schema_json ? "the schema"
-                                               : "the place for the id");
+        outbox_errstr_set(errstr, errstr_size, "registry register: %s is missing",
+                          !reg                            ? "the handle"
+                          : !subject || !*subject         ? "the subject"
+                          : !schema_json || !*schema_json ? "the schema"
+                                                          : "the place for the id");
         return count(reg, OUTBOX_REGISTRY_ERR_INVALID);
     }
 
@@ -1094,7 +1094,7 @@ outbox_registry_err outbox_registry_register(outbox_registry *reg, const char *s
     key_len = subject_len + 1 + schema_len;
     key = malloc(key_len);
     if (!key) {
-        seterr(errstr, errstr_size, "registry register: out of memory");
+        outbox_errstr_set(errstr, errstr_size, "registry register: out of memory");
         rc = OUTBOX_REGISTRY_ERR_NOMEM;
         goto done;
     }
@@ -1113,8 +1113,9 @@ outbox_registry_err outbox_registry_register(outbox_registry *reg, const char *s
      * API's default. */
     jschema = json_string(schema_json); /* NULL for invalid UTF-8 (or ENOMEM) */
     if (!jschema) {
-        seterr(errstr, errstr_size,
-               "registry register under subject \"%s\": the schema is not valid UTF-8", subject);
+        outbox_errstr_set(errstr, errstr_size,
+                          "registry register under subject \"%s\": the schema is not valid UTF-8",
+                          subject);
         rc = OUTBOX_REGISTRY_ERR_INVALID;
         goto done;
     }
@@ -1122,14 +1123,14 @@ outbox_registry_err outbox_registry_register(outbox_registry *reg, const char *s
     if (!request || json_object_set_new(request, "schema", jschema) != 0) {
         if (!request)
             json_decref(jschema); /* json_object_set_new() consumes it even on failure */
-        seterr(errstr, errstr_size, "registry register: out of memory");
+        outbox_errstr_set(errstr, errstr_size, "registry register: out of memory");
         rc = OUTBOX_REGISTRY_ERR_NOMEM;
         goto done;
     }
     body = json_dumps(request, JSON_COMPACT);
     path = path_subject_versions(subject);
     if (!body || !path) {
-        seterr(errstr, errstr_size, "registry register: out of memory");
+        outbox_errstr_set(errstr, errstr_size, "registry register: out of memory");
         rc = OUTBOX_REGISTRY_ERR_NOMEM;
         goto done;
     }
@@ -1143,12 +1144,13 @@ outbox_registry_err outbox_registry_register(outbox_registry *reg, const char *s
         rc = outbox_registry_parse_error(status, reg->answer, reg->answer_len, detail,
                                          sizeof(detail));
     if (rc != OUTBOX_REGISTRY_OK) {
-        seterr(errstr, errstr_size, "registry register under subject \"%s\": POST %s%s: %s",
-               subject, reg->display, path, detail);
+        outbox_errstr_set(errstr, errstr_size,
+                          "registry register under subject \"%s\": POST %s%s: %s", subject,
+                          reg->display, path, detail);
         goto done;
     }
     if (!cache_add(&reg->registered, key, key_len, hash, new_id, NULL)) {
-        seterr(errstr, errstr_size, "registry register: out of memory");
+        outbox_errstr_set(errstr, errstr_size, "registry register: out of memory");
         rc = OUTBOX_REGISTRY_ERR_NOMEM;
         goto done;
     }
@@ -1176,10 +1178,10 @@ outbox_registry_err outbox_registry_lookup(outbox_registry *reg, int32_t id,
     long status;
 
     if (!reg || id < 0 || !schema_json) {
-        seterr(errstr, errstr_size, "registry lookup: %s",
-               !reg     ? "the handle is missing"
-               : id < 0 ? "a schema id is never negative"
-                        : "the place for the schema is missing");
+        outbox_errstr_set(errstr, errstr_size, "registry lookup: %s",
+                          !reg     ? "the handle is missing"
+                          : id < 0 ? "a schema id is never negative"
+                                   : "the place for the schema is missing");
         return count(reg, OUTBOX_REGISTRY_ERR_INVALID);
     }
     *schema_json = NULL;
@@ -1202,13 +1204,14 @@ outbox_registry_err outbox_registry_lookup(outbox_registry *reg, int32_t id,
         rc = outbox_registry_parse_error(status, reg->answer, reg->answer_len, detail,
                                          sizeof(detail));
     if (rc != OUTBOX_REGISTRY_OK) {
-        seterr(errstr, errstr_size, "registry lookup of schema id %" PRId32 ": GET %s%s: %s", id,
-               reg->display, path, detail);
+        outbox_errstr_set(errstr, errstr_size,
+                          "registry lookup of schema id %" PRId32 ": GET %s%s: %s", id,
+                          reg->display, path, detail);
         goto done;
     }
     entry = cache_add(&reg->schemas, key, sizeof(key), hash, id, schema);
     if (!entry) {
-        seterr(errstr, errstr_size, "registry lookup: out of memory");
+        outbox_errstr_set(errstr, errstr_size, "registry lookup: out of memory");
         rc = OUTBOX_REGISTRY_ERR_NOMEM;
         goto done;
     }
@@ -1231,44 +1234,48 @@ outbox_registry_err outbox_registry_check(outbox_registry *reg, char *compat, si
     if (compat && compat_size > 0)
         compat[0] = '\0';
     if (!reg) {
-        seterr(errstr, errstr_size, "registry check: the handle is missing");
+        outbox_errstr_set(errstr, errstr_size, "registry check: the handle is missing");
         return OUTBOX_REGISTRY_ERR_INVALID;
     }
     rc = http(reg, "/config", NULL, &status, detail, sizeof(detail));
     if (rc != OUTBOX_REGISTRY_OK) {
-        seterr(errstr, errstr_size, "registry check: GET %s/config: %s", reg->display, detail);
+        outbox_errstr_set(errstr, errstr_size, "registry check: GET %s/config: %s", reg->display,
+                          detail);
         return count(reg, rc);
     }
     if (status >= 200 && status <= 299) {
         rc = outbox_registry_parse_config(reg->answer, reg->answer_len, compat, compat_size, detail,
                                           sizeof(detail));
         if (rc != OUTBOX_REGISTRY_OK)
-            seterr(errstr, errstr_size,
-                   "registry check: GET %s/config answers, but not like a Confluent-compatible "
-                   "schema registry (%s); " REGISTRY_API_HINT,
-                   reg->display, detail);
+            outbox_errstr_set(
+                errstr, errstr_size,
+                "registry check: GET %s/config answers, but not like a Confluent-compatible "
+                "schema registry (%s); " REGISTRY_API_HINT,
+                reg->display, detail);
         return count(reg, rc);
     }
     rc = outbox_registry_parse_error(status, reg->answer, reg->answer_len, detail, sizeof(detail));
     if (status >= 300 && status <= 399) {
         if (curl_easy_getinfo(reg->curl, CURLINFO_REDIRECT_URL, &location) != CURLE_OK)
             location = NULL;
-        seterr(errstr, errstr_size,
-               "registry check: GET %s/config redirects (HTTP %ld) to %s; " REGISTRY_API_HINT,
-               reg->display, status, location ? location : "(no Location)");
+        outbox_errstr_set(
+            errstr, errstr_size,
+            "registry check: GET %s/config redirects (HTTP %ld) to %s; " REGISTRY_API_HINT,
+            reg->display, status, location ? location : "(no Location)");
     } else if (status == 404) {
-        seterr(errstr, errstr_size,
-               "registry check: GET %s/config: %s; no Confluent-compatible API "
-               "there: " REGISTRY_API_HINT,
-               reg->display, detail);
+        outbox_errstr_set(errstr, errstr_size,
+                          "registry check: GET %s/config: %s; no Confluent-compatible API "
+                          "there: " REGISTRY_API_HINT,
+                          reg->display, detail);
     } else if (status == 401 || status == 403) {
-        seterr(errstr, errstr_size,
-               "registry check: GET %s/config: %s; the registry %s: set the registry's basic "
-               "auth to a valid user:password",
-               reg->display, detail,
-               reg->userpwd ? "refused the credentials" : "wants credentials");
+        outbox_errstr_set(
+            errstr, errstr_size,
+            "registry check: GET %s/config: %s; the registry %s: set the registry's basic "
+            "auth to a valid user:password",
+            reg->display, detail, reg->userpwd ? "refused the credentials" : "wants credentials");
     } else {
-        seterr(errstr, errstr_size, "registry check: GET %s/config: %s", reg->display, detail);
+        outbox_errstr_set(errstr, errstr_size, "registry check: GET %s/config: %s", reg->display,
+                          detail);
     }
     return count(reg, rc);
 }

@@ -1,3 +1,4 @@
+#include "errstr.h"
 #include "wire.h"
 
 #include <stdarg.h>
@@ -7,20 +8,6 @@
 #define CONFLUENT_MAGIC 0x00
 #define SINGLE_OBJECT_MAGIC0 0xC3
 #define SINGLE_OBJECT_MAGIC1 0x01
-
-static void set_error(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_error(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (errstr == NULL || errstr_size == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-}
 
 const char *outbox_wire_format_name(outbox_wire_format format)
 {
@@ -40,7 +27,7 @@ int outbox_wire_confluent_write(outbox_buf *buf, int32_t schema_id, char *errstr
     uint32_t id = (uint32_t)schema_id;
 
     if (schema_id < 0) {
-        set_error(errstr, errstr_size, "schema id %d is negative", (int)schema_id);
+        outbox_errstr_set(errstr, errstr_size, "schema id %d is negative", (int)schema_id);
         return OUTBOX_AVRO_ERR_FRAMING;
     }
     header[0] = CONFLUENT_MAGIC;
@@ -49,7 +36,7 @@ int outbox_wire_confluent_write(outbox_buf *buf, int32_t schema_id, char *errstr
     header[3] = (uint8_t)(id >> 8);
     header[4] = (uint8_t)id;
     if (outbox_buf_append(buf, header, sizeof(header)) != 0) {
-        set_error(errstr, errstr_size, "out of memory");
+        outbox_errstr_set(errstr, errstr_size, "out of memory");
         return OUTBOX_AVRO_ERR_NOMEM;
     }
     return 0;
@@ -66,7 +53,7 @@ int outbox_wire_single_object_write(outbox_buf *buf, uint64_t fingerprint, char 
     for (i = 0; i < 8; i++)
         header[2 + i] = (uint8_t)(fingerprint >> (8 * i));
     if (outbox_buf_append(buf, header, sizeof(header)) != 0) {
-        set_error(errstr, errstr_size, "out of memory");
+        outbox_errstr_set(errstr, errstr_size, "out of memory");
         return OUTBOX_AVRO_ERR_NOMEM;
     }
     return 0;
@@ -84,21 +71,21 @@ int outbox_wire_msg_parse(const void *data, size_t len, outbox_wire_msg *msg, ch
     memset(msg, 0, sizeof(*msg));
     msg->schema_id = -1;
     if (len == 0 || p == NULL) {
-        set_error(errstr, errstr_size, "empty message: no Avro framing");
+        outbox_errstr_set(errstr, errstr_size, "empty message: no Avro framing");
         rc = OUTBOX_AVRO_ERR_FRAMING;
         goto done;
     }
     if (p[0] == CONFLUENT_MAGIC) {
         if (len < OUTBOX_WIRE_CONFLUENT_HEADER_SIZE) {
-            set_error(errstr, errstr_size,
-                      "message of %zu bytes is shorter than the %d-byte Confluent header", len,
-                      OUTBOX_WIRE_CONFLUENT_HEADER_SIZE);
+            outbox_errstr_set(errstr, errstr_size,
+                              "message of %zu bytes is shorter than the %d-byte Confluent header",
+                              len, OUTBOX_WIRE_CONFLUENT_HEADER_SIZE);
             rc = OUTBOX_AVRO_ERR_FRAMING;
             goto done;
         }
         id = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
         if (id > INT32_MAX) {
-            set_error(errstr, errstr_size, "Confluent schema id 0x%08x is negative", id);
+            outbox_errstr_set(errstr, errstr_size, "Confluent schema id 0x%08x is negative", id);
             rc = OUTBOX_AVRO_ERR_FRAMING;
             goto done;
         }
@@ -111,15 +98,17 @@ int outbox_wire_msg_parse(const void *data, size_t len, outbox_wire_msg *msg, ch
     }
     if (p[0] == SINGLE_OBJECT_MAGIC0) {
         if (len >= 2 && p[1] != SINGLE_OBJECT_MAGIC1) {
-            set_error(errstr, errstr_size,
-                      "unknown single-object format version 0x%02x (expected 0xC3 0x01)", p[1]);
+            outbox_errstr_set(errstr, errstr_size,
+                              "unknown single-object format version 0x%02x (expected 0xC3 0x01)",
+                              p[1]);
             rc = OUTBOX_AVRO_ERR_FRAMING;
             goto done;
         }
         if (len < OUTBOX_WIRE_SINGLE_OBJECT_HEADER_SIZE) {
-            set_error(errstr, errstr_size,
-                      "message of %zu bytes is shorter than the %d-byte single-object header", len,
-                      OUTBOX_WIRE_SINGLE_OBJECT_HEADER_SIZE);
+            outbox_errstr_set(
+                errstr, errstr_size,
+                "message of %zu bytes is shorter than the %d-byte single-object header", len,
+                OUTBOX_WIRE_SINGLE_OBJECT_HEADER_SIZE);
             rc = OUTBOX_AVRO_ERR_FRAMING;
             goto done;
         }
@@ -132,10 +121,11 @@ int outbox_wire_msg_parse(const void *data, size_t len, outbox_wire_msg *msg, ch
         rc = 0;
         goto done;
     }
-    set_error(errstr, errstr_size,
-              "unknown framing: first byte 0x%02x (expected 0x00 for Confluent or 0xC3 0x01 for "
-              "Avro single-object)",
-              p[0]);
+    outbox_errstr_set(
+        errstr, errstr_size,
+        "unknown framing: first byte 0x%02x (expected 0x00 for Confluent or 0xC3 0x01 for "
+        "Avro single-object)",
+        p[0]);
     rc = OUTBOX_AVRO_ERR_FRAMING;
 done:
     if (rc != 0) {

@@ -6,6 +6,7 @@
  * define is "<field>: <what is wrong>"; bytes left after the last field are rejected too, so a
  * read function accepts exactly one whole message.
  */
+#include "errstr.h"
 #include "pgoutput.h"
 
 #include <inttypes.h>
@@ -37,20 +38,6 @@ static void reader_init(pg_reader *r, const uint8_t *buf, size_t len, const char
     r->errstr_size = errstr_size;
 }
 
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!errstr || errstr_size == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-}
-
 /* "<label>column <n> <field>" or "<field>": where in the message the reader is. */
 static void reader_where(const pg_reader *r, const char *field, char *where, size_t size)
 {
@@ -65,7 +52,7 @@ static void reader_truncated(pg_reader *r, const char *field)
     char where[128];
 
     reader_where(r, field, where, sizeof(where));
-    set_err(r->errstr, r->errstr_size, "%s: truncated at %s", r->msg, where);
+    outbox_errstr_set(r->errstr, r->errstr_size, "%s: truncated at %s", r->msg, where);
 }
 
 static int reader_invalid(pg_reader *r, const char *field, const char *fmt, ...)
@@ -81,7 +68,7 @@ static int reader_invalid(pg_reader *r, const char *field, const char *fmt, ...)
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
     reader_where(r, field, where, sizeof(where));
-    set_err(r->errstr, r->errstr_size, "%s: %s: %s", r->msg, where, what);
+    outbox_errstr_set(r->errstr, r->errstr_size, "%s: %s: %s", r->msg, where, what);
     return -1;
 }
 
@@ -201,8 +188,8 @@ static int read_bytes(pg_reader *r, const char *field, size_t n, const uint8_t *
 static int reader_finish(pg_reader *r)
 {
     if (r->pos != r->end) {
-        set_err(r->errstr, r->errstr_size, "%s: %zu trailing bytes after the last field", r->msg,
-                reader_left(r));
+        outbox_errstr_set(r->errstr, r->errstr_size, "%s: %zu trailing bytes after the last field",
+                          r->msg, reader_left(r));
         return -1;
     }
     return 0;
@@ -645,7 +632,7 @@ int relay_pgoutput_decode(const uint8_t *buf, size_t len, relay_pgoutput_msg *ms
     uint8_t type;
 
     if (len == 0) {
-        set_err(errstr, errstr_size, "empty pgoutput message");
+        outbox_errstr_set(errstr, errstr_size, "empty pgoutput message");
         return -1;
     }
     type = buf[0];
@@ -675,12 +662,14 @@ int relay_pgoutput_decode(const uint8_t *buf, size_t len, relay_pgoutput_msg *ms
         break;
     }
     if (strcmp(relay_pgoutput_type_name(type), "unknown") != 0)
-        set_err(errstr, errstr_size, "%s: message type '%c' is not valid in protocol version 1",
-                relay_pgoutput_type_name(type), type);
+        outbox_errstr_set(errstr, errstr_size,
+                          "%s: message type '%c' is not valid in protocol version 1",
+                          relay_pgoutput_type_name(type), type);
     else if (type >= 0x20 && type < 0x7f)
-        set_err(errstr, errstr_size, "unknown pgoutput message type '%c' (0x%02x)", type, type);
+        outbox_errstr_set(errstr, errstr_size, "unknown pgoutput message type '%c' (0x%02x)", type,
+                          type);
     else
-        set_err(errstr, errstr_size, "unknown pgoutput message type 0x%02x", type);
+        outbox_errstr_set(errstr, errstr_size, "unknown pgoutput message type 0x%02x", type);
     return -1;
 }
 

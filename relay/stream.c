@@ -6,6 +6,7 @@
  * COPY is over, collecting the command's results), BROKEN (the connection is unusable; only
  * close remains).
  */
+#include "errstr.h"
 #include "stream.h"
 
 #include <errno.h>
@@ -39,20 +40,6 @@ struct relay_stream {
 };
 
 /* ------------------------------------------------------------------ errors */
-
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!errstr || errstr_size == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-}
 
 /* libpq messages end with a newline (sometimes several lines): keep them on one line. */
 static void one_line(char *s)
@@ -119,7 +106,7 @@ static int conn_error(relay_stream *stream, const char *what, char *errstr, size
     one_line(msg);
     if (!stream->conn || PQstatus(stream->conn) == CONNECTION_BAD)
         stream->state = STREAM_BROKEN;
-    set_err(errstr, errstr_size, "%s: %s", what, msg[0] ? msg : "connection lost");
+    outbox_errstr_set(errstr, errstr_size, "%s: %s", what, msg[0] ? msg : "connection lost");
     return RELAY_STREAM_ERR_RETRIABLE;
 }
 
@@ -147,9 +134,9 @@ static int result_error(relay_stream *stream, const PGresult *res, const char *w
     if (PQstatus(stream->conn) == CONNECTION_BAD)
         stream->state = STREAM_BROKEN;
     if (sqlstate)
-        set_err(errstr, errstr_size, "%s: %s (SQLSTATE %s)", what, msg, sqlstate);
+        outbox_errstr_set(errstr, errstr_size, "%s: %s (SQLSTATE %s)", what, msg, sqlstate);
     else
-        set_err(errstr, errstr_size, "%s: %s", what, msg[0] ? msg : "connection lost");
+        outbox_errstr_set(errstr, errstr_size, "%s: %s", what, msg[0] ? msg : "connection lost");
     return classify_sqlstate(sqlstate);
 }
 
@@ -193,16 +180,16 @@ static int check_state(relay_stream *stream, stream_state want, const char *what
     static const char *const names[] = {"idle", "streaming", "closing", "ending", "broken"};
 
     if (!stream) {
-        set_err(errstr, errstr_size, "%s: no stream", what);
+        outbox_errstr_set(errstr, errstr_size, "%s: no stream", what);
         return RELAY_STREAM_ERR_FATAL;
     }
     if (stream->state == want)
         return RELAY_STREAM_OK;
     if (stream->state == STREAM_BROKEN) {
-        set_err(errstr, errstr_size, "%s: the connection is broken", what);
+        outbox_errstr_set(errstr, errstr_size, "%s: the connection is broken", what);
         return RELAY_STREAM_ERR_RETRIABLE;
     }
-    set_err(errstr, errstr_size, "%s: not allowed while %s", what, names[stream->state]);
+    outbox_errstr_set(errstr, errstr_size, "%s: not allowed while %s", what, names[stream->state]);
     return RELAY_STREAM_ERR_FATAL;
 }
 
@@ -241,7 +228,7 @@ int relay_stream_open(const char *conninfo, relay_stream **streamp, char *errstr
     if (streamp)
         *streamp = NULL;
     if (!streamp || !conninfo) {
-        set_err(errstr, errstr_size, "relay_stream_open: no conninfo");
+        outbox_errstr_set(errstr, errstr_size, "relay_stream_open: no conninfo");
         rc = RELAY_STREAM_ERR_FATAL;
         goto cleanup;
     }
@@ -249,35 +236,36 @@ int relay_stream_open(const char *conninfo, relay_stream **streamp, char *errstr
     if (!options) {
         snprintf(msg, sizeof(msg), "%s", parse_error ? parse_error : "out of memory");
         one_line(msg);
-        set_err(errstr, errstr_size, "invalid conninfo: %s", msg);
+        outbox_errstr_set(errstr, errstr_size, "invalid conninfo: %s", msg);
         rc = RELAY_STREAM_ERR_FATAL;
         goto cleanup;
     }
     stream = calloc(1, sizeof(*stream));
     if (!stream) {
-        set_err(errstr, errstr_size, "relay_stream_open: out of memory");
+        outbox_errstr_set(errstr, errstr_size, "relay_stream_open: out of memory");
         rc = RELAY_STREAM_ERR_RETRIABLE;
         goto cleanup;
     }
     stream->state = STREAM_BROKEN;
     stream->conn = PQconnectdbParams(keywords, values, 1);
     if (!stream->conn) {
-        set_err(errstr, errstr_size, "connect: out of memory");
+        outbox_errstr_set(errstr, errstr_size, "connect: out of memory");
         rc = RELAY_STREAM_ERR_RETRIABLE;
         goto cleanup;
     }
     if (PQstatus(stream->conn) != CONNECTION_OK) {
         snprintf(msg, sizeof(msg), "%s", PQerrorMessage(stream->conn));
         one_line(msg);
-        set_err(errstr, errstr_size, "replication connection: %s", msg);
+        outbox_errstr_set(errstr, errstr_size, "replication connection: %s", msg);
         rc = classify_connect_error(msg);
         goto cleanup;
     }
     stream->state = STREAM_IDLE;
     stream->system.server_version = PQserverVersion(stream->conn);
     if (stream->system.server_version < 100000) {
-        set_err(errstr, errstr_size, "replication connection: server version %d is too old (10+)",
-                stream->system.server_version);
+        outbox_errstr_set(errstr, errstr_size,
+                          "replication connection: server version %d is too old (10+)",
+                          stream->system.server_version);
         rc = RELAY_STREAM_ERR_FATAL;
         goto cleanup;
     }
@@ -288,16 +276,17 @@ int relay_stream_open(const char *conninfo, relay_stream **streamp, char *errstr
         goto cleanup;
     }
     if (PQntuples(res) != 1 || PQnfields(res) < 4 || PQgetisnull(res, 0, 3)) {
-        set_err(errstr, errstr_size,
-                "IDENTIFY_SYSTEM: unexpected answer (%d rows, %d fields, no database?)",
-                PQntuples(res), PQnfields(res));
+        outbox_errstr_set(errstr, errstr_size,
+                          "IDENTIFY_SYSTEM: unexpected answer (%d rows, %d fields, no database?)",
+                          PQntuples(res), PQnfields(res));
         rc = RELAY_STREAM_ERR_FATAL;
         goto cleanup;
     }
     snprintf(stream->system.systemid, sizeof(stream->system.systemid), "%s", PQgetvalue(res, 0, 0));
     stream->system.timeline = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
     if (relay_pgoutput_lsn_parse(PQgetvalue(res, 0, 2), &stream->system.xlogpos) < 0) {
-        set_err(errstr, errstr_size, "IDENTIFY_SYSTEM: bad xlogpos \"%s\"", PQgetvalue(res, 0, 2));
+        outbox_errstr_set(errstr, errstr_size, "IDENTIFY_SYSTEM: bad xlogpos \"%s\"",
+                          PQgetvalue(res, 0, 2));
         rc = RELAY_STREAM_ERR_FATAL;
         goto cleanup;
     }
@@ -363,9 +352,9 @@ int relay_stream_slot_ensure(relay_stream *stream, const char *slot_name, int fl
     if (rc != RELAY_STREAM_OK)
         goto cleanup;
     if (!slot_name_valid(slot_name)) {
-        set_err(errstr, errstr_size,
-                "slot: invalid replication slot name \"%s\" (1-63 of a-z, 0-9, _)",
-                slot_name ? slot_name : "");
+        outbox_errstr_set(errstr, errstr_size,
+                          "slot: invalid replication slot name \"%s\" (1-63 of a-z, 0-9, _)",
+                          slot_name ? slot_name : "");
         rc = RELAY_STREAM_ERR_FATAL;
         goto cleanup;
     }
@@ -389,18 +378,20 @@ int relay_stream_slot_ensure(relay_stream *stream, const char *slot_name, int fl
 
         if (strcmp(type, "logical") != 0 || strcmp(plugin, "pgoutput") != 0 ||
             strcmp(database, stream->system.dbname) != 0) {
-            set_err(errstr, errstr_size,
-                    "slot \"%s\" is a %s slot of plugin \"%s\" in database \"%s\", not a logical "
-                    "pgoutput slot in \"%s\"",
-                    slot_name, type, plugin, database, stream->system.dbname);
+            outbox_errstr_set(
+                errstr, errstr_size,
+                "slot \"%s\" is a %s slot of plugin \"%s\" in database \"%s\", not a logical "
+                "pgoutput slot in \"%s\"",
+                slot_name, type, plugin, database, stream->system.dbname);
             rc = RELAY_STREAM_ERR_FATAL;
             goto cleanup;
         }
         if (strcmp(PQgetvalue(res, 0, 8), "lost") == 0) {
-            set_err(errstr, errstr_size,
-                    "slot \"%s\" lost WAL it needed (wal_status lost): drop and recreate it, "
-                    "events since its position are gone from the WAL",
-                    slot_name);
+            outbox_errstr_set(
+                errstr, errstr_size,
+                "slot \"%s\" lost WAL it needed (wal_status lost): drop and recreate it, "
+                "events since its position are gone from the WAL",
+                slot_name);
             rc = RELAY_STREAM_ERR_FATAL;
             goto cleanup;
         }
@@ -409,7 +400,7 @@ int relay_stream_slot_ensure(relay_stream *stream, const char *slot_name, int fl
         info.active_pid = atoi(PQgetvalue(res, 0, 5));
         if (lsn_field(res, 6, &info.confirmed_flush_lsn) < 0 ||
             lsn_field(res, 7, &info.restart_lsn) < 0) {
-            set_err(errstr, errstr_size, "slot lookup: bad LSN in pg_replication_slots");
+            outbox_errstr_set(errstr, errstr_size, "slot lookup: bad LSN in pg_replication_slots");
             rc = RELAY_STREAM_ERR_FATAL;
             goto cleanup;
         }
@@ -417,7 +408,7 @@ int relay_stream_slot_ensure(relay_stream *stream, const char *slot_name, int fl
         goto cleanup;
     }
     if (!(flags & RELAY_STREAM_SLOT_CREATE)) {
-        set_err(errstr, errstr_size, "replication slot \"%s\" does not exist", slot_name);
+        outbox_errstr_set(errstr, errstr_size, "replication slot \"%s\" does not exist", slot_name);
         rc = RELAY_STREAM_ERR_FATAL;
         goto cleanup;
     }
@@ -434,7 +425,7 @@ int relay_stream_slot_ensure(relay_stream *stream, const char *slot_name, int fl
     }
     if (PQntuples(res) != 1 || PQnfields(res) < 2 ||
         relay_pgoutput_lsn_parse(PQgetvalue(res, 0, 1), &info.consistent_point) < 0) {
-        set_err(errstr, errstr_size, "CREATE_REPLICATION_SLOT: unexpected answer");
+        outbox_errstr_set(errstr, errstr_size, "CREATE_REPLICATION_SLOT: unexpected answer");
         rc = RELAY_STREAM_ERR_FATAL;
         goto cleanup;
     }
@@ -461,8 +452,8 @@ int relay_stream_slot_drop(relay_stream *stream, const char *slot_name, char *er
     if (rc != RELAY_STREAM_OK)
         goto cleanup;
     if (!slot_name_valid(slot_name)) {
-        set_err(errstr, errstr_size, "DROP_REPLICATION_SLOT: invalid slot name \"%s\"",
-                slot_name ? slot_name : "");
+        outbox_errstr_set(errstr, errstr_size, "DROP_REPLICATION_SLOT: invalid slot name \"%s\"",
+                          slot_name ? slot_name : "");
         rc = RELAY_STREAM_ERR_FATAL;
         goto cleanup;
     }
@@ -495,21 +486,22 @@ int relay_stream_start(relay_stream *stream, const char *slot_name, uint64_t sta
     if (rc != RELAY_STREAM_OK)
         goto cleanup;
     if (!slot_name_valid(slot_name)) {
-        set_err(errstr, errstr_size, "START_REPLICATION: invalid slot name \"%s\"",
-                slot_name ? slot_name : "");
+        outbox_errstr_set(errstr, errstr_size, "START_REPLICATION: invalid slot name \"%s\"",
+                          slot_name ? slot_name : "");
         rc = RELAY_STREAM_ERR_FATAL;
         goto cleanup;
     }
     if (!publication_names || !*publication_names) {
-        set_err(errstr, errstr_size, "START_REPLICATION: no publication names");
+        outbox_errstr_set(errstr, errstr_size, "START_REPLICATION: no publication names");
         rc = RELAY_STREAM_ERR_FATAL;
         goto cleanup;
     }
     if (messages && stream->system.server_version < 140000) {
-        set_err(errstr, errstr_size,
-                "START_REPLICATION: server version %d cannot stream logical decoding messages "
-                "with pgoutput (14+)",
-                stream->system.server_version);
+        outbox_errstr_set(
+            errstr, errstr_size,
+            "START_REPLICATION: server version %d cannot stream logical decoding messages "
+            "with pgoutput (14+)",
+            stream->system.server_version);
         rc = RELAY_STREAM_ERR_FATAL;
         goto cleanup;
     }
@@ -518,7 +510,7 @@ int relay_stream_start(relay_stream *stream, const char *slot_name, uint64_t sta
     n = strlen(publication_names);
     pubs = malloc(2 * n + 1);
     if (!pubs) {
-        set_err(errstr, errstr_size, "START_REPLICATION: out of memory");
+        outbox_errstr_set(errstr, errstr_size, "START_REPLICATION: out of memory");
         rc = RELAY_STREAM_ERR_RETRIABLE;
         goto cleanup;
     }
@@ -531,7 +523,7 @@ int relay_stream_start(relay_stream *stream, const char *slot_name, uint64_t sta
     n = j + strlen(slot_name) + 160;
     query = malloc(n);
     if (!query) {
-        set_err(errstr, errstr_size, "START_REPLICATION: out of memory");
+        outbox_errstr_set(errstr, errstr_size, "START_REPLICATION: out of memory");
         rc = RELAY_STREAM_ERR_RETRIABLE;
         goto cleanup;
     }
@@ -593,8 +585,9 @@ static int stream_drain(relay_stream *stream, int64_t deadline, char *errstr, si
                 w = wait_socket(stream, POLLIN | (stream->copy_end_pending ? POLLOUT : 0),
                                 deadline);
                 if (w == 0) {
-                    set_err(errstr, errstr_size,
-                            "end of replication stream: timed out waiting for the server");
+                    outbox_errstr_set(
+                        errstr, errstr_size,
+                        "end of replication stream: timed out waiting for the server");
                     stream->state = STREAM_BROKEN;
                     return RELAY_STREAM_ERR_RETRIABLE;
                 }
@@ -634,9 +627,9 @@ static int stream_drain(relay_stream *stream, int64_t deadline, char *errstr, si
             stream->state = STREAM_BROKEN;
     }
     if (stream->end_rc == RELAY_STREAM_END)
-        set_err(errstr, errstr_size, "the server ended the replication stream");
+        outbox_errstr_set(errstr, errstr_size, "the server ended the replication stream");
     else
-        set_err(errstr, errstr_size, "%s", stream->end_msg);
+        outbox_errstr_set(errstr, errstr_size, "%s", stream->end_msg);
     return stream->end_rc;
 }
 
@@ -663,7 +656,7 @@ static int stream_frame(relay_stream *stream, int len, relay_stream_event *event
     }
     snprintf(why, sizeof(why), "unknown CopyData message type 0x%02x", frame[0]);
 bad:
-    set_err(errstr, errstr_size, "replication stream: %s", why);
+    outbox_errstr_set(errstr, errstr_size, "replication stream: %s", why);
     return RELAY_STREAM_ERR_FATAL;
 }
 
@@ -747,7 +740,7 @@ int relay_stream_flush(relay_stream *stream, char *errstr, size_t errstr_size)
     int r;
 
     if (!stream || !stream->conn || stream->state == STREAM_BROKEN) {
-        set_err(errstr, errstr_size, "flush: the connection is broken");
+        outbox_errstr_set(errstr, errstr_size, "flush: the connection is broken");
         return RELAY_STREAM_ERR_RETRIABLE;
     }
     r = PQflush(stream->conn);
@@ -764,13 +757,13 @@ int relay_stream_finish(relay_stream *stream, uint64_t lsn, int timeout_ms, char
     int rc;
 
     if (!stream) {
-        set_err(errstr, errstr_size, "finish: no stream");
+        outbox_errstr_set(errstr, errstr_size, "finish: no stream");
         return RELAY_STREAM_ERR_FATAL;
     }
     if (stream->state == STREAM_IDLE)
         return RELAY_STREAM_OK;
     if (stream->state == STREAM_BROKEN) {
-        set_err(errstr, errstr_size, "finish: the connection is broken");
+        outbox_errstr_set(errstr, errstr_size, "finish: the connection is broken");
         return RELAY_STREAM_ERR_RETRIABLE;
     }
     PQfreemem(stream->copybuf);
@@ -787,7 +780,7 @@ int relay_stream_finish(relay_stream *stream, uint64_t lsn, int timeout_ms, char
             if (r == 1)
                 break;
             if (wait_socket(stream, POLLOUT, deadline) <= 0) {
-                set_err(errstr, errstr_size, "finish: timed out sending CopyDone");
+                outbox_errstr_set(errstr, errstr_size, "finish: timed out sending CopyDone");
                 stream->state = STREAM_BROKEN;
                 return RELAY_STREAM_ERR_RETRIABLE;
             }
@@ -818,7 +811,8 @@ int relay_stream_finish(relay_stream *stream, uint64_t lsn, int timeout_ms, char
             return conn_error(stream, "finish", errstr, errstr_size);
         switch (wait_socket(stream, POLLIN | (flushed == 1 ? POLLOUT : 0), deadline)) {
         case 0:
-            set_err(errstr, errstr_size, "finish: timed out waiting for the server's CopyDone");
+            outbox_errstr_set(errstr, errstr_size,
+                              "finish: timed out waiting for the server's CopyDone");
             stream->state = STREAM_BROKEN;
             return RELAY_STREAM_ERR_RETRIABLE;
         case 1:
