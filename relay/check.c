@@ -172,7 +172,9 @@ static void check_kafka(struct check *c, const outbox_conf *conf)
         return;
     }
     if (relay_publish_ping(pub, 10000, err, sizeof(err)) != 0)
-        check_problem(c, "check kafka.bootstrap.servers and that the brokers run", "%s", err);
+        check_problem(c, "check kafka.bootstrap.servers and that the brokers run",
+                      "Kafka at %s does not answer: %s",
+                      outbox_conf_kafka_get(conf, "bootstrap.servers"), err);
     else
         check_ok(c, "Kafka answers at %s", outbox_conf_kafka_get(conf, "bootstrap.servers"));
     relay_publish_free(pub);
