@@ -68,6 +68,19 @@ static void check_postgres(struct check *c, const relay_settings *s)
         check_problem(c, "set wal_level = logical in postgresql.conf and restart PostgreSQL",
                       "wal_level = %s", v ? v : "?");
     free(v);
+    v = query1(pg, "SELECT setting FROM pg_settings WHERE name = 'wal_sender_timeout'", 0, NULL);
+    if (v) {
+        long timeout_ms = atol(v);
+        if (timeout_ms > 0 && s->status_interval_ms * 2 > timeout_ms)
+            check_problem(c, "lower relay.status-interval to well below half of it",
+                          "relay.status-interval (%lld ms) is not well inside wal_sender_timeout "
+                          "(%ld ms): the walsender may drop an idle relay",
+                          (long long)s->status_interval_ms, timeout_ms);
+        else
+            check_ok(c, "relay.status-interval %lld ms is well inside wal_sender_timeout %ld ms",
+                     (long long)s->status_interval_ms, timeout_ms);
+    }
+    free(v);
     v = query1(pg,
                "SELECT (rolreplication OR rolsuper)::text FROM pg_roles WHERE rolname = "
                "current_user",

@@ -27,6 +27,11 @@ check "the missing table is named" grep -q "PROBLEM  outbox table public.no_such
 check "Kafka unreachable is named with its fix" grep -A1 -q "PROBLEM  Kafka at 127.0.0.1:1 does not answer" "$TEST_TMP/bad.txt"
 check "the problems are counted" grep -q "3 problems found" "$TEST_TMP/bad.txt"
 
+# A status interval the walsender would not wait for.
+"$RELAY_BIN" check -c "$TEST_TMP/relay.ini" --set relay.status-interval=40s >"$TEST_TMP/interval.txt" 2>&1 || true
+check "a status interval beyond half of wal_sender_timeout is a problem" \
+  grep -q "PROBLEM  relay.status-interval (40000 ms) is not well inside wal_sender_timeout" "$TEST_TMP/interval.txt"
+
 # A role without REPLICATION.
 rc=0
 "$RELAY_BIN" check -c "$TEST_TMP/relay.ini" --set "postgres.conninfo=$OUTBOX_PG_APP" >"$TEST_TMP/role.txt" 2>&1 || rc=$?
