@@ -1149,6 +1149,658 @@ int outbox_avro_json_encode_default(const outbox_avro_field *field, outbox_buf *
     return enc_finish(&ctx, rc, errstr, errstr_size);
 }
 
+/* ---- encoding JSON text (the fast path) --------------------------------------------------- *
+ *
+ * Mirrors enc_value() and its helpers case by case, on the tokens of avro_text.c instead of a
+ * json_t. Messages are not formatted: any failure sends the caller to the jansson path, which
+ * gives the established one. ENC_PUNT marks what the fast path does not decide itself (nesting
+ * beyond CODEC_MAX_DEPTH, defaults not pre-encoded): it ends the whole encoding at once, also
+ * inside a union trial, where a plain mismatch would move on to the next branch.
+ */
+
+#define ENC_PUNT 4
+
+/* Above this many members a map's repeated keys are found with a hash table. */
+#define TEXT_MAP_LINEAR_MAX 32
+
+struct text_ctx {
+    outbox_avro_scratch *scratch;
+    const char *json;
+    outbox_buf *buf;
+    size_t marks_top; /* scratch->marks in use by the records and maps being encoded */
+    int depth;
+};
+
+static int txt_value(struct text_ctx *ctx, const outbox_avro_node *node, uint32_t index);
+
+static inline const outbox_avro_token *txt_tok(const struct text_ctx *ctx, uint32_t index)
+{
+    return &ctx->scratch->toks[index];
+}
+
+static inline const char *txt_str(const struct text_ctx *ctx, const outbox_avro_token *tok)
+{
+    return outbox_avro_tok_str(ctx->scratch, ctx->json, tok);
+}
+
+/* Reserve `n` more marks on the scratch's stack; returns the base index or SIZE_MAX. */
+static size_t txt_marks_push(struct text_ctx *ctx, size_t n)
+{
+    outbox_avro_scratch *scratch = ctx->scratch;
+    size_t base = ctx->marks_top;
+    size_t need = base + n;
+    size_t cap = scratch->marks_cap ? scratch->marks_cap : 64;
+    uint32_t *marks;
+
+    if (need > scratch->marks_cap) {
+        while (cap < need) {
+            if (cap > SIZE_MAX / 2 / sizeof(uint32_t))
+                return SIZE_MAX;
+            cap *= 2;
+        }
+        marks = realloc(scratch->marks, cap * sizeof(uint32_t));
+        if (marks == NULL)
+            return SIZE_MAX;
+        scratch->marks = marks;
+        scratch->marks_cap = cap;
+    }
+    ctx->marks_top = need;
+    return base;
+}
+
+/* json_integral() on a token: 1 integral, 0 not, -1 out of memory. */
+static int txt_integral(struct text_ctx *ctx, const outbox_avro_token *tok, int64_t *value)
+{
+    double d;
+
+    if (tok->type == OUTBOX_AVRO_TOK_INTEGER) {
+        *value = outbox_avro_tok_integer(ctx->json, tok);
+        return 1;
+    }
+    if (tok->type == OUTBOX_AVRO_TOK_REAL) {
+        if (outbox_avro_tok_double(ctx->scratch, ctx->json, tok, &d) != 0)
+            return -1;
+        if (d == floor(d) && fabs(d) <= 9007199254740992.0) {
+            *value = (int64_t)d;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* strcmp(s, literal) == 0 for a string that may hold NULs (what jansson's value compares). */
+static int txt_cstr_equal(const char *s, size_t len, const char *literal)
+{
+    size_t n = strlen(literal);
+
+    return strnlen(s, len) == n && memcmp(s, literal, n) == 0;
+}
+
+/* strcmp(name, key) == 0 for a key that holds no NUL (jansson rejects such keys). */
+static int txt_name_equal(const char *name, const char *key, size_t len)
+{
+    return strncmp(name, key, len) == 0 && name[len] == '\0';
+}
+
+/* Significant digits of a number's mantissa: first to last non-zero digit. */
+static size_t txt_significant_digits(const char *s, size_t len)
+{
+    size_t first = SIZE_MAX;
+    size_t last = 0;
+    size_t count = 0;
+    size_t i;
+
+    for (i = 0; i < len && s[i] != 'e' && s[i] != 'E'; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            continue;
+        if (s[i] != '0') {
+            if (first == SIZE_MAX)
+                first = count;
+            last = count;
+        }
+        count++;
+    }
+    return first == SIZE_MAX ? 0 : last - first + 1;
+}
+
+/*
+ * enc_decimal() on a token. A JSON real is read the way the jansson path reads it: through its
+ * double's shortest round-trip text. With at most 15 significant digits (DBL_DIG) that text
+ * has the same value as the token's own digits, so when those digits fit the decimal they are
+ * used directly and the slow conversion is skipped (same bytes).
+ */
+static int txt_decimal(struct text_ctx *ctx, const outbox_avro_node *node,
+                       const outbox_avro_token *tok)
+{
+    char text[64];
+    const char *s;
+    size_t len;
+    char unscaled[DECIMAL_MAX_TEXT + 1];
+    size_t n;
+    int negative;
+    uint8_t twos[DECIMAL_MAX_BYTES];
+    size_t start;
+    size_t size;
+    double d;
+    const char *why;
+
+    if (tok->type == OUTBOX_AVRO_TOK_STRING) {
+        s = txt_str(ctx, tok);
+        len = tok->len;
+    } else if (tok->type == OUTBOX_AVRO_TOK_INTEGER) {
+        /* the token is the "%lld" text of its value, but for "-0", which scales the same */
+        s = ctx->json + tok->start;
+        len = tok->len;
+    } else if (tok->type == OUTBOX_AVRO_TOK_REAL) {
+        s = ctx->json + tok->start;
+        len = tok->len;
+        if (txt_significant_digits(s, len) <= 15 &&
+            decimal_text_unscale(s, len, node->scale, node->precision, unscaled, &n, &negative) ==
+                NULL)
+            goto put;
+        if (outbox_avro_tok_double(ctx->scratch, ctx->json, tok, &d) != 0)
+            return ENC_NOMEM;
+        double_shortest(d, text, sizeof(text));
+        s = text;
+        len = strlen(text);
+    } else {
+        return ENC_MISMATCH;
+    }
+    why = decimal_text_unscale(s, len, node->scale, node->precision, unscaled, &n, &negative);
+    if (why != NULL)
+        return ENC_MISMATCH;
+put:
+    start = decimal_to_twos(unscaled, n, negative, twos);
+    size = DECIMAL_MAX_BYTES - start;
+    if (node->type == OUTBOX_AVRO_BYTES)
+        return put_bytes(ctx->buf, twos + start, size);
+    if (size > node->size)
+        return ENC_MISMATCH;
+    if (outbox_buf_reserve(ctx->buf, node->size) != 0)
+        return ENC_NOMEM;
+    memset(ctx->buf->data + ctx->buf->len, (twos[start] & 0x80) ? 0xFF : 0x00, node->size - size);
+    memcpy(ctx->buf->data + ctx->buf->len + node->size - size, twos + start, size);
+    ctx->buf->len += node->size;
+    return 0;
+}
+
+/* enc_latin1() on a string token (valid UTF-8, checked by the tokenizer). */
+static int txt_latin1(struct text_ctx *ctx, const outbox_avro_node *node,
+                      const outbox_avro_token *tok)
+{
+    const uint8_t *s = (const uint8_t *)txt_str(ctx, tok);
+    size_t len = tok->len;
+    size_t count = 0;
+    size_t i;
+    uint8_t *p;
+
+    for (i = 0; i < len; i++, count++) {
+        if (s[i] >= 0x80) {
+            if ((s[i] & 0xFE) != 0xC2)
+                return ENC_MISMATCH;
+            i++;
+        }
+    }
+    if (node->type == OUTBOX_AVRO_FIXED) {
+        if (count != node->size)
+            return ENC_MISMATCH;
+    } else if (put_long(ctx->buf, (int64_t)count) != 0) {
+        return ENC_NOMEM;
+    }
+    if (outbox_buf_reserve(ctx->buf, count) != 0)
+        return ENC_NOMEM;
+    p = ctx->buf->data + ctx->buf->len;
+    for (i = 0; i < len; i++) {
+        if (s[i] >= 0x80) {
+            *p++ = (uint8_t)(((s[i] & 0x03) << 6) | (s[i + 1] & 0x3F));
+            i++;
+        } else {
+            *p++ = s[i];
+        }
+    }
+    ctx->buf->len += count;
+    return 0;
+}
+
+/* enc_record(): each member is matched to its field once; a repeated key keeps its last value,
+ * as in jansson's object. Members that are no field are ignored. */
+static int txt_record(struct text_ctx *ctx, const outbox_avro_node *node, uint32_t index)
+{
+    const outbox_avro_token *tok = txt_tok(ctx, index);
+    const outbox_avro_field *field;
+    size_t base;
+    uint32_t key;
+    uint32_t value;
+    size_t m;
+    size_t i;
+    int rc = 0;
+
+    if (tok->type != OUTBOX_AVRO_TOK_OBJECT)
+        return ENC_MISMATCH;
+    base = txt_marks_push(ctx, node->n);
+    if (base == SIZE_MAX)
+        return ENC_NOMEM;
+    memset(ctx->scratch->marks + base, 0, node->n * sizeof(uint32_t));
+    for (m = 0, key = index + 1; m < tok->len; m++, key = txt_tok(ctx, value)->next) {
+        const outbox_avro_token *k = txt_tok(ctx, key);
+        const char *name = txt_str(ctx, k);
+
+        value = key + 1;
+        for (i = 0; i < node->n; i++) {
+            field = &node->fields[i];
+            if (field->name_len == k->len && memcmp(field->name, name, k->len) == 0) {
+                ctx->scratch->marks[base + i] = value + 1;
+                break;
+            }
+        }
+    }
+    for (i = 0; i < node->n && rc == 0; i++) {
+        field = &node->fields[i];
+        value = ctx->scratch->marks[base + i]; /* re-read: nested values may move the marks */
+        if (value != 0)
+            rc = txt_value(ctx, field->type, value - 1);
+        else if (!field->has_default)
+            rc = ENC_MISMATCH; /* missing required field */
+        else if (field->default_bin == NULL)
+            rc = ENC_PUNT;
+        else if (outbox_buf_append(ctx->buf, field->default_bin, field->default_len) != 0)
+            rc = ENC_NOMEM;
+    }
+    ctx->marks_top = base;
+    return rc;
+}
+
+static uint32_t txt_hash(const char *s, size_t len)
+{
+    uint32_t h = 2166136261u;
+    size_t i;
+
+    for (i = 0; i < len; i++)
+        h = (h ^ (uint8_t)s[i]) * 16777619u;
+    return h;
+}
+
+static int txt_same_key(const struct text_ctx *ctx, uint32_t a, uint32_t b)
+{
+    const outbox_avro_token *ka = txt_tok(ctx, a);
+    const outbox_avro_token *kb = txt_tok(ctx, b);
+
+    return ka->len == kb->len && memcmp(txt_str(ctx, ka), txt_str(ctx, kb), ka->len) == 0;
+}
+
+/* enc_map(): like jansson's object, a repeated key counts once, keeps the place of its first
+ * occurrence and the value of its last. */
+static int txt_map(struct text_ctx *ctx, const outbox_avro_node *node, uint32_t index)
+{
+    const outbox_avro_token *tok = txt_tok(ctx, index);
+    size_t members = tok->len;
+    size_t table_size = 0;
+    size_t unique = 0;
+    size_t base;
+    uint32_t *marks;
+    uint32_t key;
+    uint32_t value;
+    size_t m;
+    size_t j;
+    int rc = 0;
+
+    if (tok->type != OUTBOX_AVRO_TOK_OBJECT)
+        return ENC_MISMATCH;
+    if (members == 0)
+        return put_long(ctx->buf, 0);
+    if (members > TEXT_MAP_LINEAR_MAX)
+        for (table_size = 64; table_size < 2 * members; table_size *= 2)
+            ;
+    /* unique (key, value) pairs, then the hash table when there is one */
+    base = txt_marks_push(ctx, 2 * members + table_size);
+    if (base == SIZE_MAX)
+        return ENC_NOMEM;
+    marks = ctx->scratch->marks + base;
+    memset(marks + 2 * members, 0, table_size * sizeof(uint32_t));
+    for (m = 0, key = index + 1; m < members; m++, key = txt_tok(ctx, value)->next) {
+        value = key + 1;
+        if (table_size == 0) {
+            for (j = 0; j < unique && !txt_same_key(ctx, marks[2 * j], key); j++)
+                ;
+        } else {
+            const outbox_avro_token *k = txt_tok(ctx, key);
+            uint32_t *table = marks + 2 * members;
+            size_t slot = txt_hash(txt_str(ctx, k), k->len) & (table_size - 1);
+
+            for (; table[slot] != 0; slot = (slot + 1) & (table_size - 1)) {
+                if (txt_same_key(ctx, marks[2 * (table[slot] - 1)], key))
+                    break;
+            }
+            j = table[slot] != 0 ? table[slot] - 1 : unique;
+            if (j == unique)
+                table[slot] = (uint32_t)unique + 1;
+        }
+        if (j == unique) {
+            marks[2 * unique] = key;
+            unique++;
+        }
+        marks[2 * j + 1] = value;
+    }
+    if (put_long(ctx->buf, (int64_t)unique) != 0) {
+        rc = ENC_NOMEM;
+        goto done;
+    }
+    for (j = 0; j < unique && rc == 0; j++) {
+        const outbox_avro_token *k;
+
+        marks = ctx->scratch->marks + base; /* re-read: nested values may move the marks */
+        k = txt_tok(ctx, marks[2 * j]);
+        value = marks[2 * j + 1];
+        if (put_bytes(ctx->buf, txt_str(ctx, k), k->len) != 0)
+            rc = ENC_NOMEM;
+        else
+            rc = txt_value(ctx, node->items, value);
+    }
+    if (rc == 0)
+        rc = put_long(ctx->buf, 0);
+done:
+    ctx->marks_top = base;
+    return rc;
+}
+
+static int txt_array(struct text_ctx *ctx, const outbox_avro_node *node, uint32_t index)
+{
+    const outbox_avro_token *tok = txt_tok(ctx, index);
+    uint32_t item;
+    size_t i;
+    int rc;
+
+    if (tok->type != OUTBOX_AVRO_TOK_ARRAY)
+        return ENC_MISMATCH;
+    if (tok->len > 0) {
+        if (put_long(ctx->buf, (int64_t)tok->len) != 0)
+            return ENC_NOMEM;
+        for (i = 0, item = index + 1; i < tok->len; i++, item = txt_tok(ctx, item)->next) {
+            rc = txt_value(ctx, node->items, item);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return put_long(ctx->buf, 0);
+}
+
+/* union_wrapped_branch(): an object whose members all have one key (jansson's size 1) that
+ * names a non-null branch; *inner is the last member's value. */
+static int txt_wrapped_branch(const struct text_ctx *ctx, const outbox_avro_node *node,
+                              uint32_t index, uint32_t *inner)
+{
+    const outbox_avro_token *tok = txt_tok(ctx, index);
+    const outbox_avro_token *k;
+    const char *key;
+    uint32_t first = index + 1;
+    uint32_t member;
+    size_t m;
+    size_t i;
+
+    if (tok->type != OUTBOX_AVRO_TOK_OBJECT || tok->len == 0)
+        return -1;
+    *inner = first + 1;
+    for (m = 1, member = txt_tok(ctx, first + 1)->next; m < tok->len;
+         m++, member = txt_tok(ctx, member + 1)->next) {
+        if (!txt_same_key(ctx, first, member))
+            return -1;
+        *inner = member + 1;
+    }
+    k = txt_tok(ctx, first);
+    key = txt_str(ctx, k);
+    for (i = 0; i < node->n; i++) {
+        const outbox_avro_node *branch = node->branches[i];
+
+        if (branch->type != OUTBOX_AVRO_NULL && (txt_name_equal(branch->name, key, k->len) ||
+                                                 txt_name_equal(branch->short_name, key, k->len)))
+            return (int)i;
+    }
+    return -1;
+}
+
+/* enc_union_plain(). */
+static int txt_union_plain(struct text_ctx *ctx, const outbox_avro_node *node, uint32_t index)
+{
+    const outbox_avro_node *only = NULL;
+    size_t only_index = 0;
+    size_t mark;
+    size_t i;
+    int rc;
+
+    if (txt_tok(ctx, index)->type == OUTBOX_AVRO_TOK_NULL)
+        return ENC_MISMATCH;
+    for (i = 0; i < node->n; i++) {
+        if (node->branches[i]->type == OUTBOX_AVRO_NULL)
+            continue;
+        if (only != NULL) {
+            only = NULL;
+            break;
+        }
+        only = node->branches[i];
+        only_index = i;
+    }
+    if (only != NULL) {
+        if (put_long(ctx->buf, (int64_t)only_index) != 0)
+            return ENC_NOMEM;
+        return txt_value(ctx, only, index);
+    }
+    for (i = 0; i < node->n; i++) {
+        if (node->branches[i]->type == OUTBOX_AVRO_NULL)
+            continue;
+        mark = ctx->buf->len;
+        if (put_long(ctx->buf, (int64_t)i) != 0)
+            return ENC_NOMEM;
+        rc = txt_value(ctx, node->branches[i], index);
+        if (rc == 0 || rc == ENC_NOMEM || rc == ENC_PUNT)
+            return rc;
+        ctx->buf->len = mark;
+    }
+    return ENC_MISMATCH;
+}
+
+/* enc_union(). */
+static int txt_union(struct text_ctx *ctx, const outbox_avro_node *node, uint32_t index)
+{
+    size_t mark = ctx->buf->len;
+    uint32_t inner = 0;
+    int wrapped;
+    int rc;
+
+    if (txt_tok(ctx, index)->type == OUTBOX_AVRO_TOK_NULL) {
+        if (node->null_branch < 0)
+            return ENC_MISMATCH;
+        return put_long(ctx->buf, node->null_branch);
+    }
+    wrapped = txt_wrapped_branch(ctx, node, index, &inner);
+    if (wrapped < 0)
+        return txt_union_plain(ctx, node, index);
+    rc = put_long(ctx->buf, wrapped);
+    if (rc == 0)
+        rc = txt_value(ctx, node->branches[wrapped], inner);
+    if (rc == 0 || rc == ENC_NOMEM || rc == ENC_PUNT)
+        return rc;
+    ctx->buf->len = mark;
+    rc = txt_union_plain(ctx, node, index);
+    if (rc == 0 || rc == ENC_NOMEM || rc == ENC_PUNT)
+        return rc;
+    ctx->buf->len = mark;
+    return ENC_MISMATCH; /* the jansson path retries the wrapped reading for its message */
+}
+
+static int txt_value(struct text_ctx *ctx, const outbox_avro_node *node, uint32_t index)
+{
+    const outbox_avro_token *tok = txt_tok(ctx, index);
+    const char *s;
+    int64_t v;
+    uint32_t bits32;
+    uint64_t bits64;
+    float f;
+    double d;
+    size_t used;
+    size_t i;
+    int rc;
+
+    switch (node->type) {
+    case OUTBOX_AVRO_NULL:
+        return tok->type == OUTBOX_AVRO_TOK_NULL ? 0 : ENC_MISMATCH;
+    case OUTBOX_AVRO_BOOLEAN:
+        if (tok->type != OUTBOX_AVRO_TOK_TRUE && tok->type != OUTBOX_AVRO_TOK_FALSE)
+            return ENC_MISMATCH;
+        if (outbox_buf_append_byte(ctx->buf, tok->type == OUTBOX_AVRO_TOK_TRUE) != 0)
+            return ENC_NOMEM;
+        return 0;
+    case OUTBOX_AVRO_INT:
+        if (tok->type == OUTBOX_AVRO_TOK_STRING && node->logical == OUTBOX_AVRO_LOGICAL_DATE) {
+            if (!parse_date_text(txt_str(ctx, tok), tok->len, &v))
+                return ENC_MISMATCH;
+            return put_long(ctx->buf, v);
+        }
+        if (tok->type == OUTBOX_AVRO_TOK_STRING &&
+            node->logical == OUTBOX_AVRO_LOGICAL_TIME_MILLIS) {
+            if (!parse_time_text(txt_str(ctx, tok), tok->len, 1000, &v, &used) || used != tok->len)
+                return ENC_MISMATCH;
+            return put_long(ctx->buf, v);
+        }
+        rc = txt_integral(ctx, tok, &v);
+        if (rc <= 0)
+            return rc < 0 ? ENC_NOMEM : ENC_MISMATCH;
+        if (v < INT32_MIN || v > INT32_MAX)
+            return ENC_MISMATCH;
+        return put_long(ctx->buf, v);
+    case OUTBOX_AVRO_LONG:
+        if (tok->type == OUTBOX_AVRO_TOK_STRING) {
+            s = txt_str(ctx, tok);
+            switch (node->logical) {
+            case OUTBOX_AVRO_LOGICAL_TIMESTAMP_MILLIS:
+            case OUTBOX_AVRO_LOGICAL_TIMESTAMP_MICROS:
+                if (!parse_timestamp_text(
+                        s, tok->len,
+                        node->logical == OUTBOX_AVRO_LOGICAL_TIMESTAMP_MILLIS ? 1000 : 1000000, 0,
+                        &v))
+                    return ENC_MISMATCH;
+                return put_long(ctx->buf, v);
+            case OUTBOX_AVRO_LOGICAL_LOCAL_TIMESTAMP_MILLIS:
+            case OUTBOX_AVRO_LOGICAL_LOCAL_TIMESTAMP_MICROS:
+                if (!parse_timestamp_text(
+                        s, tok->len,
+                        node->logical == OUTBOX_AVRO_LOGICAL_LOCAL_TIMESTAMP_MILLIS ? 1000
+                                                                                    : 1000000,
+                        1, &v))
+                    return ENC_MISMATCH;
+                return put_long(ctx->buf, v);
+            case OUTBOX_AVRO_LOGICAL_TIME_MICROS:
+                if (!parse_time_text(s, tok->len, 1000000, &v, &used) || used != tok->len)
+                    return ENC_MISMATCH;
+                return put_long(ctx->buf, v);
+            default:
+                break;
+            }
+        }
+        rc = txt_integral(ctx, tok, &v);
+        if (rc <= 0)
+            return rc < 0 ? ENC_NOMEM : ENC_MISMATCH;
+        return put_long(ctx->buf, v);
+    case OUTBOX_AVRO_FLOAT:
+    case OUTBOX_AVRO_DOUBLE:
+        if (tok->type == OUTBOX_AVRO_TOK_INTEGER || tok->type == OUTBOX_AVRO_TOK_REAL) {
+            if (outbox_avro_tok_double(ctx->scratch, ctx->json, tok, &d) != 0)
+                return ENC_NOMEM;
+        } else if (tok->type == OUTBOX_AVRO_TOK_STRING &&
+                   txt_cstr_equal(txt_str(ctx, tok), tok->len, "NaN")) {
+            d = NAN;
+        } else if (tok->type == OUTBOX_AVRO_TOK_STRING &&
+                   txt_cstr_equal(txt_str(ctx, tok), tok->len, "Infinity")) {
+            d = INFINITY;
+        } else if (tok->type == OUTBOX_AVRO_TOK_STRING &&
+                   txt_cstr_equal(txt_str(ctx, tok), tok->len, "-Infinity")) {
+            d = -INFINITY;
+        } else {
+            return ENC_MISMATCH;
+        }
+        if (node->type == OUTBOX_AVRO_FLOAT) {
+            if (isfinite(d) && fabs(d) > FLT_MAX)
+                return ENC_MISMATCH;
+            f = (float)d;
+            memcpy(&bits32, &f, sizeof(bits32));
+            return put_le(ctx->buf, bits32, 4);
+        }
+        memcpy(&bits64, &d, sizeof(bits64));
+        return put_le(ctx->buf, bits64, 8);
+    case OUTBOX_AVRO_STRING:
+        if (tok->type != OUTBOX_AVRO_TOK_STRING)
+            return ENC_MISMATCH;
+        s = txt_str(ctx, tok);
+        if (node->logical == OUTBOX_AVRO_LOGICAL_UUID && !uuid_valid(s, tok->len))
+            return ENC_MISMATCH;
+        return put_bytes(ctx->buf, s, tok->len);
+    case OUTBOX_AVRO_BYTES:
+    case OUTBOX_AVRO_FIXED:
+        if (node->logical == OUTBOX_AVRO_LOGICAL_DECIMAL)
+            return txt_decimal(ctx, node, tok);
+        if (tok->type != OUTBOX_AVRO_TOK_STRING)
+            return ENC_MISMATCH;
+        return txt_latin1(ctx, node, tok);
+    case OUTBOX_AVRO_ENUM:
+        if (tok->type != OUTBOX_AVRO_TOK_STRING)
+            return ENC_MISMATCH;
+        s = txt_str(ctx, tok);
+        for (i = 0; i < node->n; i++) {
+            if (node->symbol_lens[i] == tok->len && memcmp(node->symbols[i], s, tok->len) == 0)
+                return put_long(ctx->buf, (int64_t)i);
+        }
+        return ENC_MISMATCH;
+    case OUTBOX_AVRO_RECORD:
+    case OUTBOX_AVRO_ARRAY:
+    case OUTBOX_AVRO_MAP:
+    case OUTBOX_AVRO_UNION:
+        if (++ctx->depth > CODEC_MAX_DEPTH) {
+            ctx->depth--;
+            return ENC_PUNT;
+        }
+        if (node->type == OUTBOX_AVRO_RECORD)
+            rc = txt_record(ctx, node, index);
+        else if (node->type == OUTBOX_AVRO_ARRAY)
+            rc = txt_array(ctx, node, index);
+        else if (node->type == OUTBOX_AVRO_MAP)
+            rc = txt_map(ctx, node, index);
+        else
+            rc = txt_union(ctx, node, index);
+        ctx->depth--;
+        return rc;
+    }
+    return ENC_PUNT;
+}
+
+int outbox_avro_json_encode_text(const outbox_schema *schema, const char *json, size_t len,
+                                 outbox_avro_scratch *scratch, outbox_buf *buf, char *errstr,
+                                 size_t errstr_size)
+{
+    struct text_ctx ctx;
+    size_t mark = buf->len;
+    int rc;
+
+    rc = outbox_avro_text_tokenize(scratch, json, len, errstr, errstr_size);
+    if (rc != 0)
+        return rc;
+    ctx.scratch = scratch;
+    ctx.json = json;
+    ctx.buf = buf;
+    ctx.marks_top = 0;
+    ctx.depth = 0;
+    rc = txt_value(&ctx, outbox_schema_root(schema), 0);
+    if (rc == 0)
+        return OUTBOX_AVRO_OK;
+    buf->len = mark;
+    if (rc == ENC_NOMEM) {
+        outbox_errstr_set(errstr, errstr_size, "out of memory while encoding");
+        return OUTBOX_AVRO_ERR_NOMEM;
+    }
+    outbox_errstr_set(errstr, errstr_size, "%s",
+                      rc == ENC_PUNT ? "not for the fast path: use outbox_avro_json_encode"
+                                     : "schema mismatch: outbox_avro_json_encode says where");
+    return OUTBOX_AVRO_ERR_MISMATCH;
+}
+
 /* ---- decoding ---------------------------------------------------------------------------- */
 
 enum dec_fail { DEC_TRUNCATED = 1, DEC_MALFORMED = 2, DEC_NOMEM = 3 };

@@ -65,6 +65,7 @@
 #include <jansson.h>
 
 #include "avro_schema.h"
+#include "avro_text.h"
 #include "buf.h"
 
 /*
@@ -80,6 +81,32 @@ int outbox_avro_json_encode(const outbox_schema *schema, const json_t *value, ou
 int outbox_avro_json_encode_node(const outbox_avro_node *node, const json_t *value, outbox_buf *buf,
                                  char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
+
+/*
+ * The fast path: append the encoding of `len` bytes of JSON text (need not be NUL-terminated)
+ * without building a jansson tree, tokenizing into `scratch` (avro_text.h; reused event after
+ * event, it then allocates nothing, nor does a warm `buf`).
+ *
+ * When it succeeds, the bytes are exactly those of json_loadb(json, len, JSON_DECODE_ANY [|
+ * JSON_ALLOW_NUL when the scratch has OUTBOX_AVRO_TEXT_ALLOW_NUL]) followed by
+ * outbox_avro_json_encode(): same rules for every type and logical type, defaults, unions
+ * (wrapped form and its fallback), and a repeated object key keeps its last value in the place
+ * of its first, as in jansson's object. A decimal given as a JSON real goes through the same
+ * double as on the jansson path (same bytes, same loss beyond 15 significant digits).
+ *
+ * It never succeeds where that path fails, but it may fail where that path succeeds (nesting
+ * deeper than the limits, input of 4 GiB or more): so on ANY error, run the jansson path for the
+ * authoritative result and message. Returns 0, OUTBOX_AVRO_ERR_MALFORMED (not JSON, or not for
+ * the tokenizer), OUTBOX_AVRO_ERR_MISMATCH (does not fit the schema, or not for the fast path)
+ * or OUTBOX_AVRO_ERR_NOMEM; errstr gets a short hint, not the established message. On error
+ * buf->len is back to its value on entry.
+ *
+ * Ownership: the caller keeps everything; the scratch's tokens point into `json` until the next
+ * call. Thread-safety: reentrant; a scratch and a buffer are used by one thread at a time.
+ */
+int outbox_avro_json_encode_text(const outbox_schema *schema, const char *json, size_t len,
+                                 outbox_avro_scratch *scratch, outbox_buf *buf, char *errstr,
+                                 size_t errstr_size) __attribute__((warn_unused_result));
 
 /*
  * Append the encoding of a field's default value (for a union: branch 0, per the spec). Used
