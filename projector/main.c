@@ -233,18 +233,7 @@ int main(int argc, char **argv)
             char *help = outbox_conf_help(&projector_settings_spec);
             if (help != NULL)
                 printf("\n%s", help);
-            printf("\nProjections: one [projection NAME] section each, keys:\n"
-                   "  topics = T1, T2          topics to consume (required)\n"
-                   "  database = <conninfo>    read database (default postgres.conninfo)\n"
-                   "  group = G                consumer group (default outbox-projector.NAME)\n"
-                   "  tables = a, b            tables `replay` truncates\n"
-                   "  notify = CHANNEL         NOTIFY channel for applied ids (default "
-                   "projector.NAME; empty = none)\n"
-                   "  start = earliest|latest  where to start without stored offsets\n"
-                   "  sql.<EventType> = SQL    statement per event type: $1 jsonb event, $2 uuid "
-                   "id, $3 type,\n"
-                   "                           $4 aggregate id, $5 topic, $6 partition, $7 "
-                   "offset, $8 commit time\n");
+            printf("\n%s", projector_projection_help);
             free(help);
             free(sets);
             return 0;

@@ -133,6 +133,49 @@ void projector_batch_reset(projector_batch *batch)
             batch->events[i].state = PROJECTOR_EVENT_PENDING;
 }
 
+static bool mapped_new(const projector_event *ev, size_t mapping_count)
+{
+    return ev->state == PROJECTOR_EVENT_NEW && ev->mapping >= 0 &&
+           (size_t)ev->mapping < mapping_count;
+}
+
+bool projector_batch_next_run(const projector_batch *batch, size_t from, const bool *set_mapping,
+                              size_t mapping_count, projector_run *run)
+{
+    size_t i = from;
+    while (i < batch->count && !mapped_new(&batch->events[i], mapping_count))
+        i++;
+    if (i >= batch->count)
+        return false;
+    const projector_event *head = &batch->events[i];
+    run->first = i;
+    run->end = i + 1;
+    run->count = 1;
+    run->mapping = head->mapping;
+    run->set = set_mapping[head->mapping];
+    if (!run->set || head->single)
+        return true;
+    for (size_t j = i + 1; j < batch->count; j++) {
+        const projector_event *ev = &batch->events[j];
+        if (!mapped_new(ev, mapping_count))
+            continue; /* runs no statement: no order to keep */
+        if (ev->mapping != run->mapping || ev->single)
+            break;
+        run->end = j + 1;
+        run->count++;
+    }
+    return true;
+}
+
+bool projector_run_has(const projector_run *run, const projector_batch *batch, size_t i)
+{
+    if (i < run->first || i >= run->end)
+        return false;
+    const projector_event *ev = &batch->events[i];
+    return ev->state == PROJECTOR_EVENT_NEW && ev->mapping == run->mapping &&
+           (i == run->first || !ev->single);
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);

@@ -41,6 +41,7 @@ typedef struct projector_event {
     int mapping;                     /* index in the projection's mappings, -1 unmapped */
     projector_event_state state;
     bool dlq_sent; /* the dead-letter record was acknowledged by Kafka */
+    bool single;   /* apply alone even if its mapping is set-based (its set run failed) */
     char sqlstate[6];
     char *reason; /* owned; why it is dead */
     void *msg;    /* opaque (rd_kafka_message_t *), released by projector_batch_clear */
@@ -92,6 +93,34 @@ int64_t projector_batch_wait_ms(const projector_batch *batch, int64_t linger_ms,
  */
 size_t projector_batch_positions(const projector_batch *batch, projector_position *positions,
                                  size_t cap);
+
+/*
+ * One statement of the batch's apply phase: either the per-event statement of one NEW event
+ * (set = false, count 1, first = its index), or a set statement over a run of NEW events of one
+ * set-based mapping (set = true): the events of [first, end) that are NEW with that mapping,
+ * `count` of them, in batch order.
+ */
+typedef struct projector_run {
+    size_t first; /* batch index of the run's first event */
+    size_t end;   /* one past the batch index of its last event */
+    size_t count; /* events applied by the statement */
+    int mapping;
+    bool set;
+} projector_run;
+
+/*
+ * The next statement at or after batch index `from`, in batch order. `set_mapping[m]` says
+ * whether mapping m (0 <= m < mapping_count) is set-based. A run starts at a NEW event with a
+ * set-based mapping and extends over the following NEW events of the same mapping; events
+ * that run no statement (DUPLICATE, DEAD, NEW without a mapping) do not interrupt it; it stops
+ * before the first NEW event with another mapping or with `single` set. An event with `single`
+ * set is a run of one. Returns false when no NEW event with a mapping is left. Pure.
+ */
+bool projector_batch_next_run(const projector_batch *batch, size_t from, const bool *set_mapping,
+                              size_t mapping_count, projector_run *run);
+
+/* Whether event i of the batch is one of the run's events. */
+bool projector_run_has(const projector_run *run, const projector_batch *batch, size_t i);
 
 /* Set every non-dead event back to PENDING (before a retry of the transaction). */
 void projector_batch_reset(projector_batch *batch);

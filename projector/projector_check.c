@@ -245,18 +245,22 @@ static void check_database(checker *c, const projector_settings *settings,
         const Oid types[8] = {3802, 2950, 25, 25, 25, 23, 20, 1184};
         PGresult *res = PQexec(conn, "BEGIN");
         PQclear(res);
-        res = PQprepare(conn, "", m->sql, 8, types);
+        res = PQprepare(conn, "", m->sql, m->set ? 1 : 8, types);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
             char msg[1024];
             snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(res));
             chomp(msg);
             problem(c,
-                    "correct the statement (parameters: $1 jsonb event, $2 uuid id, $3 type, "
-                    "$4 aggregate id, $5 topic, $6 partition, $7 offset, $8 commit time)",
-                    "[projection %s] sql.%s (%s) does not prepare: %s", proj->name, m->event_type,
-                    m->origin, msg);
+                    m->set ? "correct the statement (one parameter: $1 jsonb array of {event, "
+                             "id, type, aggregate_id, topic, partition, offset, commit_time})"
+                           : "correct the statement (parameters: $1 jsonb event, $2 uuid id, $3 "
+                             "type, $4 aggregate id, $5 topic, $6 partition, $7 offset, $8 "
+                             "commit time)",
+                    "[projection %s] %s.%s (%s) does not prepare: %s", proj->name,
+                    projector_mapping_key(m), m->event_type, m->origin, msg);
         } else {
-            ok("[projection %s] sql.%s prepares", proj->name, m->event_type);
+            ok("[projection %s] %s.%s prepares", proj->name, projector_mapping_key(m),
+               m->event_type);
         }
         PQclear(res);
         res = PQexec(conn, "ROLLBACK");

@@ -2,6 +2,7 @@
 #include "projector_pgtext.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -32,6 +33,83 @@ int projector_pgarray_add(outbox_buf *buf, const char *elem, int first)
 int projector_pgarray_end(outbox_buf *buf)
 {
     if (outbox_buf_append(buf, "}", 2))
+        return -1;
+    buf->len--; /* keep the NUL out of the length */
+    return 0;
+}
+
+int projector_json_string(outbox_buf *buf, const char *text)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (text == NULL)
+        return outbox_buf_append(buf, "null", 4);
+    if (outbox_buf_append_byte(buf, '"'))
+        return -1;
+    const char *run = text; /* bytes not yet copied that need no escape */
+    for (const char *p = text;; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c != '\0' && c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        if (outbox_buf_append(buf, run, (size_t)(p - run)))
+            return -1;
+        if (c == '\0')
+            break;
+        char esc[6] = {'\\', (char)c, 0, 0, 0, 0};
+        size_t len = 2;
+        if (c == '\n')
+            esc[1] = 'n';
+        else if (c == '\t')
+            esc[1] = 't';
+        else if (c == '\r')
+            esc[1] = 'r';
+        else if (c < 0x20) {
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 0xf];
+            len = 6;
+        }
+        if (outbox_buf_append(buf, esc, len))
+            return -1;
+        run = p + 1;
+    }
+    return outbox_buf_append_byte(buf, '"');
+}
+
+int projector_setarray_begin(outbox_buf *buf)
+{
+    outbox_buf_reset(buf);
+    return outbox_buf_append_byte(buf, '[');
+}
+
+static int append_str(outbox_buf *buf, const char *text)
+{
+    return outbox_buf_append(buf, text, strlen(text));
+}
+
+int projector_setarray_add(outbox_buf *buf, const projector_event *ev, int first)
+{
+    char num[64];
+    if ((!first && outbox_buf_append_byte(buf, ',')) || append_str(buf, "{\"event\":") ||
+        append_str(buf, ev->json != NULL ? ev->json : "null") || append_str(buf, ",\"id\":") ||
+        projector_json_string(buf, ev->id[0] ? ev->id : NULL) || append_str(buf, ",\"type\":") ||
+        projector_json_string(buf, ev->event_type) || append_str(buf, ",\"aggregate_id\":") ||
+        projector_json_string(buf, ev->aggregate_id) || append_str(buf, ",\"topic\":") ||
+        projector_json_string(buf, ev->topic))
+        return -1;
+    snprintf(num, sizeof num,
+             ",\"partition\":%d,\"offset\":%lld,\"commit_time\":", (int)ev->partition,
+             (long long)ev->offset);
+    if (append_str(buf, num) || projector_json_string(buf, ev->commit_time) ||
+        outbox_buf_append_byte(buf, '}'))
+        return -1;
+    return 0;
+}
+
+int projector_setarray_end(outbox_buf *buf)
+{
+    if (outbox_buf_append(buf, "]", 2))
         return -1;
     buf->len--; /* keep the NUL out of the length */
     return 0;

@@ -6,6 +6,12 @@
  *
  *  - array literals for the set-based statements (one parameter carries a whole batch:
  *    `unnest($2::uuid[])`), so a batch costs a fixed number of statements, not one per event;
+ *  - the $1 of a set statement (sqlset.<Type>): a JSON array with one object per event, in
+ *    batch order:
+ *      {"event":<the decoded event>,"id":"<uuid>","type":"PostCreated","aggregate_id":"...",
+ *       "topic":"...","partition":0,"offset":42,"commit_time":"2026-01-01T00:00:00.000Z"}
+ *    (the per-event statement's $1..$8 by name; absent values are null; the event's JSON is
+ *    embedded as decoded, the strings are JSON-escaped);
  *  - NOTIFY payloads: PostgreSQL rejects a payload of 8000 bytes or more, so the applied event
  *    ids of a batch are split over as many payloads as needed, each a JSON object
  *    {"projection":"posts","events":["<uuid>",...]} under the limit. Events dead-lettered by
@@ -19,6 +25,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "projector_batch.h"
 
 /* PostgreSQL's limit is "less than 8000 bytes"; this is the largest payload built. */
 #define PROJECTOR_NOTIFY_MAX 7999
@@ -33,6 +40,21 @@ int projector_pgarray_add(outbox_buf *buf, const char *elem, int first)
 
 /* Close the literal and NUL-terminate it (buf->data is then a C string; len excludes NUL). */
 int projector_pgarray_end(outbox_buf *buf) __attribute__((warn_unused_result));
+
+/* Start a set statement's array: buf gets "[". 0 or -1 (ENOMEM). */
+int projector_setarray_begin(outbox_buf *buf) __attribute__((warn_unused_result));
+
+/* Append the element of one event (see above), comma-separated; `first` says whether it is the
+ * first. The event's json must be a JSON text (NULL becomes null). 0 or -1 (ENOMEM). */
+int projector_setarray_add(outbox_buf *buf, const projector_event *ev, int first)
+    __attribute__((warn_unused_result));
+
+/* Close the array and NUL-terminate it (len excludes the NUL). 0 or -1 (ENOMEM). */
+int projector_setarray_end(outbox_buf *buf) __attribute__((warn_unused_result));
+
+/* Append `text` as a JSON string ("..." with \", \\ and control characters escaped), or null
+ * when NULL. Bytes >= 0x80 are copied (UTF-8 stays UTF-8). 0 or -1 (ENOMEM). */
+int projector_json_string(outbox_buf *buf, const char *text) __attribute__((warn_unused_result));
 
 /*
  * Build one NOTIFY payload into buf (reset first, NUL-terminated) from ids[start..n), as many

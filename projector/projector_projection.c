@@ -8,7 +8,33 @@
 #include <string.h>
 
 #define SECTION_PREFIX "projection "
-#define KEYS_HELP "topics, database, group, tables, notify, start, sql.<EventType>"
+#define KEYS_HELP                                                                                  \
+    "topics, database, group, tables, notify, start, sql.<EventType>, sqlset.<EventType>"
+
+const char projector_projection_help[] =
+    "Projections: one [projection NAME] section each, keys:\n"
+    "  topics = T1, T2          topics to consume (required)\n"
+    "  database = <conninfo>    read database (default postgres.conninfo)\n"
+    "  group = G                consumer group (default outbox-projector.NAME)\n"
+    "  tables = a, b            tables `replay` truncates\n"
+    "  notify = CHANNEL         NOTIFY channel for applied ids (default projector.NAME; empty = "
+    "none)\n"
+    "  start = earliest|latest  where to start without stored offsets\n"
+    "  sql.<EventType> = SQL    statement per event: $1 jsonb event, $2 uuid id, $3 type,\n"
+    "                           $4 aggregate id, $5 topic, $6 partition, $7 offset, $8 commit "
+    "time\n"
+    "  sqlset.<EventType> = SQL statement per run of consecutive new events of the type in a\n"
+    "                           batch (instead of sql.<EventType>): $1 jsonb array, in order, of\n"
+    "                           {\"event\", \"id\", \"type\", \"aggregate_id\", \"topic\", "
+    "\"partition\",\n"
+    "                           \"offset\", \"commit_time\"}, e.g. INSERT ... SELECT ... FROM\n"
+    "                           jsonb_array_elements($1) WITH ORDINALITY AS a(e, n); on a "
+    "permanent\n"
+    "                           error the run is re-applied one event at a time and only the "
+    "failing\n"
+    "                           event is dead-lettered. Several events of a run may touch one "
+    "row:\n"
+    "                           the statement must then apply them in array order (see README)\n";
 
 static void fail(char *errstr, size_t errstr_size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -128,6 +154,11 @@ const projector_projection *projector_projections_find(const projector_projectio
     return NULL;
 }
 
+const char *projector_mapping_key(const projector_mapping *mapping)
+{
+    return mapping->set ? "sqlset" : "sql";
+}
+
 int projector_projection_mapping(const projector_projection *proj, const char *event_type)
 {
     if (event_type == NULL)
@@ -174,6 +205,44 @@ static projector_projection *find_or_add(projector_projections *out, const char 
         return NULL;
     out->count++;
     return proj;
+}
+
+int projector_sqlset_extra_param(const char *sql)
+{
+    const char *p = sql;
+    while (*p) {
+        if (*p == '\'' || *p == '"') {
+            /* A literal or quoted identifier (a doubled quote inside it is two of them). */
+            char quote = *p++;
+            while (*p && *p != quote)
+                p++;
+            if (*p)
+                p++;
+            continue;
+        }
+        if (p[0] == '-' && p[1] == '-') {
+            while (*p && *p != '\n')
+                p++;
+            continue;
+        }
+        if (p[0] == '/' && p[1] == '*') {
+            const char *end = strstr(p + 2, "*/");
+            p = end ? end + 2 : p + strlen(p);
+            continue;
+        }
+        bool word = p > sql && (isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '$');
+        if (*p == '$' && !word && isdigit((unsigned char)p[1])) {
+            long n = strtol(p + 1, NULL, 10);
+            if (n != 1)
+                return n > 0 && n < 100000 ? (int)n : 2;
+            p++;
+            while (isdigit((unsigned char)*p))
+                p++;
+            continue;
+        }
+        p++;
+    }
+    return 0;
 }
 
 static int apply_item(projector_projection *proj, const outbox_conf_item *item, char *errstr,
@@ -250,13 +319,14 @@ static int apply_item(projector_projection *proj, const outbox_conf_item *item, 
             }
         return 0;
     }
-    if (strncmp(key, "sql.", 4) == 0) {
-        const char *type = key + 4;
+    bool set = strncmp(key, "sqlset.", 7) == 0;
+    if (set || strncmp(key, "sql.", 4) == 0) {
+        const char *type = key + (set ? 7 : 4);
         if (*type == '\0') {
             fail(errstr, errstr_size,
-                 "key 'sql.' in [projection %s] at %s names no event type: "
-                 "write sql.<EventType> = <statement>",
-                 proj->name, where(item, at, sizeof at));
+                 "key '%s' in [projection %s] at %s names no event type: "
+                 "write %s<EventType> = <statement>",
+                 key, proj->name, where(item, at, sizeof at), key);
             return -1;
         }
         if (*value == '\0') {
@@ -264,10 +334,28 @@ static int apply_item(projector_projection *proj, const outbox_conf_item *item, 
                  proj->name, where(item, at, sizeof at));
             return -1;
         }
+        int param = set ? projector_sqlset_extra_param(value) : 0;
+        if (param > 0) {
+            fail(errstr, errstr_size,
+                 "%s in [projection %s] at %s uses $%d: a set statement has one parameter, "
+                 "$1, the jsonb array of the run's events; read the metadata from each element "
+                 "(e->>'id', e->>'type', e->>'aggregate_id', e->>'topic', e->>'partition', "
+                 "e->>'offset', e->>'commit_time') and the event from e->'event'",
+                 key, proj->name, where(item, at, sizeof at), param);
+            return -1;
+        }
         int idx = projector_projection_mapping(proj, type);
         projector_mapping *m;
         if (idx >= 0) {
             m = &proj->mappings[idx];
+            if (m->set != set) {
+                fail(errstr, errstr_size,
+                     "event type %s of [projection %s] has both %s.%s (%s) and %s at %s: "
+                     "keep one (sqlset.<EventType> replaces sql.<EventType>)",
+                     type, proj->name, projector_mapping_key(m), type, m->origin, key,
+                     where(item, at, sizeof at));
+                return -1;
+            }
         } else {
             projector_mapping *grown =
                 realloc(proj->mappings, (proj->mapping_count + 1) * sizeof *grown);
@@ -278,6 +366,7 @@ static int apply_item(projector_projection *proj, const outbox_conf_item *item, 
             memset(m, 0, sizeof *m);
             if (set_string(&m->event_type, type))
                 goto nomem;
+            m->set = set;
             proj->mapping_count++;
         }
         if (set_string(&m->sql, value) || set_string(&m->origin, where(item, at, sizeof at)))
@@ -304,7 +393,7 @@ static int finish(projector_projection *proj, char *errstr, size_t errstr_size)
     if (proj->mapping_count == 0) {
         fail(errstr, errstr_size,
              "[projection %s] maps no event type: add "
-             "sql.<EventType> = <statement>",
+             "sql.<EventType> = <statement> (or sqlset.<EventType>)",
              proj->name);
         return -1;
     }

@@ -14,13 +14,21 @@
  *                                                        ; default: projector.NAME
  *   start    = earliest                                  ; no stored offset: earliest|latest
  *   sql.PostCreated = INSERT INTO posts ... $1 ...        ; one statement per event type
+ *   sqlset.CommentCreated = INSERT INTO comments ...      ; or one per run of events (below)
+ *       SELECT ... FROM jsonb_array_elements($1) ...
  *
- * Statement parameters (all bound as text, typed by the prepare):
+ * sql.<Type> parameters (all bound as text, typed by the prepare):
  *   $1 jsonb  the event (Avro decoded to JSON, logical types rendered)
  *   $2 uuid   event id (header `id`)          $3 text  event type
  *   $4 text   aggregate id                    $5 text  topic
  *   $6 int4   partition                       $7 int8  offset
  *   $8 timestamptz  commit time (header outbox.commit_time; NULL when absent)
+ *
+ * sqlset.<Type> (set-based, opt-in): ONE parameter, $1 jsonb, an array of the consecutive new
+ * events of that type in batch order (a run stops at a new event of another type), each
+ * element {"event": <$1 above>, "id", "type", "aggregate_id", "topic", "partition", "offset",
+ * "commit_time"} (see projector_pgtext.h). An event type has sql.<Type> or sqlset.<Type>, not
+ * both.
  *
  * Pure (no I/O). Parsing runs on the loading thread; the result is read-only afterwards and
  * any thread may read it.
@@ -46,6 +54,7 @@ typedef struct projector_mapping {
     char *event_type; /* "PostCreated" (the header event_type, or the schema's short name) */
     char *sql;
     char *origin; /* "blog.ini:12" for messages */
+    bool set;     /* sqlset.<Type>: $1 = jsonb array of a run of events; else sql.<Type> */
 } projector_mapping;
 
 typedef struct projector_projection {
@@ -72,8 +81,9 @@ typedef struct projector_projections {
  * Parse the items of unknown sections (lib/config's outbox_conf_item list) into *out, which
  * must be zeroed. Sections must be `projection NAME`; keys as above. Errors name the file and
  * line, the key and the fix. Returns 0, or -1 with errstr filled and *out left empty.
- * Checks: valid names, topics given, at least one sql.* key, no duplicate projection group,
- * table names that are (optionally schema-qualified) identifiers.
+ * Checks: valid names, topics given, at least one sql.* or sqlset.* key, not both for one event
+ * type, no duplicate projection group, table names that are (optionally schema-qualified)
+ * identifiers.
  */
 int projector_projections_parse(const outbox_conf_item *items, size_t count,
                                 projector_projections *out, char *errstr, size_t errstr_size)
@@ -85,6 +95,16 @@ void projector_projections_free(projector_projections *projections);
 /* The projection named `name`, or NULL. */
 const projector_projection *projector_projections_find(const projector_projections *projections,
                                                        const char *name);
+
+/* The first positional parameter other than $1 a set statement uses ($N outside quotes and
+ * comments), or 0 when it uses only $1. A set statement has exactly one parameter. Pure. */
+int projector_sqlset_extra_param(const char *sql);
+
+/* "sql" or "sqlset": the key prefix of a mapping (for messages: "sqlset.PostCreated"). */
+const char *projector_mapping_key(const projector_mapping *mapping);
+
+/* The projection keys and statement parameters, for --help (one text, ends with a newline). */
+extern const char projector_projection_help[];
 
 /* Index of the mapping for event_type, or -1 (unmapped: counted and skipped). */
 int projector_projection_mapping(const projector_projection *proj, const char *event_type);

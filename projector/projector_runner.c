@@ -294,6 +294,7 @@ static void count_committed(projector_runner *r, const projector_apply_result *r
     projector_stat_add(&st->dead_sql, dead_sql);
     projector_stat_add(&st->dead_decode, dead_decode);
     projector_stat_add(&st->notifies, res->notifies);
+    projector_stat_add(&st->set_statements, res->set_statements);
     projector_stat_add(&st->batches, 1);
     projector_stat_set(&st->last_commit_ms, unix_ms());
     outbox_metrics_histogram_observe(st->batch_seconds, (double)(now_ms() - started_ms) / 1000.0);
@@ -329,6 +330,13 @@ static void flush(projector_runner *r)
         }
         projector_rc rc = projector_store_apply(r->store, &r->batch, r->generation,
                                                 r->cfg.dlq_suffix, &res, &err);
+        if (res.set_fallbacks > 0) {
+            projector_stat_add(&r->cfg.stats->retries_set, res.set_fallbacks);
+            outbox_log(OUTBOX_LOG_INFO, COMPONENT, r->ctx,
+                       "%llu set statement run(s) failed permanently; re-applied one event at "
+                       "a time",
+                       (unsigned long long)res.set_fallbacks);
+        }
         switch (rc) {
         case PROJECTOR_OK:
             count_committed(r, &res, started);

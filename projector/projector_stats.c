@@ -60,10 +60,15 @@ static const counter_def counters[] = {
     C("outbox_projector_batches_total", "Batch transactions committed.", batches, NULL, NULL),
     C("outbox_projector_batch_retries_total",
       "Batch attempts rolled back and retried, by cause (transient SQL error or connection "
-      "loss, an event isolated after a permanent error, a dead letter not acknowledged).",
+      "loss, an event isolated after a permanent error, a dead letter not acknowledged, a set "
+      "statement's run re-applied one event at a time after a permanent error).",
       retries_transient, "cause", "transient"),
     C(NULL, NULL, retries_permanent, "cause", "permanent"),
     C(NULL, NULL, retries_dlq, "cause", "dlq"),
+    C(NULL, NULL, retries_set, "cause", "set_fallback"),
+    C("outbox_projector_set_statements_total",
+      "Set statements (sqlset.<Type>) run in committed batches, each for a run of events.",
+      set_statements, NULL, NULL),
     C("outbox_projector_replays_seen_total",
       "Times the daemon re-read its offsets because a replay bumped the generation.", replays_seen,
       NULL, NULL),

@@ -17,12 +17,17 @@
  *                                             counter  events sent to the dead-letter topic
  *                                                      (permanent SQL error / undecodable)
  *   outbox_projector_batches_total            counter  batch transactions committed
- *   outbox_projector_batch_retries_total{cause="transient"|"permanent"|"dlq"}
+ *   outbox_projector_batch_retries_total{cause="transient"|"permanent"|"dlq"|"set_fallback"}
  *                                             counter  batch attempts rolled back and
  *                                                      retried: transient SQL error (after a
  *                                                      backoff), an event isolated after a
- *                                                      permanent error, or a dead-letter
- *                                                      record not acknowledged
+ *                                                      permanent error, a dead-letter
+ *                                                      record not acknowledged, or a set
+ *                                                      statement's run that failed and is
+ *                                                      re-applied one event at a time
+ *   outbox_projector_set_statements_total     counter  set statements (sqlset.<Type>) run in
+ *                                                      committed batches, each for a run of
+ *                                                      events
  *   outbox_projector_replays_seen_total       counter  batches dropped and offsets re-read
  *                                                      because a replay bumped the generation
  *   outbox_projector_rebalances_total{kind="assign"|"revoke"}
@@ -70,6 +75,8 @@ typedef struct projector_stats {
     _Atomic uint64_t retries_transient;
     _Atomic uint64_t retries_permanent;
     _Atomic uint64_t retries_dlq;
+    _Atomic uint64_t retries_set;
+    _Atomic uint64_t set_statements;
     _Atomic uint64_t replays_seen;
     _Atomic uint64_t assigns;
     _Atomic uint64_t revokes;

@@ -61,8 +61,12 @@ struct projector_store {
     PGconn *conn;
     outbox_buf a[8]; /* array literal buffers, reused */
     outbox_buf notify;
-    long *slots; /* per pipelined query: event index, or a SLOT_* kind */
+    long *slots;              /* per pipelined query: event index, or a SLOT_* kind */
+    projector_run *slot_runs; /* per pipelined query with an event index: its statement */
     size_t slot_cap;
+    long failed_slot;      /* read_segment: the query whose error it reports, or -1 */
+    bool *set_mapping;     /* per mapping: sqlset.<Type> */
+    outbox_buf setarray;   /* $1 of a set statement, reused */
     const char **ids;      /* applied ids for NOTIFY */
     const char **dead_ids; /* dead-lettered ids for NOTIFY */
     size_t id_cap;
@@ -113,10 +117,16 @@ projector_store *projector_store_new(const projector_projection *proj, const cha
         return NULL;
     store->proj = proj;
     store->conninfo = strdup(conninfo ? conninfo : "");
-    if (store->conninfo == NULL) {
+    if (proj->mapping_count > 0)
+        store->set_mapping = calloc(proj->mapping_count, sizeof *store->set_mapping);
+    if (store->conninfo == NULL || (proj->mapping_count > 0 && store->set_mapping == NULL)) {
+        free(store->conninfo);
+        free(store->set_mapping);
         free(store);
         return NULL;
     }
+    for (size_t i = 0; i < proj->mapping_count; i++)
+        store->set_mapping[i] = proj->mappings[i].set;
     return store;
 }
 
@@ -136,6 +146,9 @@ void projector_store_free(projector_store *store)
         outbox_buf_free(&store->a[i]);
     outbox_buf_free(&store->notify);
     free(store->slots);
+    free(store->slot_runs);
+    free(store->set_mapping);
+    outbox_buf_free(&store->setarray);
     free(store->ids);
     free(store->dead_ids);
     free(store->conninfo);
@@ -222,11 +235,13 @@ projector_rc projector_store_connect(projector_store *store, projector_store_err
         const projector_mapping *m = &store->proj->mappings[i];
         char stmt[32];
         snprintf(stmt, sizeof stmt, "m%zu", i);
-        res = PQprepare(store->conn, stmt, m->sql, 8, types);
+        /* A set statement has one parameter: $1 jsonb, the run's array. */
+        res = PQprepare(store->conn, stmt, m->sql, m->set ? 1 : 8, types);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
             char what[600];
-            snprintf(what, sizeof what, "[projection %s] sql.%s (%s) does not prepare",
-                     store->proj->name, m->event_type, m->origin ? m->origin : "?");
+            snprintf(what, sizeof what, "[projection %s] %s.%s (%s) does not prepare",
+                     store->proj->name, projector_mapping_key(m), m->event_type,
+                     m->origin ? m->origin : "?");
             rc = fail_result(store, res, -1, what, err);
             goto done;
         }
@@ -459,6 +474,10 @@ static int slots_reserve(projector_store *store, size_t n)
     if (grown == NULL)
         return -1;
     store->slots = grown;
+    projector_run *runs = realloc(store->slot_runs, n * sizeof *runs);
+    if (runs == NULL)
+        return -1;
+    store->slot_runs = runs;
     store->slot_cap = n;
     return 0;
 }
@@ -492,6 +511,7 @@ static projector_rc read_segment(projector_store *store, size_t nslots, tuples_c
                                  void *opaque, projector_store_error *err)
 {
     projector_rc rc = PROJECTOR_OK;
+    store->failed_slot = -1;
     for (size_t k = 0; k < nslots; k++) {
         PGresult *res = PQgetResult(store->conn);
         if (res == NULL) {
@@ -503,12 +523,17 @@ static projector_rc read_segment(projector_store *store, size_t nslots, tuples_c
         long slot = store->slots[k];
         if (st == PGRES_FATAL_ERROR) {
             if (rc == PROJECTOR_OK) {
-                char what[128];
-                if (slot >= 0)
-                    snprintf(what, sizeof what, "sql.%s", store->batch->events[slot].event_type);
-                else
+                char what[160];
+                if (slot >= 0) {
+                    const projector_run *run = &store->slot_runs[k];
+                    snprintf(what, sizeof what, "%s.%s",
+                             projector_mapping_key(&store->proj->mappings[run->mapping]),
+                             store->batch->events[slot].event_type);
+                } else {
                     snprintf(what, sizeof what, "projector statement");
+                }
                 rc = fail_result(store, res, slot >= 0 ? slot : -1, what, err);
+                store->failed_slot = (long)k;
             }
         } else if (st == PGRES_TUPLES_OK && (slot == SLOT_GEN || slot == SLOT_DEDUP)) {
             if (rc == PROJECTOR_OK && on_tuples(store, slot, res, opaque)) {
@@ -595,9 +620,58 @@ static int send_query(projector_store *store, size_t *nslots, long slot, const c
     return PQsendQueryPrepared(store->conn, stmt, nparams, params, NULL, NULL, 0) ? 0 : -1;
 }
 
-projector_rc projector_store_apply(projector_store *store, projector_batch *batch,
-                                   int64_t generation, const char *dlq_suffix,
-                                   projector_apply_result *result, projector_store_error *err)
+/* Send the statement of one run: the per-event statement with $1..$8, or the set statement
+ * with the run's array. 0, or -1 when the connection broke (or ENOMEM: *nomem set). */
+static int send_run(projector_store *store, size_t *nslots, const projector_batch *batch,
+                    const projector_run *run, bool *nomem)
+{
+    char stmt[32];
+    snprintf(stmt, sizeof stmt, "m%d", run->mapping);
+    store->slot_runs[*nslots] = *run;
+    if (!run->set) {
+        const projector_event *ev = &batch->events[run->first];
+        char part[16], off[32];
+        snprintf(part, sizeof part, "%d", (int)ev->partition);
+        snprintf(off, sizeof off, "%lld", (long long)ev->offset);
+        const char *params[8] = {ev->json, ev->id, ev->event_type, ev->aggregate_id, ev->topic,
+                                 part,     off,    ev->commit_time};
+        return send_query(store, nslots, (long)run->first, stmt, 8, params);
+    }
+    outbox_buf *arr = &store->setarray;
+    int bad = projector_setarray_begin(arr);
+    size_t n = 0;
+    for (size_t i = run->first; i < run->end && !bad; i++)
+        if (projector_run_has(run, batch, i))
+            bad = projector_setarray_add(arr, &batch->events[i], n++ == 0);
+    if (bad || projector_setarray_end(arr)) {
+        *nomem = true;
+        return -1;
+    }
+    const char *params[1] = {(const char *)arr->data};
+    return send_query(store, nslots, (long)run->first, stmt, 1, params);
+}
+
+/* A set statement failed permanently: mark its events to be applied one at a time. Returns
+ * true when the failing query was such a run of more than one event (false: the error is the
+ * failing event's own). */
+static bool split_failed_run(projector_store *store, projector_batch *batch)
+{
+    if (store->failed_slot < 0 || store->slots[store->failed_slot] < 0)
+        return false;
+    const projector_run *run = &store->slot_runs[store->failed_slot];
+    if (!run->set || run->count < 2)
+        return false;
+    for (size_t i = run->first; i < run->end; i++)
+        if (projector_run_has(run, batch, i))
+            batch->events[i].single = true;
+    return true;
+}
+
+/* One attempt of the batch transaction. *split: a set run failed and was marked for one event
+ * at a time; the caller tries again. */
+static projector_rc apply_once(projector_store *store, projector_batch *batch, int64_t generation,
+                               const char *dlq_suffix, projector_apply_result *result,
+                               projector_store_error *err, bool *split)
 {
     const char *name = store->proj->name;
     round1_state r1 = {0};
@@ -689,21 +763,26 @@ projector_rc projector_store_apply(projector_store *store, projector_batch *batc
         if (ev->state != PROJECTOR_EVENT_NEW)
             continue;
         store->ids[napplied++] = ev->id;
-        if (store->handler != NULL)
-            continue; /* counted by run_handler */
-        if (ev->mapping < 0) {
+        if (store->handler == NULL && ev->mapping < 0)
             result->unmapped++;
-            continue;
+    }
+    /* The statements, in batch order: one per event, or one per run (sqlset.<Type>). */
+    if (store->handler == NULL) {
+        projector_run run;
+        size_t at = 0;
+        while (projector_batch_next_run(batch, at, store->set_mapping, store->proj->mapping_count,
+                                        &run)) {
+            bool nomem = false;
+            if (send_run(store, &nslots, batch, &run, &nomem)) {
+                if (nomem)
+                    goto nomem;
+                goto send_failed;
+            }
+            result->applied += run.count;
+            if (run.set)
+                result->set_statements++;
+            at = run.end;
         }
-        char stmt[32], part[16], off[32];
-        snprintf(stmt, sizeof stmt, "m%d", ev->mapping);
-        snprintf(part, sizeof part, "%d", (int)ev->partition);
-        snprintf(off, sizeof off, "%lld", (long long)ev->offset);
-        const char *params[8] = {ev->json, ev->id, ev->event_type, ev->aggregate_id, ev->topic,
-                                 part,     off,    ev->commit_time};
-        if (send_query(store, &nslots, (long)i, stmt, 8, params))
-            goto send_failed;
-        result->applied++;
     }
     if (dead > 0) {
         outbox_buf *t = &store->a[1], *p = &store->a[2], *o = &store->a[3], *e = &store->a[4],
@@ -801,6 +880,8 @@ projector_rc projector_store_apply(projector_store *store, projector_batch *batc
             goto send_failed;
     }
     rc = read_segment(store, nslots, round1_tuples, &r1, err);
+    if (rc == PROJECTOR_ERR_PERMANENT && split_failed_run(store, batch))
+        *split = true;
     if (rc != PROJECTOR_OK)
         goto fail;
     if (PQexitPipelineMode(store->conn) != 1) {
@@ -822,4 +903,20 @@ fail:
     abort_txn(store);
     projector_batch_reset(batch);
     return rc;
+}
+
+projector_rc projector_store_apply(projector_store *store, projector_batch *batch,
+                                   int64_t generation, const char *dlq_suffix,
+                                   projector_apply_result *result, projector_store_error *err)
+{
+    uint64_t fallbacks = 0;
+    for (;;) {
+        bool split = false;
+        projector_rc rc = apply_once(store, batch, generation, dlq_suffix, result, err, &split);
+        result->set_fallbacks = fallbacks;
+        if (!split)
+            return rc;
+        /* Each split marks at least two more events single: this ends. */
+        fallbacks++;
+    }
 }

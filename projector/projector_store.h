@@ -15,7 +15,10 @@
  *              ON CONFLICT DO NOTHING RETURNING event_id   (which events are new)
  *   (handler mode, see projector_store_set_handler: the handler per NEW event, in batch order,
  *    on the same transaction outside pipeline mode)
- *   round 2: the mapped statement of every NEW event, in batch order (none in handler mode);
+ *   round 2: the mapped statement of every NEW event, in batch order (none in handler mode):
+ *              sql.<Type>: one statement per event;
+ *              sqlset.<Type>: one statement per run of consecutive NEW events of the type
+ *                (projector_batch_next_run), $1 = their array (projector_setarray_*);
  *            INSERT INTO projector_dead_letters ... (events dead-lettered in this batch);
  *            INSERT INTO projector_offsets ... ON CONFLICT DO UPDATE (next offset per
  *              partition, for every event of the batch whatever became of it);
@@ -30,7 +33,10 @@
  * Errors (projector_rc): TRANSIENT (by SQLSTATE, see sqlstate.h, or a broken connection: the
  * store drops the connection and reconnects on the next call; the caller backs off and
  * retries the same batch), PERMANENT (a mapped statement failed because of its event:
- * err->event_index names it; the caller dead-letters it and retries the batch without it),
+ * err->event_index names it; the caller dead-letters it and retries the batch without it;
+ * a set statement over several events that fails permanently is not reported: the store
+ * rolls back, marks the run's events `single` and runs the transaction again, so the run is
+ * applied one event at a time and a failure names the one event),
  * FATAL (configuration: missing tables, privileges, a statement that does not prepare),
  * STALE (replay happened: reload the offsets). After any error the transaction is rolled back.
  *
@@ -68,11 +74,14 @@ typedef struct projector_store_error {
 
 /* What a successful apply did. */
 typedef struct projector_apply_result {
-    uint64_t applied;    /* mapped statements run (NEW events with a mapping) */
-    uint64_t unmapped;   /* NEW events without a mapping (dedup row only) */
-    uint64_t duplicates; /* events already applied */
-    uint64_t dead;       /* dead-letter rows written */
-    uint64_t notifies;   /* NOTIFY payloads sent */
+    uint64_t applied;        /* mapped statements run (NEW events with a mapping) */
+    uint64_t unmapped;       /* NEW events without a mapping (dedup row only) */
+    uint64_t duplicates;     /* events already applied */
+    uint64_t dead;           /* dead-letter rows written */
+    uint64_t notifies;       /* NOTIFY payloads sent */
+    uint64_t set_statements; /* set statements run (sqlset.<Type>), each for a run of events */
+    uint64_t set_fallbacks;  /* set runs that failed permanently and were re-applied one event
+                              * at a time in a new attempt of the transaction */
 } projector_apply_result;
 
 typedef struct projector_store projector_store;
