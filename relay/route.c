@@ -28,6 +28,7 @@ struct tpl_part {
 };
 
 struct relay_route {
+    bool lazy_payload;
     struct tpl_part *parts;
     size_t nparts;
     size_t literal_len;
@@ -121,6 +122,25 @@ oom:
 fail:
     relay_route_free(route);
     return NULL;
+}
+
+void relay_route_set_lazy_payload(relay_route *route, bool lazy)
+{
+    route->lazy_payload = lazy;
+}
+
+int relay_event_parse_payload(relay_event *ev, char *errstr, size_t errstr_size)
+{
+    json_error_t jerr;
+    if (ev->payload_json || ev->payload_bytes)
+        return 0;
+    ev->payload_json = json_loadb(ev->payload_raw, ev->payload_raw_len, JSON_DECODE_ANY, &jerr);
+    if (!ev->payload_json) {
+        snprintf(errstr, errstr_size, "payload is not valid JSON: %s at line %d column %d",
+                 jerr.text, jerr.line, jerr.column);
+        return -1;
+    }
+    return 0;
 }
 
 const char *relay_route_column_name(const relay_route *route, enum relay_col col)
@@ -457,13 +477,8 @@ int relay_route_row(const relay_route *route, const relay_value values[RELAY_ROU
         ev->payload_bytes = out;
         ev->payload_bytes_len = n;
         ev->payload_raw_len = n; /* the raw payload is now the bytes themselves */
-    } else {
-        ev->payload_json = json_loadb(ev->payload_raw, ev->payload_raw_len, JSON_DECODE_ANY, &jerr);
-        if (!ev->payload_json) {
-            snprintf(errstr, errstr_size, "payload is not valid JSON: %s at line %d column %d",
-                     jerr.text, jerr.line, jerr.column);
-            goto done;
-        }
+    } else if (!route->lazy_payload && relay_event_parse_payload(ev, errstr, errstr_size) != 0) {
+        goto done;
     }
     rc = 0;
 done:

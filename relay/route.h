@@ -51,6 +51,11 @@ relay_route *relay_route_new(const char *topic_template, const char *const *colu
                              char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
 void relay_route_free(relay_route *route);
 
+/* Lazy payloads: relay_route_row() leaves a JSON payload as text (payload_json NULL) for the
+ * caller to encode straight from text, parsing it with relay_event_parse_payload() only when
+ * needed. Off by default. Set before the route is shared. */
+void relay_route_set_lazy_payload(relay_route *route, bool lazy);
+
 /* The column name of `col` under this route (for messages). */
 const char *relay_route_column_name(const relay_route *route, enum relay_col col);
 
@@ -116,6 +121,11 @@ void relay_txn_meta_format(relay_txn_meta *meta);
 int relay_route_row(const relay_route *route, const relay_value values[RELAY_ROUTE_NCOLS],
                     bool payload_is_bytea, const relay_txn_meta *meta, relay_event *ev,
                     char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
+
+/* Parse the event's raw JSON payload into payload_json (a no-op when already parsed). 0, or -1
+ * with errstr = the dead-letter reason ("payload is not valid JSON: ..."). */
+int relay_event_parse_payload(relay_event *ev, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
 
 /* Route a logical message's content (the JSON envelope). Same contract as relay_route_row. */
 int relay_route_message(const relay_route *route, const char *content, size_t len,

@@ -166,6 +166,30 @@ static void test_invalid_topic_is_dead_letter(void **state)
     relay_route_free(route);
 }
 
+static void test_lazy_payload_stays_text_until_parsed(void **state)
+{
+    relay_route *route = default_route();
+    relay_route_set_lazy_payload(route, true);
+    relay_event ev;
+    relay_event_init(&ev);
+    char err[256];
+    relay_value v[RELAY_ROUTE_NCOLS] = {
+        V("e1"), V("post"), V("p1"), V("PostCreated"), V("{\"title\": \"T\"}"), NUL};
+    assert_int_equal(relay_route_row(route, v, false, &meta, &ev, err, sizeof(err)), 0);
+    assert_null(ev.payload_json);
+    assert_string_equal(ev.payload_raw, "{\"title\": \"T\"}");
+    assert_int_equal(relay_event_parse_payload(&ev, err, sizeof(err)), 0);
+    assert_string_equal(json_string_value(json_object_get(ev.payload_json, "title")), "T");
+    relay_event_reset(&ev);
+    relay_value bad[RELAY_ROUTE_NCOLS] = {V("e1"),          V("post"),       V("p1"),
+                                          V("PostCreated"), V("{\"title\""), NUL};
+    assert_int_equal(relay_route_row(route, bad, false, &meta, &ev, err, sizeof(err)), 0);
+    assert_int_equal(relay_event_parse_payload(&ev, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "payload is not valid JSON"));
+    relay_event_free(&ev);
+    relay_route_free(route);
+}
+
 static void test_bytea_payload_passes_through(void **state)
 {
     relay_route *route = default_route();
@@ -265,6 +289,7 @@ int main(void)
         cmocka_unit_test(test_null_aggregate_type_leaves_no_topic),
         cmocka_unit_test(test_invalid_json_payload_is_dead_letter_with_original_bytes),
         cmocka_unit_test(test_invalid_topic_is_dead_letter),
+        cmocka_unit_test(test_lazy_payload_stays_text_until_parsed),
         cmocka_unit_test(test_bytea_payload_passes_through),
         cmocka_unit_test(test_bad_bytea_is_dead_letter),
         cmocka_unit_test(test_message_envelope_routes_like_row),
