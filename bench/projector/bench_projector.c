@@ -8,11 +8,15 @@
  *
  * 1. EVENTS PostCreated events, Avro single-object encoded, go to a fresh 3-partition topic.
  * 2. The projector's runner (the daemon's code, in process) consumes them: every batch is one
- *    transaction with dedup rows, the mapped upsert per event, offsets. Rate = events between
- *    the first and the last commit / that time (steady state; group join excluded, and shown).
- * 3. Raw: the same JSON rows, BATCH per transaction, one set-based
+ *    transaction with dedup rows, the mapped upsert per event (sql.PostCreated), offsets.
+ *    Rate = events between the first and the last commit / that time (steady state; group join
+ *    excluded, and shown).
+ * 3. The same with the set-based mapping (sqlset.PostCreated: one upsert per run of events,
+ *    $1 the run's jsonb array), as another projection into another table.
+ * 4. Raw: the same JSON rows, BATCH per transaction, one set-based
  *    INSERT ... SELECT FROM jsonb_array_elements($1) ON CONFLICT DO UPDATE per transaction.
- * Prints both rates and their ratio. Leaves nothing behind (schema and topic dropped).
+ * Prints the three rates and both ratios to raw. Leaves nothing behind (schema and topic
+ * dropped).
  */
 #include <libpq-fe.h>
 #include <stdatomic.h>
@@ -76,6 +80,101 @@ static char *read_file(const char *path)
     " ON CONFLICT (post_id) DO UPDATE SET title = EXCLUDED.title, body = EXCLUDED.body, "          \
     "event_id = EXCLUDED.event_id"
 
+typedef struct bench_target {
+    const char *topic, *role, *schema, *kafka;
+    const outbox_schemas *schemas;
+    long events, batch;
+} bench_target;
+
+/* Run the projector's runner as projection `name` with the mapping `mapping` ("sql.T=..." or
+ * "sqlset.T=...") until every event is applied. The steady rate, or -1. */
+static double run_projector(const bench_target *t, const char *name, const char *mapping)
+{
+    char errstr[1024];
+    char set_topics[256], set_db[512], set_kafka[256], set_sql[2200], set_batch[64],
+        set_notify[160];
+    snprintf(set_topics, sizeof set_topics, "projection %s.topics=%s", name, t->topic);
+    snprintf(set_db, sizeof set_db, "projection %s.database=%s options='-c search_path=%s'", name,
+             t->role, t->schema);
+    snprintf(set_kafka, sizeof set_kafka, "kafka.bootstrap.servers=%s", t->kafka);
+    snprintf(set_sql, sizeof set_sql, "projection %s.%s", name, mapping);
+    snprintf(set_batch, sizeof set_batch, "projector.batch-size=%ld", t->batch);
+    snprintf(set_notify, sizeof set_notify, "projection %s.notify=", name);
+    const char *sets[] = {set_topics, set_db,     set_kafka,           set_sql,
+                          set_batch,  set_notify, "http.enabled=false"};
+    projector_settings settings;
+    memset(&settings, 0, sizeof settings);
+    outbox_conf *conf = NULL;
+    outbox_conf_sources src = {.sets = sets, .set_count = sizeof sets / sizeof sets[0]};
+    if (projector_settings_load(&settings, &src, &conf, errstr, sizeof errstr)) {
+        fprintf(stderr, "bench: %s\n", errstr);
+        return -1;
+    }
+    projector_stats stats;
+    if (projector_stats_init(&stats, name))
+        return -1;
+    atomic_int stop = 0;
+    const projector_projection *proj = &settings.projections.items[0];
+    projector_runner_config rcfg = {.proj = proj,
+                                    .conninfo = proj->database,
+                                    .conf = conf,
+                                    .schemas = t->schemas,
+                                    .batch_size = settings.batch_size,
+                                    .batch_linger_ms = settings.batch_linger_ms,
+                                    .backoff_min_ms = settings.backoff_min_ms,
+                                    .backoff_max_ms = settings.backoff_max_ms,
+                                    .dedup_retention_ms = 0,
+                                    .prune_interval_ms = settings.prune_interval_ms,
+                                    .replay_poll_ms = settings.replay_poll_ms,
+                                    .dlq_suffix = settings.dlq_suffix,
+                                    .dlq_timeout_ms = settings.dlq_timeout_ms,
+                                    .stats = &stats,
+                                    .stop = &stop};
+    projector_runner *runner = projector_runner_new(&rcfg, errstr, sizeof errstr);
+    if (runner == NULL || projector_runner_start(runner, errstr, sizeof errstr)) {
+        fprintf(stderr, "bench: %s\n", errstr);
+        return -1;
+    }
+    double start = now_s(), first = 0, last = 0;
+    uint64_t first_applied = 0;
+    while (now_s() - start < 600) {
+        uint64_t applied = atomic_load(&stats.applied);
+        if (first == 0 && applied > 0) {
+            first = now_s();
+            first_applied = applied;
+        }
+        if ((long)applied >= t->events) {
+            last = now_s();
+            break;
+        }
+        if (atomic_load(&stats.state) == PROJECTOR_STATE_FAILED)
+            break;
+        usleep(1000);
+    }
+    atomic_store(&stop, 1);
+    projector_runner_join(runner);
+    projector_runner_free(runner);
+    double rate = -1;
+    if (last == 0) {
+        fprintf(stderr, "bench: projection %s applied only %llu events\n", name,
+                (unsigned long long)atomic_load(&stats.applied));
+    } else {
+        rate = (double)((uint64_t)t->events - first_applied) / (last - first);
+        printf("projector (%s): %ld events applied with dedup + offsets in %.2f s from start "
+               "(group join %.2f s); steady %.0f events/s (batches of %ld, %llu transactions, "
+               "%llu set statements)\n",
+               strncmp(mapping, "sqlset.", 7) == 0 ? "set-based, sqlset.PostCreated"
+                                                   : "per event, sql.PostCreated",
+               t->events, last - start, first - start, rate, t->batch,
+               (unsigned long long)atomic_load(&stats.batches),
+               (unsigned long long)atomic_load(&stats.set_statements));
+    }
+    projector_stats_destroy(&stats);
+    outbox_conf_destroy(conf);
+    projector_settings_free(&settings);
+    return rate;
+}
+
 int main(int argc, char **argv)
 {
     long events = argc > 1 ? atol(argv[1]) : 200000;
@@ -106,7 +205,8 @@ int main(int argc, char **argv)
     if (exec(conn, sql) || exec(conn, ddl))
         return 1;
     snprintf(sql, sizeof sql,
-             "CREATE TABLE projected " TABLE_DDL "; CREATE TABLE raw " TABLE_DDL
+             "CREATE TABLE projected " TABLE_DDL "; CREATE TABLE projected_set " TABLE_DDL
+             "; CREATE TABLE raw " TABLE_DDL
              "; GRANT USAGE ON SCHEMA %s TO outbox_projector; GRANT ALL ON ALL TABLES IN "
              "SCHEMA %s TO outbox_projector",
              schema, schema);
@@ -174,80 +274,26 @@ int main(int argc, char **argv)
     printf("produced %ld events to %s in %.2f s\n", events, topic, now_s() - t0);
 
     /* ---------------------------------------------------------------- the projector */
-    char set_topics[256], set_db[512], set_kafka[256], set_sql[2048], set_batch[64];
-    snprintf(set_topics, sizeof set_topics, "projection bench.topics=%s", topic);
-    snprintf(set_db, sizeof set_db, "projection bench.database=%s options='-c search_path=%s'",
-             role, schema);
-    snprintf(set_kafka, sizeof set_kafka, "kafka.bootstrap.servers=%s", kafka);
-    snprintf(set_sql, sizeof set_sql,
-             "projection bench.sql.PostCreated=INSERT INTO projected " PROJECT_SELECT("$1", "$2")
-                 UPSERT_TAIL);
-    snprintf(set_batch, sizeof set_batch, "projector.batch-size=%ld", batch);
-    const char *sets[] = {
-        set_topics,          set_db, set_kafka, set_sql, set_batch, "projection bench.notify=",
-        "http.enabled=false"};
-    projector_settings settings;
-    memset(&settings, 0, sizeof settings);
-    outbox_conf *conf = NULL;
-    outbox_conf_sources src = {.sets = sets, .set_count = sizeof sets / sizeof sets[0]};
-    if (projector_settings_load(&settings, &src, &conf, errstr, sizeof errstr)) {
-        fprintf(stderr, "bench: %s\n", errstr);
+    char sql_event[2048], sql_set[2048];
+    snprintf(sql_event, sizeof sql_event,
+             "sql.PostCreated=INSERT INTO projected " PROJECT_SELECT("$1", "$2") UPSERT_TAIL);
+    snprintf(
+        sql_set, sizeof sql_set,
+        "sqlset.PostCreated=INSERT INTO projected_set " PROJECT_SELECT(
+            "(e->'event')", "(e->>'id')::uuid") " FROM jsonb_array_elements($1) AS e" UPSERT_TAIL);
+    bench_target target = {.topic = topic,
+                           .role = role,
+                           .schema = schema,
+                           .kafka = kafka,
+                           .schemas = schemas,
+                           .events = events,
+                           .batch = batch};
+    double event_rate = run_projector(&target, "bench", sql_event);
+    if (event_rate <= 0)
         return 1;
-    }
-    projector_stats stats;
-    if (projector_stats_init(&stats, "bench"))
+    double set_rate = run_projector(&target, "benchset", sql_set);
+    if (set_rate <= 0)
         return 1;
-    atomic_int stop = 0;
-    const projector_projection *proj = &settings.projections.items[0];
-    projector_runner_config rcfg = {.proj = proj,
-                                    .conninfo = proj->database,
-                                    .conf = conf,
-                                    .schemas = schemas,
-                                    .batch_size = settings.batch_size,
-                                    .batch_linger_ms = settings.batch_linger_ms,
-                                    .backoff_min_ms = settings.backoff_min_ms,
-                                    .backoff_max_ms = settings.backoff_max_ms,
-                                    .dedup_retention_ms = 0,
-                                    .prune_interval_ms = settings.prune_interval_ms,
-                                    .replay_poll_ms = settings.replay_poll_ms,
-                                    .dlq_suffix = settings.dlq_suffix,
-                                    .dlq_timeout_ms = settings.dlq_timeout_ms,
-                                    .stats = &stats,
-                                    .stop = &stop};
-    projector_runner *runner = projector_runner_new(&rcfg, errstr, sizeof errstr);
-    if (runner == NULL || projector_runner_start(runner, errstr, sizeof errstr)) {
-        fprintf(stderr, "bench: %s\n", errstr);
-        return 1;
-    }
-    double start = now_s(), first = 0, last = 0;
-    uint64_t first_applied = 0;
-    while (now_s() - start < 600) {
-        uint64_t applied = atomic_load(&stats.applied);
-        if (first == 0 && applied > 0) {
-            first = now_s();
-            first_applied = applied;
-        }
-        if ((long)applied >= events) {
-            last = now_s();
-            break;
-        }
-        if (atomic_load(&stats.state) == PROJECTOR_STATE_FAILED)
-            break;
-        usleep(1000);
-    }
-    atomic_store(&stop, 1);
-    projector_runner_join(runner);
-    projector_runner_free(runner);
-    if (last == 0) {
-        fprintf(stderr, "bench: the projector applied only %llu events\n",
-                (unsigned long long)atomic_load(&stats.applied));
-        return 1;
-    }
-    double proj_rate = (double)((uint64_t)events - first_applied) / (last - first);
-    printf("projector: %ld events applied with dedup + offsets in %.2f s from start (group join "
-           "%.2f s); steady %.0f events/s (batches of %ld, %llu transactions)\n",
-           events, last - start, first - start, proj_rate, batch,
-           (unsigned long long)atomic_load(&stats.batches));
 
     /* ---------------------------------------------------------------- raw set-based upsert */
     snprintf(
@@ -298,15 +344,20 @@ int main(int argc, char **argv)
            batch, now_s() - r0, raw_rate);
 
     snprintf(sql, sizeof sql,
-             "SELECT (SELECT count(*) FROM projected), (SELECT count(*) FROM raw), (SELECT "
-             "count(*) FROM projector_dedup), (SELECT sum(next_offset) FROM projector_offsets)");
+             "SELECT (SELECT count(*) FROM projected), (SELECT count(*) FROM projected_set), "
+             "(SELECT count(*) FROM raw), (SELECT count(*) FROM projector_dedup), (SELECT "
+             "sum(next_offset) FROM projector_offsets), (SELECT count(*) FROM (SELECT * FROM "
+             "projected EXCEPT SELECT * FROM projected_set) d)");
     res = PQexec(conn, sql);
-    printf("check: projected %s rows, raw %s rows, %s dedup rows, offsets sum %s\n",
+    printf("check: projected %s rows, projected_set %s rows, raw %s rows, %s dedup rows (both "
+           "projections), offsets sum %s (both), rows differing per-event vs set-based %s\n",
            PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
-           PQgetvalue(res, 0, 3));
+           PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5));
     PQclear(res);
-    printf("RESULT events=%ld projector_events_per_s=%.0f raw_rows_per_s=%.0f ratio=%.2f\n", events,
-           proj_rate, raw_rate, proj_rate / raw_rate);
+    printf("RESULT events=%ld batch=%ld per_event_per_s=%.0f set_based_per_s=%.0f "
+           "raw_rows_per_s=%.0f ratio_per_event=%.2f ratio_set_based=%.2f\n",
+           events, batch, event_rate, set_rate, raw_rate, event_rate / raw_rate,
+           set_rate / raw_rate);
 
     /* ---------------------------------------------------------------- cleanup */
     snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", schema);
@@ -321,9 +372,6 @@ int main(int argc, char **argv)
     rd_kafka_DeleteTopic_destroy(del);
     rd_kafka_queue_destroy(q);
     rd_kafka_destroy(producer);
-    projector_stats_destroy(&stats);
-    outbox_conf_destroy(conf);
-    projector_settings_free(&settings);
     for (long i = 0; i < events; i++)
         free(payloads[i]);
     free(payloads);
