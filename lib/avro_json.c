@@ -111,6 +111,7 @@ static const char *json_kind(const json_t *json)
     return "?";
 }
 
+/* A mismatch, with its message unless ctx is NULL (the fast path) or quiet (a union trial). */
 static int enc_mismatch(struct enc_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -118,7 +119,7 @@ static int enc_mismatch(struct enc_ctx *ctx, const char *fmt, ...)
 {
     va_list ap;
 
-    if (!ctx->quiet) {
+    if (ctx != NULL && !ctx->quiet) {
         va_start(ap, fmt);
         vsnprintf(ctx->msg, sizeof(ctx->msg), fmt, ap);
         va_end(ap);
@@ -126,18 +127,22 @@ static int enc_mismatch(struct enc_ctx *ctx, const char *fmt, ...)
     return ENC_MISMATCH;
 }
 
+/* "expected X, got string "<excerpt>"" for a string value s of len bytes. */
+static int enc_expected_str(struct enc_ctx *ctx, const char *expected, const char *s, size_t len)
+{
+    if (ctx == NULL || ctx->quiet)
+        return ENC_MISMATCH;
+    return enc_mismatch(ctx, "expected %s, got string \"%.*s%s\"", expected,
+                        (int)(len > 40 ? 40 : len), s, len > 40 ? "..." : "");
+}
+
 /* "expected X, got <kind>" with a short excerpt of strings. */
 static int enc_expected(struct enc_ctx *ctx, const char *expected, const json_t *json)
 {
     if (ctx->quiet)
         return ENC_MISMATCH;
-    if (json_is_string(json)) {
-        size_t len = json_string_length(json);
-
-        return enc_mismatch(ctx, "expected %s, got string \"%.*s%s\"", expected,
-                            (int)(len > 40 ? 40 : len), json_string_value(json),
-                            len > 40 ? "..." : "");
-    }
+    if (json_is_string(json))
+        return enc_expected_str(ctx, expected, json_string_value(json), json_string_length(json));
     return enc_mismatch(ctx, "expected %s, got %s", expected, json_kind(json));
 }
 
@@ -179,23 +184,24 @@ static int put_le(outbox_buf *buf, uint64_t bits, int n)
     return 0;
 }
 
+/* A real taken as an integer: an exact integral value of magnitude <= 2^53. */
+static inline int real_integral(double d, int64_t *value)
+{
+    if (d == floor(d) && fabs(d) <= 9007199254740992.0) {
+        *value = (int64_t)d;
+        return 1;
+    }
+    return 0;
+}
+
 /* An integral JSON number: any integer, or a real with an exact integral value <= 2^53. */
 static int json_integral(const json_t *json, int64_t *value)
 {
-    double d;
-
     if (json_is_integer(json)) {
         *value = json_integer_value(json);
         return 1;
     }
-    if (json_is_real(json)) {
-        d = json_real_value(json);
-        if (d == floor(d) && fabs(d) <= 9007199254740992.0) {
-            *value = (int64_t)d;
-            return 1;
-        }
-    }
-    return 0;
+    return json_is_real(json) && real_integral(json_real_value(json), value);
 }
 
 /* ---- calendar arithmetic (proleptic Gregorian, years 0..9999 for text) ------------------ */
@@ -542,59 +548,53 @@ static void double_shortest(double d, char *out, size_t out_size)
     }
 }
 
-static int enc_decimal(struct enc_ctx *ctx, const outbox_avro_node *node, const json_t *json)
-{
-    char text[64];
-    const char *s;
-    size_t len;
-    char unscaled[DECIMAL_MAX_TEXT + 1];
-    size_t n;
-    int negative;
-    uint8_t twos[DECIMAL_MAX_BYTES];
-    size_t start;
-    size_t size;
-    const char *why;
+/* ---- leaf encoders, shared by both walkers ----------------------------------------------- *
+ *
+ * Each takes the value as the walker read it (a byte span, a number) and writes its Avro form.
+ * ctx is the jansson path's context, for its messages; the fast path passes NULL and gets the
+ * bare ENC_MISMATCH.
+ */
 
-    if (json_is_string(json)) {
-        s = json_string_value(json);
-        len = json_string_length(json);
-    } else if (json_is_integer(json)) {
-        len =
-            (size_t)snprintf(text, sizeof(text), "%" JSON_INTEGER_FORMAT, json_integer_value(json));
-        s = text;
-    } else if (json_is_real(json)) {
-        double_shortest(json_real_value(json), text, sizeof(text));
-        s = text;
-        len = strlen(text);
-    } else {
-        return enc_expected(ctx, "decimal number or numeric string", json);
-    }
-    why = decimal_text_unscale(s, len, node->scale, node->precision, unscaled, &n, &negative);
-    if (why != NULL) {
-        if (ctx->quiet)
-            return ENC_MISMATCH;
-        return enc_mismatch(ctx, "decimal(%d,%d) value \"%.*s\" %s", node->precision, node->scale,
-                            (int)(len > 40 ? 40 : len), s, why);
-    }
-    start = decimal_to_twos(unscaled, n, negative, twos);
-    size = DECIMAL_MAX_BYTES - start;
+/* Unscaled decimal digits to a bytes or fixed decimal. */
+static int leaf_decimal_put(struct enc_ctx *ctx, outbox_buf *buf, const outbox_avro_node *node,
+                            const char *unscaled, size_t n, int negative)
+{
+    uint8_t twos[DECIMAL_MAX_BYTES];
+    size_t start = decimal_to_twos(unscaled, n, negative, twos);
+    size_t size = DECIMAL_MAX_BYTES - start;
+
     if (node->type == OUTBOX_AVRO_BYTES)
-        return put_bytes(ctx->buf, twos + start, size);
+        return put_bytes(buf, twos + start, size);
     if (size > node->size)
         return enc_mismatch(ctx, "decimal value does not fit fixed(%zu)", node->size);
-    if (outbox_buf_reserve(ctx->buf, node->size) != 0)
+    if (outbox_buf_reserve(buf, node->size) != 0)
         return ENC_NOMEM;
-    memset(ctx->buf->data + ctx->buf->len, (twos[start] & 0x80) ? 0xFF : 0x00, node->size - size);
-    memcpy(ctx->buf->data + ctx->buf->len + node->size - size, twos + start, size);
-    ctx->buf->len += node->size;
+    memset(buf->data + buf->len, (twos[start] & 0x80) ? 0xFF : 0x00, node->size - size);
+    memcpy(buf->data + buf->len + node->size - size, twos + start, size);
+    buf->len += node->size;
     return 0;
 }
 
-/* Code points 0..255 of a UTF-8 string, one byte each (Avro JSON bytes/fixed). */
-static int enc_latin1(struct enc_ctx *ctx, const outbox_avro_node *node, const json_t *json)
+/* A decimal from its numeric text s (len bytes). */
+static int leaf_decimal(struct enc_ctx *ctx, outbox_buf *buf, const outbox_avro_node *node,
+                        const char *s, size_t len)
 {
-    const uint8_t *s = (const uint8_t *)json_string_value(json);
-    size_t len = json_string_length(json);
+    char unscaled[DECIMAL_MAX_TEXT + 1];
+    size_t n;
+    int negative;
+    const char *why;
+
+    why = decimal_text_unscale(s, len, node->scale, node->precision, unscaled, &n, &negative);
+    if (why != NULL)
+        return enc_mismatch(ctx, "decimal(%d,%d) value \"%.*s\" %s", node->precision, node->scale,
+                            (int)(len > 40 ? 40 : len), s, why);
+    return leaf_decimal_put(ctx, buf, node, unscaled, n, negative);
+}
+
+/* Code points 0..255 of a valid UTF-8 string, one byte each (Avro JSON bytes/fixed). */
+static int leaf_latin1(struct enc_ctx *ctx, outbox_buf *buf, const outbox_avro_node *node,
+                       const uint8_t *s, size_t len)
+{
     size_t count = 0;
     size_t i;
     uint8_t *p;
@@ -606,19 +606,19 @@ static int enc_latin1(struct enc_ctx *ctx, const outbox_avro_node *node, const j
                                     "%s string has a character above U+00FF at offset "
                                     "%zu (one character per byte, 0-255)",
                                     node->type == OUTBOX_AVRO_FIXED ? "fixed" : "bytes", i);
-            i++; /* jansson guarantees valid UTF-8: one continuation byte follows */
+            i++; /* valid UTF-8 (jansson, the tokenizer): one continuation byte follows */
         }
     }
     if (node->type == OUTBOX_AVRO_FIXED) {
         if (count != node->size)
             return enc_mismatch(ctx, "expected %zu bytes for fixed %s, got %zu", node->size,
                                 node->name, count);
-    } else if (put_long(ctx->buf, (int64_t)count) != 0) {
+    } else if (put_long(buf, (int64_t)count) != 0) {
         return ENC_NOMEM;
     }
-    if (outbox_buf_reserve(ctx->buf, count) != 0)
+    if (outbox_buf_reserve(buf, count) != 0)
         return ENC_NOMEM;
-    p = ctx->buf->data + ctx->buf->len;
+    p = buf->data + buf->len;
     for (i = 0; i < len; i++) {
         if (s[i] >= 0x80) {
             *p++ = (uint8_t)(((s[i] & 0x03) << 6) | (s[i + 1] & 0x3F));
@@ -627,8 +627,116 @@ static int enc_latin1(struct enc_ctx *ctx, const outbox_avro_node *node, const j
             *p++ = s[i];
         }
     }
-    ctx->buf->len += count;
+    buf->len += count;
     return 0;
+}
+
+/* A string, or a uuid string. */
+static inline int leaf_string(struct enc_ctx *ctx, outbox_buf *buf, const outbox_avro_node *node,
+                              const char *s, size_t len)
+{
+    if (node->logical == OUTBOX_AVRO_LOGICAL_UUID && !uuid_valid(s, len))
+        return enc_expected_str(ctx, "uuid string (8-4-4-4-12 hex digits)", s, len);
+    return put_bytes(buf, s, len);
+}
+
+/* An int (range-checked) or a long. */
+static inline int leaf_integer(struct enc_ctx *ctx, outbox_buf *buf, const outbox_avro_node *node,
+                               int64_t v)
+{
+    if (node->type == OUTBOX_AVRO_INT && (v < INT32_MIN || v > INT32_MAX))
+        return enc_mismatch(ctx, "value %lld out of range for int", (long long)v);
+    return put_long(buf, v);
+}
+
+/* strcmp(s, literal) == 0 for a string that may hold NULs (what jansson's value compares). */
+static inline int cstr_equal(const char *s, size_t len, const char *literal)
+{
+    size_t n = strlen(literal);
+
+    return strnlen(s, len) == n && memcmp(s, literal, n) == 0;
+}
+
+/* The strings a float or double takes for the values JSON numbers cannot write. */
+static int real_special(const char *s, size_t len, double *d)
+{
+    if (cstr_equal(s, len, "NaN"))
+        *d = NAN;
+    else if (cstr_equal(s, len, "Infinity"))
+        *d = INFINITY;
+    else if (cstr_equal(s, len, "-Infinity"))
+        *d = -INFINITY;
+    else
+        return 0;
+    return 1;
+}
+
+/* A float (range-checked) or a double. */
+static inline int leaf_real(struct enc_ctx *ctx, outbox_buf *buf, const outbox_avro_node *node,
+                            double d)
+{
+    uint32_t bits32;
+    uint64_t bits64;
+    float f;
+
+    if (node->type == OUTBOX_AVRO_FLOAT) {
+        if (isfinite(d) && fabs(d) > FLT_MAX)
+            return enc_mismatch(ctx, "value %g out of range for float", d);
+        f = (float)d;
+        memcpy(&bits32, &f, sizeof(bits32));
+        return put_le(buf, bits32, 4);
+    }
+    memcpy(&bits64, &d, sizeof(bits64));
+    return put_le(buf, bits64, 8);
+}
+
+static inline int leaf_boolean(outbox_buf *buf, int truth)
+{
+    return outbox_buf_append_byte(buf, truth ? 1 : 0) != 0 ? ENC_NOMEM : 0;
+}
+
+/* An enum symbol by name. */
+static int leaf_enum(struct enc_ctx *ctx, outbox_buf *buf, const outbox_avro_node *node,
+                     const char *s, size_t len)
+{
+    char list[128];
+    size_t used = 0;
+    size_t i;
+
+    for (i = 0; i < node->n; i++) {
+        if (node->symbol_lens[i] == len && memcmp(node->symbols[i], s, len) == 0)
+            return put_long(buf, (int64_t)i);
+    }
+    if (ctx == NULL || ctx->quiet)
+        return ENC_MISMATCH;
+    list[0] = '\0';
+    for (i = 0; i < node->n && used < sizeof(list); i++) {
+        int n = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", node->symbols[i]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+    return enc_mismatch(ctx, "\"%.*s\" is not a symbol of enum %s (%s)", (int)(len > 40 ? 40 : len),
+                        s, node->name, list);
+}
+
+/* ---- encoding a json_t -------------------------------------------------------------------- */
+
+static int enc_decimal(struct enc_ctx *ctx, const outbox_avro_node *node, const json_t *json)
+{
+    char text[64];
+
+    if (json_is_string(json))
+        return leaf_decimal(ctx, ctx->buf, node, json_string_value(json), json_string_length(json));
+    if (json_is_integer(json))
+        return leaf_decimal(ctx, ctx->buf, node, text,
+                            (size_t)snprintf(text, sizeof(text), "%" JSON_INTEGER_FORMAT,
+                                             json_integer_value(json)));
+    if (json_is_real(json)) {
+        double_shortest(json_real_value(json), text, sizeof(text));
+        return leaf_decimal(ctx, ctx->buf, node, text, strlen(text));
+    }
+    return enc_expected(ctx, "decimal number or numeric string", json);
 }
 
 static int enc_value(struct enc_ctx *ctx, const outbox_avro_node *node, const json_t *json);
@@ -688,38 +796,12 @@ static int enc_record(struct enc_ctx *ctx, const outbox_avro_node *node, const j
 
 static int enc_enum(struct enc_ctx *ctx, const outbox_avro_node *node, const json_t *json)
 {
-    const char *s;
-    size_t len;
-    size_t i;
-
     if (!json_is_string(json)) {
         if (ctx->quiet)
             return ENC_MISMATCH;
         return enc_mismatch(ctx, "expected symbol of enum %s, got %s", node->name, json_kind(json));
     }
-    s = json_string_value(json);
-    len = json_string_length(json);
-    for (i = 0; i < node->n; i++) {
-        if (node->symbol_lens[i] == len && memcmp(node->symbols[i], s, len) == 0)
-            return put_long(ctx->buf, (int64_t)i);
-    }
-    if (ctx->quiet)
-        return ENC_MISMATCH;
-    {
-        char list[128];
-        size_t used = 0;
-
-        list[0] = '\0';
-        for (i = 0; i < node->n && used < sizeof(list); i++) {
-            int n =
-                snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", node->symbols[i]);
-            if (n < 0)
-                break;
-            used += (size_t)n;
-        }
-        return enc_mismatch(ctx, "\"%.*s\" is not a symbol of enum %s (%s)",
-                            (int)(len > 40 ? 40 : len), s, node->name, list);
-    }
+    return leaf_enum(ctx, ctx->buf, node, json_string_value(json), json_string_length(json));
 }
 
 static int enc_array(struct enc_ctx *ctx, const outbox_avro_node *node, const json_t *json)
@@ -927,9 +1009,6 @@ mismatch:
 static int enc_value(struct enc_ctx *ctx, const outbox_avro_node *node, const json_t *json)
 {
     int64_t v;
-    uint32_t bits32;
-    uint64_t bits64;
-    float f;
     double d;
     int rc;
 
@@ -941,9 +1020,7 @@ static int enc_value(struct enc_ctx *ctx, const outbox_avro_node *node, const js
     case OUTBOX_AVRO_BOOLEAN:
         if (!json_is_boolean(json))
             return enc_expected(ctx, "boolean", json);
-        if (outbox_buf_append_byte(ctx->buf, json_is_true(json) ? 1 : 0) != 0)
-            return ENC_NOMEM;
-        return 0;
+        return leaf_boolean(ctx->buf, json_is_true(json));
     case OUTBOX_AVRO_INT:
         if (json_is_string(json) && node->logical == OUTBOX_AVRO_LOGICAL_DATE) {
             if (!parse_date_text(json_string_value(json), json_string_length(json), &v))
@@ -966,9 +1043,7 @@ static int enc_value(struct enc_ctx *ctx, const outbox_avro_node *node, const js
                 return enc_expected(ctx, "time string HH:MM:SS[.fff] or integer", json);
             return enc_expected(ctx, "int", json);
         }
-        if (v < INT32_MIN || v > INT32_MAX)
-            return enc_mismatch(ctx, "value %lld out of range for int", (long long)v);
-        return put_long(ctx->buf, v);
+        return leaf_integer(ctx, ctx->buf, node, v);
     case OUTBOX_AVRO_LONG:
         if (json_is_string(json)) {
             const char *s = json_string_value(json);
@@ -1019,34 +1094,17 @@ static int enc_value(struct enc_ctx *ctx, const outbox_avro_node *node, const js
         return put_long(ctx->buf, v);
     case OUTBOX_AVRO_FLOAT:
     case OUTBOX_AVRO_DOUBLE:
-        if (json_is_number(json)) {
+        if (json_is_number(json))
             d = json_number_value(json);
-        } else if (json_is_string(json) && strcmp(json_string_value(json), "NaN") == 0) {
-            d = NAN;
-        } else if (json_is_string(json) && strcmp(json_string_value(json), "Infinity") == 0) {
-            d = INFINITY;
-        } else if (json_is_string(json) && strcmp(json_string_value(json), "-Infinity") == 0) {
-            d = -INFINITY;
-        } else {
+        else if (!json_is_string(json) ||
+                 !real_special(json_string_value(json), json_string_length(json), &d))
             return enc_expected(ctx, node->type == OUTBOX_AVRO_FLOAT ? "float" : "double", json);
-        }
-        if (node->type == OUTBOX_AVRO_FLOAT) {
-            if (isfinite(d) && fabs(d) > FLT_MAX)
-                return enc_mismatch(ctx, "value %g out of range for float", d);
-            f = (float)d;
-            memcpy(&bits32, &f, sizeof(bits32));
-            return put_le(ctx->buf, bits32, 4);
-        }
-        memcpy(&bits64, &d, sizeof(bits64));
-        return put_le(ctx->buf, bits64, 8);
+        return leaf_real(ctx, ctx->buf, node, d);
     case OUTBOX_AVRO_STRING:
         if (!json_is_string(json))
             return enc_expected(
                 ctx, node->logical == OUTBOX_AVRO_LOGICAL_UUID ? "uuid string" : "string", json);
-        if (node->logical == OUTBOX_AVRO_LOGICAL_UUID &&
-            !uuid_valid(json_string_value(json), json_string_length(json)))
-            return enc_expected(ctx, "uuid string (8-4-4-4-12 hex digits)", json);
-        return put_bytes(ctx->buf, json_string_value(json), json_string_length(json));
+        return leaf_string(ctx, ctx->buf, node, json_string_value(json), json_string_length(json));
     case OUTBOX_AVRO_BYTES:
     case OUTBOX_AVRO_FIXED:
         if (node->logical == OUTBOX_AVRO_LOGICAL_DECIMAL)
@@ -1056,7 +1114,8 @@ static int enc_value(struct enc_ctx *ctx, const outbox_avro_node *node, const js
                 return enc_expected(ctx, "bytes as a string of code points 0-255", json);
             return enc_expected(ctx, "fixed as a string of code points 0-255", json);
         }
-        return enc_latin1(ctx, node, json);
+        return leaf_latin1(ctx, ctx->buf, node, (const uint8_t *)json_string_value(json),
+                           json_string_length(json));
     case OUTBOX_AVRO_ENUM:
         return enc_enum(ctx, node, json);
     case OUTBOX_AVRO_RECORD:
@@ -1220,20 +1279,9 @@ static int txt_integral(struct text_ctx *ctx, const outbox_avro_token *tok, int6
     if (tok->type == OUTBOX_AVRO_TOK_REAL) {
         if (outbox_avro_tok_double(ctx->scratch, ctx->json, tok, &d) != 0)
             return -1;
-        if (d == floor(d) && fabs(d) <= 9007199254740992.0) {
-            *value = (int64_t)d;
-            return 1;
-        }
+        return real_integral(d, value);
     }
     return 0;
-}
-
-/* strcmp(s, literal) == 0 for a string that may hold NULs (what jansson's value compares). */
-static int txt_cstr_equal(const char *s, size_t len, const char *literal)
-{
-    size_t n = strlen(literal);
-
-    return strnlen(s, len) == n && memcmp(s, literal, n) == 0;
 }
 
 /* strcmp(name, key) == 0 for a key that holds no NUL (jansson rejects such keys). */
@@ -1273,93 +1321,27 @@ static int txt_decimal(struct text_ctx *ctx, const outbox_avro_node *node,
                        const outbox_avro_token *tok)
 {
     char text[64];
-    const char *s;
-    size_t len;
+    const char *s = ctx->json + tok->start;
     char unscaled[DECIMAL_MAX_TEXT + 1];
     size_t n;
     int negative;
-    uint8_t twos[DECIMAL_MAX_BYTES];
-    size_t start;
-    size_t size;
     double d;
-    const char *why;
 
-    if (tok->type == OUTBOX_AVRO_TOK_STRING) {
-        s = txt_str(ctx, tok);
-        len = tok->len;
-    } else if (tok->type == OUTBOX_AVRO_TOK_INTEGER) {
-        /* the token is the "%lld" text of its value, but for "-0", which scales the same */
-        s = ctx->json + tok->start;
-        len = tok->len;
-    } else if (tok->type == OUTBOX_AVRO_TOK_REAL) {
-        s = ctx->json + tok->start;
-        len = tok->len;
-        if (txt_significant_digits(s, len) <= 15 &&
-            decimal_text_unscale(s, len, node->scale, node->precision, unscaled, &n, &negative) ==
-                NULL)
-            goto put;
-        if (outbox_avro_tok_double(ctx->scratch, ctx->json, tok, &d) != 0)
-            return ENC_NOMEM;
-        double_shortest(d, text, sizeof(text));
-        s = text;
-        len = strlen(text);
-    } else {
+    if (tok->type == OUTBOX_AVRO_TOK_STRING)
+        return leaf_decimal(NULL, ctx->buf, node, txt_str(ctx, tok), tok->len);
+    /* an integer token is the "%lld" text of its value, but for "-0", which scales the same */
+    if (tok->type == OUTBOX_AVRO_TOK_INTEGER)
+        return leaf_decimal(NULL, ctx->buf, node, s, tok->len);
+    if (tok->type != OUTBOX_AVRO_TOK_REAL)
         return ENC_MISMATCH;
-    }
-    why = decimal_text_unscale(s, len, node->scale, node->precision, unscaled, &n, &negative);
-    if (why != NULL)
-        return ENC_MISMATCH;
-put:
-    start = decimal_to_twos(unscaled, n, negative, twos);
-    size = DECIMAL_MAX_BYTES - start;
-    if (node->type == OUTBOX_AVRO_BYTES)
-        return put_bytes(ctx->buf, twos + start, size);
-    if (size > node->size)
-        return ENC_MISMATCH;
-    if (outbox_buf_reserve(ctx->buf, node->size) != 0)
+    if (txt_significant_digits(s, tok->len) <= 15 &&
+        decimal_text_unscale(s, tok->len, node->scale, node->precision, unscaled, &n, &negative) ==
+            NULL)
+        return leaf_decimal_put(NULL, ctx->buf, node, unscaled, n, negative);
+    if (outbox_avro_tok_double(ctx->scratch, ctx->json, tok, &d) != 0)
         return ENC_NOMEM;
-    memset(ctx->buf->data + ctx->buf->len, (twos[start] & 0x80) ? 0xFF : 0x00, node->size - size);
-    memcpy(ctx->buf->data + ctx->buf->len + node->size - size, twos + start, size);
-    ctx->buf->len += node->size;
-    return 0;
-}
-
-/* enc_latin1() on a string token (valid UTF-8, checked by the tokenizer). */
-static int txt_latin1(struct text_ctx *ctx, const outbox_avro_node *node,
-                      const outbox_avro_token *tok)
-{
-    const uint8_t *s = (const uint8_t *)txt_str(ctx, tok);
-    size_t len = tok->len;
-    size_t count = 0;
-    size_t i;
-    uint8_t *p;
-
-    for (i = 0; i < len; i++, count++) {
-        if (s[i] >= 0x80) {
-            if ((s[i] & 0xFE) != 0xC2)
-                return ENC_MISMATCH;
-            i++;
-        }
-    }
-    if (node->type == OUTBOX_AVRO_FIXED) {
-        if (count != node->size)
-            return ENC_MISMATCH;
-    } else if (put_long(ctx->buf, (int64_t)count) != 0) {
-        return ENC_NOMEM;
-    }
-    if (outbox_buf_reserve(ctx->buf, count) != 0)
-        return ENC_NOMEM;
-    p = ctx->buf->data + ctx->buf->len;
-    for (i = 0; i < len; i++) {
-        if (s[i] >= 0x80) {
-            *p++ = (uint8_t)(((s[i] & 0x03) << 6) | (s[i + 1] & 0x3F));
-            i++;
-        } else {
-            *p++ = s[i];
-        }
-    }
-    ctx->buf->len += count;
-    return 0;
+    double_shortest(d, text, sizeof(text));
+    return leaf_decimal(NULL, ctx->buf, node, text, strlen(text));
 }
 
 /* enc_record(): each member is matched to its field once; a repeated key keeps its last value,
@@ -1632,12 +1614,8 @@ static int txt_value(struct text_ctx *ctx, const outbox_avro_node *node, uint32_
     const outbox_avro_token *tok = txt_tok(ctx, index);
     const char *s;
     int64_t v;
-    uint32_t bits32;
-    uint64_t bits64;
-    float f;
     double d;
     size_t used;
-    size_t i;
     int rc;
 
     switch (node->type) {
@@ -1646,9 +1624,7 @@ static int txt_value(struct text_ctx *ctx, const outbox_avro_node *node, uint32_
     case OUTBOX_AVRO_BOOLEAN:
         if (tok->type != OUTBOX_AVRO_TOK_TRUE && tok->type != OUTBOX_AVRO_TOK_FALSE)
             return ENC_MISMATCH;
-        if (outbox_buf_append_byte(ctx->buf, tok->type == OUTBOX_AVRO_TOK_TRUE) != 0)
-            return ENC_NOMEM;
-        return 0;
+        return leaf_boolean(ctx->buf, tok->type == OUTBOX_AVRO_TOK_TRUE);
     case OUTBOX_AVRO_INT:
         if (tok->type == OUTBOX_AVRO_TOK_STRING && node->logical == OUTBOX_AVRO_LOGICAL_DATE) {
             if (!parse_date_text(txt_str(ctx, tok), tok->len, &v))
@@ -1664,9 +1640,7 @@ static int txt_value(struct text_ctx *ctx, const outbox_avro_node *node, uint32_
         rc = txt_integral(ctx, tok, &v);
         if (rc <= 0)
             return rc < 0 ? ENC_NOMEM : ENC_MISMATCH;
-        if (v < INT32_MIN || v > INT32_MAX)
-            return ENC_MISMATCH;
-        return put_long(ctx->buf, v);
+        return leaf_integer(NULL, ctx->buf, node, v);
     case OUTBOX_AVRO_LONG:
         if (tok->type == OUTBOX_AVRO_TOK_STRING) {
             s = txt_str(ctx, tok);
@@ -1705,50 +1679,26 @@ static int txt_value(struct text_ctx *ctx, const outbox_avro_node *node, uint32_
         if (tok->type == OUTBOX_AVRO_TOK_INTEGER || tok->type == OUTBOX_AVRO_TOK_REAL) {
             if (outbox_avro_tok_double(ctx->scratch, ctx->json, tok, &d) != 0)
                 return ENC_NOMEM;
-        } else if (tok->type == OUTBOX_AVRO_TOK_STRING &&
-                   txt_cstr_equal(txt_str(ctx, tok), tok->len, "NaN")) {
-            d = NAN;
-        } else if (tok->type == OUTBOX_AVRO_TOK_STRING &&
-                   txt_cstr_equal(txt_str(ctx, tok), tok->len, "Infinity")) {
-            d = INFINITY;
-        } else if (tok->type == OUTBOX_AVRO_TOK_STRING &&
-                   txt_cstr_equal(txt_str(ctx, tok), tok->len, "-Infinity")) {
-            d = -INFINITY;
-        } else {
+        } else if (tok->type != OUTBOX_AVRO_TOK_STRING ||
+                   !real_special(txt_str(ctx, tok), tok->len, &d)) {
             return ENC_MISMATCH;
         }
-        if (node->type == OUTBOX_AVRO_FLOAT) {
-            if (isfinite(d) && fabs(d) > FLT_MAX)
-                return ENC_MISMATCH;
-            f = (float)d;
-            memcpy(&bits32, &f, sizeof(bits32));
-            return put_le(ctx->buf, bits32, 4);
-        }
-        memcpy(&bits64, &d, sizeof(bits64));
-        return put_le(ctx->buf, bits64, 8);
+        return leaf_real(NULL, ctx->buf, node, d);
     case OUTBOX_AVRO_STRING:
         if (tok->type != OUTBOX_AVRO_TOK_STRING)
             return ENC_MISMATCH;
-        s = txt_str(ctx, tok);
-        if (node->logical == OUTBOX_AVRO_LOGICAL_UUID && !uuid_valid(s, tok->len))
-            return ENC_MISMATCH;
-        return put_bytes(ctx->buf, s, tok->len);
+        return leaf_string(NULL, ctx->buf, node, txt_str(ctx, tok), tok->len);
     case OUTBOX_AVRO_BYTES:
     case OUTBOX_AVRO_FIXED:
         if (node->logical == OUTBOX_AVRO_LOGICAL_DECIMAL)
             return txt_decimal(ctx, node, tok);
         if (tok->type != OUTBOX_AVRO_TOK_STRING)
             return ENC_MISMATCH;
-        return txt_latin1(ctx, node, tok);
+        return leaf_latin1(NULL, ctx->buf, node, (const uint8_t *)txt_str(ctx, tok), tok->len);
     case OUTBOX_AVRO_ENUM:
         if (tok->type != OUTBOX_AVRO_TOK_STRING)
             return ENC_MISMATCH;
-        s = txt_str(ctx, tok);
-        for (i = 0; i < node->n; i++) {
-            if (node->symbol_lens[i] == tok->len && memcmp(node->symbols[i], s, tok->len) == 0)
-                return put_long(ctx->buf, (int64_t)i);
-        }
-        return ENC_MISMATCH;
+        return leaf_enum(NULL, ctx->buf, node, txt_str(ctx, tok), tok->len);
     case OUTBOX_AVRO_RECORD:
     case OUTBOX_AVRO_ARRAY:
     case OUTBOX_AVRO_MAP:
