@@ -720,6 +720,109 @@ static int leaf_enum(struct enc_ctx *ctx, outbox_buf *buf, const outbox_avro_nod
                         s, node->name, list);
 }
 
+/* leaf_time_text(): the node's logical type has no text form. */
+#define LEAF_NO_TEXT (-1)
+
+/* A date, time or timestamp string for an int or long of that logical type. */
+static int leaf_time_text(struct enc_ctx *ctx, outbox_buf *buf, const outbox_avro_node *node,
+                          const char *s, size_t len)
+{
+    const char *expected;
+    size_t used = len;
+    int64_t v;
+    int ok;
+
+    switch (node->logical) {
+    case OUTBOX_AVRO_LOGICAL_DATE:
+        ok = parse_date_text(s, len, &v);
+        expected = "date string YYYY-MM-DD or integer";
+        break;
+    case OUTBOX_AVRO_LOGICAL_TIME_MILLIS:
+        ok = parse_time_text(s, len, 1000, &v, &used);
+        expected = "time string HH:MM:SS[.fff] or integer";
+        break;
+    case OUTBOX_AVRO_LOGICAL_TIME_MICROS:
+        ok = parse_time_text(s, len, 1000000, &v, &used);
+        expected = "time string HH:MM:SS[.ffffff] or integer";
+        break;
+    case OUTBOX_AVRO_LOGICAL_TIMESTAMP_MILLIS:
+    case OUTBOX_AVRO_LOGICAL_TIMESTAMP_MICROS:
+        ok = parse_timestamp_text(
+            s, len, node->logical == OUTBOX_AVRO_LOGICAL_TIMESTAMP_MILLIS ? 1000 : 1000000, 0, &v);
+        expected = "RFC 3339 timestamp string with offset or integer";
+        break;
+    case OUTBOX_AVRO_LOGICAL_LOCAL_TIMESTAMP_MILLIS:
+    case OUTBOX_AVRO_LOGICAL_LOCAL_TIMESTAMP_MICROS:
+        ok = parse_timestamp_text(
+            s, len, node->logical == OUTBOX_AVRO_LOGICAL_LOCAL_TIMESTAMP_MILLIS ? 1000 : 1000000, 1,
+            &v);
+        expected = "local timestamp string YYYY-MM-DDTHH:MM:SS[.f] or integer";
+        break;
+    default:
+        return LEAF_NO_TEXT;
+    }
+    if (!ok || used != len)
+        return enc_expected_str(ctx, expected, s, len);
+    return put_long(buf, v);
+}
+
+/* What an int or long (of its logical type) expected when the value is no integral number. */
+static const char *integral_expected(const outbox_avro_node *node)
+{
+    switch (node->logical) {
+    case OUTBOX_AVRO_LOGICAL_DATE:
+        return "date string YYYY-MM-DD or integer";
+    case OUTBOX_AVRO_LOGICAL_TIME_MILLIS:
+        return "time string HH:MM:SS[.fff] or integer";
+    case OUTBOX_AVRO_LOGICAL_TIME_MICROS:
+        return "time string or integer";
+    case OUTBOX_AVRO_LOGICAL_TIMESTAMP_MILLIS:
+    case OUTBOX_AVRO_LOGICAL_TIMESTAMP_MICROS:
+    case OUTBOX_AVRO_LOGICAL_LOCAL_TIMESTAMP_MILLIS:
+    case OUTBOX_AVRO_LOGICAL_LOCAL_TIMESTAMP_MICROS:
+        return "timestamp string or integer";
+    default:
+        return node->type == OUTBOX_AVRO_INT ? "int" : "long";
+    }
+}
+
+/* strcmp(name, key) == 0 for a key of len bytes that holds no NUL. */
+static inline int name_equal(const char *name, const char *key, size_t len)
+{
+    return strncmp(name, key, len) == 0 && name[len] == '\0';
+}
+
+/* The non-null branch a union's wrapped value {"<key>": value} names, or -1. */
+static int union_branch_named(const outbox_avro_node *node, const char *key, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < node->n; i++) {
+        const outbox_avro_node *branch = node->branches[i];
+
+        if (branch->type != OUTBOX_AVRO_NULL &&
+            (name_equal(branch->name, key, len) || name_equal(branch->short_name, key, len)))
+            return (int)i;
+    }
+    return -1;
+}
+
+/* The one non-null branch of a union such as ["null", X], or -1 when there are more (or none). */
+static int union_only_branch(const outbox_avro_node *node)
+{
+    int only = -1;
+    size_t i;
+
+    for (i = 0; i < node->n; i++) {
+        if (node->branches[i]->type == OUTBOX_AVRO_NULL)
+            continue;
+        if (only >= 0)
+            return -1;
+        only = (int)i;
+    }
+    return only;
+}
+
 /* ---- encoding a json_t -------------------------------------------------------------------- */
 
 static int enc_decimal(struct enc_ctx *ctx, const outbox_avro_node *node, const json_t *json)
@@ -879,22 +982,16 @@ static int union_wrapped_branch(const outbox_avro_node *node, const json_t *json
 {
     void *iter;
     const char *key;
-    size_t i;
+    int i;
 
     if (!json_is_object(json) || json_object_size(json) != 1)
         return -1;
     iter = json_object_iter((json_t *)json);
     key = json_object_iter_key(iter);
-    for (i = 0; i < node->n; i++) {
-        const outbox_avro_node *branch = node->branches[i];
-
-        if (branch->type != OUTBOX_AVRO_NULL &&
-            (strcmp(key, branch->name) == 0 || strcmp(key, branch->short_name) == 0)) {
-            *inner = json_object_iter_value(iter);
-            return (int)i;
-        }
-    }
-    return -1;
+    i = union_branch_named(node, key, strlen(key));
+    if (i >= 0)
+        *inner = json_object_iter_value(iter);
+    return i;
 }
 
 static int enc_union_plain(struct enc_ctx *ctx, const outbox_avro_node *node, const json_t *json);
@@ -945,32 +1042,22 @@ static int enc_union(struct enc_ctx *ctx, const outbox_avro_node *node, const js
 /* A union value that is not null and not wrapped. */
 static int enc_union_plain(struct enc_ctx *ctx, const outbox_avro_node *node, const json_t *json)
 {
-    const outbox_avro_node *only = NULL;
     size_t mark;
     size_t path_mark;
     int saved_quiet;
-    size_t only_index = 0;
+    int only;
     size_t i;
     int rc;
 
     if (json_is_null(json))
         goto mismatch;
-    for (i = 0; i < node->n; i++) {
-        if (node->branches[i]->type == OUTBOX_AVRO_NULL)
-            continue;
-        if (only != NULL) {
-            only = NULL;
-            break;
-        }
-        only = node->branches[i];
-        only_index = i;
-    }
-    if (only != NULL) {
+    only = union_only_branch(node);
+    if (only >= 0) {
         /* ["null", X]: no guessing, and X's own error message is the precise one. */
-        if (put_long(ctx->buf, (int64_t)only_index) != 0)
+        if (put_long(ctx->buf, only) != 0)
             return ENC_NOMEM;
-        rc = enc_value(ctx, only, json);
-        ctx->union_branch = (int)only_index;
+        rc = enc_value(ctx, node->branches[only], json);
+        ctx->union_branch = only;
         return rc;
     }
     /* First non-null branch that takes the value. */
@@ -1022,76 +1109,16 @@ static int enc_value(struct enc_ctx *ctx, const outbox_avro_node *node, const js
             return enc_expected(ctx, "boolean", json);
         return leaf_boolean(ctx->buf, json_is_true(json));
     case OUTBOX_AVRO_INT:
-        if (json_is_string(json) && node->logical == OUTBOX_AVRO_LOGICAL_DATE) {
-            if (!parse_date_text(json_string_value(json), json_string_length(json), &v))
-                return enc_expected(ctx, "date string YYYY-MM-DD or integer", json);
-            return put_long(ctx->buf, v);
-        }
-        if (json_is_string(json) && node->logical == OUTBOX_AVRO_LOGICAL_TIME_MILLIS) {
-            size_t used;
-
-            if (!parse_time_text(json_string_value(json), json_string_length(json), 1000, &v,
-                                 &used) ||
-                used != json_string_length(json))
-                return enc_expected(ctx, "time string HH:MM:SS[.fff] or integer", json);
-            return put_long(ctx->buf, v);
-        }
-        if (!json_integral(json, &v)) {
-            if (node->logical == OUTBOX_AVRO_LOGICAL_DATE)
-                return enc_expected(ctx, "date string YYYY-MM-DD or integer", json);
-            if (node->logical == OUTBOX_AVRO_LOGICAL_TIME_MILLIS)
-                return enc_expected(ctx, "time string HH:MM:SS[.fff] or integer", json);
-            return enc_expected(ctx, "int", json);
-        }
-        return leaf_integer(ctx, ctx->buf, node, v);
     case OUTBOX_AVRO_LONG:
         if (json_is_string(json)) {
-            const char *s = json_string_value(json);
-            size_t len = json_string_length(json);
-            size_t used;
-
-            switch (node->logical) {
-            case OUTBOX_AVRO_LOGICAL_TIMESTAMP_MILLIS:
-            case OUTBOX_AVRO_LOGICAL_TIMESTAMP_MICROS:
-                if (!parse_timestamp_text(
-                        s, len,
-                        node->logical == OUTBOX_AVRO_LOGICAL_TIMESTAMP_MILLIS ? 1000 : 1000000, 0,
-                        &v))
-                    return enc_expected(ctx, "RFC 3339 timestamp string with offset or integer",
-                                        json);
-                return put_long(ctx->buf, v);
-            case OUTBOX_AVRO_LOGICAL_LOCAL_TIMESTAMP_MILLIS:
-            case OUTBOX_AVRO_LOGICAL_LOCAL_TIMESTAMP_MICROS:
-                if (!parse_timestamp_text(
-                        s, len,
-                        node->logical == OUTBOX_AVRO_LOGICAL_LOCAL_TIMESTAMP_MILLIS ? 1000
-                                                                                    : 1000000,
-                        1, &v))
-                    return enc_expected(
-                        ctx, "local timestamp string YYYY-MM-DDTHH:MM:SS[.f] or integer", json);
-                return put_long(ctx->buf, v);
-            case OUTBOX_AVRO_LOGICAL_TIME_MICROS:
-                if (!parse_time_text(s, len, 1000000, &v, &used) || used != len)
-                    return enc_expected(ctx, "time string HH:MM:SS[.ffffff] or integer", json);
-                return put_long(ctx->buf, v);
-            default:
-                break;
-            }
+            rc = leaf_time_text(ctx, ctx->buf, node, json_string_value(json),
+                                json_string_length(json));
+            if (rc != LEAF_NO_TEXT)
+                return rc;
         }
-        if (!json_integral(json, &v)) {
-            switch (node->logical) {
-            case OUTBOX_AVRO_LOGICAL_TIMESTAMP_MILLIS:
-            case OUTBOX_AVRO_LOGICAL_TIMESTAMP_MICROS:
-            case OUTBOX_AVRO_LOGICAL_LOCAL_TIMESTAMP_MILLIS:
-            case OUTBOX_AVRO_LOGICAL_LOCAL_TIMESTAMP_MICROS:
-                return enc_expected(ctx, "timestamp string or integer", json);
-            case OUTBOX_AVRO_LOGICAL_TIME_MICROS:
-                return enc_expected(ctx, "time string or integer", json);
-            default:
-                return enc_expected(ctx, "long", json);
-            }
-        }
-        return put_long(ctx->buf, v);
+        if (!json_integral(json, &v))
+            return enc_expected(ctx, integral_expected(node), json);
+        return leaf_integer(ctx, ctx->buf, node, v);
     case OUTBOX_AVRO_FLOAT:
     case OUTBOX_AVRO_DOUBLE:
         if (json_is_number(json))
@@ -1282,12 +1309,6 @@ static int txt_integral(struct text_ctx *ctx, const outbox_avro_token *tok, int6
         return real_integral(d, value);
     }
     return 0;
-}
-
-/* strcmp(name, key) == 0 for a key that holds no NUL (jansson rejects such keys). */
-static int txt_name_equal(const char *name, const char *key, size_t len)
-{
-    return strncmp(name, key, len) == 0 && name[len] == '\0';
 }
 
 /* Significant digits of a number's mantissa: first to last non-zero digit. */
@@ -1513,11 +1534,9 @@ static int txt_wrapped_branch(const struct text_ctx *ctx, const outbox_avro_node
 {
     const outbox_avro_token *tok = txt_tok(ctx, index);
     const outbox_avro_token *k;
-    const char *key;
     uint32_t first = index + 1;
     uint32_t member;
     size_t m;
-    size_t i;
 
     if (tok->type != OUTBOX_AVRO_TOK_OBJECT || tok->len == 0)
         return -1;
@@ -1529,42 +1548,24 @@ static int txt_wrapped_branch(const struct text_ctx *ctx, const outbox_avro_node
         *inner = member + 1;
     }
     k = txt_tok(ctx, first);
-    key = txt_str(ctx, k);
-    for (i = 0; i < node->n; i++) {
-        const outbox_avro_node *branch = node->branches[i];
-
-        if (branch->type != OUTBOX_AVRO_NULL && (txt_name_equal(branch->name, key, k->len) ||
-                                                 txt_name_equal(branch->short_name, key, k->len)))
-            return (int)i;
-    }
-    return -1;
+    return union_branch_named(node, txt_str(ctx, k), k->len);
 }
 
 /* enc_union_plain(). */
 static int txt_union_plain(struct text_ctx *ctx, const outbox_avro_node *node, uint32_t index)
 {
-    const outbox_avro_node *only = NULL;
-    size_t only_index = 0;
     size_t mark;
+    int only;
     size_t i;
     int rc;
 
     if (txt_tok(ctx, index)->type == OUTBOX_AVRO_TOK_NULL)
         return ENC_MISMATCH;
-    for (i = 0; i < node->n; i++) {
-        if (node->branches[i]->type == OUTBOX_AVRO_NULL)
-            continue;
-        if (only != NULL) {
-            only = NULL;
-            break;
-        }
-        only = node->branches[i];
-        only_index = i;
-    }
-    if (only != NULL) {
-        if (put_long(ctx->buf, (int64_t)only_index) != 0)
+    only = union_only_branch(node);
+    if (only >= 0) {
+        if (put_long(ctx->buf, only) != 0)
             return ENC_NOMEM;
-        return txt_value(ctx, only, index);
+        return txt_value(ctx, node->branches[only], index);
     }
     for (i = 0; i < node->n; i++) {
         if (node->branches[i]->type == OUTBOX_AVRO_NULL)
@@ -1612,10 +1613,8 @@ static int txt_union(struct text_ctx *ctx, const outbox_avro_node *node, uint32_
 static int txt_value(struct text_ctx *ctx, const outbox_avro_node *node, uint32_t index)
 {
     const outbox_avro_token *tok = txt_tok(ctx, index);
-    const char *s;
     int64_t v;
     double d;
-    size_t used;
     int rc;
 
     switch (node->type) {
@@ -1626,54 +1625,16 @@ static int txt_value(struct text_ctx *ctx, const outbox_avro_node *node, uint32_
             return ENC_MISMATCH;
         return leaf_boolean(ctx->buf, tok->type == OUTBOX_AVRO_TOK_TRUE);
     case OUTBOX_AVRO_INT:
-        if (tok->type == OUTBOX_AVRO_TOK_STRING && node->logical == OUTBOX_AVRO_LOGICAL_DATE) {
-            if (!parse_date_text(txt_str(ctx, tok), tok->len, &v))
-                return ENC_MISMATCH;
-            return put_long(ctx->buf, v);
-        }
-        if (tok->type == OUTBOX_AVRO_TOK_STRING &&
-            node->logical == OUTBOX_AVRO_LOGICAL_TIME_MILLIS) {
-            if (!parse_time_text(txt_str(ctx, tok), tok->len, 1000, &v, &used) || used != tok->len)
-                return ENC_MISMATCH;
-            return put_long(ctx->buf, v);
+    case OUTBOX_AVRO_LONG:
+        if (tok->type == OUTBOX_AVRO_TOK_STRING && node->logical != OUTBOX_AVRO_LOGICAL_NONE) {
+            rc = leaf_time_text(NULL, ctx->buf, node, txt_str(ctx, tok), tok->len);
+            if (rc != LEAF_NO_TEXT)
+                return rc;
         }
         rc = txt_integral(ctx, tok, &v);
         if (rc <= 0)
             return rc < 0 ? ENC_NOMEM : ENC_MISMATCH;
         return leaf_integer(NULL, ctx->buf, node, v);
-    case OUTBOX_AVRO_LONG:
-        if (tok->type == OUTBOX_AVRO_TOK_STRING) {
-            s = txt_str(ctx, tok);
-            switch (node->logical) {
-            case OUTBOX_AVRO_LOGICAL_TIMESTAMP_MILLIS:
-            case OUTBOX_AVRO_LOGICAL_TIMESTAMP_MICROS:
-                if (!parse_timestamp_text(
-                        s, tok->len,
-                        node->logical == OUTBOX_AVRO_LOGICAL_TIMESTAMP_MILLIS ? 1000 : 1000000, 0,
-                        &v))
-                    return ENC_MISMATCH;
-                return put_long(ctx->buf, v);
-            case OUTBOX_AVRO_LOGICAL_LOCAL_TIMESTAMP_MILLIS:
-            case OUTBOX_AVRO_LOGICAL_LOCAL_TIMESTAMP_MICROS:
-                if (!parse_timestamp_text(
-                        s, tok->len,
-                        node->logical == OUTBOX_AVRO_LOGICAL_LOCAL_TIMESTAMP_MILLIS ? 1000
-                                                                                    : 1000000,
-                        1, &v))
-                    return ENC_MISMATCH;
-                return put_long(ctx->buf, v);
-            case OUTBOX_AVRO_LOGICAL_TIME_MICROS:
-                if (!parse_time_text(s, tok->len, 1000000, &v, &used) || used != tok->len)
-                    return ENC_MISMATCH;
-                return put_long(ctx->buf, v);
-            default:
-                break;
-            }
-        }
-        rc = txt_integral(ctx, tok, &v);
-        if (rc <= 0)
-            return rc < 0 ? ENC_NOMEM : ENC_MISMATCH;
-        return put_long(ctx->buf, v);
     case OUTBOX_AVRO_FLOAT:
     case OUTBOX_AVRO_DOUBLE:
         if (tok->type == OUTBOX_AVRO_TOK_INTEGER || tok->type == OUTBOX_AVRO_TOK_REAL) {
