@@ -5,6 +5,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "avro_fixtures.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,30 +15,7 @@
 
 #include "avro_schema.h"
 
-#define AVRO_FIXTURES FIXTURE_DIR "/avro"
 #define REPO_ROOT SCHEMA_DIR "/.."
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    char *data;
-    long size;
-
-    if (fp == NULL)
-        fail_msg("cannot open %s", path);
-    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-    size = ftell(fp);
-    assert_true(size >= 0);
-    rewind(fp);
-    data = malloc((size_t)size + 1);
-    assert_non_null(data);
-    assert_int_equal(fread(data, 1, (size_t)size, fp), (size_t)size);
-    data[size] = '\0';
-    fclose(fp);
-    if (len != NULL)
-        *len = (size_t)size;
-    return data;
-}
 
 static outbox_schema *parse_ok(const char *json, unsigned flags)
 {

@@ -6,6 +6,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "avro_fixtures.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,56 +18,11 @@
 #include "avro_text.h"
 #include "buf.h"
 
-#define AVRO_FIXTURES FIXTURE_DIR "/avro"
 #define ALL_TYPES AVRO_FIXTURES "/schemas/AllTypes.avsc"
 
 /* Seed of the generated documents; printed with any failure. */
 #define DIFF_SEED 0x5eed2026u
 #define DIFF_DOCS 4000
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    char *data;
-    long size;
-
-    if (fp == NULL)
-        fail_msg("cannot open %s", path);
-    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-    size = ftell(fp);
-    assert_true(size >= 0);
-    rewind(fp);
-    data = malloc((size_t)size + 1);
-    assert_non_null(data);
-    assert_int_equal(fread(data, 1, (size_t)size, fp), (size_t)size);
-    data[size] = '\0';
-    fclose(fp);
-    *len = (size_t)size;
-    return data;
-}
-
-static outbox_schema *schema_file(const char *path)
-{
-    outbox_schema *schema = NULL;
-    char err[512];
-    size_t len;
-    char *text = slurp(path, &len);
-
-    if (outbox_schema_parse(text, len, 0, &schema, err, sizeof(err)) != 0)
-        fail_msg("%s: %s", path, err);
-    free(text);
-    return schema;
-}
-
-static outbox_schema *schema_text(const char *json)
-{
-    outbox_schema *schema = NULL;
-    char err[512];
-
-    if (outbox_schema_parse(json, strlen(json), 0, &schema, err, sizeof(err)) != 0)
-        fail_msg("schema: %s\n%s", err, json);
-    return schema;
-}
 
 /* The result of one path: rc and, on success, the bytes. */
 struct outcome {
