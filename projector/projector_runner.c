@@ -599,6 +599,11 @@ static rd_kafka_conf_t *kafka_conf(const projector_runner_config *cfg, bool cons
              consumer ? "" : "-dlq");
     if (conf_set(conf, "client.id", client_id, errstr, errstr_size))
         goto fail;
+    /* A subscribed topic created after start (the relay creates topics as events arrive) is
+     * noticed within 5 s instead of librdkafka's 5 minutes. [kafka] may override it. */
+    if (consumer &&
+        conf_set(conf, "topic.metadata.refresh.interval.ms", "5000", errstr, errstr_size))
+        goto fail;
     if (consumer && (conf_set(conf, "isolation.level", "read_committed", errstr, errstr_size) ||
                      conf_set(conf, "auto.offset.reset",
                               cfg->proj->start == PROJECTOR_START_LATEST ? "latest" : "earliest",
