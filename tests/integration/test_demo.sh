@@ -4,7 +4,7 @@
 # written while moderation was down moderated after its restart, and the comment counts built
 # from history by a projection registered afterwards.
 source "$(dirname "$0")/lib.sh"
-export OUTBOX_DEMO_HTTP_BASE=19287
+export OUTBOX_DEMO_HTTP_BASE=${OUTBOX_TEST_DEMO_HTTP_BASE:-19287}
 out=$TEST_TMP/demo.out
 rc=0
 bash "$OUTBOX_SOURCE_DIR/compose/demo" >"$out" 2>&1 || rc=$?

@@ -64,7 +64,7 @@ kill -TERM "$PROJ_PID"; wait "$PROJ_PID" || true
 
 # ---------------------------------------------------------------- PostgreSQL restarted mid-run
 PGB=/usr/lib/postgresql/15/bin
-as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+as_pg() { if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
 pgdir=$(mktemp -d /tmp/projector-pg.XXXXXX)
 chmod 755 "$pgdir"
 [ "$(id -u)" -eq 0 ] && chown postgres: "$pgdir"
