@@ -154,10 +154,34 @@ static void log_put_json(log_line *line, const char *s, size_t max)
     }
 }
 
-static void log_put_max(log_line *line, const char *s, size_t max)
+/* Append at most `max` bytes of s for the text format: every control character is escaped, so
+ * no text (an event type, a payload fragment, a server's error message) can end the line early,
+ * forge another one or send terminal escape sequences. C0 controls and DEL become \n, \r, \t
+ * or \xNN; C1 controls in UTF-8 (U+0080..U+009F, e.g. the one-byte CSI) become \u00NN.
+ * Backslashes are kept as they are (readable bytea and Windows paths). */
+static void log_put_text(log_line *line, const char *s, size_t max)
 {
-    size_t n = strnlen(s, max);
-    log_put(line, s, n);
+    for (size_t i = 0; s[i] && i < max && !line->truncated; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[8];
+        if (c == '\n') {
+            log_put(line, "\\n", 2);
+        } else if (c == '\r') {
+            log_put(line, "\\r", 2);
+        } else if (c == '\t') {
+            log_put(line, "\\t", 2);
+        } else if (c < 0x20 || c == 0x7f) {
+            snprintf(esc, sizeof esc, "\\x%02x", c);
+            log_put(line, esc, 4);
+        } else if (c == 0xc2 && i + 1 < max && (unsigned char)s[i + 1] >= 0x80 &&
+                   (unsigned char)s[i + 1] <= 0x9f) {
+            snprintf(esc, sizeof esc, "\\u%04x", (unsigned char)s[i + 1]);
+            log_put(line, esc, 6);
+            i++;
+        } else {
+            log_put(line, (const char *)&c, 1);
+        }
+    }
 }
 
 static void log_timestamp(char *out, size_t size)
@@ -238,18 +262,15 @@ void outbox_log_write(outbox_log_level level, const char *component, const char 
         log_puts(&line, " ");
         log_puts(&line, log_level_upper(level));
         log_puts(&line, " [");
-        log_put_max(&line, component, LOG_COMPONENT_MAX);
+        log_put_text(&line, component, LOG_COMPONENT_MAX);
         log_puts(&line, "] ");
         if (context[0]) {
-            log_put_max(&line, context, LOG_CONTEXT_MAX);
+            log_put_text(&line, context, LOG_CONTEXT_MAX);
             log_puts(&line, ": ");
         }
-        if (line.cap - line.len < msg_len) {
-            msg_len = line.cap - line.len;
-            msg_cut = true;
-        }
-        log_put(&line, msg, msg_len);
-        if (msg_cut) {
+        /* the prefix always fits, so a truncation happened inside the message */
+        log_put_text(&line, msg, msg_len);
+        if (line.truncated || msg_cut) {
             memcpy(buf + line.len, "...", 3);
             line.len += 3;
         }

@@ -20,7 +20,8 @@
  * and written with a single write(2) to the log fd (stderr by default), so lines from
  * different threads never interleave (lines up to PIPE_BUF bytes are atomic even on a pipe;
  * longer lines are truncated at OUTBOX_LOG_LINE_MAX). A trailing newline in the message is
- * dropped; embedded newlines are kept in text format and escaped in JSON.
+ * dropped; control characters inside any field are escaped in both formats (text: \n, \r,
+ * \t, \xNN and \u0080..\u009f for UTF-8 C1 controls), so no logged text can forge a line.
  *
  * Threads: every function may be called from any thread. Level, format and fd are process-wide
  * atomics, normally set once by main() after loading the config. Not async-signal-safe: a

@@ -128,6 +128,28 @@ static void test_text_line_has_timestamp_level_component_context(void **state)
     free(text);
 }
 
+/* An event type (or any text from the database) with a newline, a carriage return and ANSI
+ * escapes must not start a line of its own or reach the terminal as an escape sequence. */
+static void test_text_format_escapes_control_characters(void **state)
+{
+    log_capture *cap = *state;
+    const char *forged = "X\n2026-01-01T00:00:00.000Z ERROR [relay] forged\r\x1b[31mred\x1b[0m"
+                         "\x7f\xc2\x9b"
+                         "2J caf\xc3\xa9 C:\\tmp";
+
+    outbox_log(OUTBOX_LOG_WARN, "relay", "ctx\nline", "event type '%s' unknown", forged);
+    char *text = captured(cap);
+    assert_string_equal(strchr(text, '\n'), "\n"); /* one line, ends in its only newline */
+    assert_null(strchr(text, '\r'));
+    assert_null(strchr(text, '\x1b'));
+    assert_null(strchr(text, '\x7f'));
+    assert_null(strstr(text, "\xc2\x9b"));
+    assert_non_null(strstr(text, " WARN [relay] ctx\\nline: event type 'X\\n2026-01-01T00:00:00"
+                                 ".000Z ERROR [relay] forged\\r\\x1b[31mred\\x1b[0m\\x7f"
+                                 "\\u009b2J caf\xc3\xa9 C:\\tmp' unknown\n"));
+    free(text);
+}
+
 static void test_json_line_is_one_valid_object(void **state)
 {
     log_capture *cap = *state;
@@ -250,6 +272,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test(test_lsn_prints_as_postgres_does),
         cmocka_unit_test_setup_teardown(test_text_line_has_timestamp_level_component_context, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_text_format_escapes_control_characters, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_json_line_is_one_valid_object, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_message_is_truncated_to_one_line, setup,
