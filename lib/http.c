@@ -377,6 +377,24 @@ out:
     return ret;
 }
 
+/* Every endpoint only reads: POST, PUT, DELETE, ... get 405 with Allow before any handler
+ * runs (RFC 9110 15.5.6), so no route can be reached by a method it was not written for. */
+static enum MHD_Result http_method_not_allowed(struct MHD_Connection *conn)
+{
+    static const char body[] = "method not allowed: only GET and HEAD\n";
+    enum MHD_Result ret = MHD_NO;
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (response == NULL)
+        return MHD_NO;
+    if (MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") == MHD_YES &&
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                "text/plain; charset=utf-8") == MHD_YES)
+        ret = MHD_queue_response(conn, MHD_HTTP_METHOD_NOT_ALLOWED, response);
+    MHD_destroy_response(response);
+    return ret;
+}
+
 static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
                                    const char *method, const char *version, const char *upload_data,
                                    size_t *upload_data_size, void **con_cls)
@@ -392,6 +410,8 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         *upload_data_size = 0; /* request bodies are discarded */
         return MHD_YES;
     }
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+        return http_method_not_allowed(conn);
     outbox_http_request req = {.method = method, .path = url, .internal_ = conn};
     outbox_http_response resp = {0};
     server->handler(server->ctx, &req, &resp);

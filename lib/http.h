@@ -47,7 +47,8 @@
  * No per-client object is ever visible to the daemon, so there is nothing to leak or to use
  * after the client went away.
  *
- * Request bodies are discarded (no route needs one).
+ * Only GET and HEAD reach the handler: any other method is answered 405 with
+ * `Allow: GET, HEAD` by the server itself. Request bodies are discarded (no route needs one).
  */
 
 #include <stddef.h>

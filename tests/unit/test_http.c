@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -77,7 +78,35 @@ static size_t collect(char *data, size_t size, size_t nmemb, void *userp)
     return n;
 }
 
+static CURLcode fetch_method(uint16_t port, const char *method, const char *path,
+                             const char *header, fetched *f);
+
 static CURLcode fetch(uint16_t port, const char *path, const char *header, fetched *f)
+{
+    return fetch_method(port, NULL, path, header, f);
+}
+
+/* The value of response header `name` seen by fetch_method (one at a time is enough here). */
+static char seen_allow[128];
+
+static size_t collect_header(char *data, size_t size, size_t nmemb, void *userp)
+{
+    size_t n = size * nmemb;
+    (void)userp;
+    if (n > 6 && strncasecmp(data, "Allow:", 6) == 0) {
+        size_t len = n - 6;
+        const char *v = data + 6;
+        while (len > 0 && *v == ' ')
+            v++, len--;
+        while (len > 0 && (v[len - 1] == '\r' || v[len - 1] == '\n'))
+            len--;
+        snprintf(seen_allow, sizeof seen_allow, "%.*s", (int)len, v);
+    }
+    return n;
+}
+
+static CURLcode fetch_method(uint16_t port, const char *method, const char *path,
+                             const char *header, fetched *f)
 {
     char url[256];
     struct curl_slist *headers = NULL;
@@ -90,6 +119,15 @@ static CURLcode fetch(uint16_t port, const char *path, const char *header, fetch
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, f);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 20L);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect_header);
+    seen_allow[0] = '\0';
+    if (method) {
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+        if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0)
+            curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "x=1");
+        if (strcmp(method, "HEAD") == 0)
+            curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    }
     if (header) {
         headers = curl_slist_append(headers, header);
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
@@ -170,6 +208,28 @@ static void test_unknown_path_is_404(void **state)
     assert_int_equal(fetch(outbox_http_port(fx->server), "/nope", NULL, &f), CURLE_OK);
     assert_int_equal(f.status, 404);
     assert_string_equal(f.body, "not found\n");
+    free(f.body);
+}
+
+/* The ops endpoints only read: any other method is refused before the handler runs. */
+static void test_methods_other_than_get_and_head_are_405(void **state)
+{
+    server_fixture *fx = *state;
+    static const char *const refused[] = {"POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        fetched f = {0};
+        assert_int_equal(
+            fetch_method(outbox_http_port(fx->server), refused[i], "/metrics", NULL, &f), CURLE_OK);
+        if (f.status != 405)
+            fail_msg("%s /metrics answered %ld, not 405", refused[i], f.status);
+        assert_string_equal(seen_allow, "GET, HEAD");
+        assert_null(strstr(f.body ? f.body : "", "outbox_up")); /* the handler did not run */
+        free(f.body);
+    }
+    fetched f = {0};
+    assert_int_equal(fetch_method(outbox_http_port(fx->server), "HEAD", "/metrics", NULL, &f),
+                     CURLE_OK);
+    assert_int_equal(f.status, 200);
     free(f.body);
 }
 
@@ -323,6 +383,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_static_body_with_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_path_is_404, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_methods_other_than_get_and_head_are_405, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_query_args_and_headers_reach_the_handler, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sse_stream_receives_two_events, setup, teardown),
