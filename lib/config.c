@@ -579,10 +579,53 @@ static void conf_expected(const outbox_conf_def *def, conf_str *s)
 /* ---------------------------------------------------------------------------------------- */
 /* Masking.                                                                                  */
 
+/* Keys whose values are secrets or key material: never printed (print-config, error messages).
+ * Matched case-insensitively anywhere in the key (table keys and [kafka] keys alike); to cover
+ * a new kind of secret key, add a row. */
+static const char *const conf_secret_key_parts[] = {
+    "password",   /* sasl.password, ssl.key.password, ssl.keystore.password, ... */
+    "passwd",     /* */
+    "secret",     /* sasl.oauthbearer.client.secret */
+    "sasl",       /* sasl.username, sasl.oauthbearer.config (may carry a secret) */
+    "token",      /* bearer tokens */
+    "credential", /* cloud credentials */
+    "private",    /* private keys under any name */
+    "basic-auth", /* registry.basic-auth: user:password */
+    "ssl.key",    /* ssl.key.pem (the client's private key), ssl.key.password */
+    "ssl_key",    /* librdkafka's ssl_key */
+    ".pem",       /* ssl.certificate.pem, ssl.ca.pem: PEM material, shown as *** too */
+    "keystore",   /* ssl.keystore.password and friends */
+};
+
+/* Values that are key material whatever their key is called (PEM armour). */
+static const char *const conf_secret_value_parts[] = {
+    "-----BEGIN",
+};
+
 static bool conf_name_is_secret(const char *name)
 {
-    return name &&
-           (strcasestr(name, "password") || strcasestr(name, "secret") || strcasestr(name, "sasl"));
+    if (name == NULL)
+        return false;
+    for (size_t i = 0; i < sizeof conf_secret_key_parts / sizeof conf_secret_key_parts[0]; i++)
+        if (strcasestr(name, conf_secret_key_parts[i]))
+            return true;
+    return false;
+}
+
+static bool conf_value_is_secret(const char *value)
+{
+    if (value == NULL)
+        return false;
+    for (size_t i = 0; i < sizeof conf_secret_value_parts / sizeof conf_secret_value_parts[0]; i++)
+        if (strstr(value, conf_secret_value_parts[i]))
+            return true;
+    return false;
+}
+
+/* Whether the value of `name` must never be shown as it is. */
+static bool conf_is_secret(const char *name, const char *value)
+{
+    return conf_name_is_secret(name) || conf_value_is_secret(value);
 }
 
 /* Replace the password of conninfo `password=...` (also sslpassword, quoted values, URI query
@@ -646,7 +689,7 @@ char *outbox_conf_mask(const char *name, const char *value)
 
     if (value == NULL)
         return NULL;
-    if (conf_name_is_secret(name))
+    if (conf_is_secret(name, value))
         conf_str_puts(&s, "***");
     else
         conf_mask_inline(value, &s);
@@ -1489,7 +1532,12 @@ int outbox_conf_kafka_apply(const outbox_conf *conf, rd_kafka_conf_t *rk_conf, c
             snprintf(where, sizeof where, "%s:%d", item->file, item->line);
         else
             snprintf(where, sizeof where, "%s", item->file);
-        conf_errf(errstr, errstr_size, "kafka.%s (%s): %s", item->key, where, rk_err);
+        if (conf_is_secret(item->key, item->value))
+            conf_errf(errstr, errstr_size,
+                      "kafka.%s (%s): librdkafka refused the value (not shown: a secret)",
+                      item->key, where);
+        else
+            conf_errf(errstr, errstr_size, "kafka.%s (%s): %s", item->key, where, rk_err);
         return -1;
     }
     return 0;
@@ -1612,7 +1660,7 @@ static void conf_dump_value(const outbox_conf_def *def, const void *target, conf
         const char *v = *(char *const *)field;
         if (v == NULL) {
             conf_str_puts(s, "(unset)");
-        } else if ((def->flags & OUTBOX_CONF_F_SECRET) || conf_name_is_secret(def->name)) {
+        } else if ((def->flags & OUTBOX_CONF_F_SECRET) || conf_is_secret(def->name, v)) {
             conf_str_puts(s, "***");
         } else {
             conf_mask_inline(v, s);
@@ -1656,7 +1704,7 @@ char *outbox_conf_dump(const outbox_conf *conf, const void *target)
     for (size_t i = 0; i < conf->kafka.count; i++) {
         const outbox_conf_item *item = &conf->kafka.items[i];
         conf_str_printf(&s, "kafka.%s = ", item->key);
-        if (conf_name_is_secret(item->key))
+        if (conf_is_secret(item->key, item->value))
             conf_str_puts(&s, "***");
         else
             conf_mask_inline(item->value, &s);

@@ -269,9 +269,11 @@ char *outbox_conf_markdown(const outbox_conf_spec *spec);
 
 /*
  * The effective configuration, one `section.key = value  # origin` line per table key, then
- * the kafka list, with secrets masked: values of keys flagged SECRET or whose name contains
- * "password", "secret" or "sasl" become "***", and in every other string a conninfo
- * `password=...` or a URL's `user:password@` has the password replaced by "***".
+ * the kafka list, with secrets masked: values of keys flagged SECRET, of keys whose name
+ * carries a secret or key material (config.c's conf_secret_key_parts: "password", "secret",
+ * "sasl", "token", "ssl.key", ".pem", ...) and values holding PEM armour ("-----BEGIN")
+ * become "***"; in every other string a conninfo `password=...` or a URL's `user:password@`
+ * has the password replaced by "***".
  * `conf` and `target` as returned by outbox_conf_load(). malloc'd, caller frees; NULL when out
  * of memory. Any thread (both are read-only after load).
  */

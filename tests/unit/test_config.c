@@ -658,6 +658,42 @@ static void test_dump_masks_secrets(void **state)
     release(&r);
 }
 
+/* Key material is never printed: the client's private key (kafka.ssl.key.pem), its password,
+ * an OAuth client secret, certificates, and PEM armour under any key name. */
+static void test_dump_masks_key_material(void **state)
+{
+    const char *sets[] = {
+        "kafka.ssl.key.pem=-----BEGIN PRIVATE KEY-----MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKc="
+        "-----END PRIVATE KEY-----",
+        "kafka.ssl.key.password=keypw",
+        "kafka.ssl.certificate.pem=-----BEGIN CERTIFICATE-----MIIDcert-----END CERTIFICATE-----",
+        "kafka.sasl.oauthbearer.client.secret=oauthsecret",
+        "kafka.ssl.keystore.password=storepw",
+        "kafka.x.custom=-----BEGIN ENCRYPTED PRIVATE KEY-----MIIEcustom",
+        "kafka.client.id=relay-1",
+    };
+    load_result r;
+
+    load(&r, CONF_FIXTURE("relay.ini"), NULL, sets, sizeof sets / sizeof sets[0]);
+    assert_int_equal(r.rc, 0);
+    char *dump = outbox_conf_dump(r.conf, &r.cfg);
+    assert_non_null(dump);
+    assert_null(strstr(dump, "MIIE"));
+    assert_null(strstr(dump, "BEGIN"));
+    assert_null(strstr(dump, "keypw"));
+    assert_null(strstr(dump, "MIIDcert"));
+    assert_null(strstr(dump, "oauthsecret"));
+    assert_null(strstr(dump, "storepw"));
+    assert_non_null(strstr(dump, "kafka.ssl.key.pem = ***  # --set\n"));
+    assert_non_null(strstr(dump, "kafka.x.custom = ***  # --set\n"));
+    assert_non_null(strstr(dump, "kafka.client.id = relay-1  # --set\n")); /* others as they are */
+    free(dump);
+    char *m = outbox_conf_mask("tls.anything", "-----BEGIN RSA PRIVATE KEY-----abc");
+    assert_string_equal(m, "***");
+    free(m);
+    release(&r);
+}
+
 static void test_mask_handles_quoted_and_uri_passwords(void **state)
 {
     char *m = outbox_conf_mask("postgres.conninfo", "host=x password='a b\\'c' user=u");
@@ -709,6 +745,7 @@ int main(void)
         cmocka_unit_test(test_help_lists_every_key_with_env_name),
         cmocka_unit_test(test_markdown_has_one_row_per_key),
         cmocka_unit_test(test_dump_masks_secrets),
+        cmocka_unit_test(test_dump_masks_key_material),
         cmocka_unit_test(test_mask_handles_quoted_and_uri_passwords),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
