@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static const char *const default_columns[RELAY_ROUTE_NCOLS] = {
@@ -18,6 +19,7 @@ static const char *const default_columns[RELAY_ROUTE_NCOLS] = {
 #define HDR_LSN "outbox.commit_lsn"
 #define HDR_XID "outbox.xid"
 #define HDR_COMMIT_TIME "outbox.commit_time"
+#define HDR_RESERVED_PREFIX "outbox." /* the relay's namespace: metadata, dead-letter headers */
 
 /* A topic template, split into literal text and placeholders. */
 enum tpl_kind { TPL_TEXT, TPL_AGGREGATE_TYPE, TPL_EVENT_TYPE };
@@ -146,6 +148,16 @@ int relay_event_parse_payload(relay_event *ev, char *errstr, size_t errstr_size)
 const char *relay_route_column_name(const relay_route *route, enum relay_col col)
 {
     return route->columns[col];
+}
+
+bool relay_route_header_reserved(const char *name)
+{
+    static const char *const reserved[] = {HDR_ID, HDR_EVENT_TYPE, HDR_AGGREGATE_TYPE,
+                                           HDR_AGGREGATE_ID};
+    for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+        if (strcasecmp(name, reserved[i]) == 0)
+            return true;
+    return strncasecmp(name, HDR_RESERVED_PREFIX, strlen(HDR_RESERVED_PREFIX)) == 0;
 }
 
 bool relay_route_topic_valid(const char *name)
@@ -304,6 +316,8 @@ static int route_fill(const relay_route *route, const struct route_fields *f, js
         json_t *v;
         json_object_foreach(headers, k, v)
         {
+            if (relay_route_header_reserved(k))
+                continue;
             need += strlen(k) + 1;
             if (json_is_string(v)) {
                 need += json_string_length(v) + 1;
@@ -357,6 +371,12 @@ static int route_fill(const relay_route *route, const struct route_fields *f, js
         size_t d = 0;
         json_object_foreach(headers, k, v)
         {
+            if (relay_route_header_reserved(k)) {
+                /* The relay's own headers are the event's identity (the dedup id downstream):
+                 * the headers column may add headers, never replace or shadow these. */
+                ev->reserved_dropped++;
+                continue;
+            }
             const char *name = ev_put(ev, k, strlen(k));
             const char *val;
             size_t len;

@@ -13,7 +13,8 @@
  *
  * The topic comes from a template with ${aggregate_type} and ${event_type} placeholders
  * (default "outbox.event.${aggregate_type}"); the key is the aggregate id; the headers are the
- * event's metadata plus every entry of the headers object.
+ * event's metadata plus every entry of the headers object except the reserved names (see
+ * relay_route_header_reserved()), which are dropped and counted in the event.
  *
  * Pure: no I/O. A relay_route is immutable after relay_route_new() and may be shared by
  * threads; a relay_event is owned by one thread and reused from event to event.
@@ -84,6 +85,8 @@ typedef struct relay_event {
     size_t payload_raw_len;
     relay_header *headers;
     size_t nheaders;
+    /* Entries of the headers column/object dropped because their name is reserved. */
+    size_t reserved_dropped;
     /* internal storage */
     char *store;
     size_t store_len, store_cap;
@@ -131,6 +134,12 @@ int relay_event_parse_payload(relay_event *ev, char *errstr, size_t errstr_size)
 int relay_route_message(const relay_route *route, const char *content, size_t len,
                         const relay_txn_meta *meta, relay_event *ev, char *errstr,
                         size_t errstr_size) __attribute__((warn_unused_result));
+
+/* Whether header `name` belongs to the relay: id, event_type, aggregate_type, aggregate_id or
+ * any "outbox." name, compared case-insensitively. Such entries of the headers column (or of a
+ * logical message's "headers") are not published: the event is, with the relay's own values,
+ * and relay_event.reserved_dropped says how many were dropped. */
+bool relay_route_header_reserved(const char *name);
 
 /* Whether `name` is a legal Kafka topic name (1-249 of [a-zA-Z0-9._-], not "." or ".."). */
 bool relay_route_topic_valid(const char *name);

@@ -7,7 +7,8 @@ fingerprint, computed here from the Parsing Canonical Form of schemas/*.avsc).
 
   outbox_kafka.py dump --topics a,b [--expect N] [--timeout S] [--schemas DIR]
                        [--registry URL] --out FILE
-      writes one JSON line per record: topic, partition, offset, key, headers, framing,
+      writes one JSON line per record: topic, partition, offset, key, headers (a dict: the
+      last of equal names), header_list (every header in order, duplicates kept), framing,
       schema (record full name), value (decoded, logical types normalised to JSON: timestamps
       as RFC 3339 UTC with milliseconds or microseconds, dates as YYYY-MM-DD).
 
@@ -203,6 +204,9 @@ def dump(args):
                     "key": m.key().decode() if m.key() is not None else None,
                     "headers": {k: (v.decode("utf-8", "replace") if v is not None else None)
                                 for k, v in (m.headers() or [])},
+                    # every header in record order, duplicates kept (the dict keeps the last)
+                    "header_list": [[k, v.decode("utf-8", "replace") if v is not None else None]
+                                    for k, v in (m.headers() or [])],
                 }
                 try:
                     framing, name, datum = dec.decode(m.value())

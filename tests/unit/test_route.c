@@ -266,6 +266,67 @@ static void test_message_missing_field_is_dead_letter(void **state)
     relay_route_free(route);
 }
 
+/* How many headers named `name` the event carries. */
+static size_t header_count(const relay_event *ev, const char *name)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ev->nheaders; i++)
+        n += strcmp(ev->headers[i].name, name) == 0;
+    return n;
+}
+
+/* The headers column may add headers but never replace the relay's: id (the dedup key
+ * downstream), event_type, aggregate_type, aggregate_id and the outbox.* namespace. The
+ * event is still published, with one of each, its own values; the drops are counted. */
+static void test_headers_column_cannot_override_reserved_headers(void **state)
+{
+    relay_route *route = default_route();
+    relay_event ev;
+    relay_event_init(&ev);
+    char err[256];
+    relay_value v[RELAY_ROUTE_NCOLS] = {
+        V("9b2f7a4e-0d7c-4a53-9d55-3e0f1c2b8a11"),
+        V("comment"),
+        V("42"),
+        V("CommentCreated"),
+        V("{\"text\": \"hi\"}"),
+        V("{\"id\": \"forged-id\", \"ID\": \"forged-upper\", \"event_type\": \"Forged\","
+          " \"aggregate_type\": \"x\", \"aggregate_id\": \"y\", \"outbox.commit_lsn\": \"0/0\","
+          " \"outbox.dlq.reason\": \"none\", \"Outbox.Xid\": \"1\", \"traceparent\": \"00-t\","
+          " \"idempotency\": \"k\"}")};
+    assert_int_equal(relay_route_row(route, v, false, &meta, &ev, err, sizeof(err)), 0);
+    assert_int_equal(header_count(&ev, "id"), 1);
+    assert_string_equal(header(&ev, "id"), "9b2f7a4e-0d7c-4a53-9d55-3e0f1c2b8a11");
+    assert_int_equal(header_count(&ev, "ID"), 0);
+    assert_int_equal(header_count(&ev, "event_type"), 1);
+    assert_string_equal(header(&ev, "event_type"), "CommentCreated");
+    assert_string_equal(header(&ev, "aggregate_type"), "comment");
+    assert_string_equal(header(&ev, "aggregate_id"), "42");
+    assert_int_equal(header_count(&ev, "outbox.commit_lsn"), 1);
+    assert_string_equal(header(&ev, "outbox.commit_lsn"), "1/16B3748");
+    assert_null(header(&ev, "outbox.dlq.reason"));
+    assert_null(header(&ev, "Outbox.Xid"));
+    assert_string_equal(header(&ev, "traceparent"), "00-t"); /* other names pass */
+    assert_string_equal(header(&ev, "idempotency"), "k");
+    assert_int_equal(ev.reserved_dropped, 8);
+    assert_int_equal(ev.nheaders, 7 + 2);
+    relay_event_free(&ev);
+
+    /* The logical-message envelope's "headers" follow the same rule. */
+    relay_event_init(&ev);
+    const char *msg = "{\"id\": \"e9\", \"aggregate_type\": \"post\", \"aggregate_id\": \"p9\","
+                      " \"event_type\": \"PostCreated\", \"payload\": {},"
+                      " \"headers\": {\"id\": \"forged\", \"trace\": \"t\"}}";
+    assert_int_equal(relay_route_message(route, msg, strlen(msg), &meta, &ev, err, sizeof(err)), 0);
+    assert_int_equal(header_count(&ev, "id"), 1);
+    assert_string_equal(header(&ev, "id"), "e9");
+    assert_int_equal(ev.reserved_dropped, 1);
+    relay_event_reset(&ev);
+    assert_int_equal(ev.reserved_dropped, 0); /* per event */
+    relay_event_free(&ev);
+    relay_route_free(route);
+}
+
 static void test_topic_name_validity(void **state)
 {
     assert_true(relay_route_topic_valid("outbox.event.post-v1_x"));
@@ -295,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_message_envelope_routes_like_row),
         cmocka_unit_test(test_message_not_json_is_dead_letter),
         cmocka_unit_test(test_message_missing_field_is_dead_letter),
+        cmocka_unit_test(test_headers_column_cannot_override_reserved_headers),
         cmocka_unit_test(test_topic_name_validity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
