@@ -602,30 +602,28 @@ static const char *const conf_secret_value_parts[] = {
     "-----BEGIN",
 };
 
-static bool conf_name_is_secret(const char *name)
+/* Whether `text` contains any of the n `parts` (case-insensitively for key names). */
+static bool conf_contains_any(const char *text, const char *const *parts, size_t n, bool icase)
 {
-    if (name == NULL)
-        return false;
-    for (size_t i = 0; i < sizeof conf_secret_key_parts / sizeof conf_secret_key_parts[0]; i++)
-        if (strcasestr(name, conf_secret_key_parts[i]))
+    for (size_t i = 0; text && i < n; i++)
+        if (icase ? strcasestr(text, parts[i]) != NULL : strstr(text, parts[i]) != NULL)
             return true;
     return false;
 }
 
-static bool conf_value_is_secret(const char *value)
+static bool conf_name_is_secret(const char *name)
 {
-    if (value == NULL)
-        return false;
-    for (size_t i = 0; i < sizeof conf_secret_value_parts / sizeof conf_secret_value_parts[0]; i++)
-        if (strstr(value, conf_secret_value_parts[i]))
-            return true;
-    return false;
+    return conf_contains_any(name, conf_secret_key_parts,
+                             sizeof conf_secret_key_parts / sizeof conf_secret_key_parts[0], true);
 }
 
 /* Whether the value of `name` must never be shown as it is. */
 static bool conf_is_secret(const char *name, const char *value)
 {
-    return conf_name_is_secret(name) || conf_value_is_secret(value);
+    return conf_name_is_secret(name) ||
+           conf_contains_any(value, conf_secret_value_parts,
+                             sizeof conf_secret_value_parts / sizeof conf_secret_value_parts[0],
+                             false);
 }
 
 /* Replace the password of conninfo `password=...` (also sslpassword, quoted values, URI query
