@@ -78,7 +78,14 @@ static void path_render(const struct path *path, char *out, size_t out_size)
 
 /* ---- encoding ---------------------------------------------------------------------------- */
 
-enum enc_fail { ENC_MISMATCH = 1, ENC_MISSING = 2, ENC_NOMEM = 3 };
+/* ENC_MISMATCH and ENC_MISSING are the event's fault; ENC_NOMEM and ENC_INTERNAL the encoder's,
+ * and end every union trial at once. */
+enum enc_fail { ENC_MISMATCH = 1, ENC_MISSING = 2, ENC_NOMEM = 3, ENC_INTERNAL = 5 };
+
+static inline int enc_fatal(int rc)
+{
+    return rc == ENC_NOMEM || rc == ENC_INTERNAL;
+}
 
 struct enc_ctx {
     outbox_buf *buf;
@@ -1022,14 +1029,14 @@ static int enc_union(struct enc_ctx *ctx, const outbox_avro_node *node, const js
     if (rc == 0)
         rc = enc_value(ctx, node->branches[wrapped], inner);
     ctx->quiet = saved_quiet;
-    if (rc == 0 || rc == ENC_NOMEM) {
+    if (rc == 0 || enc_fatal(rc)) {
         ctx->union_branch = wrapped;
         return rc;
     }
     ctx->buf->len = mark;
     ctx->path.n = path_mark;
     rc = enc_union_plain(ctx, node, json);
-    if (rc == 0 || rc == ENC_NOMEM)
+    if (rc == 0 || enc_fatal(rc))
         return rc;
     ctx->buf->len = mark;
     ctx->path.n = path_mark;
@@ -1073,7 +1080,7 @@ static int enc_union_plain(struct enc_ctx *ctx, const outbox_avro_node *node, co
             return ENC_NOMEM;
         }
         rc = enc_value(ctx, node->branches[i], json);
-        if (rc == 0 || rc == ENC_NOMEM) {
+        if (rc == 0 || enc_fatal(rc)) {
             ctx->quiet = saved_quiet;
             ctx->union_branch = (int)i;
             return rc;
@@ -1164,30 +1171,55 @@ static int enc_value(struct enc_ctx *ctx, const outbox_avro_node *node, const js
         ctx->depth--;
         return rc;
     }
-    return enc_mismatch(ctx, "unsupported schema node");
+    if (!ctx->quiet)
+        snprintf(ctx->msg, sizeof(ctx->msg), "unsupported schema node type %d", (int)node->type);
+    return ENC_INTERNAL;
+}
+
+const char *outbox_avro_enc_rc_name(outbox_avro_enc_rc rc)
+{
+    switch (rc) {
+    case OUTBOX_AVRO_ENC_OK:
+        return "ok";
+    case OUTBOX_AVRO_ENC_NOT_JSON:
+        return "not_json";
+    case OUTBOX_AVRO_ENC_MISMATCH:
+        return "mismatch";
+    case OUTBOX_AVRO_ENC_NOMEM:
+        return "nomem";
+    case OUTBOX_AVRO_ENC_INTERNAL:
+        return "internal";
+    case OUTBOX_AVRO_ENC_DECLINED:
+        return "declined";
+    }
+    return "unknown";
 }
 
 /* Map an encoder failure to a result code and a message. */
-static int enc_finish(struct enc_ctx *ctx, int rc, char *errstr, size_t errstr_size)
+static outbox_avro_enc_rc enc_finish(struct enc_ctx *ctx, int rc, char *errstr, size_t errstr_size)
 {
     char where[512];
 
     if (rc == 0)
-        return OUTBOX_AVRO_OK;
+        return OUTBOX_AVRO_ENC_OK;
     if (rc == ENC_NOMEM) {
         outbox_errstr_set(errstr, errstr_size, "out of memory while encoding");
-        return OUTBOX_AVRO_ERR_NOMEM;
+        return OUTBOX_AVRO_ENC_NOMEM;
     }
     path_render(&ctx->path, where, sizeof(where));
+    if (rc == ENC_INTERNAL) {
+        outbox_errstr_set(errstr, errstr_size, "internal encoder error at %s: %s", where, ctx->msg);
+        return OUTBOX_AVRO_ENC_INTERNAL;
+    }
     if (rc == ENC_MISSING)
         outbox_errstr_set(errstr, errstr_size, "missing required field %s", where);
     else
         outbox_errstr_set(errstr, errstr_size, "schema mismatch at %s: %s", where, ctx->msg);
-    return OUTBOX_AVRO_ERR_MISMATCH;
+    return OUTBOX_AVRO_ENC_MISMATCH;
 }
 
-int outbox_avro_json_encode_node(const outbox_avro_node *node, const json_t *value, outbox_buf *buf,
-                                 char *errstr, size_t errstr_size)
+outbox_avro_enc_rc outbox_avro_json_encode_node(const outbox_avro_node *node, const json_t *value,
+                                                outbox_buf *buf, char *errstr, size_t errstr_size)
 {
     struct enc_ctx ctx;
     size_t mark = buf->len;
@@ -1205,15 +1237,15 @@ int outbox_avro_json_encode_node(const outbox_avro_node *node, const json_t *val
     return enc_finish(&ctx, rc, errstr, errstr_size);
 }
 
-int outbox_avro_json_encode(const outbox_schema *schema, const json_t *value, outbox_buf *buf,
-                            char *errstr, size_t errstr_size)
+outbox_avro_enc_rc outbox_avro_json_encode(const outbox_schema *schema, const json_t *value,
+                                           outbox_buf *buf, char *errstr, size_t errstr_size)
 {
     return outbox_avro_json_encode_node(outbox_schema_root(schema), value, buf, errstr,
                                         errstr_size);
 }
 
-int outbox_avro_json_encode_default(const outbox_avro_field *field, outbox_buf *buf, char *errstr,
-                                    size_t errstr_size)
+outbox_avro_enc_rc outbox_avro_json_encode_default(const outbox_avro_field *field, outbox_buf *buf,
+                                                   char *errstr, size_t errstr_size)
 {
     struct enc_ctx ctx;
     size_t mark = buf->len;
@@ -1221,7 +1253,7 @@ int outbox_avro_json_encode_default(const outbox_avro_field *field, outbox_buf *
 
     if (!field->has_default) {
         outbox_errstr_set(errstr, errstr_size, "field %s has no default", field->name);
-        return OUTBOX_AVRO_ERR_MISMATCH;
+        return OUTBOX_AVRO_ENC_INTERNAL;
     }
     ctx.buf = buf;
     ctx.depth = 0;
@@ -1682,17 +1714,20 @@ static int txt_value(struct text_ctx *ctx, const outbox_avro_node *node, uint32_
     return ENC_PUNT;
 }
 
-int outbox_avro_json_encode_text(const outbox_schema *schema, const char *json, size_t len,
-                                 outbox_avro_scratch *scratch, outbox_buf *buf, char *errstr,
-                                 size_t errstr_size)
+outbox_avro_enc_rc outbox_avro_json_encode_text_fast(const outbox_schema *schema, const char *json,
+                                                     size_t len, outbox_avro_scratch *scratch,
+                                                     outbox_buf *buf, char *errstr,
+                                                     size_t errstr_size)
 {
     struct text_ctx ctx;
     size_t mark = buf->len;
     int rc;
 
     rc = outbox_avro_text_tokenize(scratch, json, len, errstr, errstr_size);
+    if (rc == OUTBOX_AVRO_ERR_NOMEM)
+        return OUTBOX_AVRO_ENC_NOMEM;
     if (rc != 0)
-        return rc;
+        return OUTBOX_AVRO_ENC_DECLINED;
     ctx.scratch = scratch;
     ctx.json = json;
     ctx.buf = buf;
@@ -1700,16 +1735,86 @@ int outbox_avro_json_encode_text(const outbox_schema *schema, const char *json, 
     ctx.depth = 0;
     rc = txt_value(&ctx, outbox_schema_root(schema), 0);
     if (rc == 0)
-        return OUTBOX_AVRO_OK;
+        return OUTBOX_AVRO_ENC_OK;
     buf->len = mark;
     if (rc == ENC_NOMEM) {
         outbox_errstr_set(errstr, errstr_size, "out of memory while encoding");
-        return OUTBOX_AVRO_ERR_NOMEM;
+        return OUTBOX_AVRO_ENC_NOMEM;
     }
     outbox_errstr_set(errstr, errstr_size, "%s",
-                      rc == ENC_PUNT ? "not for the fast path: use outbox_avro_json_encode"
-                                     : "schema mismatch: outbox_avro_json_encode says where");
-    return OUTBOX_AVRO_ERR_MISMATCH;
+                      rc == ENC_PUNT ? "not for the fast path: the reference path decides"
+                                     : "schema mismatch: the reference path says where");
+    return OUTBOX_AVRO_ENC_DECLINED;
+}
+
+/*
+ * Why json_loadb() failed, classified. Our tokenizer, which accepts exactly a subset of jansson's
+ * grammar, is the judge of "is this JSON": jansson reports some allocation failures as syntax
+ * errors ("invalid token") or not at all (json_error_unknown, empty text).
+ *   tokenizer accepted the text   jansson's failure is its own: out of memory
+ *   tokenizer: not JSON           NOT_JSON, with jansson's reason when it gave one
+ *   tokenizer: beyond its limits  jansson decides: its syntax errors are NOT_JSON, the rest NOMEM
+ */
+static outbox_avro_enc_rc ref_load_failed(int tok_rc, const outbox_avro_scratch *scratch,
+                                          const json_error_t *jerr, const char *tok_err,
+                                          char *errstr, size_t errstr_size)
+{
+    enum json_error_code code = json_error_code(jerr);
+    int jansson_oom = code == json_error_out_of_memory || code == json_error_unknown;
+
+    if (tok_rc == 0 || (scratch->over_limit && jansson_oom)) {
+        outbox_errstr_set(errstr, errstr_size, "out of memory while parsing JSON (jansson: %s)",
+                          jerr->text[0] ? jerr->text : "no reason given");
+        return OUTBOX_AVRO_ENC_NOMEM;
+    }
+    if (jansson_oom)
+        outbox_errstr_set(errstr, errstr_size, "not valid JSON: %s", tok_err);
+    else
+        outbox_errstr_set(errstr, errstr_size, "not valid JSON: %s at line %d column %d",
+                          jerr->text, jerr->line, jerr->column);
+    return OUTBOX_AVRO_ENC_NOT_JSON;
+}
+
+outbox_avro_enc_rc outbox_avro_json_encode_text_reference(const outbox_schema *schema,
+                                                          const char *json, size_t len,
+                                                          outbox_avro_scratch *scratch,
+                                                          outbox_buf *buf, char *errstr,
+                                                          size_t errstr_size)
+{
+    size_t flags = JSON_DECODE_ANY;
+    outbox_avro_enc_rc rc;
+    json_error_t jerr;
+    char tok_err[128];
+    json_t *value;
+    int tok_rc;
+
+    tok_rc = outbox_avro_text_tokenize(scratch, json, len, tok_err, sizeof(tok_err));
+    if (tok_rc == OUTBOX_AVRO_ERR_NOMEM) {
+        outbox_errstr_set(errstr, errstr_size, "%s", tok_err);
+        return OUTBOX_AVRO_ENC_NOMEM;
+    }
+    if (scratch->flags & OUTBOX_AVRO_TEXT_ALLOW_NUL)
+        flags |= JSON_ALLOW_NUL;
+    memset(&jerr, 0, sizeof(jerr)); /* a failure jansson does not report leaves the code 0 */
+    value = json_loadb(json, len, flags, &jerr);
+    if (value == NULL)
+        return ref_load_failed(tok_rc, scratch, &jerr, tok_err, errstr, errstr_size);
+    rc = outbox_avro_json_encode(schema, value, buf, errstr, errstr_size);
+    json_decref(value);
+    return rc;
+}
+
+outbox_avro_enc_rc outbox_avro_json_encode_text(const outbox_schema *schema, const char *json,
+                                                size_t len, outbox_avro_scratch *scratch,
+                                                outbox_buf *buf, char *errstr, size_t errstr_size)
+{
+    outbox_avro_enc_rc rc;
+
+    rc = outbox_avro_json_encode_text_fast(schema, json, len, scratch, buf, errstr, errstr_size);
+    if (rc != OUTBOX_AVRO_ENC_DECLINED)
+        return rc;
+    return outbox_avro_json_encode_text_reference(schema, json, len, scratch, buf, errstr,
+                                                  errstr_size);
 }
 
 /* ---- decoding ---------------------------------------------------------------------------- */

@@ -69,51 +69,118 @@
 #include "buf.h"
 
 /*
- * Append the Avro binary encoding of `value` under `schema` to `buf`.
- * Returns 0, OUTBOX_AVRO_ERR_MISMATCH (errstr names the field path and the expected type) or
- * OUTBOX_AVRO_ERR_NOMEM. On error buf->len is back to its value on entry. The caller keeps
- * ownership of everything; nothing is retained.
+ * Result of the JSON -> Avro encoders, classified where the failure happens. Callers decide
+ * from this code alone (never from errstr's text):
+ *
+ *   OUTBOX_AVRO_ENC_OK        encoded; the bytes were appended to the caller's buffer.
+ *   DATA errors: a property of the EVENT. The same input fails the same way every time, so a
+ *   relay may dead-letter it. errstr says what is wrong in words a producer can act on:
+ *     OUTBOX_AVRO_ENC_NOT_JSON   the text is not JSON (encode_text only). errstr: "not valid
+ *                                JSON: <jansson's reason> at line L column C".
+ *     OUTBOX_AVRO_ENC_MISMATCH   valid JSON that does not fit the schema: wrong type, value out
+ *                                of range (the range is named), missing required field, not a
+ *                                symbol, bad timestamp text, nesting beyond the codec's limit...
+ *                                errstr names the field path and what was expected: "schema
+ *                                mismatch at comments[2].created_at: expected timestamp string
+ *                                or integer, got boolean", "missing required field author_id".
+ *   ENCODER failures: a property of THIS PROCESS, never the event's fault. The event must not
+ *   be dead-lettered (retrying or stopping is the caller's choice):
+ *     OUTBOX_AVRO_ENC_NOMEM      an allocation failed.
+ *     OUTBOX_AVRO_ENC_INTERNAL   the encoder cannot handle its own input (a schema node it does
+ *                                not support, an inconsistency between its two paths: a bug).
+ *   OUTBOX_AVRO_ENC_DECLINED     only from outbox_avro_json_encode_text_fast(): the fast path
+ *                                did not decide; run the full path. Never from the others.
  */
-int outbox_avro_json_encode(const outbox_schema *schema, const json_t *value, outbox_buf *buf,
-                            char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
+typedef enum outbox_avro_enc_rc {
+    OUTBOX_AVRO_ENC_OK = 0,
+    OUTBOX_AVRO_ENC_NOT_JSON = 1,
+    OUTBOX_AVRO_ENC_MISMATCH = 2,
+    OUTBOX_AVRO_ENC_NOMEM = -1,
+    OUTBOX_AVRO_ENC_INTERNAL = -2,
+    OUTBOX_AVRO_ENC_DECLINED = -3,
+} outbox_avro_enc_rc;
+
+/* True for the DATA errors (NOT_JSON, MISMATCH): the event's fault. Any thread. */
+static inline int outbox_avro_enc_is_data(outbox_avro_enc_rc rc)
+{
+    return rc == OUTBOX_AVRO_ENC_NOT_JSON || rc == OUTBOX_AVRO_ENC_MISMATCH;
+}
+
+/* Static name of a code ("ok", "not_json", "mismatch", "nomem", "internal", "declined"). */
+const char *outbox_avro_enc_rc_name(outbox_avro_enc_rc rc);
+
+/*
+ * Append the Avro binary encoding of `value` under `schema` to `buf`.
+ * Returns OK, MISMATCH (errstr names the field path and what was expected), NOMEM or INTERNAL.
+ * On error buf->len is back to its value on entry. The caller keeps ownership of everything;
+ * nothing is retained.
+ */
+outbox_avro_enc_rc outbox_avro_json_encode(const outbox_schema *schema, const json_t *value,
+                                           outbox_buf *buf, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
 
 /* Same, against one node of a compiled schema (e.g. a record's field type). */
-int outbox_avro_json_encode_node(const outbox_avro_node *node, const json_t *value, outbox_buf *buf,
-                                 char *errstr, size_t errstr_size)
+outbox_avro_enc_rc outbox_avro_json_encode_node(const outbox_avro_node *node, const json_t *value,
+                                                outbox_buf *buf, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 /*
- * The fast path: append the encoding of `len` bytes of JSON text (need not be NUL-terminated)
- * without building a jansson tree, tokenizing into `scratch` (avro_text.h; reused event after
- * event, it then allocates nothing, nor does a warm `buf`).
+ * Append the encoding of `len` bytes of JSON text (need not be NUL-terminated). This is the
+ * AUTHORITATIVE text encoder: its result is final, do not re-parse the text on failure.
  *
- * When it succeeds, the bytes are exactly those of json_loadb(json, len, JSON_DECODE_ANY [|
- * JSON_ALLOW_NUL when the scratch has OUTBOX_AVRO_TEXT_ALLOW_NUL]) followed by
- * outbox_avro_json_encode(): same rules for every type and logical type, defaults, unions
- * (wrapped form and its fallback), and a repeated object key keeps its last value in the place
- * of its first, as in jansson's object. A decimal given as a JSON real goes through the same
- * double as on the jansson path (same bytes, same loss beyond 15 significant digits).
+ * It runs the fast path first (outbox_avro_json_encode_text_fast(): no jansson tree, tokens in
+ * `scratch`, reused event after event, so a warm scratch and buffer allocate nothing). Only
+ * when that fails does it run the reference path (outbox_avro_json_encode_text_reference():
+ * jansson), which gives the exact reason. The two produce the same bytes for every input both
+ * accept (tested differentially); the fast path never accepts what the reference rejects.
  *
- * It never succeeds where that path fails, but it may fail where that path succeeds (nesting
- * deeper than the limits, input of 4 GiB or more): so on ANY error, run the jansson path for the
- * authoritative result and message. Returns 0, OUTBOX_AVRO_ERR_MALFORMED (not JSON, or not for
- * the tokenizer), OUTBOX_AVRO_ERR_MISMATCH (does not fit the schema, or not for the fast path)
- * or OUTBOX_AVRO_ERR_NOMEM; errstr gets a short hint, not the established message. On error
- * buf->len is back to its value on entry.
+ * Returns OK, NOT_JSON, MISMATCH, NOMEM or INTERNAL (see outbox_avro_enc_rc). JSON_ALLOW_NUL
+ * applies when the scratch has OUTBOX_AVRO_TEXT_ALLOW_NUL. On error buf->len is back to its
+ * value on entry.
  *
  * Ownership: the caller keeps everything; the scratch's tokens point into `json` until the next
  * call. Thread-safety: reentrant; a scratch and a buffer are used by one thread at a time.
  */
-int outbox_avro_json_encode_text(const outbox_schema *schema, const char *json, size_t len,
-                                 outbox_avro_scratch *scratch, outbox_buf *buf, char *errstr,
-                                 size_t errstr_size) __attribute__((warn_unused_result));
+outbox_avro_enc_rc outbox_avro_json_encode_text(const outbox_schema *schema, const char *json,
+                                                size_t len, outbox_avro_scratch *scratch,
+                                                outbox_buf *buf, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/*
+ * The fast path alone (for tests and benchmarks; callers want outbox_avro_json_encode_text()).
+ * When it succeeds, the bytes are exactly those of the reference path: same rules for every
+ * type and logical type, defaults, unions (wrapped form and its fallback), and a repeated
+ * object key keeps its last value in the place of its first, as in jansson's object. A decimal
+ * given as a JSON real goes through the same double as on the jansson path (same bytes, same
+ * loss beyond 15 significant digits). It may decline where the reference path succeeds
+ * (nesting deeper than the limits, input of 4 GiB or more) and it formats no reasons.
+ * Returns OK, DECLINED (anything else: not JSON, not fitting, not for the fast path) or NOMEM;
+ * errstr gets a short hint. On error buf->len is back to its value on entry.
+ */
+outbox_avro_enc_rc outbox_avro_json_encode_text_fast(const outbox_schema *schema, const char *json,
+                                                     size_t len, outbox_avro_scratch *scratch,
+                                                     outbox_buf *buf, char *errstr,
+                                                     size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/*
+ * The reference path alone (for tests and benchmarks): json_loadb(json, len, JSON_DECODE_ANY
+ * [| JSON_ALLOW_NUL when the scratch has OUTBOX_AVRO_TEXT_ALLOW_NUL]) followed by
+ * outbox_avro_json_encode(). Returns OK, NOT_JSON, MISMATCH, NOMEM or INTERNAL, with the
+ * exact reason. `scratch` is working space, as for the fast path.
+ */
+outbox_avro_enc_rc
+outbox_avro_json_encode_text_reference(const outbox_schema *schema, const char *json, size_t len,
+                                       outbox_avro_scratch *scratch, outbox_buf *buf, char *errstr,
+                                       size_t errstr_size) __attribute__((warn_unused_result));
 
 /*
  * Append the encoding of a field's default value (for a union: branch 0, per the spec). Used
  * by outbox_schema_parse() to validate and pre-encode defaults; callers need it rarely.
  */
-int outbox_avro_json_encode_default(const outbox_avro_field *field, outbox_buf *buf, char *errstr,
-                                    size_t errstr_size) __attribute__((warn_unused_result));
+outbox_avro_enc_rc outbox_avro_json_encode_default(const outbox_avro_field *field, outbox_buf *buf,
+                                                   char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
 
 /* Flags of outbox_avro_json_decode().
  * WRAP_UNIONS: render every non-null union value wrapped as {"<branch name>": value} (Avro

@@ -885,7 +885,7 @@ static int compile_defaults(struct parse_ctx *ctx)
                 continue;
             outbox_buf_reset(&buf);
             rc = outbox_avro_json_encode_default(field, &buf, msg, sizeof(msg));
-            if (rc == OUTBOX_AVRO_ERR_NOMEM) {
+            if (rc == OUTBOX_AVRO_ENC_NOMEM) {
                 rc = parse_nomem(ctx);
                 goto done;
             }

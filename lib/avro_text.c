@@ -49,7 +49,7 @@ static int grow(void **data, size_t *cap, size_t need, size_t size)
 
 /* ---- tokenizer ---------------------------------------------------------------------------- */
 
-enum tok_fail { TOK_SYNTAX = 1, TOK_NOMEM = 2 };
+enum tok_fail { TOK_SYNTAX = 1, TOK_NOMEM = 2, TOK_LIMIT = 3 };
 
 /* Bytes a string may hold without a closer look: printable ASCII other than '"' and '\\'. */
 static const uint8_t plain_byte[256] = {
@@ -435,8 +435,10 @@ value:
     case '{':
     case '[':
         tok->type = *p == '{' ? OUTBOX_AVRO_TOK_OBJECT : OUTBOX_AVRO_TOK_ARRAY;
-        if (depth == OUTBOX_AVRO_TEXT_MAX_DEPTH)
-            return tok_fail(tz, p);
+        if (depth == OUTBOX_AVRO_TEXT_MAX_DEPTH) {
+            tok_fail(tz, p);
+            return TOK_LIMIT;
+        }
         stack[depth++] = (uint32_t)index;
         p = skip_ws(p + 1, end);
         if (p < end && *p == (tok->type == OUTBOX_AVRO_TOK_OBJECT ? '}' : ']')) {
@@ -530,7 +532,9 @@ int outbox_avro_text_tokenize(outbox_avro_scratch *scratch, const char *json, si
 
     scratch->n_toks = 0;
     scratch->str_len = 0;
+    scratch->over_limit = 0;
     if (json == NULL || len >= UINT32_MAX) {
+        scratch->over_limit = 1;
         outbox_errstr_set(errstr, errstr_size, "no input, or input of 4 GiB or more");
         return OUTBOX_AVRO_ERR_MALFORMED;
     }
@@ -546,7 +550,13 @@ int outbox_avro_text_tokenize(outbox_avro_scratch *scratch, const char *json, si
         outbox_errstr_set(errstr, errstr_size, "out of memory while tokenizing JSON");
         return OUTBOX_AVRO_ERR_NOMEM;
     }
-    outbox_errstr_set(errstr, errstr_size, "invalid or unsupported JSON at byte %zu", tz.fail_at);
+    if (rc == TOK_LIMIT) {
+        scratch->over_limit = 1;
+        outbox_errstr_set(errstr, errstr_size, "JSON nested deeper than %d levels at byte %zu",
+                          OUTBOX_AVRO_TEXT_MAX_DEPTH, tz.fail_at);
+        return OUTBOX_AVRO_ERR_MALFORMED;
+    }
+    outbox_errstr_set(errstr, errstr_size, "invalid JSON at byte %zu", tz.fail_at);
     return OUTBOX_AVRO_ERR_MALFORMED;
 }
 

@@ -69,6 +69,8 @@ typedef struct outbox_avro_scratch {
     char *num; /* a NUL-terminated copy of a long number for strtod */
     size_t num_cap;
     unsigned flags; /* OUTBOX_AVRO_TEXT_* */
+    int over_limit; /* the last outbox_avro_text_tokenize() failed on a limit of its own (depth,
+                       size), not because the text is not JSON */
 } outbox_avro_scratch;
 
 /* An empty scratch with no allocation. Never fails. */
@@ -80,7 +82,9 @@ void outbox_avro_scratch_free(outbox_avro_scratch *scratch);
 /*
  * Tokenize `len` bytes of JSON text (need not be NUL-terminated) into scratch->toks,
  * replacing the previous document's tokens. Returns 0, OUTBOX_AVRO_ERR_MALFORMED (errstr gives
- * the byte offset; not jansson's message) or OUTBOX_AVRO_ERR_NOMEM.
+ * the byte offset; not jansson's message) or OUTBOX_AVRO_ERR_NOMEM. After MALFORMED,
+ * scratch->over_limit tells a limit of the tokenizer (nesting, size: the text may still be
+ * JSON) from text that is not JSON.
  */
 int outbox_avro_text_tokenize(outbox_avro_scratch *scratch, const char *json, size_t len,
                               char *errstr, size_t errstr_size) __attribute__((warn_unused_result));

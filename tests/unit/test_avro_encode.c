@@ -63,7 +63,7 @@ static const char *enc_err(const char *schema_json, const char *value_json)
     outbox_schema *schema = schema_text(schema_json);
     int rc = encode_with(schema, value_json, out, sizeof(out));
 
-    if (rc != OUTBOX_AVRO_ERR_MISMATCH)
+    if (rc != OUTBOX_AVRO_ENC_MISMATCH)
         fail_msg("encode %s: expected a mismatch, got rc %d (%s)", value_json, rc, out);
     outbox_schema_destroy(schema);
     return out;
@@ -249,7 +249,7 @@ static void test_unknown_enum_symbol_is_an_error(void **state)
                                  "\"post_id\":\"3f2b8c1e-9d4a-4e7b-8c21-5a6f0e9d1b27\","
                                  "\"decision\":\"MAYBE\",\"moderated_at\":0}",
                                  out, sizeof(out)),
-                     OUTBOX_AVRO_ERR_MISMATCH);
+                     OUTBOX_AVRO_ENC_MISMATCH);
     assert_string_equal(out, "schema mismatch at decision: \"MAYBE\" is not a symbol of enum "
                              "blog.events.ModerationDecision (APPROVED, REJECTED)");
     outbox_schema_destroy(schema);
@@ -586,7 +586,7 @@ static void test_failed_encode_leaves_buffer_unchanged(void **state)
     (void)state;
     assert_int_equal(outbox_buf_append(&buf, "xy", 2), 0);
     assert_int_equal(outbox_avro_json_encode(schema, value, &buf, err, sizeof(err)),
-                     OUTBOX_AVRO_ERR_MISMATCH);
+                     OUTBOX_AVRO_ENC_MISMATCH);
     assert_string_equal(err, "missing required field comments[0].created_at");
     assert_int_equal(buf.len, 2);
     assert_memory_equal(buf.data, "xy", 2);

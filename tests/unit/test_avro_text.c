@@ -30,19 +30,21 @@ struct outcome {
     outbox_buf buf;
 };
 
-/* The jansson path, as the relay runs it. */
+/* The reference path (jansson), as outbox_avro_json_encode_text() runs it after the fast path. */
 static void run_jansson(const outbox_schema *schema, const char *json, size_t len,
                         size_t jansson_flags, struct outcome *out)
 {
-    json_t *value = json_loadb(json, len, JSON_DECODE_ANY | jansson_flags, NULL);
+    outbox_avro_scratch scratch;
+    char err[256];
 
+    outbox_avro_scratch_init(&scratch,
+                             (jansson_flags & JSON_ALLOW_NUL) ? OUTBOX_AVRO_TEXT_ALLOW_NUL : 0);
     outbox_buf_reset(&out->buf);
-    if (value == NULL) {
-        out->rc = -100; /* not JSON for jansson */
-        return;
-    }
-    out->rc = outbox_avro_json_encode(schema, value, &out->buf, NULL, 0);
-    json_decref(value);
+    out->rc = outbox_avro_json_encode_text_reference(schema, json, len, &scratch, &out->buf, err,
+                                                     sizeof(err));
+    if (out->rc != 0)
+        assert_true(outbox_avro_enc_is_data(out->rc)); /* never NOMEM/INTERNAL here */
+    outbox_avro_scratch_free(&scratch);
 }
 
 /* The fast path, on an exact-size copy (so the sanitizers see any read past the end), into a
@@ -57,8 +59,10 @@ static void run_text(const outbox_schema *schema, const char *json, size_t len,
     memcpy(copy, json, len);
     outbox_buf_reset(&out->buf);
     assert_int_equal(outbox_buf_append(&out->buf, "\xAA\xBB", 2), 0);
-    out->rc = outbox_avro_json_encode_text(schema, copy, len, scratch, &out->buf, err, sizeof(err));
+    out->rc =
+        outbox_avro_json_encode_text_fast(schema, copy, len, scratch, &out->buf, err, sizeof(err));
     if (out->rc != 0) {
+        assert_int_equal(out->rc, OUTBOX_AVRO_ENC_DECLINED);
         assert_int_equal(out->buf.len, 2);
         assert_memory_equal(out->buf.data, "\xAA\xBB", 2);
         assert_true(err[0] != '\0');
@@ -927,7 +931,7 @@ static void differential(const char *schema_path, unsigned docs, unsigned text_f
         tally->docs++;
         if (slow.rc == 0)
             tally->both_ok++;
-        else if (slow.rc == -100)
+        else if (slow.rc == OUTBOX_AVRO_ENC_NOT_JSON)
             tally->both_fail_parse++;
         else
             tally->both_fail_schema++;
@@ -965,6 +969,157 @@ static void test_generated_documents_agree_with_jansson(void **state)
         assert_true(tally.both_ok > tally.docs / 5);
         assert_true(tally.both_fail_parse > 0 && tally.both_fail_schema > 0);
     }
+}
+
+/* ---- the authoritative result, classified at its source ----------------------------------- */
+
+/* outbox_avro_json_encode_text() on `json` under `schema`: its rc, its errstr in err. */
+static outbox_avro_enc_rc encode_full_with(const outbox_schema *schema, const char *json,
+                                           unsigned flags, char *err, size_t err_size)
+{
+    outbox_avro_scratch scratch;
+    outbox_buf buf = OUTBOX_BUF_INIT;
+    outbox_avro_enc_rc rc;
+
+    outbox_avro_scratch_init(&scratch, flags);
+    err[0] = '\0';
+    if (outbox_buf_append(&buf, "\xAA", 1) != 0)
+        return OUTBOX_AVRO_ENC_NOMEM;
+    rc = outbox_avro_json_encode_text(schema, json, strlen(json), &scratch, &buf, err, err_size);
+    if (rc != OUTBOX_AVRO_ENC_OK && buf.len != 1)
+        rc = OUTBOX_AVRO_ENC_DECLINED; /* bytes left behind: reported as a wrong rc */
+    outbox_avro_scratch_free(&scratch);
+    outbox_buf_free(&buf);
+    return rc;
+}
+
+static outbox_avro_enc_rc encode_full(const char *schema_json, const char *json, unsigned flags,
+                                      char *err, size_t err_size)
+{
+    outbox_schema *schema = schema_text(schema_json);
+    outbox_avro_enc_rc rc = encode_full_with(schema, json, flags, err, err_size);
+
+    outbox_schema_destroy(schema);
+    return rc;
+}
+
+static void test_text_errors_are_classified_with_exact_reasons(void **state)
+{
+    const char *record = "{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\","
+                         "\"type\":{\"type\":\"array\",\"items\":\"int\"}}]}";
+    char err[512];
+
+    (void)state;
+    assert_int_equal(encode_full(record, "{\"a\":[1,2]}", 0, err, sizeof(err)), OUTBOX_AVRO_ENC_OK);
+    /* not JSON: jansson's reason with its position */
+    assert_int_equal(encode_full(record, "{\"a\":[1,]}", 0, err, sizeof(err)),
+                     OUTBOX_AVRO_ENC_NOT_JSON);
+    assert_string_equal(err, "not valid JSON: unexpected token near ']' at line 1 column 9");
+    assert_true(outbox_avro_enc_is_data(OUTBOX_AVRO_ENC_NOT_JSON));
+    /* JSON that does not fit: the field path and what was expected */
+    assert_int_equal(encode_full(record, "{\"a\":[1,\"x\"]}", 0, err, sizeof(err)),
+                     OUTBOX_AVRO_ENC_MISMATCH);
+    assert_string_equal(err, "schema mismatch at a[1]: expected int, got string \"x\"");
+    assert_int_equal(encode_full(record, "{}", 0, err, sizeof(err)), OUTBOX_AVRO_ENC_MISMATCH);
+    assert_string_equal(err, "missing required field a");
+    assert_true(outbox_avro_enc_is_data(OUTBOX_AVRO_ENC_MISMATCH));
+    /* "\u0000" is JSON only with the flag, as for json_loadb */
+    assert_int_equal(encode_full("\"bytes\"", "\"\\u0000\"", 0, err, sizeof(err)),
+                     OUTBOX_AVRO_ENC_NOT_JSON);
+    assert_int_equal(
+        encode_full("\"bytes\"", "\"\\u0000\"", OUTBOX_AVRO_TEXT_ALLOW_NUL, err, sizeof(err)),
+        OUTBOX_AVRO_ENC_OK);
+    assert_false(outbox_avro_enc_is_data(OUTBOX_AVRO_ENC_NOMEM));
+    assert_false(outbox_avro_enc_is_data(OUTBOX_AVRO_ENC_INTERNAL));
+    assert_false(outbox_avro_enc_is_data(OUTBOX_AVRO_ENC_DECLINED));
+    assert_string_equal(outbox_avro_enc_rc_name(OUTBOX_AVRO_ENC_NOT_JSON), "not_json");
+}
+
+static void test_text_declined_by_the_fast_path_is_decided_by_the_reference(void **state)
+{
+    const char *schema = "{\"type\":\"record\",\"name\":\"N\",\"fields\":[{\"name\":\"n\","
+                         "\"type\":[\"null\",\"N\"]}]}";
+    char *json = malloc(20 * 1000 + 100);
+    char err[512];
+    size_t len = 0;
+    int i;
+
+    (void)state;
+    assert_non_null(json);
+    /* 600 levels: beyond the tokenizer's 512, within jansson's 2048 and the codec's limit is
+     * exceeded: a property of the event (MISMATCH), decided by the reference path */
+    for (i = 0; i < 600; i++)
+        len += (size_t)sprintf(json + len, "{\"n\":");
+    len += (size_t)sprintf(json + len, "null");
+    for (i = 0; i < 600; i++)
+        json[len++] = '}';
+    json[len] = '\0';
+    assert_int_equal(encode_full(schema, json, 0, err, sizeof(err)), OUTBOX_AVRO_ENC_MISMATCH);
+    assert_non_null(strstr(err, "nested deeper than 128 levels"));
+    free(json);
+}
+
+/* An allocator that fails after `fail_after` more allocations. */
+static int fail_after = -1;
+
+static void *failing_malloc(size_t size)
+{
+    if (fail_after == 0)
+        return NULL;
+    if (fail_after > 0)
+        fail_after--;
+    return malloc(size);
+}
+
+static void test_text_out_of_memory_is_never_the_events_fault(void **state)
+{
+    const char *schema = "{\"type\":\"array\",\"items\":\"int\"}";
+    outbox_schema *compiled;
+    char json[4096];
+    char err[512];
+    size_t len = 0;
+    int i;
+
+    (void)state;
+    /* deeper than the tokenizer takes, so jansson (whose allocator fails) parses it */
+    for (i = 0; i < 600; i++)
+        json[len++] = '[';
+    for (i = 0; i < 600; i++)
+        json[len++] = ']';
+    json[len] = '\0';
+    compiled = schema_text(schema);
+    for (i = 0; i < 50; i++) {
+        outbox_avro_enc_rc rc;
+
+        fail_after = i;
+        json_set_alloc_funcs(failing_malloc, free);
+        rc = encode_full_with(compiled, json, 0, err, sizeof(err));
+        json_set_alloc_funcs(malloc, free);
+        fail_after = -1;
+        /* the document is JSON and does not fit: MISMATCH, or NOMEM when parsing ran out */
+        if (rc != OUTBOX_AVRO_ENC_MISMATCH && rc != OUTBOX_AVRO_ENC_NOMEM)
+            fail_msg("allocation %d failing: rc %s (%s)", i, outbox_avro_enc_rc_name(rc), err);
+        if (i == 0)
+            assert_int_equal(rc, OUTBOX_AVRO_ENC_NOMEM);
+    }
+    outbox_schema_destroy(compiled);
+}
+
+static void test_unsupported_node_is_internal(void **state)
+{
+    outbox_avro_node node;
+    outbox_buf buf = OUTBOX_BUF_INIT;
+    char err[256];
+
+    (void)state;
+    memset(&node, 0, sizeof(node));
+    node.type = (outbox_avro_type)99;
+    node.name = node.short_name = "bogus";
+    assert_int_equal(outbox_avro_json_encode_node(&node, json_null(), &buf, err, sizeof(err)),
+                     OUTBOX_AVRO_ENC_INTERNAL);
+    assert_string_equal(err,
+                        "internal encoder error at top level: unsupported schema node type 99");
+    outbox_buf_free(&buf);
 }
 
 /* ---- truncated and garbage input ------------------------------------------------------------ */
@@ -1113,6 +1268,10 @@ int main(void)
         cmocka_unit_test(test_syntax_errors_agree),
         cmocka_unit_test(test_deep_nesting_is_left_to_jansson),
         cmocka_unit_test(test_generated_documents_agree_with_jansson),
+        cmocka_unit_test(test_text_errors_are_classified_with_exact_reasons),
+        cmocka_unit_test(test_text_declined_by_the_fast_path_is_decided_by_the_reference),
+        cmocka_unit_test(test_text_out_of_memory_is_never_the_events_fault),
+        cmocka_unit_test(test_unsupported_node_is_internal),
         cmocka_unit_test(test_every_truncation_fails),
         cmocka_unit_test(test_garbage_bytes_never_crash_and_agree),
         cmocka_unit_test(test_warm_scratch_does_not_allocate),
