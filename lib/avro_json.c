@@ -87,14 +87,54 @@ static inline int enc_fatal(int rc)
     return rc == ENC_NOMEM || rc == ENC_INTERNAL;
 }
 
+/*
+ * A number jansson cannot hold (a BIGNUM token: an integer beyond int64, a real beyond a
+ * double), in a tree the reference path built from tokens: the json_t is a real standing in for
+ * it (its double, or 0 when beyond a double's range), the note has the truth.
+ */
+struct enc_note {
+    const json_t *json;
+    const char *text; /* the number as written, in the caller's JSON text */
+    size_t len;
+    double value; /* correctly rounded; +-HUGE_VAL beyond a double's range */
+};
+
 struct enc_ctx {
     outbox_buf *buf;
     int depth;
-    int quiet;        /* inside a union trial: do not format messages */
-    int union_branch; /* branch the outermost finished union chose */
+    int quiet;                    /* inside a union trial: do not format messages */
+    int union_branch;             /* branch the outermost finished union chose */
+    const struct enc_note *notes; /* BIGNUMs of a tree built from tokens, else NULL */
+    size_t n_notes;
     struct path path;
     char msg[256];
 };
+
+static void enc_ctx_init(struct enc_ctx *ctx, outbox_buf *buf, int quiet)
+{
+    ctx->buf = buf;
+    ctx->depth = 0;
+    ctx->quiet = quiet;
+    ctx->union_branch = -1;
+    ctx->notes = NULL;
+    ctx->n_notes = 0;
+    ctx->path.n = 0;
+    ctx->msg[0] = '\0';
+}
+
+/* The note of a real that stands in for a BIGNUM, or NULL. */
+static const struct enc_note *enc_note_of(const struct enc_ctx *ctx, const json_t *json)
+{
+    size_t i;
+
+    if (ctx == NULL || ctx->n_notes == 0 || !json_is_real(json))
+        return NULL;
+    for (i = 0; i < ctx->n_notes; i++) {
+        if (ctx->notes[i].json == json)
+            return &ctx->notes[i];
+    }
+    return NULL;
+}
 
 static const char *json_kind(const json_t *json)
 {
@@ -647,12 +687,35 @@ static inline int leaf_string(struct enc_ctx *ctx, outbox_buf *buf, const outbox
     return put_bytes(buf, s, len);
 }
 
+/* "out of range for int [-2147483648, 2147483647]" for an int or long node. */
+#define RANGE_INT "int [-2147483648, 2147483647]"
+#define RANGE_LONG "long [-9223372036854775808, 9223372036854775807]"
+#define RANGE_FLOAT "float [-3.40282347e+38, 3.40282347e+38]"
+#define RANGE_DOUBLE "double [-1.7976931348623157e+308, 1.7976931348623157e+308]"
+
+static inline const char *integer_range(const outbox_avro_node *node)
+{
+    return node->type == OUTBOX_AVRO_INT ? RANGE_INT : RANGE_LONG;
+}
+
+/* A number written as `s` (len bytes) that does not fit `range`. */
+static int enc_out_of_range(struct enc_ctx *ctx, const char *s, size_t len, const char *range)
+{
+    if (ctx == NULL || ctx->quiet)
+        return ENC_MISMATCH;
+    return enc_mismatch(ctx, "value %.*s%s out of range for %s", (int)(len > 40 ? 40 : len), s,
+                        len > 40 ? "..." : "", range);
+}
+
 /* An int (range-checked) or a long. */
 static inline int leaf_integer(struct enc_ctx *ctx, outbox_buf *buf, const outbox_avro_node *node,
                                int64_t v)
 {
-    if (node->type == OUTBOX_AVRO_INT && (v < INT32_MIN || v > INT32_MAX))
-        return enc_mismatch(ctx, "value %lld out of range for int", (long long)v);
+    if (node->type == OUTBOX_AVRO_INT && (v < INT32_MIN || v > INT32_MAX)) {
+        if (ctx == NULL || ctx->quiet)
+            return ENC_MISMATCH;
+        return enc_mismatch(ctx, "value %lld out of range for " RANGE_INT, (long long)v);
+    }
     return put_long(buf, v);
 }
 
@@ -688,7 +751,7 @@ static inline int leaf_real(struct enc_ctx *ctx, outbox_buf *buf, const outbox_a
 
     if (node->type == OUTBOX_AVRO_FLOAT) {
         if (isfinite(d) && fabs(d) > FLT_MAX)
-            return enc_mismatch(ctx, "value %g out of range for float", d);
+            return enc_mismatch(ctx, "value %g out of range for " RANGE_FLOAT, d);
         f = (float)d;
         memcpy(&bits32, &f, sizeof(bits32));
         return put_le(buf, bits32, 4);
@@ -832,6 +895,30 @@ static int union_only_branch(const outbox_avro_node *node)
 
 /* ---- encoding a json_t -------------------------------------------------------------------- */
 
+/* An int or long given a value that is no integral number in range: say which it is. */
+static int enc_not_integral(struct enc_ctx *ctx, const outbox_avro_node *node, const json_t *json)
+{
+    const struct enc_note *note;
+    char text[64];
+    double d;
+
+    if (ctx->quiet)
+        return ENC_MISMATCH;
+    note = enc_note_of(ctx, json);
+    if (note != NULL)
+        return enc_out_of_range(ctx, note->text, note->len, integer_range(node));
+    if (json_is_real(json)) {
+        d = json_real_value(json);
+        /* integral but beyond any long, or (for an int) beyond 2^53: out of range */
+        if (d == floor(d) && (fabs(d) >= 9223372036854775808.0 ||
+                              (node->type == OUTBOX_AVRO_INT && fabs(d) > 2147483648.0))) {
+            snprintf(text, sizeof(text), "%.17g", d);
+            return enc_out_of_range(ctx, text, strlen(text), integer_range(node));
+        }
+    }
+    return enc_expected(ctx, integral_expected(node), json);
+}
+
 static int enc_decimal(struct enc_ctx *ctx, const outbox_avro_node *node, const json_t *json)
 {
     char text[64];
@@ -843,6 +930,10 @@ static int enc_decimal(struct enc_ctx *ctx, const outbox_avro_node *node, const 
                             (size_t)snprintf(text, sizeof(text), "%" JSON_INTEGER_FORMAT,
                                              json_integer_value(json)));
     if (json_is_real(json)) {
+        const struct enc_note *note = enc_note_of(ctx, json);
+
+        if (note != NULL) /* a BIGNUM: its exact text, as on the fast path */
+            return leaf_decimal(ctx, ctx->buf, node, note->text, note->len);
         double_shortest(json_real_value(json), text, sizeof(text));
         return leaf_decimal(ctx, ctx->buf, node, text, strlen(text));
     }
@@ -1123,16 +1214,24 @@ static int enc_value(struct enc_ctx *ctx, const outbox_avro_node *node, const js
             if (rc != LEAF_NO_TEXT)
                 return rc;
         }
-        if (!json_integral(json, &v))
-            return enc_expected(ctx, integral_expected(node), json);
+        /* a BIGNUM is beyond any long (its stand-in real may look integral) */
+        if (enc_note_of(ctx, json) != NULL || !json_integral(json, &v))
+            return enc_not_integral(ctx, node, json);
         return leaf_integer(ctx, ctx->buf, node, v);
     case OUTBOX_AVRO_FLOAT:
     case OUTBOX_AVRO_DOUBLE:
-        if (json_is_number(json))
-            d = json_number_value(json);
-        else if (!json_is_string(json) ||
-                 !real_special(json_string_value(json), json_string_length(json), &d))
+        if (json_is_number(json)) {
+            const struct enc_note *note = enc_note_of(ctx, json);
+
+            d = note != NULL ? note->value : json_number_value(json);
+            if (note != NULL && !isfinite(d)) /* JSON numbers never spell NaN or Infinity */
+                return enc_out_of_range(ctx, note->text, note->len,
+                                        node->type == OUTBOX_AVRO_FLOAT ? RANGE_FLOAT
+                                                                        : RANGE_DOUBLE);
+        } else if (!json_is_string(json) ||
+                   !real_special(json_string_value(json), json_string_length(json), &d)) {
             return enc_expected(ctx, node->type == OUTBOX_AVRO_FLOAT ? "float" : "double", json);
+        }
         return leaf_real(ctx, ctx->buf, node, d);
     case OUTBOX_AVRO_STRING:
         if (!json_is_string(json))
@@ -1225,12 +1324,7 @@ outbox_avro_enc_rc outbox_avro_json_encode_node(const outbox_avro_node *node, co
     size_t mark = buf->len;
     int rc;
 
-    ctx.buf = buf;
-    ctx.depth = 0;
-    ctx.quiet = 0;
-    ctx.union_branch = -1;
-    ctx.path.n = 0;
-    ctx.msg[0] = '\0';
+    enc_ctx_init(&ctx, buf, 0);
     rc = enc_value(&ctx, node, value);
     if (rc != 0)
         buf->len = mark;
@@ -1255,12 +1349,7 @@ outbox_avro_enc_rc outbox_avro_json_encode_default(const outbox_avro_field *fiel
         outbox_errstr_set(errstr, errstr_size, "field %s has no default", field->name);
         return OUTBOX_AVRO_ENC_INTERNAL;
     }
-    ctx.buf = buf;
-    ctx.depth = 0;
-    ctx.quiet = 0;
-    ctx.union_branch = -1;
-    ctx.path.n = 0;
-    ctx.msg[0] = '\0';
+    enc_ctx_init(&ctx, buf, 0);
     rc = enc_field_default(&ctx, field);
     if (rc != 0)
         buf->len = mark;
@@ -1382,8 +1471,9 @@ static int txt_decimal(struct text_ctx *ctx, const outbox_avro_node *node,
 
     if (tok->type == OUTBOX_AVRO_TOK_STRING)
         return leaf_decimal(NULL, ctx->buf, node, txt_str(ctx, tok), tok->len);
-    /* an integer token is the "%lld" text of its value, but for "-0", which scales the same */
-    if (tok->type == OUTBOX_AVRO_TOK_INTEGER)
+    /* an integer token is the "%lld" text of its value, but for "-0", which scales the same; a
+     * BIGNUM is taken exactly, as the reference path takes it */
+    if (tok->type == OUTBOX_AVRO_TOK_INTEGER || tok->type == OUTBOX_AVRO_TOK_BIGNUM)
         return leaf_decimal(NULL, ctx->buf, node, s, tok->len);
     if (tok->type != OUTBOX_AVRO_TOK_REAL)
         return ENC_MISMATCH;
@@ -1669,9 +1759,12 @@ static int txt_value(struct text_ctx *ctx, const outbox_avro_node *node, uint32_
         return leaf_integer(NULL, ctx->buf, node, v);
     case OUTBOX_AVRO_FLOAT:
     case OUTBOX_AVRO_DOUBLE:
-        if (tok->type == OUTBOX_AVRO_TOK_INTEGER || tok->type == OUTBOX_AVRO_TOK_REAL) {
+        if (tok->type == OUTBOX_AVRO_TOK_INTEGER || tok->type == OUTBOX_AVRO_TOK_REAL ||
+            tok->type == OUTBOX_AVRO_TOK_BIGNUM) {
             if (outbox_avro_tok_double(ctx->scratch, ctx->json, tok, &d) != 0)
                 return ENC_NOMEM;
+            if (!isfinite(d)) /* a BIGNUM beyond a double's range */
+                return ENC_MISMATCH;
         } else if (tok->type != OUTBOX_AVRO_TOK_STRING ||
                    !real_special(txt_str(ctx, tok), tok->len, &d)) {
             return ENC_MISMATCH;
@@ -1747,27 +1840,191 @@ outbox_avro_enc_rc outbox_avro_json_encode_text_fast(const outbox_schema *schema
     return OUTBOX_AVRO_ENC_DECLINED;
 }
 
-/*
- * Why json_loadb() failed, classified. Our tokenizer, which accepts exactly a subset of jansson's
- * grammar, is the judge of "is this JSON": jansson reports some allocation failures as syntax
- * errors ("invalid token") or not at all (json_error_unknown, empty text).
- *   tokenizer accepted the text   jansson's failure is its own: out of memory
- *   tokenizer: not JSON           NOT_JSON, with jansson's reason when it gave one
- *   tokenizer: beyond its limits  jansson decides: its syntax errors are NOT_JSON, the rest NOMEM
+/* ---- the reference path ------------------------------------------------------------------ *
+ *
+ * json_loadb() and outbox_avro_json_encode(): the exact reasons. Two things jansson cannot do are
+ * done here with the tokenizer of the fast path:
+ *  - tell "not JSON" from its own failures: it reports some allocation failures as syntax
+ *    errors ("invalid token") or not at all (json_error_unknown, empty text); our tokenizer,
+ *    which accepts exactly a subset of jansson's grammar, is the judge of "is this JSON";
+ *  - hold numbers beyond int64 or a double (jsonb prints 1e19 as twenty digits): jansson fails
+ *    the whole document ("too big integer"). JSON_DECODE_INT_AS_REAL is no way out: it would
+ *    turn every integer into a double and lose int64 precision above 2^53. Instead the tree is
+ *    built from the tokens: integers that fit stay json_integer, each BIGNUM becomes a real
+ *    with a note of its exact text (struct enc_note), which the encoder consults: exact for
+ *    float/double and decimal, "out of range for long [...]" for an int/long.
  */
-static outbox_avro_enc_rc ref_load_failed(int tok_rc, const outbox_avro_scratch *scratch,
-                                          const json_error_t *jerr, const char *tok_err,
-                                          char *errstr, size_t errstr_size)
+
+struct tree_ctx {
+    outbox_avro_scratch *scratch;
+    const char *json;
+    struct enc_note *notes; /* each holds a reference to its json_t, so no address is reused */
+    size_t n_notes;
+    size_t notes_cap;
+};
+
+static json_t *tree_value(struct tree_ctx *t, uint32_t index);
+
+static json_t *tree_bignum(struct tree_ctx *t, const outbox_avro_token *tok)
+{
+    struct enc_note *notes;
+    json_t *json;
+    double d;
+
+    if (outbox_avro_tok_double(t->scratch, t->json, tok, &d) != 0)
+        return NULL;
+    if (t->n_notes == t->notes_cap) {
+        size_t cap = t->notes_cap ? t->notes_cap * 2 : 8;
+
+        notes = realloc(t->notes, cap * sizeof(*notes));
+        if (notes == NULL)
+            return NULL;
+        t->notes = notes;
+        t->notes_cap = cap;
+    }
+    json = json_real(isfinite(d) ? d : 0.0);
+    if (json == NULL)
+        return NULL;
+    t->notes[t->n_notes].json = json_incref(json);
+    t->notes[t->n_notes].text = t->json + tok->start;
+    t->notes[t->n_notes].len = tok->len;
+    t->notes[t->n_notes].value = d;
+    t->n_notes++;
+    return json;
+}
+
+static json_t *tree_container(struct tree_ctx *t, uint32_t index)
+{
+    const outbox_avro_token *tok = &t->scratch->toks[index];
+    int object = tok->type == OUTBOX_AVRO_TOK_OBJECT;
+    json_t *json = object ? json_object() : json_array();
+    uint32_t member = index + 1;
+    uint32_t i;
+
+    if (json == NULL)
+        return NULL;
+    for (i = 0; i < tok->len; i++) {
+        const outbox_avro_token *key = &t->scratch->toks[member];
+        uint32_t at = object ? member + 1 : member;
+        json_t *item = tree_value(t, at);
+        int rc;
+
+        if (item == NULL) {
+            json_decref(json);
+            return NULL;
+        }
+        /* like json_loadb: a repeated key keeps its last value in the place of its first */
+        rc = object ? json_object_setn_new_nocheck(
+                          json, outbox_avro_tok_str(t->scratch, t->json, key), key->len, item)
+                    : json_array_append_new(json, item);
+        if (rc != 0) {
+            json_decref(json);
+            return NULL;
+        }
+        member = t->scratch->toks[at].next;
+    }
+    return json;
+}
+
+/* The json_t json_loadb() would give for token `index`, BIGNUMs noted; NULL: out of memory. */
+static json_t *tree_value(struct tree_ctx *t, uint32_t index)
+{
+    const outbox_avro_token *tok = &t->scratch->toks[index];
+    double d;
+
+    switch ((outbox_avro_tok_type)tok->type) {
+    case OUTBOX_AVRO_TOK_NULL:
+        return json_null();
+    case OUTBOX_AVRO_TOK_TRUE:
+        return json_true();
+    case OUTBOX_AVRO_TOK_FALSE:
+        return json_false();
+    case OUTBOX_AVRO_TOK_INTEGER:
+        return json_integer(outbox_avro_tok_integer(t->json, tok));
+    case OUTBOX_AVRO_TOK_REAL:
+        if (outbox_avro_tok_double(t->scratch, t->json, tok, &d) != 0)
+            return NULL;
+        return json_real(d);
+    case OUTBOX_AVRO_TOK_BIGNUM:
+        return tree_bignum(t, tok);
+    case OUTBOX_AVRO_TOK_STRING:
+        return json_stringn_nocheck(outbox_avro_tok_str(t->scratch, t->json, tok), tok->len);
+    case OUTBOX_AVRO_TOK_ARRAY:
+    case OUTBOX_AVRO_TOK_OBJECT:
+        return tree_container(t, index);
+    }
+    return NULL;
+}
+
+/* The reference encoding of the tokenized text in scratch, through a tree with noted BIGNUMs. */
+static outbox_avro_enc_rc ref_encode_tokens(const outbox_schema *schema, const char *json,
+                                            outbox_avro_scratch *scratch, outbox_buf *buf,
+                                            char *errstr, size_t errstr_size)
+{
+    struct tree_ctx t = {scratch, json, NULL, 0, 0};
+    struct enc_ctx ctx;
+    outbox_avro_enc_rc result;
+    size_t mark = buf->len;
+    json_t *value;
+    size_t i;
+    int rc;
+
+    value = tree_value(&t, 0);
+    if (value == NULL) {
+        outbox_errstr_set(errstr, errstr_size, "out of memory while building the JSON tree");
+        result = OUTBOX_AVRO_ENC_NOMEM;
+        goto done;
+    }
+    enc_ctx_init(&ctx, buf, 0);
+    ctx.notes = t.notes;
+    ctx.n_notes = t.n_notes;
+    rc = enc_value(&ctx, outbox_schema_root(schema), value);
+    if (rc != 0)
+        buf->len = mark;
+    result = enc_finish(&ctx, rc, errstr, errstr_size);
+done:
+    json_decref(value);
+    for (i = 0; i < t.n_notes; i++)
+        json_decref((json_t *)t.notes[i].json);
+    free(t.notes);
+    return result;
+}
+
+/*
+ * json_loadb() failed: classify it with the tokenizer's verdict, or encode the tokens when only
+ * jansson's number range stood in the way.
+ *   tokenizer accepted the text   a number jansson cannot hold: encode from the tokens;
+ *                                 anything else is jansson's own failure: out of memory
+ *   tokenizer: not JSON           NOT_JSON, with jansson's reason when it is about the syntax
+ *   tokenizer: beyond its limits  jansson decides: its syntax errors are NOT_JSON, a number it
+ *                                 cannot hold MISMATCH (the codec could not take such a deep
+ *                                 document either), the rest NOMEM
+ */
+static outbox_avro_enc_rc ref_load_failed(const outbox_schema *schema, const char *json, size_t len,
+                                          outbox_avro_scratch *scratch, const json_error_t *jerr,
+                                          outbox_buf *buf, char *errstr, size_t errstr_size)
 {
     enum json_error_code code = json_error_code(jerr);
     int jansson_oom = code == json_error_out_of_memory || code == json_error_unknown;
+    char tok_err[128];
+    int tok_rc;
 
-    if (tok_rc == 0 || (scratch->over_limit && jansson_oom)) {
+    tok_rc = outbox_avro_text_tokenize(scratch, json, len, tok_err, sizeof(tok_err));
+    if (tok_rc == 0 && code == json_error_numeric_overflow)
+        return ref_encode_tokens(schema, json, scratch, buf, errstr, errstr_size);
+    if (tok_rc == OUTBOX_AVRO_ERR_NOMEM || tok_rc == 0 || (scratch->over_limit && jansson_oom)) {
         outbox_errstr_set(errstr, errstr_size, "out of memory while parsing JSON (jansson: %s)",
                           jerr->text[0] ? jerr->text : "no reason given");
         return OUTBOX_AVRO_ENC_NOMEM;
     }
-    if (jansson_oom)
+    if (scratch->over_limit && code == json_error_numeric_overflow) {
+        outbox_errstr_set(errstr, errstr_size,
+                          "schema mismatch at top level: %s, with a number beyond int64 or "
+                          "double (%s at line %d column %d)",
+                          tok_err, jerr->text, jerr->line, jerr->column);
+        return OUTBOX_AVRO_ENC_MISMATCH;
+    }
+    if (jansson_oom || code == json_error_numeric_overflow)
         outbox_errstr_set(errstr, errstr_size, "not valid JSON: %s", tok_err);
     else
         outbox_errstr_set(errstr, errstr_size, "not valid JSON: %s at line %d column %d",
@@ -1784,21 +2041,14 @@ outbox_avro_enc_rc outbox_avro_json_encode_text_reference(const outbox_schema *s
     size_t flags = JSON_DECODE_ANY;
     outbox_avro_enc_rc rc;
     json_error_t jerr;
-    char tok_err[128];
     json_t *value;
-    int tok_rc;
 
-    tok_rc = outbox_avro_text_tokenize(scratch, json, len, tok_err, sizeof(tok_err));
-    if (tok_rc == OUTBOX_AVRO_ERR_NOMEM) {
-        outbox_errstr_set(errstr, errstr_size, "%s", tok_err);
-        return OUTBOX_AVRO_ENC_NOMEM;
-    }
     if (scratch->flags & OUTBOX_AVRO_TEXT_ALLOW_NUL)
         flags |= JSON_ALLOW_NUL;
     memset(&jerr, 0, sizeof(jerr)); /* a failure jansson does not report leaves the code 0 */
     value = json_loadb(json, len, flags, &jerr);
     if (value == NULL)
-        return ref_load_failed(tok_rc, scratch, &jerr, tok_err, errstr, errstr_size);
+        return ref_load_failed(schema, json, len, scratch, &jerr, buf, errstr, errstr_size);
     rc = outbox_avro_json_encode(schema, value, buf, errstr, errstr_size);
     json_decref(value);
     return rc;
@@ -2100,12 +2350,7 @@ union_encoder_choice(outbox_buf *scratch, const outbox_avro_node *node, const js
     struct enc_ctx enc;
     int rc;
 
-    enc.buf = scratch;
-    enc.depth = 0;
-    enc.quiet = 1;
-    enc.union_branch = -1;
-    enc.path.n = 0;
-    enc.msg[0] = '\0';
+    enc_ctx_init(&enc, scratch, 1);
     outbox_buf_reset(scratch);
     rc = enc_union(&enc, node, value);
     if (rc == ENC_NOMEM)

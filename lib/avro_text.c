@@ -308,8 +308,8 @@ static int number_strtod(outbox_avro_scratch *scratch, const char *s, size_t len
 
 /*
  * The number at *pp (jansson's grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?).
- * Integers must fit int64 and reals must not overflow a double, else jansson fails the
- * document.
+ * An integer beyond int64 or a real beyond a double's range (PostgreSQL's jsonb prints 1e19 as
+ * twenty digits) is a BIGNUM: still JSON, though jansson refuses the whole document for it.
  */
 static int scan_number(struct tokenizer *tz, const uint8_t **pp, outbox_avro_token *tok)
 {
@@ -366,7 +366,7 @@ static int scan_number(struct tokenizer *tz, const uint8_t **pp, outbox_avro_tok
         if (int_digits > 19 ||
             (int_digits == 19 &&
              memcmp(digits, s[0] == '-' ? "9223372036854775808" : "9223372036854775807", 19) > 0))
-            return tok_fail(tz, s); /* "too big integer" */
+            tok->type = OUTBOX_AVRO_TOK_BIGNUM; /* jansson: "too big integer" */
     } else {
         tok->type = OUTBOX_AVRO_TOK_REAL;
         /* below 10^300 a double cannot overflow; look closer only at larger magnitudes */
@@ -377,7 +377,7 @@ static int scan_number(struct tokenizer *tz, const uint8_t **pp, outbox_avro_tok
             if (number_strtod(tz->scratch, (const char *)s, (size_t)(p - s), &d, &overflow) != 0)
                 return TOK_NOMEM;
             if (overflow)
-                return tok_fail(tz, s); /* "real number overflow" */
+                tok->type = OUTBOX_AVRO_TOK_BIGNUM; /* jansson: "real number overflow" */
         }
     }
     *pp = p;

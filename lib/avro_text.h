@@ -8,11 +8,13 @@
  * largest document seen), tokenizing allocates nothing.
  *
  * It accepts EXACTLY a subset of what jansson 2.14's json_loadb(text, len, JSON_DECODE_ANY)
- * accepts (plus JSON_ALLOW_NUL with OUTBOX_AVRO_TEXT_ALLOW_NUL), never more: the same grammar,
- * whitespace, escapes, UTF-8 and surrogate rules, integers that overflow int64 and reals that
- * overflow a double rejected, no NUL in object keys. Stricter only where jansson would accept
- * something unusual: containers nested deeper than OUTBOX_AVRO_TEXT_MAX_DEPTH, or input of 4 GiB
- * or more. A rejected document is simply left to jansson.
+ * accepts (plus JSON_ALLOW_NUL with OUTBOX_AVRO_TEXT_ALLOW_NUL), with one extension: numbers
+ * jansson cannot hold (an integer beyond int64, a real beyond a double's range; jansson fails
+ * the whole document with "too big integer" / "real number overflow") are JSON and become
+ * BIGNUM tokens. Otherwise the same grammar, whitespace, escapes, UTF-8 and surrogate rules,
+ * no NUL in object keys. Stricter only where jansson would accept something unusual: containers
+ * nested deeper than OUTBOX_AVRO_TEXT_MAX_DEPTH, or input of 4 GiB or more. A rejected document
+ * is simply left to jansson.
  *
  * Tokens, in document order: a value is one token; an array token is followed by its elements,
  * an object token by key (STRING) and value tokens alternating. Every token's `next` is the
@@ -45,6 +47,8 @@ typedef enum outbox_avro_tok_type {
     OUTBOX_AVRO_TOK_STRING,
     OUTBOX_AVRO_TOK_ARRAY,
     OUTBOX_AVRO_TOK_OBJECT,
+    OUTBOX_AVRO_TOK_BIGNUM, /* a number jansson cannot hold: an integer beyond int64 (no '.',
+                               'e' or 'E') or a real beyond +-DBL_MAX */
 } outbox_avro_tok_type;
 
 typedef struct outbox_avro_token {
@@ -100,9 +104,10 @@ static inline const char *outbox_avro_tok_str(const outbox_avro_scratch *scratch
 int64_t outbox_avro_tok_integer(const char *json, const outbox_avro_token *tok);
 
 /*
- * The double value of an INTEGER or REAL token, exactly as jansson computes it (strtod under
- * the current locale's decimal point). Returns 0, or OUTBOX_AVRO_ERR_NOMEM when a very long
- * number needs a buffer and none can be allocated.
+ * The double value of an INTEGER, REAL or BIGNUM token, exactly as jansson computes it (strtod
+ * under the current locale's decimal point: correctly rounded, so "10000000000000000000" and
+ * "1e19" give the same double). A BIGNUM beyond a double's range gives +-HUGE_VAL. Returns 0, or
+ * OUTBOX_AVRO_ERR_NOMEM when a very long number needs a buffer and none can be allocated.
  */
 int outbox_avro_tok_double(outbox_avro_scratch *scratch, const char *json,
                            const outbox_avro_token *tok, double *value)

@@ -187,7 +187,18 @@ static void test_int_out_of_range_is_an_error(void **state)
 {
     (void)state;
     assert_string_equal(enc_err("\"int\"", "2147483648"),
-                        "schema mismatch at top level: value 2147483648 out of range for int");
+                        "schema mismatch at top level: value 2147483648 out of range for int "
+                        "[-2147483648, 2147483647]");
+    assert_string_equal(enc_err("\"int\"", "3e9"),
+                        "schema mismatch at top level: value 3000000000 out of range for int "
+                        "[-2147483648, 2147483647]");
+    /* a real beyond any long: out of range, not "expected long, got real" */
+    assert_string_equal(enc_err("\"long\"", "1e19"),
+                        "schema mismatch at top level: value 1e+19 out of range for long "
+                        "[-9223372036854775808, 9223372036854775807]");
+    assert_string_equal(enc_err("\"long\"", "-9.3e18"),
+                        "schema mismatch at top level: value -9.3e+18 out of range for long "
+                        "[-9223372036854775808, 9223372036854775807]");
 }
 
 static void test_float_and_double_are_little_endian_ieee(void **state)
@@ -198,7 +209,8 @@ static void test_float_and_double_are_little_endian_ieee(void **state)
     assert_string_equal(enc_ok("\"float\"", "\"NaN\""), "0000c07f");
     assert_string_equal(enc_ok("\"double\"", "\"-Infinity\""), "000000000000f0ff");
     assert_string_equal(enc_err("\"float\"", "1e300"),
-                        "schema mismatch at top level: value 1e+300 out of range for float");
+                        "schema mismatch at top level: value 1e+300 out of range for float "
+                        "[-3.40282347e+38, 3.40282347e+38]");
 }
 
 static void test_bytes_are_code_points_0_to_255(void **state)

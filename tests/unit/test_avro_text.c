@@ -1059,6 +1059,148 @@ static void test_text_declined_by_the_fast_path_is_decided_by_the_reference(void
     free(json);
 }
 
+/* The authoritative encoding of `json`, as hex in one of 2 rotating buffers; fails the test
+ * unless it succeeds. */
+static const char *encode_hex(const char *schema_json, const char *json)
+{
+    static char bufs[2][2048];
+    static int turn;
+    char *out = bufs[turn++ % 2];
+    outbox_schema *schema = schema_text(schema_json);
+    outbox_avro_scratch scratch;
+    outbox_buf buf = OUTBOX_BUF_INIT;
+    char err[512];
+    size_t i;
+
+    outbox_avro_scratch_init(&scratch, 0);
+    if (outbox_avro_json_encode_text(schema, json, strlen(json), &scratch, &buf, err,
+                                     sizeof(err)) != OUTBOX_AVRO_ENC_OK)
+        fail_msg("%.60s under %s: %s", json, schema_json, err);
+    for (i = 0; i < buf.len && 2 * i + 2 < sizeof(bufs[0]); i++)
+        snprintf(out + 2 * i, 3, "%02x", buf.data[i]);
+    out[2 * i] = '\0';
+    assert_true(2 * i + 2 < 2048);
+    outbox_avro_scratch_free(&scratch);
+    outbox_buf_free(&buf);
+    outbox_schema_destroy(schema);
+    return out;
+}
+
+/* DBL_MAX and 1e308 as PostgreSQL's jsonb prints them: digits, no exponent. */
+#define DBL_MAX_DIGITS                                                                             \
+    "17976931348623157081452742373170435679807056752584499659891747680315726078002853876058955"    \
+    "86327668781715404589535143824642343213268894641827684675467035375169860499105765512820762"    \
+    "45490090389328944075868508455133942304583236903222948165808559332123348274797826204144723"    \
+    "168738177180919299881250404026184124858368"
+#define E308_DIGITS                                                                                \
+    "1000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"  \
+    "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"  \
+    "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"  \
+    "000000000000000000000000000000000000"
+
+static void test_numbers_jansson_cannot_hold_encode_exactly(void **state)
+{
+    const char *dec = "{\"type\":\"bytes\",\"logicalType\":\"decimal\",\"precision\":38,"
+                      "\"scale\":0}";
+    char big[1024];
+
+    (void)state;
+    assert_int_equal(strlen(E308_DIGITS), 309);
+    /* jsonb's spelling of 1e19, 9.3e18 and 1e308 give the same double as the exponent form */
+    assert_string_equal(encode_hex("\"double\"", "10000000000000000000"),
+                        encode_hex("\"double\"", "1e19"));
+    assert_string_equal(encode_hex("\"double\"", "10000000000000000000"), "003d9160e458e143");
+    assert_string_equal(encode_hex("\"double\"", "-9300000000000000000"), "40643f970722e0c3");
+    assert_string_equal(encode_hex("\"double\"", E308_DIGITS), encode_hex("\"double\"", "1e308"));
+    assert_string_equal(encode_hex("\"double\"", DBL_MAX_DIGITS), "ffffffffffffef7f");
+    assert_string_equal(encode_hex("\"float\"", "10000000000000000000"), "23c70a5f");
+    /* a union takes it in its double branch, the long branch refusing it */
+    assert_string_equal(encode_hex("[\"null\",\"long\",\"double\"]", "10000000000000000000"),
+                        "04003d9160e458e143");
+    /* a decimal takes the digits exactly, as from a string */
+    assert_string_equal(encode_hex(dec, "123456789012345678901234567890"),
+                        encode_hex(dec, "\"123456789012345678901234567890\""));
+    /* a member the schema lacks may hold one */
+    assert_string_equal(encode_hex("{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":"
+                                   "\"a\",\"type\":\"int\"}]}",
+                                   "{\"x\":1" E308_DIGITS "0,\"a\":1}"),
+                        "02");
+    /* both paths agree, jansson's tree built from the tokens on the reference path */
+    assert_int_equal(agree("\"double\"", "10000000000000000000"), 0);
+    assert_int_equal(agree("\"double\"", DBL_MAX_DIGITS), 0);
+    snprintf(big, sizeof(big), "[%s,-%s,1e19,12]", E308_DIGITS, E308_DIGITS);
+    assert_int_equal(agree("{\"type\":\"array\",\"items\":\"double\"}", big), 0);
+    assert_int_equal(agree(dec, "123456789012345678901234567890"), 0);
+    assert_int_not_equal(agree("\"long\"", "10000000000000000000"), 0);
+    assert_int_not_equal(agree("\"double\"", "1" E308_DIGITS), 0);
+    assert_int_not_equal(agree("\"double\"", "-2e308"), 0);
+}
+
+static void test_int64_stays_exact_next_to_a_number_jansson_cannot_hold(void **state)
+{
+    const char *schema = "{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"l\","
+                         "\"type\":\"long\"},{\"name\":\"d\",\"type\":\"double\"}]}";
+    const char *json = "{\"l\":9007199254740993,\"d\":10000000000000000000}";
+    outbox_schema *compiled = schema_text(schema);
+    outbox_avro_scratch scratch;
+    outbox_buf buf = OUTBOX_BUF_INIT;
+    char err[256];
+
+    (void)state;
+    /* 2^53 + 1 would become 2^53 with JSON_DECODE_INT_AS_REAL; the reference path keeps it */
+    outbox_avro_scratch_init(&scratch, 0);
+    assert_int_equal(outbox_avro_json_encode_text_reference(compiled, json, strlen(json), &scratch,
+                                                            &buf, err, sizeof(err)),
+                     OUTBOX_AVRO_ENC_OK);
+    assert_int_equal(buf.len, 8 + 8);
+    assert_memory_equal(buf.data, "\x82\x80\x80\x80\x80\x80\x80\x20", 8);
+    assert_memory_equal(buf.data + 8, "\x00\x3d\x91\x60\xe4\x58\xe1\x43", 8);
+    outbox_avro_scratch_free(&scratch);
+    outbox_buf_free(&buf);
+    outbox_schema_destroy(compiled);
+    assert_string_equal(encode_hex(schema, json), "8280808080808020003d9160e458e143");
+}
+
+static void test_int_or_long_out_of_range_names_the_field_and_range(void **state)
+{
+    const char *schema = "{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"n\","
+                         "\"type\":{\"type\":\"record\",\"name\":\"S\",\"fields\":[{\"name\":"
+                         "\"amount\",\"type\":\"long\"},{\"name\":\"count\",\"type\":\"int\"},"
+                         "{\"name\":\"ratio\",\"type\":\"double\"}]}}]}";
+    char json[1024];
+    char err[512];
+
+    (void)state;
+    assert_int_equal(encode_full(schema,
+                                 "{\"n\":{\"amount\":10000000000000000000,\"count\":1,"
+                                 "\"ratio\":1}}",
+                                 0, err, sizeof(err)),
+                     OUTBOX_AVRO_ENC_MISMATCH);
+    assert_string_equal(err, "schema mismatch at n.amount: value 10000000000000000000 out of "
+                             "range for long [-9223372036854775808, 9223372036854775807]");
+    assert_int_equal(encode_full(schema,
+                                 "{\"n\":{\"amount\":-9223372036854775809,\"count\":1,"
+                                 "\"ratio\":1}}",
+                                 0, err, sizeof(err)),
+                     OUTBOX_AVRO_ENC_MISMATCH);
+    assert_string_equal(err, "schema mismatch at n.amount: value -9223372036854775809 out of "
+                             "range for long [-9223372036854775808, 9223372036854775807]");
+    assert_int_equal(encode_full(schema, "{\"n\":{\"amount\":1,\"count\":2147483648,\"ratio\":1}}",
+                                 0, err, sizeof(err)),
+                     OUTBOX_AVRO_ENC_MISMATCH);
+    assert_string_equal(err, "schema mismatch at n.count: value 2147483648 out of range for int "
+                             "[-2147483648, 2147483647]");
+    snprintf(json, sizeof(json), "{\"n\":{\"amount\":1,\"count\":1,\"ratio\":-1%s}}", E308_DIGITS);
+    assert_int_equal(encode_full(schema, json, 0, err, sizeof(err)), OUTBOX_AVRO_ENC_MISMATCH);
+    assert_string_equal(err, "schema mismatch at n.ratio: value -110000000000000000000000000000"
+                             "000000000... out of range for double [-1.7976931348623157e+308, "
+                             "1.7976931348623157e+308]");
+    /* a document that is not JSON stays NOT_JSON, whatever numbers it holds */
+    assert_int_equal(
+        encode_full(schema, "{\"n\":{\"amount\":10000000000000000000,}}", 0, err, sizeof(err)),
+        OUTBOX_AVRO_ENC_NOT_JSON);
+}
+
 /* An allocator that fails after `fail_after` more allocations. */
 static int fail_after = -1;
 
@@ -1272,6 +1414,9 @@ int main(void)
         cmocka_unit_test(test_text_declined_by_the_fast_path_is_decided_by_the_reference),
         cmocka_unit_test(test_text_out_of_memory_is_never_the_events_fault),
         cmocka_unit_test(test_unsupported_node_is_internal),
+        cmocka_unit_test(test_numbers_jansson_cannot_hold_encode_exactly),
+        cmocka_unit_test(test_int64_stays_exact_next_to_a_number_jansson_cannot_hold),
+        cmocka_unit_test(test_int_or_long_out_of_range_names_the_field_and_range),
         cmocka_unit_test(test_every_truncation_fails),
         cmocka_unit_test(test_garbage_bytes_never_crash_and_agree),
         cmocka_unit_test(test_warm_scratch_does_not_allocate),
