@@ -31,3 +31,28 @@ GRANT INSERT, SELECT, DELETE ON public.outbox TO blog_app;
 GRANT SELECT, DELETE ON public.outbox TO outbox_relay;
 -- The relay may create its own logical slot (REPLICATION) and reads WAL through it; it does
 -- not need CREATE on the database unless it must create the publication itself.
+
+-- Logical-message events (pg_logical_emit_message, opt-in in the relay: outbox.logical-messages)
+-- publish exactly like an outbox row, so the right to emit them must be the right to insert into
+-- the outbox. PostgreSQL lets PUBLIC execute the function by default: revoke that and grant it to
+-- the application role only, for every overload (PostgreSQL 17 adds a `flush` argument).
+-- Function privileges are per database: run this in the application's database, as a superuser
+-- (the functions belong to the bootstrap superuser). `outbox-relay check` fails while PUBLIC, or
+-- a role outside outbox.message-roles, can execute it with logical messages on.
+DO $$
+DECLARE
+  fn regprocedure;
+BEGIN
+  IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    RAISE WARNING 'not a superuser: EXECUTE on pg_logical_emit_message was left as it is; '
+                  'run sql/outbox.sql as a superuser to revoke it from PUBLIC';
+    RETURN;
+  END IF;
+  FOR fn IN SELECT p.oid::regprocedure FROM pg_proc p
+            WHERE p.proname = 'pg_logical_emit_message'
+              AND p.pronamespace = 'pg_catalog'::regnamespace LOOP
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', fn);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO blog_app', fn);
+  END LOOP;
+END
+$$;
