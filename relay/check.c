@@ -12,6 +12,7 @@
 struct check {
     FILE *out;
     int problems;
+    int warnings;
 };
 
 static void check_ok(struct check *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -38,6 +39,20 @@ static void check_problem(struct check *c, const char *fix, const char *fmt, ...
     c->problems++;
 }
 
+/* Not a problem (the relay works), but likely not what was meant. */
+static void check_warning(struct check *c, const char *fix, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void check_warning(struct check *c, const char *fix, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("  WARNING  ", c->out);
+    vfprintf(c->out, fmt, ap);
+    fprintf(c->out, "\n           fix: %s\n", fix);
+    va_end(ap);
+    c->warnings++;
+}
+
 /* One-row, one-column query; NULL on error or no row (caller frees). */
 static char *query1(PGconn *pg, const char *sql, int nparams, const char *const *params)
 {
@@ -49,19 +64,10 @@ static char *query1(PGconn *pg, const char *sql, int nparams, const char *const 
     return v;
 }
 
-static void check_postgres(struct check *c, const relay_settings *s)
+/* wal_level, wal_sender_timeout against the status interval, the REPLICATION attribute. */
+static void check_server(struct check *c, PGconn *pg, const relay_settings *s)
 {
-    PGconn *pg = PQconnectdb(s->conninfo);
-    char *v = NULL;
-    if (PQstatus(pg) != CONNECTION_OK) {
-        check_problem(c, "check postgres.conninfo (host, port, dbname, user) and pg_hba.conf",
-                      "cannot connect to PostgreSQL: %s", PQerrorMessage(pg));
-        PQfinish(pg);
-        return;
-    }
-    check_ok(c, "connected to PostgreSQL %d as %s, database %s", PQserverVersion(pg), PQuser(pg),
-             PQdb(pg));
-    v = query1(pg, "SHOW wal_level", 0, NULL);
+    char *v = query1(pg, "SHOW wal_level", 0, NULL);
     if (v && strcmp(v, "logical") == 0)
         check_ok(c, "wal_level = logical");
     else
@@ -91,42 +97,89 @@ static void check_postgres(struct check *c, const relay_settings *s)
         check_problem(c, "ALTER ROLE <relay role> REPLICATION (as a superuser)",
                       "role %s lacks the REPLICATION attribute", PQuser(pg));
     free(v);
-    const char *tp[1] = {s->table};
-    v = query1(pg, "SELECT to_regclass($1)::text", 1, tp);
-    if (v)
-        check_ok(c, "outbox table %s exists", s->table);
-    else
-        check_problem(c, "run sql/outbox.sql, or set postgres.table to your outbox table",
-                      "outbox table %s does not exist (or is not visible to %s)", s->table,
-                      PQuser(pg));
-    free(v);
-    const char *pp[2] = {s->publication, s->table};
-    v = query1(pg, "SELECT pubinsert::text FROM pg_publication WHERE pubname = $1", 1, pp);
+}
+
+static void check_tables(struct check *c, PGconn *pg, const relay_settings *s)
+{
+    for (size_t i = 0; i < s->ntables; i++) {
+        const relay_table *t = &s->tables[i];
+        const char *tp[2] = {t->schema, t->relname};
+        char *v = query1(pg,
+                         "SELECT 1::text FROM pg_class r JOIN pg_namespace n ON n.oid = "
+                         "r.relnamespace WHERE n.nspname = $1 AND r.relname = $2",
+                         2, tp);
+        if (v)
+            check_ok(c, "outbox table %s exists", t->name);
+        else
+            check_problem(c, "run sql/outbox.sql, or set postgres.table(s) to your outbox table(s)",
+                          "outbox table %s does not exist (or is not visible to %s)", t->name,
+                          PQuser(pg));
+        free(v);
+    }
+}
+
+/* Tables the publication publishes that the relay does not read: decoded, then dropped. */
+static void check_publication_extra(struct check *c, PGconn *pg, const relay_settings *s)
+{
+    const char *pp[1] = {s->publication};
+    PGresult *res = PQexecParams(pg,
+                                 "SELECT schemaname, tablename FROM pg_publication_tables "
+                                 "WHERE pubname = $1 ORDER BY 1, 2",
+                                 1, NULL, pp, NULL, NULL, 0);
+    for (int i = 0; PQresultStatus(res) == PGRES_TUPLES_OK && i < PQntuples(res); i++) {
+        const char *schema = PQgetvalue(res, i, 0), *rel = PQgetvalue(res, i, 1);
+        if (relay_settings_table_find(s, schema, rel))
+            continue;
+        check_warning(c,
+                      "add it to postgres.tables if its rows are events, else ALTER PUBLICATION "
+                      "<name> DROP TABLE <it> (as its owner)",
+                      "publication %s also publishes %s.%s, which the relay does not read: its "
+                      "changes are decoded and ignored",
+                      s->publication, schema, rel);
+    }
+    PQclear(res);
+}
+
+static void check_publication(struct check *c, PGconn *pg, const relay_settings *s)
+{
+    const char *pp[1] = {s->publication};
+    char *v = query1(pg, "SELECT pubinsert::text FROM pg_publication WHERE pubname = $1", 1, pp);
     if (!v) {
         if (s->create_publication)
-            check_ok(c, "publication %s missing: the relay will create it (needs ownership of %s)",
-                     s->publication, s->table);
+            check_ok(c,
+                     "publication %s missing: the relay will create it (needs ownership of the "
+                     "outbox tables)",
+                     s->publication);
         else
             check_problem(c,
                           "run sql/outbox.sql as the table owner, or set "
                           "postgres.create-publication = true",
                           "publication %s does not exist", s->publication);
-    } else {
-        if (strcmp(v, "true") != 0)
-            check_problem(c, "ALTER PUBLICATION <name> SET (publish = 'insert')",
-                          "publication %s does not publish inserts", s->publication);
-        free(v);
+        return;
+    }
+    if (strcmp(v, "true") != 0)
+        check_problem(c, "ALTER PUBLICATION <name> SET (publish = 'insert')",
+                      "publication %s does not publish inserts", s->publication);
+    free(v);
+    for (size_t i = 0; i < s->ntables; i++) {
+        const relay_table *t = &s->tables[i];
+        const char *tp[3] = {s->publication, t->schema, t->relname};
         v = query1(pg,
                    "SELECT 1::text FROM pg_publication_tables WHERE pubname = $1 AND "
-                   "format('%s.%s', schemaname, tablename) = $2",
-                   2, pp);
+                   "schemaname = $2 AND tablename = $3",
+                   3, tp);
         if (v)
-            check_ok(c, "publication %s covers %s", s->publication, s->table);
+            check_ok(c, "publication %s covers %s", s->publication, t->name);
         else
             check_problem(c, "ALTER PUBLICATION <name> ADD TABLE <outbox table> (as its owner)",
-                          "publication %s does not cover %s", s->publication, s->table);
+                          "publication %s does not cover %s", s->publication, t->name);
+        free(v);
     }
-    free(v);
+    check_publication_extra(c, pg, s);
+}
+
+static void check_slot(struct check *c, PGconn *pg, const relay_settings *s)
+{
     const char *sp[1] = {s->slot};
     PGresult *res = PQexecParams(pg,
                                  "SELECT plugin, database, active::text, "
@@ -147,26 +200,105 @@ static void check_postgres(struct check *c, const relay_settings *s)
         else
             check_ok(c, "slot %s exists (pgoutput), %s of WAL behind", s->slot,
                      PQgetvalue(res, 0, 3));
-    } else {
         PQclear(res);
-        res = NULL;
-        v = query1(pg,
-                   "SELECT (current_setting('max_replication_slots')::int - count(*))::text "
-                   "FROM pg_replication_slots",
-                   0, NULL);
-        if (!s->create_slot)
-            check_problem(c,
-                          "create it (SELECT pg_create_logical_replication_slot(<slot>, "
-                          "'pgoutput')) or set postgres.create-slot = true",
-                          "slot %s does not exist", s->slot);
-        else if (v && atoi(v) <= 0)
-            check_problem(c, "raise max_replication_slots or drop an unused slot",
-                          "slot %s does not exist and no free slot is left", s->slot);
-        else
-            check_ok(c, "slot %s missing: the relay will create it", s->slot);
-        free(v);
+        return;
     }
     PQclear(res);
+    char *v = query1(pg,
+                     "SELECT (current_setting('max_replication_slots')::int - count(*))::text "
+                     "FROM pg_replication_slots",
+                     0, NULL);
+    if (!s->create_slot)
+        check_problem(c,
+                      "create it (SELECT pg_create_logical_replication_slot(<slot>, "
+                      "'pgoutput')) or set postgres.create-slot = true",
+                      "slot %s does not exist", s->slot);
+    else if (v && atoi(v) <= 0)
+        check_problem(c, "raise max_replication_slots or drop an unused slot",
+                      "slot %s does not exist and no free slot is left", s->slot);
+    else
+        check_ok(c, "slot %s missing: the relay will create it", s->slot);
+    free(v);
+}
+
+/* Who, besides superusers, may execute pg_logical_emit_message (any overload): the grantees of
+ * its ACL (a NULL ACL is the default, PUBLIC) that are neither listed in outbox.message-roles
+ * nor, with that list empty, allowed to INSERT into one of the outbox tables. */
+static const char *const messages_sql =
+    "WITH fn AS (SELECT coalesce(proacl, acldefault('f', proowner)) AS acl FROM pg_proc "
+    "  WHERE proname = 'pg_logical_emit_message' AND pronamespace = 'pg_catalog'::regnamespace), "
+    "g AS (SELECT a.grantee, a.privilege_type FROM fn, aclexplode(fn.acl) AS a) "
+    "SELECT DISTINCT CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE r.rolname END "
+    "FROM g LEFT JOIN pg_roles r ON r.oid = g.grantee "
+    "WHERE g.privilege_type = 'EXECUTE' AND (g.grantee = 0 OR (NOT r.rolsuper "
+    "  AND NOT r.rolname = ANY (string_to_array(regexp_replace($1, '\\s', '', 'g'), ',')) "
+    "  AND NOT ($1 = '' AND EXISTS (SELECT 1 FROM unnest(string_to_array($2, ',')) AS t(name) "
+    "    WHERE to_regclass(t.name) IS NOT NULL "
+    "      AND has_table_privilege(r.oid, to_regclass(t.name), 'INSERT'))))) "
+    "ORDER BY 1";
+
+/* With logical-message events on, calling pg_logical_emit_message publishes: only the roles
+ * trusted with the outbox may be able to. */
+static void check_messages(struct check *c, PGconn *pg, const relay_settings *s)
+{
+    if (!s->logical_messages) {
+        check_ok(c, "logical-message events off: pg_logical_emit_message() calls are ignored");
+        return;
+    }
+    char tables[4096] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < s->ntables && used < sizeof(tables); i++) {
+        char *q = PQescapeIdentifier(pg, s->tables[i].schema, strlen(s->tables[i].schema));
+        char *r = PQescapeIdentifier(pg, s->tables[i].relname, strlen(s->tables[i].relname));
+        used += (size_t)snprintf(tables + used, sizeof(tables) - used, "%s%s.%s", i ? "," : "",
+                                 q ? q : "", r ? r : "");
+        PQfreemem(q);
+        PQfreemem(r);
+    }
+    const char *params[2] = {s->message_roles, tables};
+    PGresult *res = PQexecParams(pg, messages_sql, 2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        check_problem(c, "run check as a role that can read pg_proc and pg_roles",
+                      "cannot read who may execute pg_logical_emit_message: %s",
+                      PQerrorMessage(pg));
+    } else if (PQntuples(res) == 0) {
+        check_ok(c, "only superusers and %s%s may execute pg_logical_emit_message (prefix '%s')",
+                 s->message_roles[0] ? "outbox.message-roles: "
+                                     : "roles that may insert into an outbox table",
+                 s->message_roles, s->message_prefix);
+    } else {
+        char who[1024] = "";
+        size_t n = 0;
+        for (int i = 0; i < PQntuples(res) && n < sizeof(who); i++)
+            n += (size_t)snprintf(who + n, sizeof(who) - n, "%s%s", i ? ", " : "",
+                                  PQgetvalue(res, i, 0));
+        check_problem(c,
+                      "run sql/outbox.sql as a superuser (REVOKE EXECUTE ON FUNCTION "
+                      "pg_logical_emit_message FROM PUBLIC, GRANT it to the application role), "
+                      "revoke it from the others, or list trusted roles in outbox.message-roles",
+                      "outbox.logical-messages is on and %s may execute "
+                      "pg_logical_emit_message: anyone of them can publish events",
+                      who);
+    }
+    PQclear(res);
+}
+
+static void check_postgres(struct check *c, const relay_settings *s)
+{
+    PGconn *pg = PQconnectdb(s->conninfo);
+    if (PQstatus(pg) != CONNECTION_OK) {
+        check_problem(c, "check postgres.conninfo (host, port, dbname, user) and pg_hba.conf",
+                      "cannot connect to PostgreSQL: %s", PQerrorMessage(pg));
+        PQfinish(pg);
+        return;
+    }
+    check_ok(c, "connected to PostgreSQL %d as %s, database %s", PQserverVersion(pg), PQuser(pg),
+             PQdb(pg));
+    check_server(c, pg, s);
+    check_tables(c, pg, s);
+    check_publication(c, pg, s);
+    check_slot(c, pg, s);
+    check_messages(c, pg, s);
     PQfinish(pg);
 }
 
@@ -238,6 +370,8 @@ int relay_check(const relay_settings *settings, const outbox_conf *conf, FILE *o
     check_registry(&c, settings);
     if (c.problems)
         fprintf(out, "%d problem%s found\n", c.problems, c.problems == 1 ? "" : "s");
+    else if (c.warnings)
+        fprintf(out, "ready, %d warning%s\n", c.warnings, c.warnings == 1 ? "" : "s");
     else
         fprintf(out, "ready\n");
     return c.problems;

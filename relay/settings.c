@@ -1,6 +1,8 @@
 #include "settings.h"
 
+#include <ctype.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,6 +37,11 @@ static const outbox_conf_def relay_settings_defs[] = {
                     "publication covering the outbox table"),
     OUTBOX_CONF_STR("postgres.table", S, table, "public.outbox", 0,
                     "the outbox table (schema.table); its inserts are events"),
+    OUTBOX_CONF_STR("postgres.tables", S, tables_list, "", 0,
+                    "several outbox tables, comma-separated (e.g. \"public.outbox, "
+                    "billing.outbox\"), read through one slot and one publication and routed "
+                    "the same way; a [table schema.name] section may name a table's own "
+                    "column-* keys; empty: postgres.table alone"),
     OUTBOX_CONF_BOOL("postgres.create-slot", S, create_slot, "true",
                      "create the slot when it is missing"),
     OUTBOX_CONF_BOOL("postgres.create-publication", S, create_publication, "true",
@@ -42,9 +49,17 @@ static const outbox_conf_def relay_settings_defs[] = {
                      "needs ownership of the table"),
     OUTBOX_CONF_STR("outbox.topic", S, topic_template, "outbox.event.${aggregate_type}", 0,
                     "topic template; placeholders ${aggregate_type} and ${event_type}"),
+    OUTBOX_CONF_BOOL("outbox.logical-messages", S, logical_messages, "false",
+                     "also publish pg_logical_emit_message(true, <prefix>, ...) events; only "
+                     "transactional ones count (others are ignored and counted); the roles that "
+                     "may execute it can then publish: revoke it from PUBLIC (sql/outbox.sql)"),
     OUTBOX_CONF_STR("outbox.message-prefix", S, message_prefix, "outbox", 0,
                     "prefix of pg_logical_emit_message() events (a JSON envelope with id, "
                     "aggregate_type, aggregate_id, event_type, payload, headers)"),
+    OUTBOX_CONF_STR("outbox.message-roles", S, message_roles, "", 0,
+                    "with logical messages on, the roles (comma-separated) that may execute "
+                    "pg_logical_emit_message; `check` fails while PUBLIC or another role can; "
+                    "empty: the roles that may INSERT into an outbox table"),
     OUTBOX_CONF_STR("outbox.column-id", S, col_id, "id", 0, "column holding the event id"),
     OUTBOX_CONF_STR("outbox.column-aggregate-type", S, col_aggregate_type, "aggregate_type", 0,
                     "column holding the aggregate type (routes to a topic)"),
@@ -90,6 +105,169 @@ static const outbox_conf_def relay_settings_defs[] = {
     OUTBOX_CONF_END};
 #undef S
 
+/* ---------------------------------------------------------------- outbox tables */
+
+/* The per-table column keys of a [table schema.name] section, by enum relay_col. */
+static const char *const table_column_keys[RELAY_ROUTE_NCOLS] = {
+    "column-id",         "column-aggregate-type", "column-aggregate-id",
+    "column-event-type", "column-payload",        "column-headers",
+};
+
+#define TABLE_SECTION "table "
+
+static void tables_free(relay_settings *s)
+{
+    for (size_t i = 0; i < s->ntables; i++)
+        free(s->tables[i].name);
+    free(s->tables);
+    s->tables = NULL;
+    s->ntables = 0;
+}
+
+/* Add "schema.table" (trimmed, `len` bytes at `name`) with the default column names. */
+static int tables_add(relay_settings *s, const char *name, size_t len, char *errstr,
+                      size_t errstr_size)
+{
+    while (len > 0 && isspace((unsigned char)*name))
+        name++, len--;
+    while (len > 0 && isspace((unsigned char)name[len - 1]))
+        len--;
+    const char *dot = memchr(name, '.', len);
+    size_t slen = dot ? (size_t)(dot - name) : 0;
+    if (!dot || slen == 0 || slen >= sizeof(s->tables[0].schema) || len - slen - 1 == 0 ||
+        len - slen - 1 >= sizeof(s->tables[0].relname)) {
+        snprintf(errstr, errstr_size,
+                 "postgres.tables: '%.*s' is not schema.table (each name schema-qualified, "
+                 "e.g. public.outbox, at most 63 bytes a part)",
+                 (int)len, name);
+        return -1;
+    }
+    for (size_t i = 0; i < s->ntables; i++) {
+        if (strlen(s->tables[i].name) == len && memcmp(s->tables[i].name, name, len) == 0) {
+            snprintf(errstr, errstr_size, "postgres.tables names %.*s twice", (int)len, name);
+            return -1;
+        }
+    }
+    relay_table *tables = realloc(s->tables, (s->ntables + 1) * sizeof(*tables));
+    if (!tables)
+        goto oom;
+    s->tables = tables;
+    relay_table *t = &tables[s->ntables];
+    memset(t, 0, sizeof(*t));
+    t->name = strndup(name, len);
+    if (!t->name)
+        goto oom;
+    memcpy(t->schema, name, slen);
+    memcpy(t->relname, dot + 1, len - slen - 1);
+    const char *cols[RELAY_ROUTE_NCOLS] = {s->col_id,           s->col_aggregate_type,
+                                           s->col_aggregate_id, s->col_event_type,
+                                           s->col_payload,      s->col_headers};
+    memcpy(t->columns, cols, sizeof(cols));
+    s->ntables++;
+    return 0;
+oom:
+    snprintf(errstr, errstr_size, "out of memory");
+    return -1;
+}
+
+/* postgres.tables (or postgres.table alone) into s->tables. */
+static int tables_parse(relay_settings *s, const outbox_conf *conf, char *errstr,
+                        size_t errstr_size)
+{
+    if (s->tables_list[0] == '\0')
+        return tables_add(s, s->table, strlen(s->table), errstr, errstr_size);
+    const char *origin = outbox_conf_origin(conf, "postgres.table");
+    if (origin && strcmp(origin, "default") != 0) {
+        snprintf(errstr, errstr_size,
+                 "both postgres.table (%s) and postgres.tables are set: keep postgres.tables "
+                 "and list every outbox table in it",
+                 origin);
+        return -1;
+    }
+    for (const char *p = s->tables_list;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (tables_add(s, p, len, errstr, errstr_size) != 0)
+            return -1;
+        if (!comma)
+            return 0;
+        p = comma + 1;
+    }
+}
+
+/* Apply one item of a [table schema.name] section. */
+static int tables_apply_item(relay_settings *s, const outbox_conf_item *item, char *errstr,
+                             size_t errstr_size)
+{
+    const char *name = item->section + strlen(TABLE_SECTION);
+    relay_table *t = NULL;
+    for (size_t i = 0; i < s->ntables && !t; i++)
+        if (strcmp(s->tables[i].name, name) == 0)
+            t = &s->tables[i];
+    if (!t) {
+        snprintf(errstr, errstr_size,
+                 "[%s] at %s:%d: %s is not one of the outbox tables; list it in postgres.tables",
+                 item->section, item->file, item->line, name);
+        return -1;
+    }
+    for (int c = 0; c < RELAY_ROUTE_NCOLS; c++) {
+        if (strcmp(item->key, table_column_keys[c]) == 0) {
+            t->columns[c] = item->value; /* owned by the conf, which outlives the relay */
+            return 0;
+        }
+    }
+    snprintf(errstr, errstr_size,
+             "unknown key '%s' in [%s] at %s:%d; a table section takes column-id, "
+             "column-aggregate-type, column-aggregate-id, column-event-type, column-payload, "
+             "column-headers",
+             item->key, item->section, item->file, item->line);
+    return -1;
+}
+
+/* Sections other than the table's own: [table schema.name] is checked in finalize, once the
+ * tables are known; anything else is unknown. */
+static int settings_sections(void *target, const outbox_conf_item *items, size_t count,
+                             void *opaque, char *errstr, size_t errstr_size)
+{
+    (void)target;
+    (void)opaque;
+    for (size_t i = 0; i < count; i++) {
+        if (strncmp(items[i].section, TABLE_SECTION, strlen(TABLE_SECTION)) != 0) {
+            snprintf(errstr, errstr_size,
+                     "unknown section [%s] at %s:%d (sections: postgres, outbox, dlq, avro, "
+                     "registry, relay, http, log, kafka, table <schema.name>)",
+                     items[i].section, items[i].file, items[i].line);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int tables_finalize(relay_settings *s, const outbox_conf *conf, char *errstr,
+                           size_t errstr_size)
+{
+    size_t n;
+    const outbox_conf_item *items = outbox_conf_sections(conf, &n);
+    if (tables_parse(s, conf, errstr, errstr_size) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (tables_apply_item(s, &items[i], errstr, errstr_size) != 0)
+            return -1;
+    return 0;
+}
+
+const relay_table *relay_settings_table_find(const relay_settings *settings, const char *schema,
+                                             const char *relname)
+{
+    for (size_t i = 0; i < settings->ntables; i++)
+        if (strcmp(settings->tables[i].schema, schema) == 0 &&
+            strcmp(settings->tables[i].relname, relname) == 0)
+            return &settings->tables[i];
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- cross-field checks */
+
 static int settings_finalize(void *target, const outbox_conf *conf, void *opaque, char *errstr,
                              size_t errstr_size)
 {
@@ -114,6 +292,10 @@ static int settings_finalize(void *target, const outbox_conf *conf, void *opaque
                  s->table);
         return -1;
     }
+    if (tables_finalize(s, conf, errstr, errstr_size) != 0) {
+        tables_free(s);
+        return -1;
+    }
     if (s->message_prefix[0] == '\0') {
         snprintf(errstr, errstr_size, "outbox.message-prefix must not be empty");
         return -1;
@@ -125,6 +307,7 @@ const outbox_conf_spec relay_settings_spec = {
     .program = "outbox-relay",
     .env_prefix = "OUTBOX_RELAY",
     .defs = relay_settings_defs,
+    .on_sections = settings_sections,
     .finalize = settings_finalize,
 };
 
@@ -138,5 +321,6 @@ int relay_settings_load(relay_settings *settings, const char *path, const char *
 
 void relay_settings_free(relay_settings *settings)
 {
+    tables_free(settings);
     outbox_conf_free(relay_settings_defs, settings);
 }

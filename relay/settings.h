@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "route.h"
 
 typedef enum relay_wire_format {
     RELAY_WIRE_AUTO,          /* confluent with a registry url, else single-object */
@@ -20,17 +21,30 @@ typedef enum relay_wire_format {
     RELAY_WIRE_SINGLE_OBJECT, /* 0xC3 0x01 + CRC-64-AVRO fingerprint + Avro binary */
 } relay_wire_format;
 
+/* One outbox table the relay reads: its name and the names of its outbox columns (the
+ * outbox.column-* defaults, or its own [table schema.name] section). */
+typedef struct relay_table {
+    char *name;                   /* "schema.table", as in the catalog */
+    char schema[64], relname[64]; /* split (identifiers are at most 63 bytes) */
+    /* Column names by enum relay_col; owned by the settings or, from a [table] section, by
+     * the outbox_conf (both outlive the relay). */
+    const char *columns[RELAY_ROUTE_NCOLS];
+} relay_table;
+
 typedef struct relay_settings {
     /* [postgres] */
     char *conninfo;
     char *slot;
     char *publication;
     char *table;
+    char *tables_list; /* postgres.tables as written; parsed into tables[] */
     bool create_slot;
     bool create_publication;
     /* [outbox] */
     char *topic_template;
     char *message_prefix;
+    bool logical_messages;
+    char *message_roles;
     char *col_id, *col_aggregate_type, *col_aggregate_id, *col_event_type, *col_payload,
         *col_headers;
     /* [dlq] */
@@ -54,6 +68,9 @@ typedef struct relay_settings {
     /* [log] */
     int log_level;
     int log_format;
+    /* Derived at load: the outbox tables (postgres.tables, else postgres.table), at least one. */
+    relay_table *tables;
+    size_t ntables;
 } relay_settings;
 
 extern const outbox_conf_spec relay_settings_spec;
@@ -65,5 +82,9 @@ int relay_settings_load(relay_settings *settings, const char *path, const char *
                         size_t nsets, outbox_conf **confp, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 void relay_settings_free(relay_settings *settings);
+
+/* The configured table named `schema`.`relname`, or NULL. */
+const relay_table *relay_settings_table_find(const relay_settings *settings, const char *schema,
+                                             const char *relname);
 
 #endif
