@@ -20,6 +20,7 @@
 #include "projector_stats.h"
 #include "projector_store.h"
 
+const char outbox_consumer_schemas_default[] = OUTBOX_DEFAULT_SCHEMA_DIR;
 const outbox_conf_enum outbox_consumer_start_names[] = {
     {"earliest", OUTBOX_CONSUMER_START_EARLIEST},
     {"latest", OUTBOX_CONSUMER_START_LATEST},

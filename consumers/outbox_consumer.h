@@ -114,6 +114,8 @@ typedef struct outbox_consumer_settings {
     int log_format; /* outbox_log_format */
 } outbox_consumer_settings;
 
+/* The installed schemas directory (<datadir>/outbox-toolkit/schemas), consumer.schemas' default. */
+extern const char outbox_consumer_schemas_default[];
 extern const outbox_conf_enum outbox_consumer_start_names[];
 extern const outbox_conf_enum outbox_consumer_log_levels[];
 extern const outbox_conf_enum outbox_consumer_log_formats[];
@@ -134,8 +136,10 @@ extern const outbox_conf_enum outbox_consumer_log_formats[];
                          "Where to start without stored offsets: earliest or latest"),             \
         OUTBOX_CONF_STR("consumer.notify", T, m.notify, "", 0,                                     \
                         "NOTIFY channel for handled event ids (empty: none)"),                     \
-        OUTBOX_CONF_STR("consumer.schemas", T, m.schemas_dir, OUTBOX_DEFAULT_SCHEMA_DIR, 0,        \
-                        "Directory of *.avsc schemas for single-object encoded values"),           \
+        OUTBOX_CONF_STR("consumer.schemas", T, m.schemas_dir, outbox_consumer_schemas_default,     \
+                        OUTBOX_CONF_F_PATH,                                                        \
+                        "Directory of *.avsc schemas for single-object encoded values "            \
+                        "(relative: to the config file's directory)"),                             \
         OUTBOX_CONF_INT("consumer.batch-size", T, m.batch_size, "100", 1, 5000,                    \
                         "Most events per transaction"),                                            \
         OUTBOX_CONF_DURATION("consumer.batch-linger", T, m.batch_linger_ms, "50ms", 0, 60000,      \

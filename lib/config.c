@@ -770,6 +770,20 @@ static int conf_set_origin(conf_loader *ld, long idx, const char *file, int line
     return 0;
 }
 
+/* `value` relative to the directory of config file `file` (malloc'd; NULL when out of memory):
+ * unchanged when it is empty or absolute, or when `file` names no directory. */
+static char *conf_path_from(const char *file, const char *value)
+{
+    const char *slash = strrchr(file, '/');
+    char *path;
+
+    if (value[0] == '\0' || value[0] == '/' || slash == NULL)
+        return strdup(value);
+    if (asprintf(&path, "%.*s/%s", (int)(slash - file), file, value) < 0)
+        return NULL;
+    return path;
+}
+
 /* Parse `value` for table entry idx and store it into the target. */
 static int conf_set_def(conf_loader *ld, long idx, const char *value, const char *file, int line)
 {
@@ -819,7 +833,8 @@ static int conf_set_def(conf_loader *ld, long idx, const char *value, const char
     rc = -1;
     switch (def->type) {
     case OUTBOX_CONF_STRING: {
-        char *copy = strdup(value);
+        char *copy = (def->flags & OUTBOX_CONF_F_PATH) && line > 0 ? conf_path_from(file, value)
+                                                                   : strdup(value);
         if (copy == NULL) {
             conf_fail(ld, "out of memory");
             goto out;

@@ -115,6 +115,10 @@ typedef struct outbox_conf_enum {
 /* Entry flags. */
 #define OUTBOX_CONF_F_SECRET 0x1u   /* always masked in outbox_conf_dump() */
 #define OUTBOX_CONF_F_REQUIRED 0x2u /* STRING: must be set and non-empty after loading */
+/* STRING naming a file or directory: a relative value read from a config file is taken
+ * relative to that file's directory (so a config and the files it names move together);
+ * values from the environment, --set or the default are used as given. */
+#define OUTBOX_CONF_F_PATH 0x4u
 
 /* One table entry. Tables end with OUTBOX_CONF_END ({.name = NULL}). */
 typedef struct outbox_conf_def {

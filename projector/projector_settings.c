@@ -22,8 +22,10 @@ static const outbox_conf_enum log_formats[] = {
 static const outbox_conf_def defs[] = {
     OUTBOX_CONF_STR("postgres.conninfo", S, conninfo, NULL, 0,
                     "Read database (libpq conninfo) of projections without their own `database`"),
-    OUTBOX_CONF_STR("projector.schemas", S, schemas_dir, OUTBOX_DEFAULT_SCHEMA_DIR, 0,
-                    "Directory of *.avsc schemas for single-object encoded values"),
+    OUTBOX_CONF_STR("projector.schemas", S, schemas_dir, OUTBOX_DEFAULT_SCHEMA_DIR,
+                    OUTBOX_CONF_F_PATH,
+                    "Directory of *.avsc schemas for single-object encoded values (relative: to "
+                    "the config file's directory)"),
     OUTBOX_CONF_INT("projector.batch-size", S, batch_size, "500", 1, PROJECTOR_STORE_MAX_BATCH,
                     "Most events per batch transaction"),
     OUTBOX_CONF_DURATION("projector.batch-linger", S, batch_linger_ms, "100ms", 0, 60000,

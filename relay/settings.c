@@ -76,8 +76,9 @@ static const outbox_conf_def relay_settings_defs[] = {
                     "dead-letter topic template; ${topic} is the event's topic"),
     OUTBOX_CONF_STR("dlq.fallback-topic", S, dlq_fallback_topic, "outbox.dlq", 0,
                     "dead-letter topic for events whose own topic cannot be computed"),
-    OUTBOX_CONF_STR("avro.schema-dir", S, schema_dir, OUTBOX_DEFAULT_SCHEMA_DIR, 0,
-                    "directory of <EventType>.avsc schemas; the event type names the record"),
+    OUTBOX_CONF_STR("avro.schema-dir", S, schema_dir, OUTBOX_DEFAULT_SCHEMA_DIR, OUTBOX_CONF_F_PATH,
+                    "directory of <EventType>.avsc schemas; the event type names the record "
+                    "(relative: to the config file's directory)"),
     OUTBOX_CONF_ENUM("avro.wire-format", S, wire_format, "auto", wire_formats,
                      "auto, confluent (registry framing) or single-object (fingerprint framing)"),
     OUTBOX_CONF_STR("registry.url", S, registry_url, "", 0,

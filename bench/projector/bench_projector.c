@@ -216,7 +216,7 @@ int main(int argc, char **argv)
 
     /* ---------------------------------------------------------------- events */
     outbox_schemas *schemas = NULL;
-    if (outbox_schemas_load_dir(OUTBOX_DEFAULT_SCHEMA_DIR, &schemas, errstr, sizeof errstr)) {
+    if (outbox_schemas_load_dir(SCHEMA_DIR, &schemas, errstr, sizeof errstr)) {
         fprintf(stderr, "bench: %s\n", errstr);
         return 1;
     }

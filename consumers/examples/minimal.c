@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "outbox_consumer.h"
+#include <outbox/outbox_consumer.h>
 
 extern char **environ;
 

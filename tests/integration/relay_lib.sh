@@ -18,6 +18,9 @@ create-publication = false
 [outbox]
 topic = ${TOPIC_PREFIX}.\${aggregate_type}
 
+[avro]
+schema-dir = $OUTBOX_SOURCE_DIR/schemas
+
 [relay]
 status-interval = 1s
 shutdown-timeout = 20s

@@ -44,7 +44,7 @@ cat "$TEST_TMP/conf.txt"
 check_eq "bad value: exit 2" 2 "$rc"
 check "bad value names key and expected form" grep -q "relay.status-interval.*expected a duration" "$TEST_TMP/conf.txt"
 rc=0
-env -u OUTBOX_RELAY_KAFKA_BOOTSTRAP_SERVERS "$RELAY_BIN" check --set "postgres.conninfo=$OUTBOX_PG_RELAY" >"$TEST_TMP/nokafka.txt" 2>&1 || rc=$?
+env -u OUTBOX_RELAY_KAFKA_BOOTSTRAP_SERVERS "$RELAY_BIN" check --set "postgres.conninfo=$OUTBOX_PG_RELAY" --set "avro.schema-dir=$OUTBOX_SOURCE_DIR/schemas" >"$TEST_TMP/nokafka.txt" 2>&1 || rc=$?
 check_eq "no bootstrap servers: exit 2" 2 "$rc"
 check "it says how to set them" grep -q "OUTBOX_RELAY_KAFKA_BOOTSTRAP_SERVERS" "$TEST_TMP/nokafka.txt"
 finish
