@@ -17,19 +17,8 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "dlq.h"
 #include "settings.h"
-
-/* Dead-letter reasons, one metric label each. */
-typedef enum relay_dlq_reason {
-    RELAY_DLQ_INVALID_JSON,
-    RELAY_DLQ_NULL_COLUMN,
-    RELAY_DLQ_UNKNOWN_EVENT_TYPE,
-    RELAY_DLQ_SCHEMA_MISMATCH,
-    RELAY_DLQ_INVALID_TOPIC,
-    RELAY_DLQ_REGISTRY_REJECTED,
-    RELAY_DLQ_BAD_TABLE,
-    RELAY_DLQ_REASONS
-} relay_dlq_reason;
 
 /* The one stats struct of the daemon. Written by the loop with relaxed atomics, read by the
  * metrics renderer from another thread. */

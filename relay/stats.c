@@ -6,11 +6,6 @@
 
 #define LOAD(field) atomic_load_explicit(&stats->field, memory_order_relaxed)
 
-static const char *const dlq_labels[RELAY_DLQ_REASONS] = {
-    "invalid_json",  "null_column",       "unknown_event_type", "schema_mismatch",
-    "invalid_topic", "registry_rejected", "bad_table",
-};
-
 static void counter(outbox_metrics_buf *buf, const char *name, const char *help, uint64_t v)
 {
     outbox_metrics_header(buf, name, OUTBOX_METRICS_COUNTER, help);
@@ -39,7 +34,7 @@ char *relay_stats_render(const relay_stats *stats)
     outbox_metrics_header(buf, "outbox_relay_dead_letters_total", OUTBOX_METRICS_COUNTER,
                           "Bad events sent to the dead-letter topic, by reason.");
     for (int i = 0; i < RELAY_DLQ_REASONS; i++) {
-        outbox_metrics_label l = {"reason", dlq_labels[i]};
+        outbox_metrics_label l = {"reason", relay_dlq_reason_name((relay_dlq_reason)i)};
         outbox_metrics_counter(buf, "outbox_relay_dead_letters_total", &l, 1,
                                LOAD(dead_letters[i]));
     }

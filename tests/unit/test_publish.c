@@ -11,6 +11,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "mock_cluster.h"
 #include "publish.h"
 
 struct reports {
@@ -45,12 +46,7 @@ static int setup_with(void **state, const char *timeout_ms)
     static struct fixture fx;
     memset(&fx, 0, sizeof(fx));
     char err[512];
-    rd_kafka_conf_t *mconf = rd_kafka_conf_new();
-    rd_kafka_conf_set(mconf, "log_level", "0", err, sizeof(err));
-    fx.mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, err, sizeof(err));
-    assert_non_null(fx.mock_rk);
-    fx.mcluster = rd_kafka_mock_cluster_new(fx.mock_rk, 1);
-    assert_non_null(fx.mcluster);
+    fx.mcluster = mock_cluster_new(&fx.mock_rk);
     assert_int_equal(rd_kafka_mock_topic_create(fx.mcluster, "t", 3, 1), 0);
 
     rd_kafka_conf_t *conf = rd_kafka_conf_new();

@@ -1,0 +1,42 @@
+#include "dlq.h"
+
+#include <string.h>
+
+static const char *const dlq_reason_names[RELAY_DLQ_REASONS] = {
+    "invalid_json",  "null_column",       "unknown_event_type", "schema_mismatch",
+    "invalid_topic", "registry_rejected", "bad_table",
+};
+
+const char *relay_dlq_reason_name(relay_dlq_reason why)
+{
+    return (unsigned)why < RELAY_DLQ_REASONS ? dlq_reason_names[why] : "unknown";
+}
+
+int relay_dlq_topic(const char *template, const char *fallback, const char *event_topic,
+                    outbox_buf *out)
+{
+    outbox_buf_reset(out);
+    if (!event_topic)
+        return outbox_buf_append(out, fallback, strlen(fallback) + 1);
+    /* ${topic} in the template becomes the event's topic. */
+    const char *ph = strstr(template, "${topic}");
+    if (!ph)
+        return outbox_buf_append(out, template, strlen(template) + 1);
+    if (outbox_buf_append(out, template, (size_t)(ph - template)) ||
+        outbox_buf_append(out, event_topic, strlen(event_topic)) ||
+        outbox_buf_append(out, ph + 8, strlen(ph + 8) + 1))
+        return -1;
+    return 0;
+}
+
+size_t relay_dlq_headers(relay_dlq_reason why, const char *reason, const char *intended_topic,
+                         relay_header out[RELAY_DLQ_NHEADERS])
+{
+    const char *cls = relay_dlq_reason_name(why);
+    const char *intended = intended_topic ? intended_topic : "";
+    out[0] = (relay_header){"outbox.dlq.reason", reason, strlen(reason)};
+    out[1] = (relay_header){"outbox.dlq.class", cls, strlen(cls)};
+    out[2] = (relay_header){"outbox.dlq.topic", intended, strlen(intended)};
+    out[3] = (relay_header){"outbox.dlq.source", "outbox-relay", 12};
+    return RELAY_DLQ_NHEADERS;
+}

@@ -1,0 +1,44 @@
+#ifndef RELAY_DLQ_H
+#define RELAY_DLQ_H
+
+/*
+ * relay_dlq: what a dead letter looks like: its class (one metric label each), its topic (the
+ * dlq.topic template with ${topic} = the event's topic, or dlq.fallback-topic when the event
+ * has no topic) and the headers that say why.
+ *
+ * Pure: no I/O. Any thread.
+ */
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "route.h"
+
+/* Dead-letter classes: a property of the event, never of the relay. One metric label each. */
+typedef enum relay_dlq_reason {
+    RELAY_DLQ_INVALID_JSON,
+    RELAY_DLQ_NULL_COLUMN,
+    RELAY_DLQ_UNKNOWN_EVENT_TYPE,
+    RELAY_DLQ_SCHEMA_MISMATCH,
+    RELAY_DLQ_INVALID_TOPIC,
+    RELAY_DLQ_REGISTRY_REJECTED,
+    RELAY_DLQ_BAD_TABLE,
+    RELAY_DLQ_REASONS
+} relay_dlq_reason;
+
+/* The class's name ("invalid_json", ...): the outbox.dlq.class header and the metric label. */
+const char *relay_dlq_reason_name(relay_dlq_reason why);
+
+/* The dead-letter topic of an event whose topic is `event_topic` (NULL: it has none, use
+ * `fallback`) under `template`, NUL-terminated in `out` (reset first). 0, or -1 on ENOMEM. */
+int relay_dlq_topic(const char *template, const char *fallback, const char *event_topic,
+                    outbox_buf *out) __attribute__((warn_unused_result));
+
+#define RELAY_DLQ_NHEADERS 4
+
+/* The dead letter's own headers (outbox.dlq.reason, .class, .topic, .source) into `out`; they
+ * point to `reason` and `intended_topic` (NULL: ""), which must outlive them. Returns how many. */
+size_t relay_dlq_headers(relay_dlq_reason why, const char *reason, const char *intended_topic,
+                         relay_header out[RELAY_DLQ_NHEADERS]);
+
+#endif

@@ -1,0 +1,377 @@
+/*
+ * The relay's loop driven by captured walsender frames (tests/fixtures/pgoutput) into a producer
+ * that talks to librdkafka's mock cluster: what it produces, what it dead-letters, and which
+ * LSN it lets PostgreSQL confirm. (The mock cluster is for fault injection; end-to-end behaviour
+ * is tested against the real broker in tests/integration.)
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "log.h"
+#include "mock_cluster.h"
+#include "pgoutput_fixtures.h"
+#include "relay.h"
+#include "relay_internal.h"
+#include "settings.h"
+
+#define LSN(hi, lo) (((uint64_t)(hi) << 32) | (uint64_t)(lo))
+
+/* outbox_insert.bin: Begin, Relation public.outbox (relid 16389), 3 Inserts, Commit. */
+#define INSERT_COMMIT_END LSN(0, 0x1ECA548)
+#define INSERT_BEGIN_LSN LSN(0, 0x1ECA108)
+#define OUTBOX_RELID 16389
+
+static const char *const topics[] = {"outbox.event.post", "outbox.event.comment",
+                                     "outbox.event.post.dlq", "outbox.event.comment.dlq",
+                                     "outbox.dlq"};
+
+struct env {
+    rd_kafka_t *mock_rk; /* hosts the mock cluster */
+    rd_kafka_mock_cluster_t *mcluster;
+    relay_settings settings;
+    outbox_conf *conf;
+    relay *relay;
+};
+
+/* A relay on the mock cluster with the test schemas, `extra` more settings (NULL-terminated). */
+static void relay_start(struct env *fx, const char *const *extra)
+{
+    char err[512];
+    char bootstrap[256], schema_dir[512];
+    snprintf(bootstrap, sizeof(bootstrap), "kafka.bootstrap.servers=%s",
+             rd_kafka_mock_cluster_bootstraps(fx->mcluster));
+    snprintf(schema_dir, sizeof(schema_dir), "avro.schema-dir=%s/relay_loop", FIXTURE_DIR);
+    const char *sets[16] = {
+        "postgres.conninfo=dbname=unused", bootstrap,           schema_dir,
+        "avro.wire-format=single-object",  "kafka.log_level=0", "kafka.message.timeout.ms=5000"};
+    size_t nsets = 6;
+    for (size_t i = 0; extra && extra[i]; i++)
+        sets[nsets++] = extra[i];
+    if (relay_settings_load(&fx->settings, NULL, sets, nsets, &fx->conf, err, sizeof(err)) != 0)
+        fail_msg("settings: %s", err);
+    if (relay_new(&fx->settings, fx->conf, &fx->relay, err, sizeof(err)) != 0)
+        fail_msg("relay_new: %s", err);
+    assert_int_equal(relay_loop_begin(fx->relay, INSERT_BEGIN_LSN - 0x100, err, sizeof(err)), 0);
+}
+
+static int setup(void **state)
+{
+    static struct env fx;
+    memset(&fx, 0, sizeof(fx));
+    outbox_log_set_level(OUTBOX_LOG_ERROR);
+    fx.mcluster = mock_cluster_new(&fx.mock_rk);
+    for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
+        assert_int_equal(rd_kafka_mock_topic_create(fx.mcluster, topics[i], 1, 1), 0);
+    *state = &fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct env *fx = *state;
+    relay_free(fx->relay);
+    relay_settings_free(&fx->settings);
+    outbox_conf_destroy(fx->conf);
+    rd_kafka_mock_cluster_destroy(fx->mcluster);
+    rd_kafka_destroy(fx->mock_rk);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- frames */
+
+/* Feed frames [from, to) of a fixture; each must be handled without failing the relay. */
+static void feed(struct env *fx, const fixture *frames, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        relay_pgoutput_xlogdata x = frame_xlogdata(frames, i);
+        if (relay_loop_xlogdata(fx->relay, &x) != 0)
+            fail_msg("frame %zu failed the relay: %s", i, relay_loop_failure(fx->relay));
+    }
+}
+
+static void put_u16(uint8_t **p, uint16_t v)
+{
+    *(*p)++ = (uint8_t)(v >> 8);
+    *(*p)++ = (uint8_t)v;
+}
+
+static void put_u32(uint8_t **p, uint32_t v)
+{
+    put_u16(p, (uint16_t)(v >> 16));
+    put_u16(p, (uint16_t)v);
+}
+
+static void put_u64(uint8_t **p, uint64_t v)
+{
+    put_u32(p, (uint32_t)(v >> 32));
+    put_u32(p, (uint32_t)v);
+}
+
+/* An XLogData frame of a pgoutput Insert into the outbox of outbox_insert.bin (columns id,
+ * aggregate_type, aggregate_id, event_type, payload, headers, created_at; headers NULL) at
+ * `lsn`. malloc'd; the caller frees. */
+static uint8_t *insert_frame(uint64_t lsn, const char *id, const char *aggregate_type,
+                             const char *event_type, const char *payload, size_t *len)
+{
+    const char *cols[7] = {id,   aggregate_type,          "agg-1", event_type, payload,
+                           NULL, "2024-01-02 03:04:05+00"};
+    size_t size = 1 + 24 + 1 + 4 + 1 + 2;
+    for (int i = 0; i < 7; i++)
+        size += 1 + (cols[i] ? 4 + strlen(cols[i]) : 0);
+    uint8_t *frame = malloc(size), *p = frame;
+    assert_non_null(frame);
+    *p++ = 'w';
+    put_u64(&p, lsn);
+    put_u64(&p, lsn);
+    put_u64(&p, 0);
+    *p++ = 'I';
+    put_u32(&p, OUTBOX_RELID);
+    *p++ = 'N';
+    put_u16(&p, 7);
+    for (int i = 0; i < 7; i++) {
+        *p++ = cols[i] ? 't' : 'n';
+        if (!cols[i])
+            continue;
+        put_u32(&p, (uint32_t)strlen(cols[i]));
+        memcpy(p, cols[i], strlen(cols[i]));
+        p += strlen(cols[i]);
+    }
+    assert_int_equal((size_t)(p - frame), size);
+    *len = size;
+    return frame;
+}
+
+/* Begin (final_lsn) or Commit (commit_lsn, end_lsn) frames of a synthetic transaction. */
+static uint8_t *txn_frame(char type, uint64_t lsn, uint64_t end_lsn, size_t *len)
+{
+    size_t size = 25 + (type == 'B' ? 1 + 8 + 8 + 4 : 1 + 1 + 8 + 8 + 8);
+    uint8_t *frame = malloc(size), *p = frame;
+    assert_non_null(frame);
+    *p++ = 'w';
+    put_u64(&p, type == 'B' ? lsn : end_lsn);
+    put_u64(&p, type == 'B' ? lsn : end_lsn);
+    put_u64(&p, 0);
+    *p++ = (uint8_t)type;
+    if (type == 'B') {
+        put_u64(&p, lsn);
+        put_u64(&p, 757382400000000LL); /* 2024-01-01 in PostgreSQL epoch microseconds */
+        put_u32(&p, 900);
+    } else {
+        *p++ = 0;
+        put_u64(&p, lsn);
+        put_u64(&p, end_lsn);
+        put_u64(&p, 757382400000000LL);
+    }
+    *len = size;
+    return frame;
+}
+
+/* Feed one raw XLogData frame (freed after). Returns what the loop returned. */
+static int feed_raw(struct env *fx, uint8_t *frame, size_t len)
+{
+    relay_pgoutput_xlogdata x;
+    char err[256];
+    if (relay_pgoutput_read_xlogdata(frame, len, &x, err, sizeof(err)) != 0)
+        fail_msg("synthetic frame: %s", err);
+    int rc = relay_loop_xlogdata(fx->relay, &x);
+    free(frame);
+    return rc;
+}
+
+/* A whole synthetic transaction of one outbox insert: Begin at lsn, Insert, Commit ending at
+ * lsn + 0x100. Returns the first non-zero result of the loop, or 0. */
+static int feed_txn(struct env *fx, uint64_t lsn, const char *id, const char *event_type,
+                    const char *payload)
+{
+    size_t len;
+    uint8_t *frame = txn_frame('B', lsn, 0, &len);
+    int rc = feed_raw(fx, frame, len);
+    if (rc == 0) {
+        frame = insert_frame(lsn + 0x10, id, "post", event_type, payload, &len);
+        rc = feed_raw(fx, frame, len);
+    }
+    if (rc == 0) {
+        frame = txn_frame('C', lsn, lsn + 0x100, &len);
+        rc = feed_raw(fx, frame, len);
+    }
+    return rc;
+}
+
+/* ---------------------------------------------------------------- what Kafka got */
+
+struct record {
+    char topic[64];
+    char key[64];
+    uint8_t value[256];
+    size_t value_len;
+    char id[64];        /* the "id" header */
+    char dlq_class[64]; /* the "outbox.dlq.class" header, "" if none */
+};
+
+static void header_text(rd_kafka_headers_t *hdrs, const char *name, char *out, size_t size)
+{
+    const void *v;
+    size_t n;
+    out[0] = '\0';
+    if (hdrs && rd_kafka_header_get_last(hdrs, name, &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        snprintf(out, size, "%.*s", (int)n, (const char *)v);
+}
+
+/* Every record of `topic` (one partition) on the mock cluster, up to `max`. */
+static size_t consume(struct env *fx, const char *topic, struct record *out, size_t max)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(fx->mcluster),
+                      err, sizeof(err));
+    rd_kafka_conf_set(conf, "group.id", "test", err, sizeof(err));
+    rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof(err));
+    rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err));
+    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    assert_non_null(c);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    assert_int_equal(rd_kafka_assign(c, parts), 0);
+    rd_kafka_topic_partition_list_destroy(parts);
+    size_t n = 0;
+    for (int tries = 0; tries < 200; tries++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
+        if (!m)
+            continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            rd_kafka_message_destroy(m);
+            break;
+        }
+        assert_int_equal(m->err, 0);
+        assert_true(n < max);
+        struct record *rec = &out[n++];
+        memset(rec, 0, sizeof(*rec));
+        snprintf(rec->topic, sizeof(rec->topic), "%s", topic);
+        snprintf(rec->key, sizeof(rec->key), "%.*s", (int)m->key_len, (const char *)m->key);
+        rec->value_len = m->len < sizeof(rec->value) ? m->len : sizeof(rec->value);
+        memcpy(rec->value, m->payload, rec->value_len);
+        rd_kafka_headers_t *hdrs = NULL;
+        rd_kafka_message_headers(m, &hdrs);
+        header_text(hdrs, "id", rec->id, sizeof(rec->id));
+        header_text(hdrs, "outbox.dlq.class", rec->dlq_class, sizeof(rec->dlq_class));
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+    return n;
+}
+
+/* Serve delivery reports until nothing is in flight (bounded). */
+static void drain(struct env *fx)
+{
+    relay_loop_drain(fx->relay, 20000);
+    assert_int_equal(relay_loop_inflight(fx->relay), 0);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_captured_transaction_is_produced_then_confirmable(void **state)
+{
+    struct env *fx = *state;
+    relay_start(fx, NULL);
+    fixture *frames = fixture_load("outbox_insert.bin");
+    assert_int_equal(frames->nframes, 6);
+    uint64_t start = relay_loop_confirmable(fx->relay);
+
+    feed(fx, frames, 0, 5); /* up to the last Insert: the transaction is still open */
+    drain(fx);
+    assert_int_equal(relay_loop_confirmable(fx->relay), start);
+    feed(fx, frames, 5, 6); /* Commit */
+    drain(fx);
+    assert_null(relay_loop_failure(fx->relay));
+    assert_int_equal(relay_loop_confirmable(fx->relay), INSERT_COMMIT_END);
+
+    struct record recs[8];
+    assert_int_equal(consume(fx, "outbox.event.post", recs, 8), 2);
+    assert_string_equal(recs[0].key, "post-1");
+    assert_string_equal(recs[0].id, "6f1c2a9e-0d5b-4c1a-9a57-2b8f3d4e5a61");
+    assert_string_equal(recs[1].id, "6f1c2a9e-0d5b-4c1a-9a57-2b8f3d4e5a62");
+    /* Single-object framing (C3 01 + 8-byte fingerprint), then the Avro body of
+     * {"id": "post-1", "tags": ["c", "kafka"], "title": "Hello, outbox"}. */
+    static const uint8_t body[] = {0x0c, 'p', 'o',  's', 't', '-', '1', 0x1a, 'H', 'e', 'l',
+                                   'l',  'o', ',',  ' ', 'o', 'u', 't', 'b',  'o', 'x', 0x04,
+                                   0x02, 'c', 0x0a, 'k', 'a', 'f', 'k', 'a',  0x00};
+    assert_int_equal(recs[0].value_len, 10 + sizeof(body));
+    assert_int_equal(recs[0].value[0], 0xC3);
+    assert_int_equal(recs[0].value[1], 0x01);
+    assert_memory_equal(recs[0].value + 10, body, sizeof(body));
+    assert_string_equal(recs[0].dlq_class, "");
+
+    /* CommentAdded has no schema: a dead letter, and the transaction is still confirmed. */
+    assert_int_equal(consume(fx, "outbox.event.comment", recs, 8), 0);
+    assert_int_equal(consume(fx, "outbox.event.comment.dlq", recs, 8), 1);
+    assert_string_equal(recs[0].id, "6f1c2a9e-0d5b-4c1a-9a57-2b8f3d4e5a63");
+    assert_string_equal(recs[0].dlq_class, "unknown_event_type");
+    assert_string_equal(recs[0].key, "comment-7");
+    const relay_stats *st = relay_get_stats(fx->relay);
+    assert_int_equal(st->events_published, 2);
+    assert_int_equal(st->dead_letters[RELAY_DLQ_UNKNOWN_EVENT_TYPE], 1);
+    fixture_free(frames);
+}
+
+static void test_refused_delivery_stops_confirmation(void **state)
+{
+    struct env *fx = *state;
+    relay_start(fx, NULL);
+    fixture *frames = fixture_load("outbox_insert.bin");
+    /* The broker refuses every produce for good (not retriable). */
+    rd_kafka_mock_push_request_errors(
+        fx->mcluster, 0 /* Produce */, 6, RD_KAFKA_RESP_ERR_INVALID_RECORD,
+        RD_KAFKA_RESP_ERR_INVALID_RECORD, RD_KAFKA_RESP_ERR_INVALID_RECORD,
+        RD_KAFKA_RESP_ERR_INVALID_RECORD, RD_KAFKA_RESP_ERR_INVALID_RECORD,
+        RD_KAFKA_RESP_ERR_INVALID_RECORD);
+    uint64_t start = relay_loop_confirmable(fx->relay);
+    feed(fx, frames, 0, 6);
+    relay_loop_drain(fx->relay, 20000);
+    assert_non_null(relay_loop_failure(fx->relay));
+    assert_int_equal(relay_loop_confirmable(fx->relay), start);
+    fixture_free(frames);
+}
+
+static void test_synthetic_transactions_confirm_in_order(void **state)
+{
+    struct env *fx = *state;
+    relay_start(fx, NULL);
+    fixture *frames = fixture_load("outbox_insert.bin");
+    feed(fx, frames, 1, 2); /* the Relation message of public.outbox */
+    uint64_t lsn = INSERT_COMMIT_END + 0x1000;
+    assert_int_equal(
+        feed_txn(fx, lsn, "e-1", "PostPublished", "{\"id\": \"post-9\", \"published\": false}"), 0);
+    assert_int_equal(feed_txn(fx, lsn + 0x200, "e-2", "PostPublished", "{\"id\": 1}"), 0);
+    drain(fx);
+    assert_null(relay_loop_failure(fx->relay));
+    assert_int_equal(relay_loop_confirmable(fx->relay), lsn + 0x300);
+    struct record recs[8];
+    assert_int_equal(consume(fx, "outbox.event.post", recs, 8), 1);
+    assert_string_equal(recs[0].id, "e-1");
+    assert_int_equal(consume(fx, "outbox.event.post.dlq", recs, 8), 1);
+    assert_string_equal(recs[0].id, "e-2");
+    assert_string_equal(recs[0].dlq_class, "schema_mismatch");
+    fixture_free(frames);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_captured_transaction_is_produced_then_confirmable,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_delivery_stops_confirmation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_synthetic_transactions_confirm_in_order, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
