@@ -436,7 +436,10 @@ static json_t *load_object(const char *body, size_t len, char *errstr, size_t er
     root = json_loadb(body, len, 0, &jerr);
     sanitize(body, len, REGISTRY_SNIPPET, snip, sizeof(snip));
     if (!root) {
-        outbox_errstr_set(errstr, errstr_size, "answer is not JSON (%s): \"%s\"", jerr.text, snip);
+        /* jansson quotes the offending bytes in its message: they may be control characters */
+        char why[sizeof(jerr.text)];
+        sanitize(jerr.text, strlen(jerr.text), sizeof(why) - 4, why, sizeof(why));
+        outbox_errstr_set(errstr, errstr_size, "answer is not JSON (%s): \"%s\"", why, snip);
         return NULL;
     }
     if (!json_is_object(root)) {
@@ -498,8 +501,9 @@ outbox_registry_err outbox_registry_parse_schema(const char *body, size_t len, c
         goto done;
     }
     if (jtype && strcmp(json_string_value(jtype), "AVRO") != 0) {
-        outbox_errstr_set(errstr, errstr_size, "the schema is of type %.40s, not AVRO",
-                          json_string_value(jtype));
+        char type[REGISTRY_SNIPPET + 4];
+        sanitize(json_string_value(jtype), json_string_length(jtype), 40, type, sizeof(type));
+        outbox_errstr_set(errstr, errstr_size, "the schema is of type %s, not AVRO", type);
         goto done;
     }
     jschema = json_object_get(root, "schema");
@@ -546,7 +550,8 @@ outbox_registry_err outbox_registry_parse_config(const char *body, size_t len, c
         goto done;
     }
     if (level && level_size > 0)
-        snprintf(level, level_size, "%s", json_string_value(jlevel));
+        sanitize(json_string_value(jlevel), json_string_length(jlevel), level_size - 1, level,
+                 level_size);
     rc = OUTBOX_REGISTRY_OK;
 done:
     json_decref(root);

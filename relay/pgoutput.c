@@ -680,8 +680,9 @@ int relay_pgoutput_decode(const uint8_t *buf, size_t len, relay_pgoutput_msg *ms
 void relay_pgoutput_columns_begin(const relay_pgoutput_relation *relation,
                                   relay_pgoutput_cursor *cursor)
 {
+    /* No arithmetic on a NULL pointer (undefined even for + 0): an empty part may be NULL. */
     cursor->pos = relation->columns;
-    cursor->end = relation->columns + relation->columns_size;
+    cursor->end = relation->columns_size ? relation->columns + relation->columns_size : cursor->pos;
     cursor->left = relation->ncols;
 }
 
@@ -705,8 +706,9 @@ bool relay_pgoutput_columns_next(relay_pgoutput_cursor *cursor, relay_pgoutput_c
 
 void relay_pgoutput_tuple_begin(const relay_pgoutput_tuple *tuple, relay_pgoutput_cursor *cursor)
 {
+    /* An Update without an old row has values NULL: no arithmetic on it (see above). */
     cursor->pos = tuple->values;
-    cursor->end = tuple->values + tuple->values_size;
+    cursor->end = tuple->values_size ? tuple->values + tuple->values_size : cursor->pos;
     cursor->left = tuple->ncols;
 }
 
