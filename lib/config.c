@@ -233,6 +233,20 @@ static int conf_env_name(const char *prefix, const char *name, char *out, size_t
     return 0;
 }
 
+/* Whether two keys map to the same environment variable name (conf_env_name() of both under
+ * one prefix would be equal), without formatting either: every load checks the table. */
+static bool conf_env_same(const char *a, const char *b)
+{
+    for (;; a++, b++) {
+        int ca = *a == '.' || *a == '-' ? '_' : toupper((unsigned char)*a);
+        int cb = *b == '.' || *b == '-' ? '_' : toupper((unsigned char)*b);
+        if (ca != cb)
+            return false;
+        if (ca == '\0')
+            return true;
+    }
+}
+
 /* Case-insensitive Levenshtein distance (inputs longer than 63 bytes are compared on their
  * first 63). */
 static size_t conf_distance(const char *a, const char *b)
@@ -1274,7 +1288,7 @@ out:
 static int conf_check_spec(conf_loader *ld)
 {
     const outbox_conf_spec *spec = ld->spec;
-    char env[CONF_ENV_NAME_MAX], other[CONF_ENV_NAME_MAX];
+    char env[CONF_ENV_NAME_MAX];
 
     if (spec == NULL || spec->defs == NULL || spec->env_prefix == NULL ||
         spec->env_prefix[0] == '\0') {
@@ -1314,8 +1328,7 @@ static int conf_check_spec(conf_loader *ld)
             return -1;
         }
         for (const outbox_conf_def *prev = spec->defs; prev != def; prev++) {
-            if (conf_env_name(spec->env_prefix, prev->name, other, sizeof other) == 0 &&
-                strcmp(env, other) == 0) {
+            if (conf_env_same(prev->name, def->name)) {
                 conf_fail(ld, "config table: '%s' and '%s' share the variable %s", prev->name,
                           def->name, env);
                 return -1;
