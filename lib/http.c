@@ -429,6 +429,21 @@ __attribute__((format(printf, 2, 0))) static void http_mhd_log(void *cls, const 
 /* ---------------------------------------------------------------------------------------- */
 /* Server.                                                                                   */
 
+int outbox_http_listen_parse(const char *listen, char *host, size_t host_size, uint16_t *port)
+{
+    const char *colon = strrchr(listen, ':');
+    if (!colon || (size_t)(colon - listen) >= host_size)
+        return -1;
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || p < 0 || p > 65535 || end == colon + 1)
+        return -1;
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    *port = (uint16_t)p;
+    return 0;
+}
+
 static int http_parse_addr(const char *bind_address, uint16_t port, struct sockaddr_storage *ss,
                            socklen_t *len)
 {

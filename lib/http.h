@@ -107,6 +107,13 @@ typedef struct outbox_http_response {
 typedef void (*outbox_http_handler)(void *ctx, const outbox_http_request *req,
                                     outbox_http_response *resp);
 
+/* Split "address:port" (e.g. the relay's http.listen "127.0.0.1:9187") at its last ':' into
+ * host (NUL-terminated, host_size bytes) and *port: a decimal 0..65535 (as strtol reads it).
+ * Returns 0, or -1 when there is no ':', no or a bad port, or the address does not fit.
+ * Pure; any thread. */
+int outbox_http_listen_parse(const char *listen, char *host, size_t host_size,
+                             uint16_t *port) OUTBOX_MUSTCHECK;
+
 /*
  * Listen on bind_address (an IPv4/IPv6 literal or "localhost"; NULL = 127.0.0.1) and `port`
  * (0 = any free port; read it back with outbox_http_port()), serving `handler` with `ctx`.

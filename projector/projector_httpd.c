@@ -81,26 +81,55 @@ static void reply_text(outbox_http_response *resp, int status, const char *text)
     resp->static_body = text;
 }
 
+projector_httpd_events_rc projector_httpd_events_parse(const char *path, const char *projection,
+                                                       const projector_projection *projections,
+                                                       size_t count,
+                                                       char id[PROJECTOR_UUID_LEN + 1],
+                                                       size_t *index)
+{
+    static const char prefix[] = "/events/";
+    if (strncmp(path, prefix, sizeof prefix - 1) != 0)
+        return PROJECTOR_HTTPD_EVENTS_NOT_EVENTS;
+    const char *raw = path + sizeof prefix - 1;
+    if (projector_uuid_normalize(raw, strlen(raw), id))
+        return PROJECTOR_HTTPD_EVENTS_BAD_ID;
+    if (projection == NULL) {
+        if (count != 1)
+            return PROJECTOR_HTTPD_EVENTS_SAY_WHICH;
+        *index = 0;
+        return PROJECTOR_HTTPD_EVENTS_OK;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(projections[i].name, projection) == 0) {
+            *index = i;
+            return PROJECTOR_HTTPD_EVENTS_OK;
+        }
+    }
+    return PROJECTOR_HTTPD_EVENTS_NO_PROJECTION;
+}
+
 static void events_route(projector_httpd *h, const outbox_http_request *req,
                          outbox_http_response *resp)
 {
-    const char *raw = req->path + strlen("/events/");
     char id[PROJECTOR_UUID_LEN + 1];
-    if (projector_uuid_normalize(raw, strlen(raw), id)) {
+    size_t index = 0;
+    switch (projector_httpd_events_parse(req->path, outbox_http_query(req, "projection"),
+                                         h->settings->projections.items, h->count, id, &index)) {
+    case PROJECTOR_HTTPD_EVENTS_OK:
+        break;
+    case PROJECTOR_HTTPD_EVENTS_NOT_EVENTS:
+        return; /* status 0: not found */
+    case PROJECTOR_HTTPD_EVENTS_BAD_ID:
         reply_text(resp, 400, "the event id must be a uuid\n");
         return;
-    }
-    const char *name = outbox_http_query(req, "projection");
-    lookup *lk = NULL;
-    if (name == NULL && h->count == 1)
-        lk = &h->lookups[0];
-    for (size_t i = 0; name != NULL && i < h->count; i++)
-        if (strcmp(h->lookups[i].proj->name, name) == 0)
-            lk = &h->lookups[i];
-    if (lk == NULL) {
-        reply_text(resp, 404, name ? "no such projection\n" : "say which: ?projection=NAME\n");
+    case PROJECTOR_HTTPD_EVENTS_NO_PROJECTION:
+        reply_text(resp, 404, "no such projection\n");
+        return;
+    case PROJECTOR_HTTPD_EVENTS_SAY_WHICH:
+        reply_text(resp, 404, "say which: ?projection=NAME\n");
         return;
     }
+    lookup *lk = &h->lookups[index];
     pthread_mutex_lock(&lk->lock);
     if (lk->conn == NULL || PQstatus(lk->conn) != CONNECTION_OK) {
         if (lk->conn != NULL)
@@ -166,10 +195,7 @@ static void routes(void *ctx, const outbox_http_request *req, outbox_http_respon
             resp->status = 500;
         return;
     }
-    if (strncmp(req->path, "/events/", 8) == 0) {
-        events_route(h, req, resp);
-        return;
-    }
+    events_route(h, req, resp);
 }
 
 projector_httpd *projector_httpd_start(const projector_settings *settings,

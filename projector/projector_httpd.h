@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "projector_batch.h"
 #include "projector_settings.h"
 #include "projector_stats.h"
 
@@ -40,6 +41,23 @@ uint16_t projector_httpd_port(const projector_httpd *httpd);
 
 /* Stop serving, close the lookup connections, free. NULL is a no-op. Main thread. */
 void projector_httpd_stop(projector_httpd *httpd);
+
+/* What GET {path}?projection=... asks for, decided before any database work. */
+typedef enum projector_httpd_events_rc {
+    PROJECTOR_HTTPD_EVENTS_OK = 0,        /* *index and id are filled */
+    PROJECTOR_HTTPD_EVENTS_NOT_EVENTS,    /* the path is not /events/...: no such route (404) */
+    PROJECTOR_HTTPD_EVENTS_BAD_ID,        /* 400: the id is not a uuid */
+    PROJECTOR_HTTPD_EVENTS_NO_PROJECTION, /* 404: no projection has that name */
+    PROJECTOR_HTTPD_EVENTS_SAY_WHICH,     /* 404: several projections and no ?projection= */
+} projector_httpd_events_rc;
+
+/* Parse a decoded request path ("/events/<uuid>") and the decoded value of its `projection`
+ * query argument (NULL when absent; may be left out when there is exactly one projection)
+ * against projections[0..count). On OK, id holds the uuid in lowercase and *index the
+ * projection. Pure; any thread. */
+projector_httpd_events_rc projector_httpd_events_parse(
+    const char *path, const char *projection, const projector_projection *projections, size_t count,
+    char id[PROJECTOR_UUID_LEN + 1], size_t *index) __attribute__((warn_unused_result));
 
 /* The JSON body and status for an event lookup result (pure; for tests): state is
  * "applied", "failed" or NULL (pending). malloc'd body; NULL on ENOMEM. */

@@ -44,22 +44,6 @@ static void on_http(void *ctx, const outbox_http_request *req, outbox_http_respo
     }
 }
 
-/* "host:port" -> host, port. */
-static int parse_listen(const char *listen, char *host, size_t host_size, uint16_t *port)
-{
-    const char *colon = strrchr(listen, ':');
-    if (!colon || (size_t)(colon - listen) >= host_size)
-        return -1;
-    char *end;
-    long p = strtol(colon + 1, &end, 10);
-    if (*end || p < 0 || p > 65535 || end == colon + 1)
-        return -1;
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = '\0';
-    *port = (uint16_t)p;
-    return 0;
-}
-
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -178,7 +162,7 @@ int main(int argc, char **argv)
     if (settings.http_listen[0]) {
         char host[256];
         uint16_t port;
-        if (parse_listen(settings.http_listen, host, sizeof(host), &port) != 0) {
+        if (outbox_http_listen_parse(settings.http_listen, host, sizeof(host), &port) != 0) {
             outbox_log_error("relay",
                              "http.listen = '%s': expected address:port, e.g. "
                              "127.0.0.1:9187 (empty disables the HTTP server)",
