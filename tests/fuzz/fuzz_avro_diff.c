@@ -2,22 +2,26 @@
  * fuzz_avro_diff: differential, the fast text encoder against the jansson one.
  *
  * Input: JSON text (the Avro JSON fixtures are the seeds), encoded against every schema of
- * fuzz_schemas.h both ways:
- *   text:    outbox_avro_json_encode_text(schema, json, len, scratch, ...)
- *   jansson: json_loadb(json, len, JSON_DECODE_ANY [| JSON_ALLOW_NUL]) then
- *            outbox_avro_json_encode(schema, value, ...)
+ * fuzz_schemas.h three ways:
+ *   fast:      outbox_avro_json_encode_text_fast() (tokens, no tree);
+ *   reference: outbox_avro_json_encode_text_reference() (jansson, BIGNUMs taken exactly);
+ *   jansson:   json_loadb(json, len, JSON_DECODE_ANY [| JSON_ALLOW_NUL]) then
+ *              outbox_avro_json_encode(schema, value, ...).
  * Both flag settings are tried when the text holds "\u0000".
  *
- * Checks (the contract in avro_json.h and avro_text.h):
- *   - the tokenizer accepts exactly what json_loadb accepts, except documents nested deeper
- *     than OUTBOX_AVRO_TEXT_MAX_DEPTH, which it may refuse, and documents with a raw NUL byte:
- *     jansson 2.14 skips one NUL right after a number or a literal ("7\0" and "[7\0]" load as
- *     7 and [7]; its lexer takes the NUL for its own empty-buffer mark), the tokenizer refuses
- *     them, and the relay's fallback to jansson gives jansson's answer anyway (text from
- *     PostgreSQL holds no NUL byte);
- *   - when the text encoder succeeds, the jansson path succeeds with the same bytes;
- *   - when the text encoder refuses a document jansson loads, the jansson encoder refuses it
- *     too (same refusal), unless it is one of the exceptions above.
+ * Checks (the contracts in avro_json.h and avro_text.h):
+ *   - the tokenizer accepts what json_loadb accepts, plus documents with a BIGNUM (a number
+ *     jansson cannot hold); it may refuse documents nested deeper than
+ *     OUTBOX_AVRO_TEXT_MAX_DEPTH, and documents with a raw NUL byte: jansson 2.14 skips one NUL
+ *     right after a number or a literal ("7\0" and "[7\0]" load as 7 and [7]; its lexer takes
+ *     the NUL for its own empty-buffer mark), the tokenizer refuses them, and the reference path
+ *     gives jansson's answer anyway (text from PostgreSQL holds no NUL byte);
+ *   - fast succeeds => reference succeeds with the same bytes; fast declines where reference
+ *     succeeds only for the exceptions above;
+ *   - where json_loadb loads the text, the jansson encoder and the reference path give the
+ *     same bytes, or both refuse with the same code (MISMATCH); where it does not, the
+ *     reference path succeeds only for a document with a BIGNUM;
+ *   - no path ever returns INTERNAL (an inconsistency between the paths: a bug).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -62,38 +66,63 @@ static void fail(const char *what, const outbox_schema *schema, const char *err)
     abort();
 }
 
-/* `exempt`: deeper than the tokenizer's limit, or a raw NUL byte (see above). */
+static int same(const outbox_buf *a, const outbox_buf *b)
+{
+    return a->len == b->len && memcmp(a->data, b->data, a->len) == 0;
+}
+
+/* One schema: fast, reference and jansson encoders side by side. */
+static void compare_schema(const outbox_schema *schema, outbox_avro_scratch *scratch,
+                           const char *json, size_t len, const json_t *value, int exempt,
+                           int bignum)
+{
+    static outbox_buf fast, ref, tree;
+    char err[512];
+
+    fast.len = ref.len = tree.len = 0;
+    outbox_avro_enc_rc frc =
+        outbox_avro_json_encode_text_fast(schema, json, len, scratch, &fast, err, sizeof err);
+    outbox_avro_enc_rc rrc =
+        outbox_avro_json_encode_text_reference(schema, json, len, scratch, &ref, err, sizeof err);
+    if (frc == OUTBOX_AVRO_ENC_INTERNAL || rrc == OUTBOX_AVRO_ENC_INTERNAL)
+        fail("INTERNAL", schema, err);
+    if (frc == OUTBOX_AVRO_ENC_OK && (rrc != OUTBOX_AVRO_ENC_OK || !same(&fast, &ref)))
+        fail("fast and reference differ", schema, outbox_avro_enc_rc_name(rrc));
+    if (frc != OUTBOX_AVRO_ENC_OK && rrc == OUTBOX_AVRO_ENC_OK && !exempt)
+        fail("fast declines what the reference path encodes", schema, "");
+    if (value == NULL) {
+        if (rrc == OUTBOX_AVRO_ENC_OK && !bignum)
+            fail("reference encodes what json_loadb refuses, without a BIGNUM", schema, "");
+        return;
+    }
+    outbox_avro_enc_rc jrc = outbox_avro_json_encode(schema, value, &tree, err, sizeof err);
+    if (jrc == OUTBOX_AVRO_ENC_INTERNAL)
+        fail("INTERNAL from the jansson encoder", schema, err);
+    if (jrc != rrc)
+        fail("jansson encoder and reference path answer differently", schema,
+             outbox_avro_enc_rc_name(jrc));
+    if (jrc == OUTBOX_AVRO_ENC_OK && !same(&tree, &ref))
+        fail("the jansson encoder and the text encoders give different bytes", schema, "");
+}
+
 static void compare(outbox_avro_scratch *scratch, size_t jflags, const char *json, size_t len)
 {
-    static outbox_buf text, tree;
     json_error_t jerr;
     char err[512];
+    /* Deeper than the tokenizer's limit, or a raw NUL byte (see above). */
     int exempt = json_depth(json, len) > OUTBOX_AVRO_TEXT_MAX_DEPTH || memchr(json, 0, len) != NULL;
     json_t *value = json_loadb(json, len, JSON_DECODE_ANY | jflags, &jerr);
     int tokenized = outbox_avro_text_tokenize(scratch, json, len, err, sizeof err) == 0;
+    int bignum = 0;
 
-    if (tokenized && value == NULL)
+    for (size_t i = 0; tokenized && i < scratch->n_toks; i++)
+        bignum |= scratch->toks[i].type == OUTBOX_AVRO_TOK_BIGNUM;
+    if (tokenized && value == NULL && !bignum)
         fail("the tokenizer accepts what json_loadb refuses", NULL, jerr.text);
     if (!tokenized && value != NULL && !exempt)
         fail("the tokenizer refuses what json_loadb accepts", NULL, err);
-    for (size_t i = 0; i < fuzz_schema_count(); i++) {
-        const outbox_schema *schema = fuzz_schema_get(i);
-        text.len = 0;
-        tree.len = 0;
-        int trc = outbox_avro_json_encode_text(schema, json, len, scratch, &text, err, sizeof err);
-        if (value == NULL) {
-            if (trc == 0)
-                fail("text encodes what json_loadb refuses", schema, jerr.text);
-            continue;
-        }
-        int jrc = outbox_avro_json_encode(schema, value, &tree, err, sizeof err);
-        if (trc == 0 && jrc != 0)
-            fail("text encodes what the jansson encoder refuses", schema, err);
-        if (trc == 0 && (text.len != tree.len || memcmp(text.data, tree.data, text.len) != 0))
-            fail("the two encoders give different bytes", schema, "");
-        if (trc != 0 && jrc == 0 && !exempt)
-            fail("text refuses what the jansson encoder encodes", schema, err);
-    }
+    for (size_t i = 0; i < fuzz_schema_count(); i++)
+        compare_schema(fuzz_schema_get(i), scratch, json, len, value, exempt, bignum);
     json_decref(value);
 }
 

@@ -1,13 +1,14 @@
 /*
- * fuzz_avro_text: the relay's fast JSON -> Avro encoder, outbox_avro_json_encode_text() (the
- * tokenizer of lib/avro_text.c and the token walker of lib/avro_json.c).
+ * fuzz_avro_text: the relay's JSON text -> Avro encoder, outbox_avro_json_encode_text() (the
+ * tokenizer of lib/avro_text.c, the token walker of lib/avro_json.c, and its reference path).
  *
  * Input: JSON text (the Avro JSON fixtures of tests/fixtures/avro are the seeds). It is encoded
  * against every schema of fuzz_schemas.h with one warm scratch, as the relay does event after
  * event; a document holding "\u0000" also with a scratch that allows NUL.
  *
- * Checks, beyond no crash, leak or undefined behaviour: the output buffer is untouched on
- * error; what encodes decodes again under the same schema, using every byte.
+ * Checks, beyond no crash, leak or undefined behaviour: the answer is OK, NOT_JSON or MISMATCH
+ * (never INTERNAL, never DECLINED); the output buffer is untouched on error; what encodes
+ * decodes again under the same schema, using every byte.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -34,7 +35,14 @@ static void encode_all(outbox_avro_scratch *scratch, const char *json, size_t le
         /* A prefix in the buffer: the encoder appends, and restores the length on error. */
         if (outbox_buf_append(&buf, "ab", 2) != 0)
             abort();
-        if (outbox_avro_json_encode_text(schema, json, len, scratch, &buf, err, sizeof err) != 0) {
+        outbox_avro_enc_rc rc =
+            outbox_avro_json_encode_text(schema, json, len, scratch, &buf, err, sizeof err);
+        if (rc != OUTBOX_AVRO_ENC_OK) {
+            if (rc != OUTBOX_AVRO_ENC_NOT_JSON && rc != OUTBOX_AVRO_ENC_MISMATCH) {
+                fprintf(stderr, "fuzz_avro_text: schema %s: %s: %s\n", outbox_schema_name(schema),
+                        outbox_avro_enc_rc_name(rc), err);
+                abort();
+            }
             if (buf.len != 2 || memcmp(buf.data, "ab", 2) != 0)
                 abort();
             continue;
