@@ -663,6 +663,8 @@ static int leaf_latin1(struct enc_ctx *ctx, outbox_buf *buf, const outbox_avro_n
     } else if (put_long(buf, (int64_t)count) != 0) {
         return ENC_NOMEM;
     }
+    if (count == 0) /* buf->data may still be NULL: no pointer arithmetic on it */
+        return 0;
     if (outbox_buf_reserve(buf, count) != 0)
         return ENC_NOMEM;
     p = buf->data + buf->len;
@@ -676,6 +678,94 @@ static int leaf_latin1(struct enc_ctx *ctx, outbox_buf *buf, const outbox_avro_n
     }
     buf->len += count;
     return 0;
+}
+
+/* The 6-bit value of a base64 character (RFC 4648 standard alphabet), or -1. */
+static int base64_value(uint8_t c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+/* Bytes that base64 text of `len` characters (padding removed) decodes to, or SIZE_MAX when
+ * its length or characters are not base64 (unused trailing bits must be zero, RFC 4648 3.5). */
+static size_t base64_decoded_len(const uint8_t *s, size_t len)
+{
+    size_t i;
+
+    if (len % 4 == 1)
+        return SIZE_MAX;
+    for (i = 0; i < len; i++) {
+        if (base64_value(s[i]) < 0)
+            return SIZE_MAX;
+    }
+    if ((len % 4 == 2 && (base64_value(s[len - 1]) & 0x0F) != 0) ||
+        (len % 4 == 3 && (base64_value(s[len - 1]) & 0x03) != 0))
+        return SIZE_MAX;
+    return len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0);
+}
+
+/* A bytes or fixed value given as base64 text ('=' padding optional). */
+static int leaf_base64(struct enc_ctx *ctx, outbox_buf *buf, const outbox_avro_node *node,
+                       const uint8_t *s, size_t len)
+{
+    size_t text = len;
+    size_t count;
+    uint32_t acc = 0;
+    int bits = 0;
+    uint8_t *p;
+    size_t i;
+
+    if (text % 4 == 0 && text > 0 && s[text - 1] == '=')
+        text -= (text > 1 && s[text - 2] == '=') ? 2 : 1;
+    count = base64_decoded_len(s, text);
+    if (count == SIZE_MAX) {
+        if (ctx == NULL || ctx->quiet)
+            return ENC_MISMATCH;
+        return enc_expected_str(
+            ctx, node->type == OUTBOX_AVRO_FIXED ? "fixed as base64" : "bytes as base64",
+            (const char *)s, len);
+    }
+    if (node->type == OUTBOX_AVRO_FIXED) {
+        if (count != node->size)
+            return enc_mismatch(ctx, "expected %zu bytes for fixed %s, got %zu (base64)",
+                                node->size, node->name, count);
+    } else if (put_long(buf, (int64_t)count) != 0) {
+        return ENC_NOMEM;
+    }
+    if (count == 0)
+        return 0;
+    if (outbox_buf_reserve(buf, count) != 0)
+        return ENC_NOMEM;
+    p = buf->data + buf->len;
+    for (i = 0; i < text; i++) {
+        acc = (acc << 6) | (uint32_t)base64_value(s[i]);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            *p++ = (uint8_t)(acc >> bits);
+        }
+    }
+    buf->len += count;
+    return 0;
+}
+
+/* A bytes or fixed value (not a decimal) in the JSON form its node chose. */
+static inline int leaf_bytes(struct enc_ctx *ctx, outbox_buf *buf, const outbox_avro_node *node,
+                             const char *s, size_t len)
+{
+    if (node->bytes_form == OUTBOX_AVRO_BYTES_BASE64)
+        return leaf_base64(ctx, buf, node, (const uint8_t *)s, len);
+    return leaf_latin1(ctx, buf, node, (const uint8_t *)s, len);
 }
 
 /* A string, or a uuid string. */
@@ -1243,12 +1333,16 @@ static int enc_value(struct enc_ctx *ctx, const outbox_avro_node *node, const js
         if (node->logical == OUTBOX_AVRO_LOGICAL_DECIMAL)
             return enc_decimal(ctx, node, json);
         if (!json_is_string(json)) {
+            if (node->bytes_form == OUTBOX_AVRO_BYTES_BASE64)
+                return enc_expected(ctx,
+                                    node->type == OUTBOX_AVRO_BYTES ? "bytes as a base64 string"
+                                                                    : "fixed as a base64 string",
+                                    json);
             if (node->type == OUTBOX_AVRO_BYTES)
                 return enc_expected(ctx, "bytes as a string of code points 0-255", json);
             return enc_expected(ctx, "fixed as a string of code points 0-255", json);
         }
-        return leaf_latin1(ctx, ctx->buf, node, (const uint8_t *)json_string_value(json),
-                           json_string_length(json));
+        return leaf_bytes(ctx, ctx->buf, node, json_string_value(json), json_string_length(json));
     case OUTBOX_AVRO_ENUM:
         return enc_enum(ctx, node, json);
     case OUTBOX_AVRO_RECORD:
@@ -1780,7 +1874,7 @@ static int txt_value(struct text_ctx *ctx, const outbox_avro_node *node, uint32_
             return txt_decimal(ctx, node, tok);
         if (tok->type != OUTBOX_AVRO_TOK_STRING)
             return ENC_MISMATCH;
-        return leaf_latin1(NULL, ctx->buf, node, (const uint8_t *)txt_str(ctx, tok), tok->len);
+        return leaf_bytes(NULL, ctx->buf, node, txt_str(ctx, tok), tok->len);
     case OUTBOX_AVRO_ENUM:
         if (tok->type != OUTBOX_AVRO_TOK_STRING)
             return ENC_MISMATCH;
@@ -2207,6 +2301,41 @@ static json_t *json_string_latin1(struct dec_ctx *ctx, const uint8_t *data, size
         }
     }
     return json_stringn_nocheck((const char *)ctx->scratch.data, (size_t)(p - ctx->scratch.data));
+}
+
+/* RFC 4648 base64 with padding, the form outbox_avro_bytes_form BASE64 reads. */
+static json_t *json_string_base64(struct dec_ctx *ctx, const uint8_t *data, size_t len)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t i;
+    char *p;
+
+    outbox_buf_reset(&ctx->scratch);
+    if (outbox_buf_reserve(&ctx->scratch, (len + 2) / 3 * 4 + 1) != 0)
+        return NULL;
+    p = (char *)ctx->scratch.data;
+    for (i = 0; i + 3 <= len; i += 3) {
+        uint32_t v = (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8 | data[i + 2];
+
+        *p++ = alphabet[v >> 18];
+        *p++ = alphabet[(v >> 12) & 0x3F];
+        *p++ = alphabet[(v >> 6) & 0x3F];
+        *p++ = alphabet[v & 0x3F];
+    }
+    if (len - i == 1) {
+        *p++ = alphabet[data[i] >> 2];
+        *p++ = alphabet[(data[i] & 0x03) << 4];
+        *p++ = '=';
+        *p++ = '=';
+    } else if (len - i == 2) {
+        *p++ = alphabet[data[i] >> 2];
+        *p++ = alphabet[((data[i] & 0x03) << 4) | (data[i + 1] >> 4)];
+        *p++ = alphabet[(data[i + 1] & 0x0F) << 2];
+        *p++ = '=';
+    }
+    return json_stringn_nocheck((const char *)ctx->scratch.data,
+                                (size_t)(p - (char *)ctx->scratch.data));
 }
 
 /* Two's complement big-endian -> "-12.30"; NULL result with *why set when invalid. */
@@ -2673,6 +2802,8 @@ static int dec_value(struct dec_ctx *ctx, const outbox_avro_node *node, json_t *
             if (value == NULL && why != NULL)
                 return dec_fail(ctx, DEC_MALFORMED, "%s (decimal(%d,%d))", why, node->precision,
                                 node->scale);
+        } else if (node->bytes_form == OUTBOX_AVRO_BYTES_BASE64) {
+            value = json_string_base64(ctx, ctx->p, len);
         } else {
             value = json_string_latin1(ctx, ctx->p, len);
         }

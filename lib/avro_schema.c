@@ -20,6 +20,9 @@
 /* Deepest nesting of schema JSON we compile (recursion guard). */
 #define SCHEMA_MAX_DEPTH 128
 
+/* The schema property choosing the JSON form of bytes and fixed values (avro_schema.h). */
+#define BYTES_FORM_PROPERTY "outbox.encoding"
+
 /* Largest schema file outbox_schemas_load_dir() reads. */
 #define SCHEMA_FILE_MAX (16u * 1024u * 1024u)
 
@@ -466,6 +469,14 @@ static int parse_record(struct parse_ctx *ctx, json_t *obj, const char *ns, outb
             rc = parse_fail(ctx, "fields[%zu] needs a \"name\" string", i);
             goto done;
         }
+        if (json_object_get(jfield, BYTES_FORM_PROPERTY) != NULL &&
+            !(ctx->flags & OUTBOX_SCHEMA_LAX_DEFAULTS)) {
+            rc = parse_fail(ctx,
+                            "field %s: put \"" BYTES_FORM_PROPERTY "\" on its bytes or fixed "
+                            "type: {\"type\": \"bytes\", \"" BYTES_FORM_PROPERTY "\": \"base64\"}",
+                            json_string_value(jfname));
+            goto done;
+        }
         field->name_len = json_string_length(jfname);
         field->name = arena_strndup(ctx->schema, json_string_value(jfname), field->name_len);
         if (field->name == NULL) {
@@ -580,6 +591,33 @@ static int fixed_max_precision(size_t size)
     /* floor(log10(2^(8*size-1) - 1)) + 1 digits fit partially; the full-range count is
      * floor((8*size-1)*log10(2)): 2^k is never a power of ten, so no boundary case. */
     return (int)floor((double)(8 * size - 1) * log10(2.0));
+}
+
+/* "outbox.encoding" of a bytes or fixed type object; an error anywhere else, so that a
+ * misplaced property does not silently keep the default. */
+static int parse_bytes_form(struct parse_ctx *ctx, json_t *obj, outbox_avro_node *node)
+{
+    json_t *jform = json_object_get(obj, BYTES_FORM_PROPERTY);
+    const char *form;
+
+    if (jform == NULL)
+        return 0;
+    if (ctx->flags & OUTBOX_SCHEMA_LAX_DEFAULTS) { /* a foreign schema: take what is valid */
+        if ((node->type == OUTBOX_AVRO_BYTES || node->type == OUTBOX_AVRO_FIXED) &&
+            json_is_string(jform) && strcmp(json_string_value(jform), "base64") == 0)
+            node->bytes_form = OUTBOX_AVRO_BYTES_BASE64;
+        return 0;
+    }
+    if (node->type != OUTBOX_AVRO_BYTES && node->type != OUTBOX_AVRO_FIXED)
+        return parse_fail(ctx, "\"" BYTES_FORM_PROPERTY "\" applies to bytes and fixed types only");
+    form = json_is_string(jform) ? json_string_value(jform) : "";
+    if (strcmp(form, "base64") == 0)
+        node->bytes_form = OUTBOX_AVRO_BYTES_BASE64;
+    else if (strcmp(form, "codepoints") == 0)
+        node->bytes_form = OUTBOX_AVRO_BYTES_CODEPOINTS;
+    else
+        return parse_fail(ctx, "\"" BYTES_FORM_PROPERTY "\" must be \"base64\" or \"codepoints\"");
+    return 0;
 }
 
 /* Attach "logicalType" of `obj` to `node` when valid for it; invalid ones are ignored
@@ -713,6 +751,8 @@ static int parse_object(struct parse_ctx *ctx, json_t *obj, const char *ns, outb
         if (node == NULL)
             return parse_nomem(ctx);
         rc = parse_logical(ctx, obj, node);
+        if (rc == 0)
+            rc = parse_bytes_form(ctx, obj, node);
         if (rc != 0)
             return rc;
         *out = node;
@@ -732,6 +772,8 @@ static int parse_object(struct parse_ctx *ctx, json_t *obj, const char *ns, outb
             rc = parse_fixed(ctx, obj, ns, node);
         if (rc == 0 && node->type == OUTBOX_AVRO_FIXED)
             rc = parse_logical(ctx, obj, node);
+        if (rc == 0)
+            rc = parse_bytes_form(ctx, obj, node);
         if (rc != 0)
             return rc;
         *out = node;

@@ -75,6 +75,23 @@ typedef enum outbox_avro_logical {
     OUTBOX_AVRO_LOGICAL_DECIMAL,                /* bytes or fixed */
 } outbox_avro_logical;
 
+/*
+ * The JSON form of a bytes or fixed value (not a decimal), chosen per type by the schema
+ * property "outbox.encoding" on the bytes/fixed type object:
+ *   {"type": "bytes", "outbox.encoding": "base64"}
+ *   {"type": "fixed", "name": "Hash", "size": 32, "outbox.encoding": "base64"}
+ * CODEPOINTS (the default, Avro's JSON encoding): a string of code points U+0000..U+00FF, one
+ * per byte; a zero byte is "\u0000", which PostgreSQL's jsonb and json cannot store.
+ * BASE64: RFC 4648 base64 (standard alphabet, '=' padding optional), which every JSON store
+ * carries. The encoder reads and the decoder writes the same form, so a consumer sees what the
+ * producer wrote. The binary Avro is the same either way (the property is not in the Parsing
+ * Canonical Form, so fingerprints do not change).
+ */
+typedef enum outbox_avro_bytes_form {
+    OUTBOX_AVRO_BYTES_CODEPOINTS = 0,
+    OUTBOX_AVRO_BYTES_BASE64 = 1,
+} outbox_avro_bytes_form;
+
 /* Largest decimal precision the codec accepts (a larger one is rejected as unsupported). */
 #define OUTBOX_AVRO_DECIMAL_MAX_PRECISION 300
 
@@ -109,13 +126,15 @@ struct outbox_avro_node {
     int scale;                         /* decimal */
     size_t min_size;                   /* lower bound of the encoded size, for decoding */
     int id;                            /* named types: 0..n-1 within the schema; else -1 */
+    outbox_avro_bytes_form bytes_form; /* bytes, fixed: their JSON form */
 };
 
 typedef struct outbox_schema outbox_schema;
 
 /* Flags of outbox_schema_parse().
  * LAX_DEFAULTS: a default that does not fit its field's type is dropped (the field becomes
- * required) instead of failing the parse; for foreign schemas only. */
+ * required) instead of failing the parse, and a misplaced or unknown "outbox.encoding" is
+ * ignored; for foreign schemas only. */
 #define OUTBOX_SCHEMA_LAX_DEFAULTS 0x1u
 
 /*

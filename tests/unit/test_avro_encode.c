@@ -222,6 +222,89 @@ static void test_bytes_are_code_points_0_to_255(void **state)
                         "U+00FF at offset 0 (one character per byte, 0-255)");
 }
 
+#define B64_BYTES "{\"type\":\"bytes\",\"outbox.encoding\":\"base64\"}"
+#define B64_FIXED "{\"type\":\"fixed\",\"name\":\"H\",\"size\":3,\"outbox.encoding\":\"base64\"}"
+
+static void test_bytes_and_fixed_take_base64_when_the_type_says_so(void **state)
+{
+    (void)state;
+    /* zero bytes, which jsonb cannot carry as "\u0000" */
+    assert_string_equal(enc_ok(B64_BYTES, "\"AAEC/w==\""), "08000102ff");
+    assert_string_equal(enc_ok(B64_BYTES, "\"AAEC/w\""), "08000102ff"); /* padding optional */
+    assert_string_equal(enc_ok(B64_BYTES, "\"AAAA\""), "06000000");
+    assert_string_equal(enc_ok(B64_BYTES, "\"\""), "00");
+    assert_string_equal(enc_ok(B64_FIXED, "\"AAEC\""), "000102");
+    assert_string_equal(enc_ok("{\"type\":\"fixed\",\"name\":\"H\",\"size\":3,"
+                               "\"outbox.encoding\":\"codepoints\"}",
+                               "\"\\u0000\\u0001\\u0002\""),
+                        "000102");
+    /* the code-point form stays the default */
+    assert_string_equal(enc_ok("\"bytes\"", "\"AA==\""), "0841413d3d");
+    assert_string_equal(enc_err(B64_FIXED, "\"AAE=\""),
+                        "schema mismatch at top level: expected 3 bytes for fixed H, got 2 "
+                        "(base64)");
+    assert_string_equal(enc_err(B64_BYTES, "\"AB\""), /* non-zero unused bits */
+                        "schema mismatch at top level: expected bytes as base64, got string "
+                        "\"AB\"");
+    assert_string_equal(enc_err(B64_BYTES, "\"A\""),
+                        "schema mismatch at top level: expected bytes as base64, got string "
+                        "\"A\"");
+    assert_string_equal(enc_err(B64_BYTES, "\"AA AA\""),
+                        "schema mismatch at top level: expected bytes as base64, got string "
+                        "\"AA AA\"");
+    assert_string_equal(enc_err(B64_BYTES, "\"AAEC/w=\""),
+                        "schema mismatch at top level: expected bytes as base64, got string "
+                        "\"AAEC/w=\"");
+    assert_string_equal(enc_err(B64_BYTES, "\"AA-_\""), /* base64url is not base64 */
+                        "schema mismatch at top level: expected bytes as base64, got string "
+                        "\"AA-_\"");
+    assert_string_equal(enc_err(B64_BYTES, "5"),
+                        "schema mismatch at top level: expected bytes as a base64 string, got "
+                        "integer");
+}
+
+static void test_bytes_form_property_is_checked(void **state)
+{
+    outbox_schema *schema = NULL;
+    char err[512];
+    static const struct {
+        const char *schema;
+        const char *error;
+    } bad[] = {
+        {"{\"type\":\"string\",\"outbox.encoding\":\"base64\"}",
+         "\"outbox.encoding\" applies to bytes and fixed types only"},
+        {"{\"type\":\"bytes\",\"outbox.encoding\":\"hex\"}",
+         "\"outbox.encoding\" must be \"base64\" or \"codepoints\""},
+        {"{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"b\",\"type\":\"bytes\","
+         "\"outbox.encoding\":\"base64\"}]}",
+         "field b: put \"outbox.encoding\" on its bytes or fixed type: {\"type\": \"bytes\", "
+         "\"outbox.encoding\": \"base64\"}"},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_not_equal(
+            outbox_schema_parse(bad[i].schema, strlen(bad[i].schema), 0, &schema, err, sizeof(err)),
+            0);
+        if (strstr(err, bad[i].error) == NULL)
+            fail_msg("%s: %s", bad[i].schema, err);
+    }
+}
+
+static void test_zero_size_fixed_encodes_to_nothing(void **state)
+{
+    (void)state;
+    /* an empty buffer (data still NULL): UBSan flagged NULL + 0 here (issue 8 item 10) */
+    assert_string_equal(enc_ok("{\"type\":\"fixed\",\"name\":\"Z\",\"size\":0}", "\"\""), "");
+    assert_string_equal(enc_ok("{\"type\":\"fixed\",\"name\":\"Z\",\"size\":0,"
+                               "\"outbox.encoding\":\"base64\"}",
+                               "\"\""),
+                        "");
+    assert_string_equal(enc_err("{\"type\":\"fixed\",\"name\":\"Z\",\"size\":0}", "\"a\""),
+                        "schema mismatch at top level: expected 0 bytes for fixed Z, got 1");
+}
+
 static void test_fixed_needs_exact_size(void **state)
 {
     const char *schema = "{\"type\":\"fixed\",\"name\":\"F\",\"size\":2}";
@@ -672,6 +755,9 @@ int main(void)
         cmocka_unit_test(test_int_out_of_range_is_an_error),
         cmocka_unit_test(test_float_and_double_are_little_endian_ieee),
         cmocka_unit_test(test_bytes_are_code_points_0_to_255),
+        cmocka_unit_test(test_bytes_and_fixed_take_base64_when_the_type_says_so),
+        cmocka_unit_test(test_bytes_form_property_is_checked),
+        cmocka_unit_test(test_zero_size_fixed_encodes_to_nothing),
         cmocka_unit_test(test_fixed_needs_exact_size),
         cmocka_unit_test(test_arrays_and_maps_are_one_block_then_zero),
         cmocka_unit_test(test_enum_encodes_symbol_index),
