@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Issue 8 item 1: PostgreSQL's jsonb prints a large double (1e19, -9.3e18, 1e308) as a run of
+# digits, which jansson refuses ("too big integer"). Such events are valid: a double/float field
+# takes them exactly (decoded by python3-avro, compared bit for bit), and a long they do not
+# fit is a dead letter (its class and reason, schema_mismatch naming the field and the range,
+# come from outbox_avro_json_encode_text(): unit tests in test_avro_text.c).
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/relay_lib.sh"
+
+agg=n$RUN_ID
+topic=$TOPIC_PREFIX.$agg
+mkdir -p "$TEST_TMP/schemas"
+cat >"$TEST_TMP/schemas/Measured.avsc" <<'AVSC'
+{"type": "record", "name": "Measured", "namespace": "itest.events", "fields": [
+  {"name": "id", "type": "string"},
+  {"name": "value", "type": "double"},
+  {"name": "approx", "type": "float"},
+  {"name": "either", "type": ["null", "long", "double"]},
+  {"name": "count", "type": "long"}]}
+AVSC
+relay_config "[avro]" "schema-dir = $TEST_TMP/schemas"
+relay_start
+
+uuid() { cat /proc/sys/kernel/random/uuid; }
+e1=$(uuid); e2=$(uuid); e3=$(uuid); bad=$(uuid); e4=$(uuid)
+ins() { # id, payload (jsonb text)
+  psql_app -c "INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload)
+    VALUES ('$1', '$agg', 'm1', 'Measured', '$2'::jsonb)"
+}
+ins "$e1" "{\"id\": \"$e1\", \"value\": 1e19, \"approx\": 1e19, \"either\": 1e19, \"count\": 1}"
+ins "$e2" "{\"id\": \"$e2\", \"value\": -9.3e18, \"approx\": 9.3e18, \"either\": 7, \"count\": 9223372036854775807}"
+ins "$e3" "{\"id\": \"$e3\", \"value\": 1e308, \"approx\": 0.5, \"either\": null, \"count\": -9223372036854775808}"
+ins "$bad" "{\"id\": \"$bad\", \"value\": 1, \"approx\": 1, \"either\": null, \"count\": 1e19}"
+ins "$e4" "{\"id\": \"$e4\", \"value\": 2.5, \"approx\": 2.5, \"either\": 1.5, \"count\": 2}"
+
+check_eq "jsonb really prints 1e19 as digits" 10000000000000000000 \
+  "$(psql_app -c "SELECT payload->>'value' FROM outbox WHERE id = '$e1'")"
+check "jsonb prints 1e308 as 309 digits" test "$(psql_app -c "SELECT length(payload->>'value') FROM outbox WHERE id = '$e3'")" = 309
+
+for i in $(seq 1 150); do [ "$(topic_count "$topic")" -ge 4 ] && break; sleep 0.2; done
+"$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic" --expect 4 \
+  --timeout 60 --schemas "$TEST_TMP/schemas" --out "$TEST_TMP/good.jsonl"
+check_eq "the four valid events are published, in order" "$e1 $e2 $e3 $e4" \
+  "$("$PY" -c 'import json,sys; print(" ".join(json.loads(l)["value"]["id"] for l in open(sys.argv[1])))' "$TEST_TMP/good.jsonl")"
+check "values decode exactly as python3-avro reads them (double bit for bit, float rounded)" \
+  "$PY" - "$TEST_TMP/good.jsonl" <<'PY'
+import json, struct, sys
+f32 = lambda x: struct.unpack("<f", struct.pack("<f", x))[0]
+want = [(1e19, f32(1e19), 1e19, 1), (-9.3e18, f32(9.3e18), 7, 9223372036854775807),
+        (1e308, 0.5, None, -9223372036854775808), (2.5, 2.5, 1.5, 2)]
+got = [json.loads(l)["value"] for l in open(sys.argv[1])]
+ok = True
+for w, g in zip(want, got):
+    have = (g["value"], g["approx"], g["either"], g["count"])
+    same = all((a is None and b is None) or (a == b and type(a) is type(b)) for a, b in zip(w, have))
+    if not same:
+        print("want", w, "got", have, file=sys.stderr)
+        ok = False
+sys.exit(0 if ok and len(got) == 4 else 1)
+PY
+
+for i in $(seq 1 100); do [ "$(topic_count "$topic.dlq")" -ge 1 ] && break; sleep 0.2; done
+"$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic.dlq" --expect 1 \
+  --timeout 60 --out "$TEST_TMP/dlq.jsonl"
+hdr() { "$PY" -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["headers"].get(sys.argv[2], ""))' "$TEST_TMP/dlq.jsonl" "$1"; }
+check_eq "the long out of range is the one dead letter" "$bad" "$(hdr id)"
+relay_stop
+check_eq "SIGTERM: exit 0" 0 "$RELAY_RC"
+finish
