@@ -8,13 +8,16 @@
  * to a caller's outbox_buf; once the buffer is warm it allocates nothing.
  *   null      JSON null
  *   boolean   true / false
- *   int, long JSON integer in range (a real with an integral value up to 2^53 is accepted)
- *   float,    JSON number, or the strings "NaN", "Infinity", "-Infinity"
- *   double
+ *   int, long JSON integer in range (a real with an integral value up to 2^53 is accepted);
+ *             out of range: "value 10000000000000000000 out of range for long [...]"
+ *   float,    any JSON number, however spelled (PostgreSQL's jsonb prints 1e19 as twenty digits,
+ *   double    which jansson cannot hold: see outbox_avro_json_encode_text()), correctly rounded;
+ *             beyond the type's range a mismatch; or the strings "NaN", "Infinity", "-Infinity"
  *   string    JSON string
- *   bytes,    JSON string whose code points are 0..255, one byte each (Avro JSON style);
- *   fixed     fixed needs exactly `size` of them (a zero byte is "\u0000": load such
- *             payloads with jansson's JSON_ALLOW_NUL)
+ *   bytes,    in the form the type's "outbox.encoding" chose (avro_schema.h): code points (the
+ *   fixed     default, Avro JSON style: a string whose code points are 0..255, one byte each;
+ *             a zero byte is "\u0000": load such payloads with jansson's JSON_ALLOW_NUL) or
+ *             base64 (RFC 4648, '=' padding optional). fixed needs exactly `size` bytes.
  *   enum      JSON string naming a symbol
  *   array     JSON array; map: JSON object
  *   record    JSON object. A missing field takes its default, else it is an error. Members
@@ -51,7 +54,7 @@
  * ("2026-11-23T15:41:33.123Z"), local timestamps the same without "Z", date "YYYY-MM-DD",
  * time "HH:MM:SS.fff[fff]" (values outside years 0000-9999 or a day stay integers), uuid as
  * the string, decimal as a numeric string with exactly `scale` fraction digits ("-12.30"),
- * bytes and fixed as strings of code points 0..255 (Avro JSON style, NOT base64), NaN and
+ * bytes and fixed in their type's form (code points 0..255 by default, or padded base64), NaN and
  * infinite floats as "NaN"/"Infinity"/"-Infinity", unions as the plain value, unless the
  * encoder would pick another branch for that value: then it is wrapped as
  * {"<branch name>": value}, so encode(decode(x)) reproduces x byte for byte.
@@ -133,6 +136,9 @@ outbox_avro_enc_rc outbox_avro_json_encode_node(const outbox_avro_node *node, co
  * when that fails does it run the reference path (outbox_avro_json_encode_text_reference():
  * jansson), which gives the exact reason. The two produce the same bytes for every input both
  * accept (tested differentially); the fast path never accepts what the reference rejects.
+ * Numbers jansson cannot hold (an integer beyond int64, a real beyond a double) are JSON here:
+ * a float/double takes them exactly, a decimal takes their digits, an int/long reports them out
+ * of range (MISMATCH), never NOT_JSON.
  *
  * Returns OK, NOT_JSON, MISMATCH, NOMEM or INTERNAL (see outbox_avro_enc_rc). JSON_ALLOW_NUL
  * applies when the scratch has OUTBOX_AVRO_TEXT_ALLOW_NUL. On error buf->len is back to its
@@ -166,8 +172,11 @@ outbox_avro_enc_rc outbox_avro_json_encode_text_fast(const outbox_schema *schema
 /*
  * The reference path alone (for tests and benchmarks): json_loadb(json, len, JSON_DECODE_ANY
  * [| JSON_ALLOW_NUL when the scratch has OUTBOX_AVRO_TEXT_ALLOW_NUL]) followed by
- * outbox_avro_json_encode(). Returns OK, NOT_JSON, MISMATCH, NOMEM or INTERNAL, with the
- * exact reason. `scratch` is working space, as for the fast path.
+ * outbox_avro_json_encode(). When jansson refuses the text only for a number it cannot hold,
+ * the tree is built from the tokenizer's tokens instead (integers that fit int64 stay exact,
+ * unlike JSON_DECODE_INT_AS_REAL). Our tokenizer also decides NOT_JSON, since jansson reports
+ * some of its allocation failures as syntax errors. Returns OK, NOT_JSON, MISMATCH, NOMEM or
+ * INTERNAL, with the exact reason. `scratch` is working space, as for the fast path.
  */
 outbox_avro_enc_rc
 outbox_avro_json_encode_text_reference(const outbox_schema *schema, const char *json, size_t len,
