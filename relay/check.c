@@ -5,9 +5,13 @@
 #include <string.h>
 
 #include "avro_schema.h"
+#include "buf.h"
+#include "dlq.h"
 #include "publish.h"
 #include "registry.h"
 #include "relay.h"
+#include "route.h"
+#include "topics.h"
 
 struct check {
     FILE *out;
@@ -302,7 +306,186 @@ static void check_postgres(struct check *c, const relay_settings *s)
     PQfinish(pg);
 }
 
-static void check_kafka(struct check *c, const outbox_conf *conf)
+/* The topics the outbox needs now: one per (aggregate type, event type) present in the outbox
+ * tables, routed as the relay routes, each with its dead-letter topic, plus the fallback
+ * dead-letter topic. */
+struct needed {
+    char **topics;
+    char **why; /* "aggregate type 'post' is in public.outbox", or "dead-letter" */
+    bool *dlq;
+    size_t n, cap;
+};
+
+static void needed_free(struct needed *nd)
+{
+    for (size_t i = 0; i < nd->n; i++) {
+        free(nd->topics[i]);
+        free(nd->why[i]);
+    }
+    free(nd->topics);
+    free(nd->why);
+    free(nd->dlq);
+}
+
+/* Add `topic` unless present. 0, or -1 on ENOMEM. */
+static int needed_add(struct needed *nd, const char *topic, bool dlq, const char *why)
+{
+    for (size_t i = 0; i < nd->n; i++)
+        if (strcmp(nd->topics[i], topic) == 0)
+            return 0;
+    if (nd->n == nd->cap) {
+        size_t cap = nd->cap ? nd->cap * 2 : 16;
+        char **t = realloc(nd->topics, cap * sizeof(*t));
+        if (t)
+            nd->topics = t;
+        char **w = realloc(nd->why, cap * sizeof(*w));
+        if (w)
+            nd->why = w;
+        bool *d = realloc(nd->dlq, cap * sizeof(*d));
+        if (d)
+            nd->dlq = d;
+        if (!t || !w || !d)
+            return -1;
+        nd->cap = cap;
+    }
+    nd->topics[nd->n] = strdup(topic);
+    nd->why[nd->n] = strdup(why);
+    nd->dlq[nd->n] = dlq;
+    if (!nd->topics[nd->n] || !nd->why[nd->n]) {
+        free(nd->topics[nd->n]);
+        free(nd->why[nd->n]);
+        return -1;
+    }
+    nd->n++;
+    return 0;
+}
+
+/* The topic and dead-letter topic of one (aggregate type, event type) of table `t`. */
+static int needed_route(struct needed *nd, const relay_settings *s, const relay_route *route,
+                        const relay_table *t, const char *aggregate_type, const char *event_type,
+                        outbox_buf *dlq)
+{
+    relay_value v[RELAY_ROUTE_NCOLS] = {{"x", 1},  {aggregate_type, strlen(aggregate_type)},
+                                        {"x", 1},  {event_type, strlen(event_type)},
+                                        {"{}", 2}, {NULL, 0}};
+    relay_txn_meta meta = {0};
+    relay_event ev;
+    char err[256], why[512];
+    int rc = 0;
+    relay_event_init(&ev);
+    if (relay_route_row(route, v, false, &meta, &ev, err, sizeof(err)) == 0 && ev.topic) {
+        snprintf(why, sizeof(why), "aggregate type '%s' is in %s", aggregate_type, t->name);
+        if (needed_add(nd, ev.topic, false, why) != 0 ||
+            relay_dlq_topic(s->dlq_topic_template, s->dlq_fallback_topic, ev.topic, dlq) != 0 ||
+            needed_add(nd, (const char *)dlq->data, true, why) != 0)
+            rc = -1;
+    } /* else: no legal topic; such events go to the fallback dead-letter topic */
+    relay_event_free(&ev);
+    return rc;
+}
+
+/* Fill `nd` from the outbox tables' rows (at most 1000 distinct routes a table). */
+static int needed_collect(struct check *c, const relay_settings *s, struct needed *nd)
+{
+    char err[512];
+    outbox_buf dlq;
+    outbox_buf_init(&dlq);
+    relay_route *route = relay_route_new(s->topic_template, NULL, err, sizeof(err));
+    PGconn *pg = route ? PQconnectdb(s->conninfo) : NULL;
+    int rc = -1;
+    if (!route || PQstatus(pg) != CONNECTION_OK)
+        goto done; /* reported by the PostgreSQL and config checks */
+    for (size_t i = 0; i < s->ntables; i++) {
+        const relay_table *t = &s->tables[i];
+        const char *names[4] = {t->columns[RELAY_COL_AGGREGATE_TYPE],
+                                t->columns[RELAY_COL_EVENT_TYPE], t->schema, t->relname};
+        char *q[4];
+        for (int k = 0; k < 4; k++)
+            q[k] = PQescapeIdentifier(pg, names[k], strlen(names[k]));
+        char sql[1024];
+        snprintf(sql, sizeof(sql), "SELECT DISTINCT %s::text, %s::text FROM %s.%s LIMIT 1000",
+                 q[0] ? q[0] : "", q[1] ? q[1] : "", q[2] ? q[2] : "", q[3] ? q[3] : "");
+        for (int k = 0; k < 4; k++)
+            PQfreemem(q[k]);
+        PGresult *res = PQexec(pg, sql);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK)
+            check_problem(c, "GRANT SELECT ON <outbox table> TO <relay role>",
+                          "cannot list the aggregate types in %s: %s", t->name, PQerrorMessage(pg));
+        for (int r = 0; PQresultStatus(res) == PGRES_TUPLES_OK && r < PQntuples(res); r++) {
+            if (PQgetisnull(res, r, 0) || PQgetisnull(res, r, 1))
+                continue;
+            if (needed_route(nd, s, route, t, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1), &dlq) !=
+                0) {
+                PQclear(res);
+                goto done;
+            }
+        }
+        PQclear(res);
+    }
+    if (relay_dlq_topic(s->dlq_topic_template, s->dlq_fallback_topic, NULL, &dlq) != 0 ||
+        needed_add(nd, (const char *)dlq.data, true, "the fallback for events with no topic") != 0)
+        goto done;
+    rc = 0;
+done:
+    PQfinish(pg);
+    relay_route_free(route);
+    outbox_buf_free(&dlq);
+    return rc;
+}
+
+/* With a broker that does not create topics, every topic the outbox needs must exist. */
+static void check_topics(struct check *c, const relay_settings *s, const outbox_conf *conf,
+                         rd_kafka_t *rk)
+{
+    char err[512];
+    bool on = false;
+    int32_t off = -1;
+    if (relay_topics_auto_create(rk, 10000, &on, &off, err, sizeof(err)) != 0) {
+        check_problem(c,
+                      "allow the relay's Kafka user to describe the cluster's configuration "
+                      "(DescribeConfigs), or create the outbox topics and run check again",
+                      "cannot tell whether the brokers create topics: %s", err);
+        return;
+    }
+    if (on) {
+        check_ok(c, "the brokers create topics on first use (auto.create.topics.enable = true)");
+        return;
+    }
+    check_ok(c,
+             "broker %d does not create topics (auto.create.topics.enable = false): each topic "
+             "must exist before its first event",
+             (int)off);
+    struct needed nd = {0};
+    bool *missing = NULL;
+    if (needed_collect(c, s, &nd) != 0 || !(missing = calloc(nd.n, sizeof(*missing))) ||
+        relay_topics_missing(rk, (const char *const *)nd.topics, nd.n, missing, 10000, err,
+                             sizeof(err)) != 0) {
+        if (nd.n && missing)
+            check_problem(c, "check that Kafka answers", "cannot list the topics: %s", err);
+        goto done;
+    }
+    size_t found = 0;
+    for (size_t i = 0; i < nd.n; i++) {
+        if (!missing[i]) {
+            found++;
+            continue;
+        }
+        char fix[512];
+        snprintf(fix, sizeof(fix),
+                 "create it (kafka-topics.sh --bootstrap-server %s --create --topic %s, with "
+                 "the partitions and replication your cluster needs)",
+                 outbox_conf_kafka_get(conf, "bootstrap.servers"), nd.topics[i]);
+        check_problem(c, fix, "%stopic %s does not exist and will not be created (%s)",
+                      nd.dlq[i] ? "dead-letter " : "", nd.topics[i], nd.why[i]);
+    }
+    if (found == nd.n)
+        check_ok(c, "%zu topics the outbox needs exist (for the aggregate types in it now)", found);
+done:
+    free(missing);
+    needed_free(&nd);
+}
+
+static void check_kafka(struct check *c, const relay_settings *s, const outbox_conf *conf)
 {
     char err[512];
     relay_publish *pub = NULL;
@@ -320,8 +503,10 @@ static void check_kafka(struct check *c, const outbox_conf *conf)
         check_problem(c, "check kafka.bootstrap.servers and that the brokers run",
                       "Kafka at %s does not answer: %s",
                       outbox_conf_kafka_get(conf, "bootstrap.servers"), err);
-    else
+    else {
         check_ok(c, "Kafka answers at %s", outbox_conf_kafka_get(conf, "bootstrap.servers"));
+        check_topics(c, s, conf, relay_publish_handle(pub));
+    }
     relay_publish_free(pub);
 }
 
@@ -365,7 +550,7 @@ int relay_check(const relay_settings *settings, const outbox_conf *conf, FILE *o
     struct check c = {.out = out, .problems = 0};
     fprintf(out, "outbox-relay check\n");
     check_postgres(&c, settings);
-    check_kafka(&c, conf);
+    check_kafka(&c, settings, conf);
     check_schemas(&c, settings);
     check_registry(&c, settings);
     if (c.problems)

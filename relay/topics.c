@@ -1,0 +1,118 @@
+#include "topics.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define AUTO_CREATE "auto.create.topics.enable"
+
+/* The value of AUTO_CREATE in a DescribeConfigs result event. 0, or -1 with errstr. */
+static int auto_create_from_result(rd_kafka_event_t *ev, int32_t broker, bool *on, char *errstr,
+                                   size_t errstr_size)
+{
+    if (rd_kafka_event_error(ev)) {
+        snprintf(errstr, errstr_size, "describing broker %d's configuration: %s", (int)broker,
+                 rd_kafka_event_error_string(ev));
+        return -1;
+    }
+    size_t nres = 0, ncfg = 0;
+    const rd_kafka_ConfigResource_t **res =
+        rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &nres);
+    if (nres < 1 || rd_kafka_ConfigResource_error(res[0])) {
+        snprintf(errstr, errstr_size, "describing broker %d's configuration: %s", (int)broker,
+                 nres < 1 ? "no result" : rd_kafka_ConfigResource_error_string(res[0]));
+        return -1;
+    }
+    const rd_kafka_ConfigEntry_t **cfg = rd_kafka_ConfigResource_configs(res[0], &ncfg);
+    for (size_t i = 0; i < ncfg; i++) {
+        if (strcmp(rd_kafka_ConfigEntry_name(cfg[i]), AUTO_CREATE) != 0)
+            continue;
+        const char *v = rd_kafka_ConfigEntry_value(cfg[i]);
+        *on = v && strcmp(v, "true") == 0;
+        return 0;
+    }
+    snprintf(errstr, errstr_size, "broker %d does not report %s", (int)broker, AUTO_CREATE);
+    return -1;
+}
+
+/* AUTO_CREATE of one broker. 0, or -1 with errstr. */
+static int broker_auto_create(rd_kafka_t *rk, int32_t broker, int timeout_ms, bool *on,
+                              char *errstr, size_t errstr_size)
+{
+    int rc = -1;
+    char id[16];
+    snprintf(id, sizeof(id), "%d", (int)broker);
+    rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, id);
+    rd_kafka_AdminOptions_t *opts =
+        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+    rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
+    rd_kafka_event_t *ev = NULL;
+    if (!res || !opts || !queue) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto done;
+    }
+    if (rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, errstr, errstr_size) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR)
+        goto done;
+    rd_kafka_DescribeConfigs(rk, &res, 1, opts, queue);
+    ev = rd_kafka_queue_poll(queue, timeout_ms + 1000);
+    if (!ev) {
+        snprintf(errstr, errstr_size, "broker %d did not describe its configuration within %d ms",
+                 (int)broker, timeout_ms);
+        goto done;
+    }
+    rc = auto_create_from_result(ev, broker, on, errstr, errstr_size);
+done:
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    if (queue)
+        rd_kafka_queue_destroy(queue);
+    if (opts)
+        rd_kafka_AdminOptions_destroy(opts);
+    if (res)
+        rd_kafka_ConfigResource_destroy(res);
+    return rc;
+}
+
+int relay_topics_auto_create(rd_kafka_t *rk, int timeout_ms, bool *all_on, int32_t *off_broker,
+                             char *errstr, size_t errstr_size)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
+    if (err) {
+        snprintf(errstr, errstr_size, "no metadata from the cluster: %s", rd_kafka_err2str(err));
+        return -1;
+    }
+    int rc = 0;
+    *all_on = true;
+    *off_broker = -1;
+    for (int i = 0; i < md->broker_cnt && rc == 0; i++) {
+        bool on = false;
+        rc = broker_auto_create(rk, md->brokers[i].id, timeout_ms, &on, errstr, errstr_size);
+        if (rc == 0 && !on) {
+            *all_on = false;
+            *off_broker = md->brokers[i].id;
+        }
+    }
+    rd_kafka_metadata_destroy(md);
+    return rc;
+}
+
+int relay_topics_missing(rd_kafka_t *rk, const char *const *names, size_t n, bool *missing,
+                         int timeout_ms, char *errstr, size_t errstr_size)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    /* all topics: asking for one by name may create it where auto-creation is on */
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
+    if (err) {
+        snprintf(errstr, errstr_size, "no metadata from the cluster: %s", rd_kafka_err2str(err));
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        missing[i] = true;
+        for (int t = 0; t < md->topic_cnt && missing[i]; t++)
+            if (strcmp(md->topics[t].topic, names[i]) == 0 && !md->topics[t].err)
+                missing[i] = false;
+    }
+    rd_kafka_metadata_destroy(md);
+    return 0;
+}

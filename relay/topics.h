@@ -1,0 +1,30 @@
+#ifndef RELAY_TOPICS_H
+#define RELAY_TOPICS_H
+
+/*
+ * relay_topics: what the Kafka cluster says about topics, for `outbox-relay check`: whether its
+ * brokers create a topic on first use (auto.create.topics.enable, read with DescribeConfigs),
+ * and which of a list of topics exist (from the cluster's metadata, asked for all topics so
+ * that asking never creates one).
+ *
+ * Blocking, each call bounded by timeout_ms. The rd_kafka_t is borrowed (any client type, e.g.
+ * the relay's producer handle) and used only by the calling thread during the call.
+ */
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* auto.create.topics.enable of every broker in the metadata: *all_on is true when each says
+ * true; *off_broker is the id of one that says false (or -1). 0, or -1 with errstr (no
+ * answer, or a broker that would not describe its configuration). */
+int relay_topics_auto_create(rd_kafka_t *rk, int timeout_ms, bool *all_on, int32_t *off_broker,
+                             char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
+
+/* missing[i] = whether topic names[i] is absent from the cluster. 0, or -1 with errstr. */
+int relay_topics_missing(rd_kafka_t *rk, const char *const *names, size_t n, bool *missing,
+                         int timeout_ms, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+#endif
