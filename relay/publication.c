@@ -92,6 +92,20 @@ done:
 
 int relay_publication_names_option(const char *name, char *out, size_t size)
 {
-    int n = snprintf(out, size, "\"%s\"", name);
-    return n < 0 || (size_t)n >= size ? -1 : 0;
+    /* The walsender splits the option as a list of identifiers (SplitIdentifierString): inside
+     * double quotes, a double quote is written twice. */
+    size_t n = 0;
+    if (size < 3)
+        return -1;
+    out[n++] = '"';
+    for (const char *p = name; *p; p++) {
+        if (n + (*p == '"' ? 2 : 1) + 2 > size)
+            return -1;
+        if (*p == '"')
+            out[n++] = '"';
+        out[n++] = *p;
+    }
+    out[n++] = '"';
+    out[n] = '\0';
+    return 0;
 }
