@@ -38,7 +38,9 @@ struct relay {
     relay_stream *stream;
     relay_publish *pub;
     relay_ack *ack;
-    relay_route *route;
+    relay_route *route;   /* routes[0]: logical messages */
+    relay_route **routes; /* one per outbox table (its own column names), by table index */
+    size_t nroutes;
     outbox_schemas *schemas;
     outbox_registry *registry;
     relay_idcache *ids;
@@ -378,8 +380,9 @@ static int relay_publish_event(relay *r)
     const outbox_schema *schema = outbox_schemas_find(r->schemas, ev->event_type);
     if (!schema) {
         char err[1024];
-        snprintf(err, sizeof(err), "unknown event type '%s': no schema %s.avsc in %s",
-                 ev->event_type, ev->event_type, r->s->schema_dir);
+        /* The reason goes to Kafka: it names the setting, never the relay's own paths. */
+        snprintf(err, sizeof(err), "unknown event type '%s': no schema %s.avsc in avro.schema-dir",
+                 ev->event_type, ev->event_type);
         return relay_dead_letter(r, RELAY_DLQ_UNKNOWN_EVENT_TYPE, err);
     }
     int rc = relay_value_header(r, schema);
@@ -393,6 +396,31 @@ static int relay_publish_event(relay *r)
 
 /* ---------------------------------------------------------------- pgoutput handling */
 
+/* Whether the n-th occurrence of something gets a log line: 1, 2, 4, 8, ... (a writer cannot
+ * flood the log, the operator still sees that it goes on). */
+static bool sparse(uint64_t n)
+{
+    return n > 0 && (n & (n - 1)) == 0;
+}
+
+/* Count and report the headers-column entries routing dropped for naming a reserved header. */
+static void relay_note_reserved(relay *r)
+{
+    if (r->ev.reserved_dropped == 0)
+        return;
+    uint64_t before = ADD(reserved_headers_dropped, r->ev.reserved_dropped);
+    uint64_t events = INC(reserved_header_events) + 1;
+    if (sparse(events))
+        outbox_log_warn(COMPONENT,
+                        "event %s: %zu headers-column entr%s named a reserved header (id, "
+                        "event_type, aggregate_type, aggregate_id, outbox.*) and %s dropped; "
+                        "the event keeps the relay's own (%" PRIu64 " dropped so far)",
+                        r->ev.id ? r->ev.id : "(no id)", r->ev.reserved_dropped,
+                        r->ev.reserved_dropped == 1 ? "y" : "ies",
+                        r->ev.reserved_dropped == 1 ? "was" : "were",
+                        before + r->ev.reserved_dropped);
+}
+
 static int on_relation(relay *r, const relay_pgoutput_relation *rel)
 {
     const relay_rel *e = relay_relcache_update(r->rels, rel);
@@ -403,11 +431,11 @@ static int on_relation(relay *r, const relay_pgoutput_relation *rel)
     if (e->bad[0]) {
         outbox_log_error(COMPONENT, "%s; its rows go to the dead-letter topic", e->bad);
     } else if (e->table < 0) {
-        const relay_table_name *t = relay_relcache_table(r->rels, 0);
         outbox_log_info(COMPONENT,
-                        "relation %s is in the publication but is not the outbox table %s.%s; "
-                        "its changes are ignored",
-                        e->name, t->schema, t->name);
+                        "relation %s is in publication %s but is not an outbox table (%s); its "
+                        "changes are ignored (outbox-relay check warns about it)",
+                        e->name, r->s->publication,
+                        r->s->tables_list[0] ? r->s->tables_list : r->s->table);
     }
     return 0;
 }
@@ -438,13 +466,15 @@ static int on_insert(relay *r, const relay_pgoutput_insert *ins)
     relay_event_reset(&r->ev);
     if (e->bad[0]) {
         /* Only to fill the dead letter's headers; the table's problem is the reason. */
-        if (relay_route_row(r->route, values, e->payload_is_bytea, &r->meta, &r->ev, err,
+        if (relay_route_row(r->routes[e->table], values, e->payload_is_bytea, &r->meta, &r->ev, err,
                             sizeof(err)) != 0)
             outbox_log_debug(COMPONENT, "row of the unusable outbox table: %s", err);
         return relay_dead_letter(r, RELAY_DLQ_BAD_TABLE, e->bad);
     }
-    if (relay_route_row(r->route, values, e->payload_is_bytea, &r->meta, &r->ev, err,
-                        sizeof(err)) != 0)
+    int rc = relay_route_row(r->routes[e->table], values, e->payload_is_bytea, &r->meta, &r->ev,
+                             err, sizeof(err));
+    relay_note_reserved(r);
+    if (rc != 0)
         return relay_dead_letter(r, route_reason(err), err);
     return relay_publish_event(r);
 }
@@ -466,16 +496,30 @@ static int message_txn_begin(relay *r, const relay_pgoutput_message *msg)
 
 static int on_message(relay *r, const relay_pgoutput_message *msg)
 {
-    if (strcmp(msg->prefix, r->s->message_prefix) != 0)
+    /* Messages are only requested with outbox.logical-messages on (see relay_connect). */
+    if (!r->s->logical_messages || strcmp(msg->prefix, r->s->message_prefix) != 0)
         return 0;
+    if (!msg->transactional) {
+        /* Not part of a committed transaction: nothing a writer of the outbox committed.
+         * pg_logical_emit_message(false, ...) never publishes. */
+        uint64_t n = INC(messages_ignored) + 1;
+        if (sparse(n))
+            outbox_log_warn(COMPONENT,
+                            "non-transactional logical message with prefix '%s' at " RELAY_LSN_FMT
+                            " ignored: only pg_logical_emit_message(true, ...) publishes (%" PRIu64
+                            " ignored so far)",
+                            msg->prefix, RELAY_LSN_ARGS(msg->lsn), n);
+        return 0;
+    }
     bool own_txn = !r->in_txn;
     if (own_txn && message_txn_begin(r, msg) != 0)
         return -1;
     char err[512];
     relay_event_reset(&r->ev);
-    int rc;
-    if (relay_route_message(r->route, (const char *)msg->content, msg->content_len, &r->meta,
-                            &r->ev, err, sizeof(err)) != 0)
+    int rc = relay_route_message(r->route, (const char *)msg->content, msg->content_len, &r->meta,
+                                 &r->ev, err, sizeof(err));
+    relay_note_reserved(r);
+    if (rc != 0)
         rc = relay_dead_letter(r, route_reason(err), err);
     else
         rc = relay_publish_event(r);
@@ -616,24 +660,29 @@ const char *relay_loop_failure(const relay *r)
 
 /* ---------------------------------------------------------------- setup */
 
-/* The route, relation cache and outbox table of the settings. */
+/* The relation cache and one route per outbox table of the settings (tables may name their
+ * columns differently; they route the same way). */
 static int relay_new_routing(relay *r, char *errstr, size_t errstr_size)
 {
     const relay_settings *s = r->s;
-    const char *cols[RELAY_ROUTE_NCOLS] = {s->col_id,           s->col_aggregate_type,
-                                           s->col_aggregate_id, s->col_event_type,
-                                           s->col_payload,      s->col_headers};
     r->rels = relay_relcache_new();
-    if (!r->rels) {
+    r->routes = calloc(s->ntables, sizeof(*r->routes));
+    if (!r->rels || !r->routes) {
         snprintf(errstr, errstr_size, "out of memory");
         return -1;
     }
-    if (relay_relcache_add_table(r->rels, s->table, cols, errstr, errstr_size) < 0)
-        return -1;
-    r->route = relay_route_new(s->topic_template, cols, errstr, errstr_size);
-    if (!r->route)
-        return -1;
-    relay_route_set_lazy_payload(r->route, true); /* encoded straight from text when it can */
+    for (size_t i = 0; i < s->ntables; i++) {
+        const relay_table *t = &s->tables[i];
+        if (relay_relcache_add_table(r->rels, t->name, t->columns, errstr, errstr_size) != (int)i)
+            return -1;
+        r->routes[i] = relay_route_new(s->topic_template, t->columns, errstr, errstr_size);
+        if (!r->routes[i])
+            return -1;
+        r->nroutes++;
+        /* encoded straight from text when it can */
+        relay_route_set_lazy_payload(r->routes[i], true);
+    }
+    r->route = r->routes[0];
     return 0;
 }
 
@@ -702,7 +751,9 @@ void relay_free(relay *r)
     relay_stream_close(r->stream);
     relay_publish_free(r->pub);
     relay_ack_free(r->ack);
-    relay_route_free(r->route);
+    for (size_t i = 0; i < r->nroutes; i++)
+        relay_route_free(r->routes[i]);
+    free(r->routes);
     outbox_schemas_destroy(r->schemas);
     outbox_registry_free(r->registry);
     relay_idcache_free(r->ids);
@@ -759,7 +810,8 @@ static int relay_connect(relay *r, char *errstr, size_t errstr_size)
         rc = RELAY_STREAM_ERR_FATAL;
         goto fail;
     }
-    rc = relay_stream_start(r->stream, r->s->slot, 0, pubs, true, errstr, errstr_size);
+    rc = relay_stream_start(r->stream, r->s->slot, 0, pubs, r->s->logical_messages, errstr,
+                            errstr_size);
     if (rc < 0)
         goto fail;
     if (relay_loop_begin(r, start, errstr, errstr_size) != 0) {
@@ -767,10 +819,14 @@ static int relay_connect(relay *r, char *errstr, size_t errstr_size)
         goto fail;
     }
     SET(streaming, 1);
-    outbox_log_info(
-        COMPONENT,
-        "streaming slot %s (publication %s, table %s, messages prefix '%s') from " RELAY_LSN_FMT,
-        r->s->slot, r->s->publication, r->s->table, r->s->message_prefix, RELAY_LSN_ARGS(start));
+    outbox_log_info(COMPONENT,
+                    "streaming slot %s (publication %s, table%s %s, logical messages %s%s%s) "
+                    "from " RELAY_LSN_FMT,
+                    r->s->slot, r->s->publication, r->s->ntables > 1 ? "s" : "",
+                    r->s->tables_list[0] ? r->s->tables_list : r->s->table,
+                    r->s->logical_messages ? "on, prefix '" : "off",
+                    r->s->logical_messages ? r->s->message_prefix : "",
+                    r->s->logical_messages ? "'" : "", RELAY_LSN_ARGS(start));
     return 0;
 fail:
     relay_stream_close(r->stream);
@@ -937,7 +993,8 @@ static int relay_ensure_publication(relay *r, char *errstr, size_t errstr_size)
     relay_table_name tables[n ? n : 1];
     for (size_t i = 0; i < n; i++)
         tables[i] = *relay_relcache_table(r->rels, i);
-    return relay_publication_ensure(r->s->conninfo, r->s->publication, tables, n, r->s->table,
+    return relay_publication_ensure(r->s->conninfo, r->s->publication, tables, n,
+                                    r->s->tables_list[0] ? r->s->tables_list : r->s->table,
                                     r->s->create_publication, errstr, errstr_size);
 }
 

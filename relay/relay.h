@@ -28,14 +28,17 @@ typedef struct relay_stats {
     _Atomic uint64_t delivery_failures; /* delivery reports with an error */
     _Atomic uint64_t dead_letters[RELAY_DLQ_REASONS];
     _Atomic uint64_t rows_ignored;     /* UPDATE/DELETE/TRUNCATE of the outbox, not published */
-    _Atomic uint64_t transactions;     /* commits seen */
-    _Atomic uint64_t bytes_published;  /* key + value bytes handed to Kafka */
-    _Atomic uint64_t status_updates;   /* standby status updates sent */
-    _Atomic uint64_t registry_retries; /* registry calls retried while it was unavailable */
-    _Atomic uint64_t reconnects;       /* replication connection re-established */
-    _Atomic uint64_t confirmed_lsn;    /* last LSN confirmed to PostgreSQL */
-    _Atomic uint64_t received_lsn;     /* last WAL position received */
-    _Atomic uint64_t server_wal_end;   /* server's WAL end from the last keepalive */
+    _Atomic uint64_t messages_ignored; /* non-transactional logical messages, prefix ours */
+    _Atomic uint64_t reserved_headers_dropped; /* headers-column entries with a reserved name */
+    _Atomic uint64_t reserved_header_events;   /* events that had such entries */
+    _Atomic uint64_t transactions;             /* commits seen */
+    _Atomic uint64_t bytes_published;          /* key + value bytes handed to Kafka */
+    _Atomic uint64_t status_updates;           /* standby status updates sent */
+    _Atomic uint64_t registry_retries;         /* registry calls retried while it was unavailable */
+    _Atomic uint64_t reconnects;               /* replication connection re-established */
+    _Atomic uint64_t confirmed_lsn;            /* last LSN confirmed to PostgreSQL */
+    _Atomic uint64_t received_lsn;             /* last WAL position received */
+    _Atomic uint64_t server_wal_end;           /* server's WAL end from the last keepalive */
     _Atomic uint64_t inflight_bytes;
     _Atomic uint64_t inflight_messages;
     _Atomic int64_t last_confirmed_commit_us;     /* commit time of the newest confirmed txn */

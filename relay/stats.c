@@ -40,6 +40,14 @@ char *relay_stats_render(const relay_stats *stats)
     }
     counter(buf, "outbox_relay_rows_ignored_total",
             "UPDATE, DELETE or TRUNCATE of the outbox seen and not published.", LOAD(rows_ignored));
+    counter(buf, "outbox_relay_messages_ignored_total",
+            "Non-transactional logical messages with the outbox prefix, ignored (only "
+            "transactional ones publish, with outbox.logical-messages on).",
+            LOAD(messages_ignored));
+    counter(buf, "outbox_relay_reserved_headers_dropped_total",
+            "Headers-column entries named like a relay header (id, event_type, aggregate_type, "
+            "aggregate_id, outbox.*), dropped; their events were published with the relay's own.",
+            LOAD(reserved_headers_dropped));
     counter(buf, "outbox_relay_transactions_total", "Committed transactions received.",
             LOAD(transactions));
     counter(buf, "outbox_relay_bytes_published_total", "Key and value bytes handed to Kafka.",

@@ -11,7 +11,7 @@ topic=$TOPIC_PREFIX.$agg
 pub=itest_pub_$RUN_ID
 psql_app -c "CREATE PUBLICATION $pub FOR TABLE outbox"
 cleanup_hooks+=("psql_app -c 'DROP PUBLICATION IF EXISTS $pub'")
-relay_config "[registry]" "url = $OUTBOX_REGISTRY_URL"
+relay_config "[registry]" "url = $OUTBOX_REGISTRY_URL" "[outbox]" "logical-messages = true"
 sed -i "s/^slot = .*/&\npublication = $pub/" "$TEST_TMP/relay.ini"
 relay_start
 
@@ -89,6 +89,9 @@ check_eq "invalid JSON -> DLQ class" invalid_json "$(dlq_field "$b_json" outbox.
 check_eq "invalid JSON keeps the original bytes" "{\"id\": \"$b_json\", oops" "$(dlq_field "$b_json" raw)"
 check_eq "invalid topic -> fallback DLQ topic, class" invalid_topic "$(dlq_field "$b_topic" outbox.dlq.class)"
 check_eq "the original payload is the dead letter's value" '{"x": 1}' "$(dlq_field "$b_type" raw)"
+check_eq "the reason names the setting, not the relay's schema directory" \
+  "unknown event type 'CommentDeleted': no schema CommentDeleted.avsc in avro.schema-dir" \
+  "$(dlq_field "$b_type" outbox.dlq.reason)"
 check_eq "dead letters counted: schema_mismatch" 1 "$(relay_metric 'outbox_relay_dead_letters_total{reason="schema_mismatch"}')"
 check_eq "dead letters counted: unknown_event_type" 1 "$(relay_metric 'outbox_relay_dead_letters_total{reason="unknown_event_type"}')"
 check_eq "UPDATE and DELETE of outbox rows counted as ignored" 2 "$(relay_metric outbox_relay_rows_ignored_total)"

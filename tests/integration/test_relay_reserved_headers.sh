@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The headers column may add Kafka headers but never replace the relay's own: a row whose
 # headers name id, event_type, aggregate_type, aggregate_id or outbox.* is published with the
-# relay's values only (one header of each name), and other entries (traceparent) still pass.
+# relay's values only (one header of each name), the drops are counted and logged, and other
+# entries (traceparent) still pass.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/relay_lib.sh"
 
@@ -31,6 +32,8 @@ check "one outbox.commit_lsn header, the real one" test "$(hdr outbox.commit_lsn
 check_eq "other entries of the headers column pass" 00-abc-01 "$(hdr traceparent)"
 check_eq "the projector's view (last header wins) sees the row's id" "$eid" \
   "$("$PY" -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["headers"]["id"])' "$TEST_TMP/out.jsonl")"
+check_eq "dropped reserved headers are counted" 4 "$(relay_metric outbox_relay_reserved_headers_dropped_total)"
+check "the drop is logged with the event id" grep -q "event $eid: 4 headers-column entries named a reserved header" "$RELAY_LOG"
 relay_stop
 check_eq "SIGTERM: exit 0" 0 "$RELAY_RC"
 finish

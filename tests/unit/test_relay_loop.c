@@ -364,6 +364,111 @@ static void test_synthetic_transactions_confirm_in_order(void **state)
     fixture_free(frames);
 }
 
+/* An XLogData frame of a pgoutput logical message at `lsn` with `prefix` and `content`. */
+static uint8_t *message_frame(uint64_t lsn, bool transactional, const char *prefix,
+                              const char *content, size_t *len)
+{
+    size_t size = 25 + 1 + 1 + 8 + strlen(prefix) + 1 + 4 + strlen(content);
+    uint8_t *frame = malloc(size), *p = frame;
+    assert_non_null(frame);
+    *p++ = 'w';
+    put_u64(&p, lsn);
+    put_u64(&p, lsn);
+    put_u64(&p, 0);
+    *p++ = 'M';
+    *p++ = transactional ? 1 : 0;
+    put_u64(&p, lsn);
+    memcpy(p, prefix, strlen(prefix) + 1);
+    p += strlen(prefix) + 1;
+    put_u32(&p, (uint32_t)strlen(content));
+    memcpy(p, content, strlen(content));
+    p += strlen(content);
+    assert_int_equal((size_t)(p - frame), size);
+    *len = size;
+    return frame;
+}
+
+/* Begin, one logical message, Commit (a transactional message), or the message alone. */
+static int feed_message(struct env *fx, uint64_t lsn, bool transactional, const char *content)
+{
+    size_t len;
+    uint8_t *frame;
+    int rc = 0;
+    if (transactional) {
+        frame = txn_frame('B', lsn, 0, &len);
+        rc = feed_raw(fx, frame, len);
+    }
+    if (rc == 0) {
+        frame = message_frame(lsn + 0x10, transactional, "outbox", content, &len);
+        rc = feed_raw(fx, frame, len);
+    }
+    if (rc == 0 && transactional) {
+        frame = txn_frame('C', lsn, lsn + 0x100, &len);
+        rc = feed_raw(fx, frame, len);
+    }
+    return rc;
+}
+
+#define ENVELOPE(id)                                                                               \
+    "{\"id\": \"" id "\", \"aggregate_type\": \"post\", \"aggregate_id\": \"p1\", "                \
+    "\"event_type\": \"PostPublished\", \"payload\": {\"id\": \"post-9\", \"published\": true}}"
+
+/* Off by default: a logical message, even transactional with the prefix, publishes nothing. */
+static void test_logical_messages_are_off_by_default(void **state)
+{
+    struct env *fx = *state;
+    relay_start(fx, NULL);
+    uint64_t lsn = INSERT_COMMIT_END + 0x1000;
+    assert_int_equal(feed_message(fx, lsn, true, ENVELOPE("m-1")), 0);
+    drain(fx);
+    assert_null(relay_loop_failure(fx->relay));
+    assert_int_equal(relay_loop_confirmable(fx->relay), lsn + 0x100);
+    struct record recs[4];
+    assert_int_equal(consume(fx, "outbox.event.post", recs, 4), 0);
+    assert_int_equal(relay_get_stats(fx->relay)->events_published, 0);
+}
+
+/* On: transactional messages publish; a non-transactional one is ignored and counted. */
+static void test_only_transactional_messages_publish(void **state)
+{
+    struct env *fx = *state;
+    const char *const on[] = {"outbox.logical-messages=true", NULL};
+    relay_start(fx, on);
+    uint64_t lsn = INSERT_COMMIT_END + 0x1000;
+    assert_int_equal(feed_message(fx, lsn, false, ENVELOPE("m-loose")), 0);
+    assert_int_equal(feed_message(fx, lsn + 0x200, true, ENVELOPE("m-txn")), 0);
+    drain(fx);
+    assert_null(relay_loop_failure(fx->relay));
+    struct record recs[4];
+    assert_int_equal(consume(fx, "outbox.event.post", recs, 4), 1);
+    assert_string_equal(recs[0].id, "m-txn");
+    const relay_stats *st = relay_get_stats(fx->relay);
+    assert_int_equal(st->messages_ignored, 1);
+    assert_int_equal(st->events_published, 1);
+    assert_int_equal(relay_loop_confirmable(fx->relay), lsn + 0x300);
+}
+
+/* Reserved names in a message's "headers" are dropped, counted, and the event still publishes
+ * with its own id. */
+static void test_reserved_headers_are_counted(void **state)
+{
+    struct env *fx = *state;
+    const char *const on[] = {"outbox.logical-messages=true", NULL};
+    relay_start(fx, on);
+    assert_int_equal(
+        feed_message(
+            fx, INSERT_COMMIT_END + 0x1000, true,
+            "{\"id\": \"m-h\", \"aggregate_type\": \"post\", \"aggregate_id\": \"p1\", "
+            "\"event_type\": \"PostPublished\", \"payload\": {\"id\": \"post-9\", "
+            "\"published\": true}, \"headers\": {\"id\": \"forged\", \"outbox.xid\": \"1\"}}"),
+        0);
+    drain(fx);
+    struct record recs[4];
+    assert_int_equal(consume(fx, "outbox.event.post", recs, 4), 1);
+    assert_string_equal(recs[0].id, "m-h"); /* the last "id" header is the relay's */
+    assert_int_equal(relay_get_stats(fx->relay)->reserved_headers_dropped, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -372,6 +477,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refused_delivery_stops_confirmation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_synthetic_transactions_confirm_in_order, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_logical_messages_are_off_by_default, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_only_transactional_messages_publish, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reserved_headers_are_counted, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
