@@ -101,3 +101,8 @@ relay_metric() { # name (first sample)
 
 # Records currently in a topic (sum of end offsets over partitions).
 topic_count() { "$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" count "$1" 2>/dev/null || echo 0; }
+
+new_uuid() { cat /proc/sys/kernel/random/uuid; }
+
+# dump_header FILE NAME: header NAME of the first record of an outbox_kafka.py dump.
+dump_header() { "$PY" -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["headers"].get(sys.argv[2], ""))' "$1" "$2"; }

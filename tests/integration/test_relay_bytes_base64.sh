@@ -20,8 +20,7 @@ AVSC
 relay_config "[avro]" "schema-dir = $TEST_TMP/schemas"
 relay_start
 
-uuid() { cat /proc/sys/kernel/random/uuid; }
-e1=$(uuid); e2=$(uuid); bad=$(uuid)
+e1=$(new_uuid); e2=$(new_uuid); bad=$(new_uuid)
 ins() { # id, payload (jsonb text)
   psql_app -c "INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload)
     VALUES ('$1', '$agg', 'k1', 'Attached', '$2'::jsonb)"
@@ -50,7 +49,7 @@ PY
 for i in $(seq 1 100); do [ "$(topic_count "$topic.dlq")" -ge 1 ] && break; sleep 0.2; done
 "$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic.dlq" --expect 1 \
   --timeout 60 --out "$TEST_TMP/dlq.jsonl"
-hdr() { "$PY" -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["headers"].get(sys.argv[2], ""))' "$TEST_TMP/dlq.jsonl" "$1"; }
+hdr() { dump_header "$TEST_TMP/dlq.jsonl" "$1"; }
 check_eq "text that is not base64 is a dead letter" "$bad" "$(hdr id)"
 check "its reason names the field and the form" grep -q 'data: expected bytes as base64, got string "not base64!"' <<<"$(hdr outbox.dlq.reason)"
 relay_stop

@@ -21,8 +21,7 @@ AVSC
 relay_config "[avro]" "schema-dir = $TEST_TMP/schemas"
 relay_start
 
-uuid() { cat /proc/sys/kernel/random/uuid; }
-e1=$(uuid); e2=$(uuid); e3=$(uuid); bad=$(uuid); e4=$(uuid)
+e1=$(new_uuid); e2=$(new_uuid); e3=$(new_uuid); bad=$(new_uuid); e4=$(new_uuid)
 ins() { # id, payload (jsonb text)
   psql_app -c "INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload)
     VALUES ('$1', '$agg', 'm1', 'Measured', '$2'::jsonb)"
@@ -62,7 +61,7 @@ PY
 for i in $(seq 1 100); do [ "$(topic_count "$topic.dlq")" -ge 1 ] && break; sleep 0.2; done
 "$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic.dlq" --expect 1 \
   --timeout 60 --out "$TEST_TMP/dlq.jsonl"
-hdr() { "$PY" -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["headers"].get(sys.argv[2], ""))' "$TEST_TMP/dlq.jsonl" "$1"; }
+hdr() { dump_header "$TEST_TMP/dlq.jsonl" "$1"; }
 check_eq "the long out of range is the one dead letter" "$bad" "$(hdr id)"
 relay_stop
 check_eq "SIGTERM: exit 0" 0 "$RELAY_RC"
