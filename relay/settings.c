@@ -34,7 +34,8 @@ static const outbox_conf_def relay_settings_defs[] = {
     OUTBOX_CONF_STR("postgres.slot", S, slot, "outbox_relay", 0,
                     "logical replication slot (pgoutput) the relay reads and confirms"),
     OUTBOX_CONF_STR("postgres.publication", S, publication, "outbox_pub", 0,
-                    "publication covering the outbox table"),
+                    "publication covering the outbox tables (the relay streams it; other "
+                    "tables in it are ignored, and `check` warns about them)"),
     OUTBOX_CONF_STR("postgres.table", S, table, "public.outbox", 0,
                     "the outbox table (schema.table); its inserts are events"),
     OUTBOX_CONF_STR("postgres.tables", S, tables_list, "", 0,
