@@ -10,7 +10,7 @@ topic=$TOPIC_PREFIX.$agg
 relay_config "[log]" "format = text"
 relay_start
 
-eid=$(cat /proc/sys/kernel/random/uuid)
+eid=$(new_uuid)
 # Unknown event type -> a dead letter, logged with the event type in the message.
 psql_app -c "INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload) VALUES
   ('$eid', '$agg', E'a\\r1', E'Bogus\\n2026-01-01T00:00:00.000Z ERROR [relay] forged: slot dropped\\x1b[2J\\x1b[31m', '{}')"

@@ -9,7 +9,6 @@ source "$(dirname "$0")/relay_lib.sh"
 
 agg=m$RUN_ID
 topic=$TOPIC_PREFIX.$agg
-uuid() { cat /proc/sys/kernel/random/uuid; }
 envelope() { # id, text
   printf '{"id": "%s", "aggregate_type": "%s", "aggregate_id": "a1", "event_type": "CommentCreated", "payload": {"comment_id": "%s", "post_id": "%s", "author_id": "u1", "author_name": "Mallory", "text": "%s", "created_at": 1795449506000}}' \
     "$1" "$agg" "$1" "$1" "$2"
@@ -34,7 +33,7 @@ intruder_conn="host=127.0.0.1 port=$OUTBOX_PG_PORT user=$intruder dbname=blog"
 # 1. Default configuration: logical messages are off.
 relay_config
 relay_start
-forged=$(uuid) forged2=$(uuid) m1=$(uuid)
+forged=$(new_uuid) forged2=$(new_uuid) m1=$(new_uuid)
 out=$(psql -X -q -tA "$intruder_conn" -c "SELECT pg_logical_emit_message(true, 'outbox', '$(envelope "$forged" forged)')" 2>&1 || true)
 check "a role without rights on the outbox may not execute pg_logical_emit_message" \
   grep -q "permission denied for function pg_logical_emit_message" <<<"$out"
@@ -50,7 +49,7 @@ drop_slot
 SLOT=${SLOT}_on
 relay_config "[outbox]" "logical-messages = true"
 relay_start
-good=$(uuid) loose=$(uuid) m2=$(uuid)
+good=$(new_uuid) loose=$(new_uuid) m2=$(new_uuid)
 psql -X -q -v ON_ERROR_STOP=1 "$OUTBOX_PG_APP" -c "SELECT pg_logical_emit_message(true, 'outbox', '$(envelope "$good" "via message")')" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 "$OUTBOX_PG_APP" -c "SELECT pg_logical_emit_message(false, 'outbox', '$(envelope "$loose" loose)')" >/dev/null
 marker "$m2"

@@ -22,9 +22,8 @@ relay_config "[table $schema.outbox]" "column-id = event_id" "column-event-type 
 sed -i "s/^slot = .*/&\npublication = $pub\ntables = public.outbox, $schema.outbox/" "$TEST_TMP/relay.ini"
 relay_start
 
-uuid() { cat /proc/sys/kernel/random/uuid; }
 payload() { printf '{"comment_id": "%s", "post_id": "%s", "author_id": "u1", "author_name": "Grace", "text": "%s", "created_at": 1795449506000}' "$1" "$1" "$2"; }
-a1=$(uuid) b1=$(uuid) a2=$(uuid) b2=$(uuid)
+a1=$(new_uuid) b1=$(new_uuid) a2=$(new_uuid) b2=$(new_uuid)
 # public.outbox, then the other table, then both in one transaction (other table first).
 psql_app -c "INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload) VALUES
   ('$a1', '$agg', 'k1', 'CommentCreated', '$(payload "$a1" first)')"

@@ -13,14 +13,13 @@ check_eq "the publication exists under that name" 1 "$(psql_app -c "SELECT count
 relay_config
 sed -i "s/^slot = .*/&\npublication = $pub/" "$TEST_TMP/relay.ini"
 relay_start
-eid=$(cat /proc/sys/kernel/random/uuid)
+eid=$(new_uuid)
 psql_app -c "INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload) VALUES
   ('$eid', '$agg', 'a1', 'CommentCreated', '{\"comment_id\": \"$eid\", \"post_id\": \"$eid\",
    \"author_id\": \"u1\", \"author_name\": \"Grace\", \"text\": \"quoted\", \"created_at\": 1795449506000}')"
 "$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic" \
   --expect 1 --timeout 60 --out "$TEST_TMP/out.jsonl"
-check_eq "the event streamed through the quoted publication" "$eid" \
-  "$("$PY" -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["headers"]["id"])' "$TEST_TMP/out.jsonl" 2>/dev/null)"
+check_eq "the event streamed through the quoted publication" "$eid" "$(dump_header "$TEST_TMP/out.jsonl" id)"
 relay_stop
 check_eq "SIGTERM: exit 0" 0 "$RELAY_RC"
 check "no replication error in the log" bash -c "! grep -q 'syntax error\|invalid' '$RELAY_LOG'"

@@ -11,7 +11,7 @@ topic=$TOPIC_PREFIX.$agg
 relay_config
 relay_start
 
-eid=$(cat /proc/sys/kernel/random/uuid)
+eid=$(new_uuid)
 psql_app -c "INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, headers) VALUES
   ('$eid', '$agg', 'a1', 'CommentCreated', '{\"comment_id\": \"$eid\", \"post_id\": \"$eid\",
    \"author_id\": \"u1\", \"author_name\": \"Grace\", \"text\": \"hi\", \"created_at\": 1795449506000}',
@@ -30,8 +30,7 @@ check_eq "one event_type header, the row's" CommentCreated "$(hdr event_type)"
 check_eq "one aggregate_id header, the row's" a1 "$(hdr aggregate_id)"
 check "one outbox.commit_lsn header, the real one" test "$(hdr outbox.commit_lsn)" != "0/0"
 check_eq "other entries of the headers column pass" 00-abc-01 "$(hdr traceparent)"
-check_eq "the projector's view (last header wins) sees the row's id" "$eid" \
-  "$("$PY" -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["headers"]["id"])' "$TEST_TMP/out.jsonl")"
+check_eq "the projector's view (last header wins) sees the row's id" "$eid" "$(dump_header "$TEST_TMP/out.jsonl" id)"
 check_eq "dropped reserved headers are counted" 4 "$(relay_metric outbox_relay_reserved_headers_dropped_total)"
 check "the drop is logged with the event id" grep -q "event $eid: 4 headers-column entries named a reserved header" "$RELAY_LOG"
 relay_stop
