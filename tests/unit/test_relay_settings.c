@@ -1,0 +1,146 @@
+/* relay_settings: the outbox tables (postgres.table, postgres.tables, [table schema.name]
+ * column sections) and the logical-message settings, as loaded from an ini file and --set. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "settings.h"
+
+struct loaded {
+    relay_settings s;
+    outbox_conf *conf;
+    int rc;
+    char err[1024];
+    char path[64];
+};
+
+/* Load `ini` (written to a temporary file; NULL: none) and `sets` (NULL-terminated). */
+static void load(struct loaded *l, const char *ini, const char *const *extra)
+{
+    const char *sets[16] = {"postgres.conninfo=dbname=x", "kafka.bootstrap.servers=127.0.0.1:1"};
+    size_t n = 2;
+    for (size_t i = 0; extra && extra[i]; i++)
+        sets[n++] = extra[i];
+    l->path[0] = '\0';
+    if (ini) {
+        snprintf(l->path, sizeof(l->path), "/tmp/test_relay_settings.XXXXXX");
+        int fd = mkstemp(l->path);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, ini, strlen(ini)), (ssize_t)strlen(ini));
+        close(fd);
+    }
+    l->conf = NULL;
+    l->rc =
+        relay_settings_load(&l->s, ini ? l->path : NULL, sets, n, &l->conf, l->err, sizeof(l->err));
+}
+
+static void release(struct loaded *l)
+{
+    if (l->rc == 0)
+        relay_settings_free(&l->s);
+    outbox_conf_destroy(l->conf);
+    if (l->path[0])
+        unlink(l->path);
+}
+
+static void test_default_is_public_outbox_and_messages_off(void **state)
+{
+    struct loaded l;
+    load(&l, NULL, NULL);
+    assert_int_equal(l.rc, 0);
+    assert_int_equal(l.s.ntables, 1);
+    assert_string_equal(l.s.tables[0].name, "public.outbox");
+    assert_string_equal(l.s.tables[0].schema, "public");
+    assert_string_equal(l.s.tables[0].relname, "outbox");
+    assert_string_equal(l.s.tables[0].columns[RELAY_COL_ID], "id");
+    assert_string_equal(l.s.tables[0].columns[RELAY_COL_HEADERS], "headers");
+    assert_false(l.s.logical_messages);
+    assert_string_equal(l.s.message_roles, "");
+    release(&l);
+}
+
+static void test_postgres_table_alone_keeps_working(void **state)
+{
+    struct loaded l;
+    const char *const sets[] = {"postgres.table=app.events", "outbox.column-id=event_id", NULL};
+    load(&l, NULL, sets);
+    assert_int_equal(l.rc, 0);
+    assert_int_equal(l.s.ntables, 1);
+    assert_string_equal(l.s.tables[0].name, "app.events");
+    assert_string_equal(l.s.tables[0].columns[RELAY_COL_ID], "event_id");
+    release(&l);
+}
+
+/* Several tables; one with its own column names, the others with [outbox]'s. */
+static void test_tables_with_their_own_columns(void **state)
+{
+    struct loaded l;
+    load(&l,
+         "[postgres]\n"
+         "tables = public.outbox ,  billing.outbox,ops.events\n"
+         "[outbox]\n"
+         "column-payload = body\n"
+         "[table billing.outbox]\n"
+         "column-id = event_id\n"
+         "column-event-type = kind\n",
+         NULL);
+    if (l.rc != 0)
+        fail_msg("%s", l.err);
+    assert_int_equal(l.s.ntables, 3);
+    assert_string_equal(l.s.tables[0].name, "public.outbox");
+    assert_string_equal(l.s.tables[1].name, "billing.outbox");
+    assert_string_equal(l.s.tables[2].name, "ops.events");
+    assert_string_equal(l.s.tables[1].columns[RELAY_COL_ID], "event_id");
+    assert_string_equal(l.s.tables[1].columns[RELAY_COL_EVENT_TYPE], "kind");
+    assert_string_equal(l.s.tables[1].columns[RELAY_COL_PAYLOAD], "body"); /* from [outbox] */
+    assert_string_equal(l.s.tables[0].columns[RELAY_COL_ID], "id");
+    assert_string_equal(l.s.tables[2].columns[RELAY_COL_PAYLOAD], "body");
+    const relay_table *t = relay_settings_table_find(&l.s, "billing", "outbox");
+    assert_ptr_equal(t, &l.s.tables[1]);
+    assert_null(relay_settings_table_find(&l.s, "billing", "other"));
+    release(&l);
+}
+
+static void expect_error(const char *ini, const char *const *sets, const char *needle)
+{
+    struct loaded l;
+    load(&l, ini, sets);
+    assert_int_equal(l.rc, -1);
+    if (!strstr(l.err, needle))
+        fail_msg("error '%s' does not say '%s'", l.err, needle);
+    release(&l);
+}
+
+static void test_table_mistakes_are_named(void **state)
+{
+    const char *const both[] = {"postgres.table=public.outbox",
+                                "postgres.tables=public.outbox, b.outbox", NULL};
+    expect_error(NULL, both, "keep postgres.tables");
+    const char *const unqualified[] = {"postgres.tables=public.outbox, outbox2", NULL};
+    expect_error(NULL, unqualified, "'outbox2' is not schema.table");
+    const char *const twice[] = {"postgres.tables=a.o, a.o", NULL};
+    expect_error(NULL, twice, "names a.o twice");
+    const char *const empty_item[] = {"postgres.tables=a.o,,b.o", NULL};
+    expect_error(NULL, empty_item, "is not schema.table");
+    expect_error("[table other.outbox]\ncolumn-id = x\n", NULL,
+                 "other.outbox is not one of the outbox tables");
+    expect_error("[table public.outbox]\ncolumn-idd = x\n", NULL, "unknown key 'column-idd'");
+    expect_error("[tabel public.outbox]\ncolumn-id = x\n", NULL, "unknown section [tabel");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_default_is_public_outbox_and_messages_off),
+        cmocka_unit_test(test_postgres_table_alone_keeps_working),
+        cmocka_unit_test(test_tables_with_their_own_columns),
+        cmocka_unit_test(test_table_mistakes_are_named),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
