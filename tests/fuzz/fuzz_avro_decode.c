@@ -10,7 +10,8 @@
  *
  * Checks, beyond no crash, leak or undefined behaviour: whatever decodes must encode again
  * (outbox_avro_json_encode of the decoded JSON), and that encoding must be a fixed point:
- * it decodes to an equal JSON value and encodes to the same bytes.
+ * it decodes to an equal JSON value and encodes to the same bytes. Unions rendered wrapped
+ * ({"branch": value}) and plain decode alike and encode to the same bytes.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -64,6 +65,31 @@ static void round_trip(const outbox_schema *schema, json_t *value, unsigned flag
     outbox_buf_free(&second);
 }
 
+/* Wrapped or plain unions are two renderings of one value: both encode to the same bytes. */
+static void wrap_agrees(const outbox_schema *schema, const outbox_wire_msg *msg, unsigned flags,
+                        const json_t *value, size_t consumed)
+{
+    outbox_buf a = {0}, b = {0};
+    json_t *other = NULL;
+    size_t other_consumed = 0;
+    char err[512];
+
+    if (outbox_avro_json_decode(schema, msg->body, msg->body_len,
+                                flags ^ OUTBOX_AVRO_DECODE_WRAP_UNIONS, &other, &other_consumed,
+                                err, sizeof err) != 0)
+        fail("decodes with one union rendering but not the other", schema, err);
+    if (other_consumed != consumed)
+        fail("the two union renderings consume different lengths", schema, "");
+    if (outbox_avro_json_encode(schema, value, &a, err, sizeof err) != 0 ||
+        outbox_avro_json_encode(schema, other, &b, err, sizeof err) != 0)
+        fail("a decoded value does not encode", schema, err);
+    if (a.len != b.len || memcmp(a.data, b.data, a.len) != 0)
+        fail("wrapped and plain unions encode differently", schema, "bytes differ");
+    json_decref(other);
+    outbox_buf_free(&a);
+    outbox_buf_free(&b);
+}
+
 static void projector_path(const uint8_t *data, size_t size)
 {
     static projector_decoder *dec;
@@ -112,6 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (!(flags & OUTBOX_AVRO_DECODE_ALLOW_TRAILING) && consumed != msg.body_len))
         fail("consumed bytes wrong", schema, "");
     round_trip(schema, value, flags);
+    wrap_agrees(schema, &msg, flags, value, consumed);
     json_decref(value);
     return 0;
 }
