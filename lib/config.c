@@ -18,6 +18,9 @@
 
 #define CONF_KAFKA_SECTION "kafka"
 #define CONF_ENV_NAME_MAX 256
+#define CONF_FILE_SUFFIX "-file"     /* KEY-file = PATH: the value of KEY is PATH's content */
+#define CONF_ENV_FILE_SUFFIX "_FILE" /* the same in the environment: <VAR>_FILE=PATH */
+#define CONF_VALUE_FILE_MAX (1024 * 1024)
 
 /* ---------------------------------------------------------------------------------------- */
 /* A small growable string with a sticky out-of-memory flag (private to this module).        */
@@ -114,6 +117,7 @@ __attribute__((format(printf, 3, 4))) static void conf_errf(char *errstr, size_t
 
 typedef struct conf_items {
     outbox_conf_item *items;
+    bool *from_file; /* per item: the value was read from a KEY-file */
     size_t count;
     size_t cap;
 } conf_items;
@@ -121,7 +125,8 @@ typedef struct conf_items {
 struct outbox_conf {
     const outbox_conf_spec *spec;
     size_t ndefs;
-    char **origins; /* per def: "default", "relay.ini:3", ... */
+    char **origins;  /* per def: "default", "relay.ini:3", ... */
+    bool *from_file; /* per def: the value was read from a KEY-file (never printed) */
     conf_items kafka;
     conf_items sections;
 };
@@ -140,6 +145,7 @@ static void conf_items_free(conf_items *list)
     for (size_t i = 0; i < list->count; i++)
         conf_item_clear(&list->items[i]);
     free(list->items);
+    free(list->from_file);
     memset(list, 0, sizeof *list);
 }
 
@@ -156,6 +162,10 @@ static int conf_items_add(conf_items *list, const char *section, const char *key
         if (items == NULL)
             goto out;
         list->items = items;
+        bool *from_file = realloc(list->from_file, cap * sizeof *from_file);
+        if (from_file == NULL)
+            goto out;
+        list->from_file = from_file;
         list->cap = cap;
     }
     item.section = strdup(section);
@@ -165,6 +175,7 @@ static int conf_items_add(conf_items *list, const char *section, const char *key
     item.line = line;
     if (!item.section || !item.key || !item.value || !item.file)
         goto out;
+    list->from_file[list->count] = false;
     list->items[list->count++] = item;
     memset(&item, 0, sizeof item);
     rc = 0;
@@ -735,6 +746,8 @@ typedef struct conf_loader {
     bool indented;
     bool section_seen; /* a "[...]" line since the previous key */
 
+    bool value_from_file; /* the value being assigned was read from a KEY-file */
+
     /* the previous key, for continuation lines */
     conf_prev_kind prev_kind;
     char *prev_section;
@@ -870,6 +883,7 @@ static int conf_set_def(conf_loader *ld, long idx, const char *value, const char
         break;
     }
     rc = conf_set_origin(ld, idx, file, line);
+    ld->conf->from_file[idx] = ld->value_from_file;
 out:
     free(expected.data);
     return rc;
@@ -896,6 +910,7 @@ static int conf_kafka_set(conf_loader *ld, const char *key, const char *value, c
         item->value = v;
         item->file = f;
         item->line = line;
+        list->from_file[i] = ld->value_from_file;
         ld->prev_index = (long)i;
         return 0;
     }
@@ -903,6 +918,7 @@ static int conf_kafka_set(conf_loader *ld, const char *key, const char *value, c
         conf_fail(ld, "out of memory");
         return -1;
     }
+    list->from_file[list->count - 1] = ld->value_from_file;
     ld->prev_index = (long)list->count - 1;
     return 0;
 }
@@ -918,6 +934,17 @@ static void conf_fail_unknown_key(conf_loader *ld, const char *section, const ch
         conf_fail(ld, "unknown key '%s' in [%s] %s; did you mean '%s'?", key, section, where, hint);
     else
         conf_fail(ld, "unknown key '%s' in [%s] %s", key, section, where);
+}
+
+static int conf_assign_file(conf_loader *ld, const char *section, const char *key,
+                            const char *value, const char *file, int line);
+
+/* Is `key` a KEY-file indirection: it ends in "-file" and is not itself a key of the table? */
+static bool conf_is_file_key(const outbox_conf_def *defs, const char *section, const char *key)
+{
+    size_t len = strlen(key), slen = strlen(CONF_FILE_SUFFIX);
+    return len > slen && strcmp(key + len - slen, CONF_FILE_SUFFIX) == 0 &&
+           conf_find_def(defs, section, key) < 0;
 }
 
 /* One (section, key, value) from any source but the environment's table keys. */
@@ -936,6 +963,8 @@ static int conf_assign(conf_loader *ld, const char *section, const char *key, co
         conf_fail(ld, "empty key in [%s] %s", section, where);
         return -1;
     }
+    if (conf_is_file_key(ld->spec->defs, section, key))
+        return conf_assign_file(ld, section, key, value, file, line);
     if (strcmp(section, CONF_KAFKA_SECTION) == 0) {
         ld->prev_kind = CONF_PREV_KAFKA;
         return conf_kafka_set(ld, key, value, file, line);
@@ -954,9 +983,106 @@ static int conf_assign(conf_loader *ld, const char *section, const char *key, co
         conf_fail(ld, "out of memory");
         return -1;
     }
+    ld->conf->sections.from_file[ld->conf->sections.count - 1] = ld->value_from_file;
     ld->prev_kind = CONF_PREV_SECTION;
     ld->prev_index = (long)ld->conf->sections.count - 1;
     return 0;
+}
+
+/* The content of file `path` as a value (malloc'd into *out): at most CONF_VALUE_FILE_MAX bytes,
+ * no NUL byte, one trailing newline ("\n" or "\r\n") removed. 0, or -1 with err filled. */
+static int conf_read_value_file(const char *path, char **out, char *err, size_t err_size)
+{
+    int rc = -1;
+    conf_str s = {0};
+    char buf[4096];
+    size_t n;
+    FILE *fp = fopen(path, "rb");
+
+    *out = NULL;
+    if (fp == NULL) {
+        conf_errf(err, err_size, "%s", strerror(errno));
+        return -1;
+    }
+    while ((n = fread(buf, 1, sizeof buf, fp)) > 0) {
+        if (memchr(buf, '\0', n) != NULL) {
+            conf_errf(err, err_size, "it contains a NUL byte (a value is text)");
+            goto out;
+        }
+        if (s.len + n > CONF_VALUE_FILE_MAX) {
+            conf_errf(err, err_size, "it is larger than %d bytes", CONF_VALUE_FILE_MAX);
+            goto out;
+        }
+        conf_str_append(&s, buf, n);
+    }
+    if (ferror(fp)) {
+        conf_errf(err, err_size, "%s", strerror(errno));
+        goto out;
+    }
+    *out = conf_str_take(&s);
+    if (*out == NULL) {
+        conf_errf(err, err_size, "out of memory");
+        goto out;
+    }
+    n = strlen(*out);
+    if (n > 0 && (*out)[n - 1] == '\n')
+        (*out)[--n] = '\0';
+    if (n > 0 && (*out)[n - 1] == '\r')
+        (*out)[--n] = '\0';
+    rc = 0;
+out:
+    free(s.data);
+    fclose(fp);
+    return rc;
+}
+
+/* `section.KEY-file = PATH`: assign PATH's content to section.KEY, remembered as read from a file
+ * (print-config never shows it). A relative PATH in a config file is taken relative to that
+ * file's directory; from the environment or --set it is used as given. */
+static int conf_assign_file(conf_loader *ld, const char *section, const char *key,
+                            const char *value, const char *file, int line)
+{
+    int rc = -1;
+    char where[512], err[256];
+    char *base = strndup(key, strlen(key) - strlen(CONF_FILE_SUFFIX));
+    char *path = line > 0 ? conf_path_from(file, value) : strdup(value);
+    char *content = NULL, *origin = NULL;
+
+    if (base == NULL || path == NULL) {
+        conf_fail(ld, "out of memory");
+        goto out;
+    }
+    conf_where(file, line, where, sizeof where);
+    if (path[0] == '\0') {
+        conf_fail(ld, "%s.%s %s is empty: name the file that holds the value of %s.%s", section,
+                  key, where, section, base);
+        goto out;
+    }
+    if (conf_read_value_file(path, &content, err, sizeof err) != 0) {
+        conf_fail(ld,
+                  "cannot read %s (%s.%s %s): %s; the file must exist and be readable by "
+                  "this process",
+                  path, section, key, where, err);
+        goto out;
+    }
+    if (asprintf(&origin, "%s (%s.%s %s)", path, section, key, where) < 0) {
+        origin = NULL;
+        conf_fail(ld, "out of memory");
+        goto out;
+    }
+    ld->value_from_file = true;
+    rc = conf_assign(ld, section, base, content, origin, 0);
+    ld->value_from_file = false;
+    ld->prev_kind = CONF_PREV_NONE; /* continuation lines do not extend a file's content */
+out:
+    free(origin);
+    if (content) {
+        explicit_bzero(content, strlen(content));
+        free(content);
+    }
+    free(path);
+    free(base);
+    return rc;
 }
 
 /* fgets() for inih that counts physical lines and notes what inih needs for continuation. */
@@ -1118,7 +1244,46 @@ typedef struct conf_env_kafka {
     char *name;
     const char *value;
     char *var;
+    bool from_file; /* <PREFIX>_KAFKA_<NAME>_FILE: value names a file */
 } conf_env_kafka;
+
+/* Is environment variable `name` the <VAR>_FILE form of a table key's variable? */
+static bool conf_env_is_table_file(const outbox_conf_spec *spec, const char *name)
+{
+    char var[CONF_ENV_NAME_MAX];
+    for (const outbox_conf_def *def = spec->defs; def->name; def++) {
+        if (conf_env_name(spec->env_prefix, def->name, var, sizeof var) == 0 &&
+            strncmp(name, var, strlen(var)) == 0 &&
+            strcmp(name + strlen(var), CONF_ENV_FILE_SUFFIX) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Table key idx from the file named by <var>_FILE, when that is set; an error when <var> is set
+ * too (`also_plain`): which one was meant cannot be guessed. */
+static int conf_load_env_file(conf_loader *ld, char *const *envp, long idx, const char *var,
+                              bool also_plain)
+{
+    char name[CONF_ENV_NAME_MAX + 8], file[CONF_ENV_NAME_MAX + 40], key[CONF_ENV_NAME_MAX + 8];
+    const char *def_name = ld->spec->defs[idx].name;
+    size_t slen = conf_section_len(def_name);
+    char section[CONF_ENV_NAME_MAX];
+
+    snprintf(name, sizeof name, "%s%s", var, CONF_ENV_FILE_SUFFIX);
+    const char *path = conf_env_get(envp, name);
+    if (path == NULL)
+        return 0;
+    if (also_plain) {
+        conf_fail(ld, "both %s and %s are set: keep one (%s names a file holding the value)", var,
+                  name, name);
+        return -1;
+    }
+    snprintf(section, sizeof section, "%.*s", (int)slen, def_name);
+    snprintf(key, sizeof key, "%s%s", def_name + slen + 1, CONF_FILE_SUFFIX);
+    snprintf(file, sizeof file, "environment variable %s", name);
+    return conf_assign_file(ld, section, key, path, file, 0);
+}
 
 static int conf_env_kafka_cmp(const void *a, const void *b)
 {
@@ -1154,15 +1319,17 @@ static int conf_load_env(conf_loader *ld, char *const *envp)
     size_t nkafka = 0, cap = 0;
     int rc = -1;
 
-    /* table keys, in table order */
+    /* table keys, in table order; <VAR>_FILE names a file holding the value */
     for (long i = 0; spec->defs[i].name; i++) {
         if (conf_env_name(spec->env_prefix, spec->defs[i].name, name, sizeof name) != 0)
             continue; /* validated earlier */
         const char *value = conf_env_get(envp, name);
-        if (value == NULL)
-            continue;
-        snprintf(file, sizeof file, "environment variable %s", name);
-        if (conf_set_def(ld, i, value, file, 0) != 0)
+        if (value != NULL) {
+            snprintf(file, sizeof file, "environment variable %s", name);
+            if (conf_set_def(ld, i, value, file, 0) != 0)
+                goto out;
+        }
+        if (conf_load_env_file(ld, envp, i, name, value != NULL) != 0)
             goto out;
     }
 
@@ -1176,6 +1343,8 @@ static int conf_load_env(conf_loader *ld, char *const *envp)
             continue;
         memcpy(name, *e, len);
         name[len] = '\0';
+        if (conf_env_is_table_file(spec, name))
+            continue; /* read above */
         if (strncmp(name, kafka_prefix, strlen(kafka_prefix)) == 0 &&
             name[strlen(kafka_prefix)] != '\0') {
             if (nkafka == cap) {
@@ -1199,6 +1368,10 @@ static int conf_load_env(conf_loader *ld, char *const *envp)
                 goto out;
             }
             nkafka++;
+            size_t klen = strlen(k->name), slen = strlen(CONF_ENV_FILE_SUFFIX);
+            k->from_file = klen > slen && strcmp(k->name + klen - slen, CONF_ENV_FILE_SUFFIX) == 0;
+            if (k->from_file)
+                k->name[klen - slen] = '\0';
             for (char *p = k->name; *p; p++)
                 *p = *p == '_' ? '.' : (char)tolower((unsigned char)*p);
             continue;
@@ -1233,8 +1406,14 @@ static int conf_load_env(conf_loader *ld, char *const *envp)
         qsort(kafka, nkafka, sizeof *kafka, conf_env_kafka_cmp);
     for (size_t i = 0; i < nkafka; i++) {
         snprintf(file, sizeof file, "environment variable %s", kafka[i].var);
-        if (conf_kafka_set(ld, kafka[i].name, kafka[i].value, file, 0) != 0)
+        if (kafka[i].from_file) {
+            char key[CONF_ENV_NAME_MAX + 8];
+            snprintf(key, sizeof key, "%s%s", kafka[i].name, CONF_FILE_SUFFIX);
+            if (conf_assign_file(ld, CONF_KAFKA_SECTION, key, kafka[i].value, file, 0) != 0)
+                goto out;
+        } else if (conf_kafka_set(ld, kafka[i].name, kafka[i].value, file, 0) != 0) {
             goto out;
+        }
     }
     rc = 0;
 out:
@@ -1445,7 +1624,8 @@ int outbox_conf_load(const outbox_conf_spec *spec, void *target, const outbox_co
     while (spec->defs[ld.conf->ndefs].name)
         ld.conf->ndefs++;
     ld.conf->origins = calloc(ld.conf->ndefs + 1, sizeof *ld.conf->origins);
-    if (ld.conf->origins == NULL) {
+    ld.conf->from_file = calloc(ld.conf->ndefs + 1, sizeof *ld.conf->from_file);
+    if (ld.conf->origins == NULL || ld.conf->from_file == NULL) {
         conf_fail(&ld, "out of memory");
         goto out;
     }
@@ -1507,6 +1687,7 @@ void outbox_conf_destroy(outbox_conf *conf)
             free(conf->origins[i]);
         free(conf->origins);
     }
+    free(conf->from_file);
     conf_items_free(&conf->kafka);
     conf_items_free(&conf->sections);
     free(conf);
@@ -1593,7 +1774,12 @@ char *outbox_conf_help(const outbox_conf_spec *spec)
                     "Later sources win: defaults, ini file, environment, --set "
                     "section.key=value.\n"
                     "Durations: 250ms, 10s, 5m, 1h (plain number = milliseconds). Sizes: "
-                    "512kB, 64MB, 1GB (1kB = 1024 bytes).\n\n",
+                    "512kB, 64MB, 1GB (1kB = 1024 bytes).\n"
+                    "Any key, [kafka] keys too, may come from a file: KEY-file = PATH (env "
+                    "<VAR>_FILE=PATH, --set section.KEY-file=PATH)\n"
+                    "reads the value from PATH (one trailing newline dropped; relative to the "
+                    "config file's directory);\n"
+                    "print-config shows such values as ***.\n\n",
                     spec->program ? spec->program : "this program");
     for (const outbox_conf_def *def = spec->defs; def->name; def++) {
         conf_str_printf(&s, "  %s  (%s", def->name, conf_type_name(def->type));
@@ -1724,13 +1910,16 @@ char *outbox_conf_dump(const outbox_conf *conf, const void *target)
     for (size_t i = 0; i < conf->ndefs; i++) {
         const outbox_conf_def *def = &conf->spec->defs[i];
         conf_str_printf(&s, "%s = ", def->name);
-        conf_dump_value(def, target, &s);
+        if (conf->from_file[i])
+            conf_str_puts(&s, "***"); /* read from a KEY-file: a secret by choice */
+        else
+            conf_dump_value(def, target, &s);
         conf_str_printf(&s, "  # %s\n", conf->origins[i] ? conf->origins[i] : "default");
     }
     for (size_t i = 0; i < conf->kafka.count; i++) {
         const outbox_conf_item *item = &conf->kafka.items[i];
         conf_str_printf(&s, "kafka.%s = ", item->key);
-        if (conf_is_secret(item->key, item->value))
+        if (conf->kafka.from_file[i] || conf_is_secret(item->key, item->value))
             conf_str_puts(&s, "***");
         else
             conf_mask_inline(item->value, &s);

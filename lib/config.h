@@ -27,6 +27,15 @@
  * projector's [projection posts] with `sql.PostCreated = INSERT ...`). Env cannot address
  * them; `--set "projection posts.sql.PostCreated=..."` can (section = up to the first '.').
  *
+ * Values from files: any key K (table, [kafka] or hook section) may instead be given as
+ * `K-file = PATH` (env <VAR>_FILE=PATH, e.g. OUTBOX_RELAY_POSTGRES_CONNINFO_FILE or
+ * OUTBOX_RELAY_KAFKA_SASL_PASSWORD_FILE; --set section.K-file=PATH): the value of K is PATH's
+ * content, one trailing newline dropped, at most 1 MiB of text. A relative PATH in the ini file
+ * is taken relative to the file's directory. So no secret needs the command line or the
+ * environment. Such values are secrets by choice: outbox_conf_dump() prints them as "***" and
+ * their origin as "PATH (section.K-file at relay.ini:3)". A table key that itself ends in
+ * "-file" is an ordinary key. Setting both <VAR> and <VAR>_FILE is an error.
+ *
  * ini syntax (inih): `;`/`#` comments at line start, ` ;` inline comments, no quote stripping,
  * lines up to OUTBOX_CONF_MAX_LINE bytes, and continuation lines (indented lines following a
  * key) appended to the previous value with '\n', so a long SQL statement may span lines.

@@ -1,4 +1,5 @@
-/* Unit tests for lib/config and files: paths relative to the config file (OUTBOX_CONF_F_PATH). */
+/* Unit tests for lib/config and files: paths relative to the config file (OUTBOX_CONF_F_PATH) and
+ * values read from files (KEY-file = PATH, <VAR>_FILE=PATH), masked by print-config. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -175,6 +176,155 @@ static void test_non_path_string_is_not_rewritten(void **state)
     files_release(&r);
 }
 
+static void test_key_file_reads_the_value_relative_to_the_config(void **state)
+{
+    files_fixture *fx = *state;
+    char path[256], secret[256];
+    files_result r;
+
+    write_file(fx, "pg.conninfo", "host=db user=relay password=s3cret\n", secret, sizeof secret);
+    write_file(fx, "relay.ini", "[postgres]\nconninfo-file = pg.conninfo\n", path, sizeof path);
+    files_load(&r, path, NULL, NULL, 0);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.cfg.conninfo, "host=db user=relay password=s3cret");
+    char *dump = outbox_conf_dump(r.conf, &r.cfg);
+    assert_non_null(dump);
+    assert_null(strstr(dump, "s3cret"));
+    assert_null(strstr(dump, "host=db"));
+    char want[700];
+    snprintf(want, sizeof want, "postgres.conninfo = ***  # %s (postgres.conninfo-file at %s:2)\n",
+             secret, path);
+    assert_non_null(strstr(dump, want));
+    free(dump);
+    files_release(&r);
+}
+
+static void test_env_file_variable_reads_the_value(void **state)
+{
+    files_fixture *fx = *state;
+    char secret[256], var[300];
+    files_result r;
+
+    write_file(fx, "pg.conninfo", "dbname=app\r\n", secret, sizeof secret);
+    snprintf(var, sizeof var, "OUTBOX_TEST_POSTGRES_CONNINFO_FILE=%s", secret);
+    char *env[] = {var, NULL};
+    files_load(&r, NULL, env, NULL, 0);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.cfg.conninfo, "dbname=app");
+    char *dump = outbox_conf_dump(r.conf, &r.cfg);
+    assert_non_null(strstr(dump, "postgres.conninfo = ***  # "));
+    assert_non_null(strstr(dump, "(postgres.conninfo-file in environment variable "
+                                 "OUTBOX_TEST_POSTGRES_CONNINFO_FILE)"));
+    free(dump);
+    files_release(&r);
+}
+
+static void test_set_file_reads_the_value(void **state)
+{
+    files_fixture *fx = *state;
+    char secret[256], set[300];
+    files_result r;
+
+    write_file(fx, "pg.conninfo", "dbname=other", secret, sizeof secret);
+    snprintf(set, sizeof set, "postgres.conninfo-file=%s", secret);
+    const char *sets[] = {set};
+    files_load(&r, NULL, NULL, sets, 1);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.cfg.conninfo, "dbname=other");
+    files_release(&r);
+}
+
+static void test_kafka_key_file_sets_the_property_and_is_masked(void **state)
+{
+    files_fixture *fx = *state;
+    char path[256], pw[256], pw2[256], var[300];
+    files_result r;
+
+    write_file(fx, "kafka.pw", "kafka-s3cret\n", pw, sizeof pw);
+    write_file(fx, "jaas", "opaque-config", pw2, sizeof pw2);
+    write_file(fx, "relay.ini",
+               "[kafka]\nbootstrap.servers = b:9092\nsasl.password-file = kafka.pw\n", path,
+               sizeof path);
+    snprintf(var, sizeof var, "OUTBOX_TEST_KAFKA_CLIENT_ID_FILE=%s", pw2);
+    char *env[] = {var, NULL};
+    files_load(&r, path, env, NULL, 0);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(outbox_conf_kafka_get(r.conf, "sasl.password"), "kafka-s3cret");
+    assert_string_equal(outbox_conf_kafka_get(r.conf, "client.id"), "opaque-config");
+    assert_null(outbox_conf_kafka_get(r.conf, "sasl.password-file"));
+    char *dump = outbox_conf_dump(r.conf, &r.cfg);
+    assert_null(strstr(dump, "kafka-s3cret"));
+    assert_null(strstr(dump, "opaque-config"));
+    assert_non_null(strstr(dump, "kafka.client.id = ***  # "));
+    assert_non_null(strstr(dump, "kafka.bootstrap.servers = b:9092  # "));
+    free(dump);
+    files_release(&r);
+}
+
+static void test_missing_key_file_names_file_key_and_place(void **state)
+{
+    files_fixture *fx = *state;
+    char path[256];
+    files_result r;
+
+    write_file(fx, "relay.ini", "[postgres]\n\nconninfo-file = nowhere\n", path, sizeof path);
+    files_load(&r, path, NULL, NULL, 0);
+    assert_int_equal(r.rc, -1);
+    char want[700];
+    snprintf(want, sizeof want,
+             "cannot read %s/nowhere (postgres.conninfo-file at %s:3): No such file or directory",
+             fx->dir, path);
+    assert_non_null(strstr(r.err, want));
+    assert_null(r.conf);
+}
+
+static void test_value_file_with_nul_byte_is_rejected(void **state)
+{
+    files_fixture *fx = *state;
+    char path[256], set[300];
+    files_result r;
+
+    snprintf(path, sizeof path, "%s/bin", fx->dir);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite("a\0b", 1, 3, fp), 3);
+    assert_int_equal(fclose(fp), 0);
+    snprintf(set, sizeof set, "postgres.conninfo-file=%s", path);
+    const char *sets[] = {set};
+    files_load(&r, NULL, NULL, sets, 1);
+    assert_int_equal(r.rc, -1);
+    assert_non_null(strstr(r.err, "contains a NUL byte"));
+}
+
+static void test_plain_and_file_variable_together_are_an_error(void **state)
+{
+    files_fixture *fx = *state;
+    char secret[256], var[300];
+    files_result r;
+
+    write_file(fx, "pg.conninfo", "dbname=app", secret, sizeof secret);
+    snprintf(var, sizeof var, "OUTBOX_TEST_POSTGRES_CONNINFO_FILE=%s", secret);
+    char *env[] = {"OUTBOX_TEST_POSTGRES_CONNINFO=dbname=x", var, NULL};
+    files_load(&r, NULL, env, NULL, 0);
+    assert_int_equal(r.rc, -1);
+    assert_non_null(strstr(r.err, "both OUTBOX_TEST_POSTGRES_CONNINFO and "
+                                  "OUTBOX_TEST_POSTGRES_CONNINFO_FILE are set"));
+}
+
+static void test_unknown_key_file_names_the_key(void **state)
+{
+    files_fixture *fx = *state;
+    char path[256], secret[256];
+    files_result r;
+
+    write_file(fx, "x", "v", secret, sizeof secret);
+    write_file(fx, "relay.ini", "[postgres]\nconninf-file = x\n", path, sizeof path);
+    files_load(&r, path, NULL, NULL, 0);
+    assert_int_equal(r.rc, -1);
+    assert_non_null(strstr(r.err, "unknown key 'conninf' in [postgres]"));
+    assert_non_null(strstr(r.err, "did you mean 'conninfo'?"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -187,6 +337,18 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_relative_path_in_file_without_directory_is_kept, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_non_path_string_is_not_rewritten, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_file_reads_the_value_relative_to_the_config, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_env_file_variable_reads_the_value, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_file_reads_the_value, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kafka_key_file_sets_the_property_and_is_masked, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_missing_key_file_names_file_key_and_place, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_value_file_with_nul_byte_is_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plain_and_file_variable_together_are_an_error, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_key_file_names_the_key, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
