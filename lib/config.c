@@ -16,6 +16,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "kafka_scope.h"
+
 #define CONF_KAFKA_SECTION "kafka"
 #define CONF_ENV_NAME_MAX 256
 #define CONF_FILE_SUFFIX "-file"     /* KEY-file = PATH: the value of KEY is PATH's content */
@@ -1723,14 +1725,18 @@ const char *outbox_conf_origin(const outbox_conf *conf, const char *name)
     return NULL;
 }
 
-int outbox_conf_kafka_apply(const outbox_conf *conf, rd_kafka_conf_t *rk_conf, char *errstr,
-                            size_t errstr_size)
+/* The [kafka] list into rk_conf; with `only_for`, the keys librdkafka lists as the other
+ * client kind's are left out. */
+static int kafka_apply(const outbox_conf *conf, rd_kafka_conf_t *rk_conf, bool only_for,
+                       rd_kafka_type_t type, char *errstr, size_t errstr_size)
 {
     char rk_err[512];
     char where[512];
 
     for (size_t i = 0; i < conf->kafka.count; i++) {
         const outbox_conf_item *item = &conf->kafka.items[i];
+        if (only_for && !outbox_kafka_property_for(item->key, type))
+            continue;
         rk_err[0] = '\0';
         if (rd_kafka_conf_set(rk_conf, item->key, item->value, rk_err, sizeof rk_err) ==
             RD_KAFKA_CONF_OK)
@@ -1748,6 +1754,18 @@ int outbox_conf_kafka_apply(const outbox_conf *conf, rd_kafka_conf_t *rk_conf, c
         return -1;
     }
     return 0;
+}
+
+int outbox_conf_kafka_apply(const outbox_conf *conf, rd_kafka_conf_t *rk_conf, char *errstr,
+                            size_t errstr_size)
+{
+    return kafka_apply(conf, rk_conf, false, RD_KAFKA_PRODUCER, errstr, errstr_size);
+}
+
+int outbox_conf_kafka_apply_for(const outbox_conf *conf, rd_kafka_conf_t *rk_conf,
+                                rd_kafka_type_t type, char *errstr, size_t errstr_size)
+{
+    return kafka_apply(conf, rk_conf, true, type, errstr, errstr_size);
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -270,6 +270,16 @@ int outbox_conf_kafka_apply(const outbox_conf *conf, rd_kafka_conf_t *rk_conf, c
                             size_t errstr_size) OUTBOX_MUSTCHECK;
 
 /*
+ * The same for a client of one kind, when one [kafka] list serves a consumer and a producer:
+ * the keys librdkafka lists as the other kind's (e.g. session.timeout.ms for a producer,
+ * linger.ms for a consumer; see kafka_scope.h) are left out, so neither client warns that it
+ * ignores them. Keys of both kinds and unknown keys are applied (and rejected) as above.
+ */
+int outbox_conf_kafka_apply_for(const outbox_conf *conf, rd_kafka_conf_t *rk_conf,
+                                rd_kafka_type_t type, char *errstr,
+                                size_t errstr_size) OUTBOX_MUSTCHECK;
+
+/*
  * Text for `--help`: every table key with type, default, range, environment variable name and
  * doc line, then how [kafka] is passed through. Returns a malloc'd string the caller frees, or
  * NULL when out of memory. Any thread (reads only the static spec).

@@ -101,7 +101,12 @@ static void check_kafka(checker *c, const projector_settings *settings, const ou
     char errstr[512];
     rd_kafka_conf_t *kconf = rd_kafka_conf_new();
     const rd_kafka_metadata_t *md = NULL;
-    if (outbox_conf_kafka_apply(conf, kconf, errstr, sizeof errstr)) {
+    /* Every key is checked (rd_kafka_conf_set validates it); the probe, a producer, gets only
+     * the keys a producer uses, so it does not warn about the consumer's. */
+    rd_kafka_conf_t *every = rd_kafka_conf_new();
+    int bad = outbox_conf_kafka_apply(conf, every, errstr, sizeof errstr);
+    rd_kafka_conf_destroy(every);
+    if (bad || outbox_conf_kafka_apply_for(conf, kconf, RD_KAFKA_PRODUCER, errstr, sizeof errstr)) {
         rd_kafka_conf_destroy(kconf);
         problem(c, "correct or remove that [kafka] property", "%s", errstr);
         return;

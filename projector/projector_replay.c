@@ -24,7 +24,7 @@ static rd_kafka_topic_partition_list_t *target_offsets(const projector_projectio
     rd_kafka_conf_t *kconf = rd_kafka_conf_new();
     char why[512];
 
-    if (outbox_conf_kafka_apply(conf, kconf, errstr, errstr_size) ||
+    if (outbox_conf_kafka_apply_for(conf, kconf, RD_KAFKA_CONSUMER, errstr, errstr_size) ||
         rd_kafka_conf_set(kconf, "group.id", proj->group, why, sizeof why) != RD_KAFKA_CONF_OK) {
         rd_kafka_conf_destroy(kconf);
         return NULL;

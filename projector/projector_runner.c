@@ -609,7 +609,11 @@ static rd_kafka_conf_t *kafka_conf(const projector_runner_config *cfg, bool cons
                               cfg->proj->start == PROJECTOR_START_LATEST ? "latest" : "earliest",
                               errstr, errstr_size)))
         goto fail;
-    if (cfg->conf != NULL && outbox_conf_kafka_apply(cfg->conf, conf, errstr, errstr_size))
+    /* Each client gets the keys of its kind only (the dead-letter producer does not warn
+     * about session.timeout.ms, nor the consumer about linger.ms). */
+    if (cfg->conf != NULL &&
+        outbox_conf_kafka_apply_for(
+            cfg->conf, conf, consumer ? RD_KAFKA_CONSUMER : RD_KAFKA_PRODUCER, errstr, errstr_size))
         goto fail;
     if (consumer && (conf_set(conf, "group.id", cfg->proj->group, errstr, errstr_size) ||
                      conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size) ||

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "kafka_scope.h"
 
 #define CONF_FIXTURE(name) FIXTURE_DIR "/config/" name
 
@@ -234,6 +235,93 @@ static void test_kafka_apply_reports_first_rejected_key(void **state)
     assert_non_null(strstr(err, "kafka.no.such.property (--set): "));
     assert_non_null(strstr(err, "No such configuration property"));
     rd_kafka_conf_destroy(rk_conf);
+    release(&r);
+}
+
+static void test_kafka_scope_comes_from_librdkafka(void **state)
+{
+    assert_int_equal(outbox_kafka_property_scope("session.timeout.ms"),
+                     OUTBOX_KAFKA_SCOPE_CONSUMER);
+    assert_int_equal(outbox_kafka_property_scope("heartbeat.interval.ms"),
+                     OUTBOX_KAFKA_SCOPE_CONSUMER);
+    assert_int_equal(outbox_kafka_property_scope("linger.ms"), OUTBOX_KAFKA_SCOPE_PRODUCER);
+    assert_int_equal(outbox_kafka_property_scope("bootstrap.servers"), OUTBOX_KAFKA_SCOPE_BOTH);
+    /* topic-level properties are listed too */
+    assert_int_equal(outbox_kafka_property_scope("auto.offset.reset"), OUTBOX_KAFKA_SCOPE_CONSUMER);
+    assert_int_equal(outbox_kafka_property_scope("acks"), OUTBOX_KAFKA_SCOPE_PRODUCER);
+    assert_int_equal(outbox_kafka_property_scope("no.such.property"), OUTBOX_KAFKA_SCOPE_UNKNOWN);
+    assert_true(outbox_kafka_property_for("no.such.property", RD_KAFKA_PRODUCER));
+    assert_false(outbox_kafka_property_for("session.timeout.ms", RD_KAFKA_PRODUCER));
+    assert_true(outbox_kafka_property_for("session.timeout.ms", RD_KAFKA_CONSUMER));
+}
+
+static int confwarns;
+static void count_confwarn(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    if (strcmp(fac, "CONFWARN") == 0)
+        confwarns++;
+}
+
+/* The shared [kafka] list of the projector: each client gets its kind's keys and warns about
+ * none. */
+static void test_kafka_apply_for_gives_each_client_its_keys(void **state)
+{
+    const char *sets[] = {"kafka.session.timeout.ms=6000",
+                          "kafka.linger.ms=7",
+                          "kafka.client.id=shared",
+                          "kafka.auto.offset.reset=earliest",
+                          "kafka.heartbeat.interval.ms=1000",
+                          "kafka.bootstrap.servers=127.0.0.1:9" /* else a CONFWARN of its own */};
+    load_result r;
+    char err[512], value[64], rk_err[512];
+    size_t size;
+
+    load(&r, NULL, NULL, sets, 6);
+    assert_int_equal(r.rc, 0);
+    for (int kind = 0; kind < 2; kind++) {
+        rd_kafka_type_t type = kind == 0 ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER;
+        rd_kafka_conf_t *rk_conf = rd_kafka_conf_new();
+        assert_int_equal(outbox_conf_kafka_apply_for(r.conf, rk_conf, type, err, sizeof err), 0);
+        size = sizeof value;
+        assert_int_equal(rd_kafka_conf_get(rk_conf, "client.id", value, &size), RD_KAFKA_CONF_OK);
+        assert_string_equal(value, "shared");
+        size = sizeof value;
+        assert_int_equal(rd_kafka_conf_get(rk_conf, "session.timeout.ms", value, &size),
+                         RD_KAFKA_CONF_OK);
+        assert_string_equal(value, type == RD_KAFKA_CONSUMER ? "6000" : "45000");
+        size = sizeof value;
+        assert_int_equal(rd_kafka_conf_get(rk_conf, "linger.ms", value, &size), RD_KAFKA_CONF_OK);
+        assert_string_equal(value, type == RD_KAFKA_PRODUCER ? "7" : "5");
+        if (type == RD_KAFKA_CONSUMER)
+            assert_int_equal(rd_kafka_conf_set(rk_conf, "group.id", "g", rk_err, sizeof rk_err),
+                             RD_KAFKA_CONF_OK);
+        rd_kafka_conf_set_log_cb(rk_conf, count_confwarn);
+        confwarns = 0;
+        rd_kafka_t *rk = rd_kafka_new(type, rk_conf, rk_err, sizeof rk_err);
+        assert_non_null(rk);
+        rd_kafka_destroy(rk);
+        assert_int_equal(confwarns, 0);
+    }
+    release(&r);
+}
+
+/* Control for the test above: the whole list handed to a producer makes it warn. */
+static void test_kafka_apply_all_to_a_producer_warns(void **state)
+{
+    const char *sets[] = {"kafka.session.timeout.ms=6000", "kafka.bootstrap.servers=127.0.0.1:9"};
+    load_result r;
+    char err[512], rk_err[512];
+
+    load(&r, NULL, NULL, sets, 2);
+    assert_int_equal(r.rc, 0);
+    rd_kafka_conf_t *rk_conf = rd_kafka_conf_new();
+    assert_int_equal(outbox_conf_kafka_apply(r.conf, rk_conf, err, sizeof err), 0);
+    rd_kafka_conf_set_log_cb(rk_conf, count_confwarn);
+    confwarns = 0;
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, rk_conf, rk_err, sizeof rk_err);
+    assert_non_null(rk);
+    rd_kafka_destroy(rk);
+    assert_int_equal(confwarns, 1);
     release(&r);
 }
 
@@ -721,6 +809,9 @@ int main(void)
         cmocka_unit_test(test_kafka_env_and_set_extend_the_list_in_order),
         cmocka_unit_test(test_kafka_apply_sets_every_property),
         cmocka_unit_test(test_kafka_apply_reports_first_rejected_key),
+        cmocka_unit_test(test_kafka_scope_comes_from_librdkafka),
+        cmocka_unit_test(test_kafka_apply_for_gives_each_client_its_keys),
+        cmocka_unit_test(test_kafka_apply_all_to_a_producer_warns),
         cmocka_unit_test(test_unknown_key_suggests_closest),
         cmocka_unit_test(test_unknown_key_without_close_match_has_no_hint),
         cmocka_unit_test(test_unknown_env_in_known_section_suggests),
