@@ -2420,9 +2420,10 @@ static json_t *dec_decimal_render(const outbox_avro_node *node, const uint8_t *d
     return json_stringn_nocheck(text, t);
 }
 
-static json_t *render_timestamp(int64_t v, int64_t unit, int local)
+/* `v` units (1000 or 1000000 a second) since the epoch as "YYYY-MM-DDTHH:MM:SS.fff[fff]",
+ * then "Z" unless `local`. 0 when the year is outside 0000-9999. */
+static int format_timestamp_text(int64_t v, int64_t unit, int local, char *text, size_t size)
 {
-    char text[40];
     int64_t secs = v / unit;
     int64_t frac = v % unit;
     int64_t days;
@@ -2438,11 +2439,32 @@ static json_t *render_timestamp(int64_t v, int64_t unit, int local)
     days = floor_div(secs, 86400);
     tod = secs - days * 86400;
     if (!date_from_days(days, &y, &m, &d))
+        return 0;
+    snprintf(text, size, "%04d-%02d-%02dT%02d:%02d:%02d.%0*lld%s", y, m, d, (int)(tod / 3600),
+             (int)(tod / 60 % 60), (int)(tod % 60), unit == 1000 ? 3 : 6, (long long)frac,
+             local ? "" : "Z");
+    return 1;
+}
+
+static json_t *render_timestamp(int64_t v, int64_t unit, int local)
+{
+    char text[40];
+
+    if (!format_timestamp_text(v, unit, local, text, sizeof(text)))
         return json_integer(v);
-    snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02d.%0*lld%s", y, m, d,
-             (int)(tod / 3600), (int)(tod / 60 % 60), (int)(tod % 60), unit == 1000 ? 3 : 6,
-             (long long)frac, local ? "" : "Z");
     return json_string(text);
+}
+
+int outbox_rfc3339_to_micros(const char *s, size_t len, int64_t *micros)
+{
+    return parse_timestamp_text(s, len, 1000000, 0, micros);
+}
+
+int outbox_rfc3339_from_micros(int64_t micros, char *out, size_t out_size)
+{
+    if (out_size < OUTBOX_RFC3339_MAX)
+        return 0;
+    return format_timestamp_text(micros, 1000000, 0, out, out_size);
 }
 
 static json_t *render_time(int64_t v, int64_t unit)

@@ -212,4 +212,24 @@ int outbox_avro_json_decode_node(const outbox_avro_node *node, const void *data,
                                  unsigned flags, json_t **value, size_t *consumed, char *errstr,
                                  size_t errstr_size) __attribute__((warn_unused_result));
 
+/*
+ * RFC 3339 date-time text, as the encoders accept it ("YYYY-MM-DDTHH:MM:SS[.frac]" then "Z" or
+ * an offset; 't', 'z' and a space separator accepted; fraction digits past microseconds
+ * dropped), to microseconds since the epoch. 1 and *micros set, or 0 when `s` (len bytes, no
+ * terminator needed) is not such a text. Pure.
+ */
+int outbox_rfc3339_to_micros(const char *s, size_t len, int64_t *micros)
+    __attribute__((warn_unused_result));
+
+/* Room outbox_rfc3339_from_micros needs: "YYYY-MM-DDTHH:MM:SS.ffffffZ" and the NUL. */
+#define OUTBOX_RFC3339_MAX 28
+
+/*
+ * Microseconds since the epoch as canonical RFC 3339 UTC text, "2026-11-23T15:41:33.123456Z",
+ * into out (at least OUTBOX_RFC3339_MAX bytes). 1, or 0 when the year falls outside 0000-9999
+ * or out is too small. Pure.
+ */
+int outbox_rfc3339_from_micros(int64_t micros, char *out, size_t out_size)
+    __attribute__((warn_unused_result));
+
 #endif

@@ -36,12 +36,14 @@ typedef struct projector_event {
     char id[PROJECTOR_UUID_LEN + 1]; /* lowercase uuid text; "" when the record had none */
     char *event_type;                /* owned; NULL when unknown */
     char *aggregate_id;              /* owned; NULL when unknown */
-    char *commit_time;               /* owned; NULL when absent */
+    char *commit_time;               /* owned; canonical RFC 3339 UTC; NULL when absent or
+                                      * not RFC 3339 (commit_time_ignored then) */
     char *json;                      /* owned; the decoded value; NULL when dead on decode */
     int mapping;                     /* index in the projection's mappings, -1 unmapped */
     projector_event_state state;
     bool dlq_sent; /* the dead-letter record was acknowledged by Kafka */
     bool single;   /* apply alone even if its mapping is set-based (its set run failed) */
+    bool commit_time_ignored; /* an outbox.commit_time header that is not RFC 3339 was dropped */
     char sqlstate[6];
     char *reason; /* owned; why it is dead */
     void *msg;    /* opaque (rd_kafka_message_t *), released by projector_batch_clear */

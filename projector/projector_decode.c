@@ -152,6 +152,31 @@ char *projector_header_dup(const rd_kafka_message_t *msg, const char *name)
     return strndup(value, size);
 }
 
+/* The outbox.commit_time header as $8 takes it: RFC 3339 text (what the relay writes) in
+ * canonical UTC form, so PostgreSQL's own date parsing and TimeZone never matter. Anything
+ * else (e.g. epoch milliseconds from another producer) is dropped: $8 is then NULL, as when
+ * the header is absent, and the event is applied (a mapping that does not use $8 must not
+ * dead-letter for it). 0, or -1 on ENOMEM. */
+static int commit_time_take(const rd_kafka_message_t *msg, projector_event *ev)
+{
+    char canon[OUTBOX_RFC3339_MAX];
+    int64_t micros;
+    char *raw = projector_header_dup(msg, "outbox.commit_time");
+    ev->commit_time = NULL;
+    ev->commit_time_ignored = false;
+    if (raw == NULL)
+        return 0;
+    if (!outbox_rfc3339_to_micros(raw, strlen(raw), &micros) ||
+        !outbox_rfc3339_from_micros(micros, canon, sizeof canon)) {
+        ev->commit_time_ignored = true;
+        free(raw);
+        return 0;
+    }
+    free(raw);
+    ev->commit_time = strdup(canon);
+    return ev->commit_time == NULL ? -1 : 0;
+}
+
 projector_decode_rc projector_decode_message(projector_decoder *dec, const rd_kafka_message_t *msg,
                                              projector_event *ev, char *errstr, size_t errstr_size)
 {
@@ -168,7 +193,8 @@ projector_decode_rc projector_decode_message(projector_decoder *dec, const rd_ka
     ev->aggregate_id = projector_header_dup(msg, "aggregate_id");
     if (ev->aggregate_id == NULL && msg->key != NULL)
         ev->aggregate_id = strndup(msg->key, msg->key_len);
-    ev->commit_time = projector_header_dup(msg, "outbox.commit_time");
+    if (commit_time_take(msg, ev))
+        goto nomem;
     id = projector_header_dup(msg, "id");
     if (id == NULL || projector_uuid_normalize(id, strlen(id), ev->id)) {
         ev->id[0] = '\0';

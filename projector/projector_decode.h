@@ -14,7 +14,9 @@
  * RFC 3339 UTC, dates, uuids, decimals as strings).
  *
  * Headers read: `id` (required, a uuid), `event_type` (else the schema's short name),
- * `aggregate_id` (else the record key), `outbox.commit_time` (optional).
+ * `aggregate_id` (else the record key), `outbox.commit_time` (optional; kept in canonical
+ * RFC 3339 UTC form when it is RFC 3339, else dropped with ev->commit_time_ignored set: the
+ * event is still decoded, its commit time is NULL).
  *
  * Results: PROJECTOR_DECODE_OK; _DEAD when the record itself is bad (no value, unknown
  * framing or fingerprint, unknown schema id, Avro that does not match, no or bad id header):

@@ -22,7 +22,8 @@
  *   $2 uuid   event id (header `id`)          $3 text  event type
  *   $4 text   aggregate id                    $5 text  topic
  *   $6 int4   partition                       $7 int8  offset
- *   $8 timestamptz  commit time (header outbox.commit_time; NULL when absent)
+ *   $8 timestamptz  commit time (header outbox.commit_time; NULL when absent or when it
+ *                   is not RFC 3339, e.g. epoch millis: see projector_decode.h)
  *
  * sqlset.<Type> (set-based, opt-in): ONE parameter, $1 jsonb, an array of the consecutive new
  * events of that type in batch order (a run stops at a new event of another type), each

@@ -32,7 +32,8 @@ struct projector_runner {
     int64_t generation;
     bool reseek;
     bool fatal;
-    bool final; /* shutting down: no more backoff */
+    bool final;              /* shutting down: no more backoff */
+    bool commit_time_warned; /* a dropped outbox.commit_time header was logged once */
     int64_t backoff_ms;
     int64_t next_gen_poll_ms;
     int64_t next_prune_ms;
@@ -389,6 +390,23 @@ abandon:
 
 /* ------------------------------------------------------------------ consuming */
 
+/* An outbox.commit_time header that is not RFC 3339: counted, logged the first time. */
+static void commit_time_dropped(projector_runner *r, const rd_kafka_message_t *msg,
+                                const projector_event *ev)
+{
+    projector_stat_add(&r->cfg.stats->commit_time_ignored, 1);
+    if (r->commit_time_warned)
+        return;
+    r->commit_time_warned = true;
+    char *raw = projector_header_dup(msg, "outbox.commit_time");
+    outbox_log(OUTBOX_LOG_WARN, COMPONENT, r->ctx,
+               "record %s [%d] @%lld: header outbox.commit_time '%s' is not an RFC 3339 "
+               "timestamp; $8 is NULL for such events (counted in "
+               "outbox_projector_commit_time_ignored_total, logged once)",
+               ev->topic, (int)ev->partition, (long long)ev->offset, raw ? raw : "?");
+    free(raw);
+}
+
 static void take(projector_runner *r, rd_kafka_message_t *msg)
 {
     char errstr[1024];
@@ -413,6 +431,8 @@ static void take(projector_runner *r, rd_kafka_message_t *msg)
         projector_decode_rc rc = projector_decode_message(r->dec, msg, ev, errstr, sizeof errstr);
         if (rc == PROJECTOR_DECODE_OK) {
             ev->mapping = projector_projection_mapping(r->cfg.proj, ev->event_type);
+            if (ev->commit_time_ignored)
+                commit_time_dropped(r, msg, ev);
             return;
         }
         if (rc == PROJECTOR_DECODE_DEAD) {

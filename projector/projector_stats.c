@@ -79,6 +79,10 @@ static const counter_def counters[] = {
       NULL, NULL),
     C("outbox_projector_dedup_pruned_total", "Dedup rows deleted after the retention.", pruned,
       NULL, NULL),
+    C("outbox_projector_commit_time_ignored_total",
+      "Events whose outbox.commit_time header was not an RFC 3339 timestamp (applied with $8 "
+      "NULL).",
+      commit_time_ignored, NULL, NULL),
 };
 
 typedef struct gauge_def {

@@ -34,6 +34,8 @@
  *                                             counter  consumer group rebalance callbacks
  *   outbox_projector_notifies_total           counter  NOTIFY payloads sent (committed)
  *   outbox_projector_dedup_pruned_total       counter  dedup rows deleted after retention
+ *   outbox_projector_commit_time_ignored_total counter events whose outbox.commit_time
+ *                                                      header was not RFC 3339 ($8 NULL)
  *   outbox_projector_assigned_partitions      gauge    partitions currently assigned
  *   outbox_projector_lag_records              gauge    records behind the high watermarks
  *                                                      of the assigned partitions (last
@@ -82,6 +84,7 @@ typedef struct projector_stats {
     _Atomic uint64_t revokes;
     _Atomic uint64_t notifies;
     _Atomic uint64_t pruned;
+    _Atomic uint64_t commit_time_ignored;
     _Atomic int64_t assigned_partitions;
     _Atomic int64_t lag;
     _Atomic int64_t last_commit_ms; /* unix ms */

@@ -425,12 +425,47 @@ static void test_negative_block_count_carries_a_byte_size(void **state)
                         "{\"a\":1,\"b\":2}");
 }
 
+/* The commit-time helpers the projector uses for $8: RFC 3339 in any accepted form -> one
+ * canonical UTC text; anything else refused. */
+static void test_rfc3339_canonical_round_trip(void **state)
+{
+    static const struct {
+        const char *in, *out;
+    } ok[] = {
+        {"2026-01-01T00:00:00.001001Z", "2026-01-01T00:00:00.001001Z"},
+        {"2026-01-01T01:30:00+01:30", "2026-01-01T00:00:00.000000Z"},
+        {"2025-12-31 23:59:59.9999999-00:00", "2025-12-31T23:59:59.999999Z"},
+        {"1969-12-31t23:59:59.5z", "1969-12-31T23:59:59.500000Z"},
+    };
+    static const char *const bad[] = {"1767225600000",
+                                      "",
+                                      "2026-01-01",
+                                      "2026-01-01T00:00:00",
+                                      "2026-02-30T00:00:00Z",
+                                      "now",
+                                      "2026-01-01T00:00:00Zjunk"};
+    char text[OUTBOX_RFC3339_MAX];
+    int64_t us;
+
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        assert_int_equal(outbox_rfc3339_to_micros(ok[i].in, strlen(ok[i].in), &us), 1);
+        assert_int_equal(outbox_rfc3339_from_micros(us, text, sizeof text), 1);
+        assert_string_equal(text, ok[i].out);
+    }
+    assert_int_equal(outbox_rfc3339_to_micros(ok[0].in, strlen(ok[0].in), &us), 1);
+    assert_int_equal(us, INT64_C(1767225600001001));
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(outbox_rfc3339_to_micros(bad[i], strlen(bad[i]), &us), 0);
+    assert_int_equal(outbox_rfc3339_from_micros(0, text, OUTBOX_RFC3339_MAX - 1), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_python_fixture_round_trips),
         cmocka_unit_test(test_every_proper_prefix_is_truncated),
         cmocka_unit_test(test_decode_renders_logical_types),
+        cmocka_unit_test(test_rfc3339_canonical_round_trip),
         cmocka_unit_test(test_timestamps_render_as_rfc3339_utc),
         cmocka_unit_test(test_values_outside_years_0_to_9999_stay_integers),
         cmocka_unit_test(test_date_renders_as_iso_date),
