@@ -338,6 +338,12 @@ static void flush(projector_runner *r)
                        "a time",
                        (unsigned long long)res.set_fallbacks);
         }
+        if (res.commit_retries > 0) {
+            projector_stat_add(&r->cfg.stats->retries_permanent, res.commit_retries);
+            outbox_log(OUTBOX_LOG_INFO, COMPONENT, r->ctx,
+                       "COMMIT failed permanently (a deferred constraint); re-applied the batch "
+                       "with constraints checked per statement to find the event");
+        }
         switch (rc) {
         case PROJECTOR_OK:
             count_committed(r, &res, started);

@@ -75,7 +75,7 @@ struct projector_store {
     void *handler_opaque;
 };
 
-enum { SLOT_INTERNAL = -1, SLOT_GEN = -2, SLOT_DEDUP = -3 };
+enum { SLOT_INTERNAL = -1, SLOT_GEN = -2, SLOT_DEDUP = -3, SLOT_COMMIT = -4 };
 
 const char *projector_rc_name(projector_rc rc)
 {
@@ -667,11 +667,30 @@ static bool split_failed_run(projector_store *store, projector_batch *batch)
     return true;
 }
 
-/* One attempt of the batch transaction. *split: a set run failed and was marked for one event
- * at a time; the caller tries again. */
+/* The error read_segment reported came from COMMIT and is permanent by its SQLSTATE (a
+ * deferred constraint or constraint trigger: class 23 at COMMIT), so no statement names the
+ * event that caused it. */
+static bool commit_failed_permanently(const projector_store *store,
+                                      const projector_store_error *err)
+{
+    return store->failed_slot >= 0 && store->slots[store->failed_slot] == SLOT_COMMIT &&
+           projector_sqlstate_classify(err->sqlstate) == PROJECTOR_SQLSTATE_PERMANENT;
+}
+
+/* How one attempt of the batch transaction asks for the next one. */
+typedef enum apply_again {
+    APPLY_DONE = 0,  /* the result stands */
+    APPLY_SPLIT,     /* a set run failed and was marked for one event at a time */
+    APPLY_IMMEDIATE, /* COMMIT failed permanently: again with constraints checked per statement */
+} apply_again;
+
+/* One attempt of the batch transaction. `immediate`: SET CONSTRAINTS ALL IMMEDIATE right after
+ * BEGIN, so a deferred constraint fails the statement (the event) that breaks it instead of
+ * COMMIT. *again: whether and how the caller tries again. */
 static projector_rc apply_once(projector_store *store, projector_batch *batch, int64_t generation,
-                               const char *dlq_suffix, projector_apply_result *result,
-                               projector_store_error *err, bool *split)
+                               const char *dlq_suffix, bool immediate,
+                               projector_apply_result *result, projector_store_error *err,
+                               apply_again *again)
 {
     const char *name = store->proj->name;
     round1_state r1 = {0};
@@ -717,8 +736,10 @@ static projector_rc apply_once(projector_store *store, projector_batch *batch, i
     /* Round 1: BEGIN, generation check, dedup rows. */
     {
         const char *begin[1] = {"BEGIN"};
+        const char *set_immediate[1] = {"SET CONSTRAINTS ALL IMMEDIATE"};
         const char *p_dedup[2] = {name, (const char *)ids->data};
         if (send_query(store, &nslots, SLOT_INTERNAL, NULL, 0, begin) ||
+            (immediate && send_query(store, &nslots, SLOT_INTERNAL, NULL, 0, set_immediate)) ||
             send_query(store, &nslots, SLOT_GEN, "projector_gen", 1, &name) ||
             (live > 0 && send_query(store, &nslots, SLOT_DEDUP, "projector_dedup", 2, p_dedup)) ||
             PQpipelineSync(store->conn) != 1)
@@ -875,13 +896,15 @@ static projector_rc apply_once(projector_store *store, projector_batch *batch, i
     }
     {
         const char *commit[1] = {"COMMIT"};
-        if (send_query(store, &nslots, SLOT_INTERNAL, NULL, 0, commit) ||
+        if (send_query(store, &nslots, SLOT_COMMIT, NULL, 0, commit) ||
             PQpipelineSync(store->conn) != 1)
             goto send_failed;
     }
     rc = read_segment(store, nslots, round1_tuples, &r1, err);
     if (rc == PROJECTOR_ERR_PERMANENT && split_failed_run(store, batch))
-        *split = true;
+        *again = APPLY_SPLIT;
+    if (rc != PROJECTOR_OK && !immediate && commit_failed_permanently(store, err))
+        *again = APPLY_IMMEDIATE;
     if (rc != PROJECTOR_OK)
         goto fail;
     if (PQexitPipelineMode(store->conn) != 1) {
@@ -909,14 +932,31 @@ projector_rc projector_store_apply(projector_store *store, projector_batch *batc
                                    int64_t generation, const char *dlq_suffix,
                                    projector_apply_result *result, projector_store_error *err)
 {
-    uint64_t fallbacks = 0;
+    uint64_t fallbacks = 0, commit_retries = 0;
+    bool immediate = false;
     for (;;) {
-        bool split = false;
-        projector_rc rc = apply_once(store, batch, generation, dlq_suffix, result, err, &split);
+        apply_again again = APPLY_DONE;
+        projector_rc rc =
+            apply_once(store, batch, generation, dlq_suffix, immediate, result, err, &again);
         result->set_fallbacks = fallbacks;
-        if (!split)
+        result->commit_retries = commit_retries;
+        if (again == APPLY_DONE) {
+            if (rc == PROJECTOR_ERR_FATAL && immediate && err->event_index < 0 &&
+                err->sqlstate[0] != '\0' &&
+                projector_sqlstate_classify(err->sqlstate) == PROJECTOR_SQLSTATE_PERMANENT)
+                snprintf(err->message + strlen(err->message),
+                         sizeof err->message - strlen(err->message),
+                         " (COMMIT failed permanently even with every constraint checked per "
+                         "statement: no event can be blamed)");
             return rc;
-        /* Each split marks at least two more events single: this ends. */
-        fallbacks++;
+        }
+        /* Each split marks at least two more events single, and the immediate attempt is made
+         * once: this ends. */
+        if (again == APPLY_SPLIT)
+            fallbacks++;
+        else {
+            immediate = true;
+            commit_retries++;
+        }
     }
 }

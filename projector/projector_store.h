@@ -36,7 +36,12 @@
  * err->event_index names it; the caller dead-letters it and retries the batch without it;
  * a set statement over several events that fails permanently is not reported: the store
  * rolls back, marks the run's events `single` and runs the transaction again, so the run is
- * applied one event at a time and a failure names the one event),
+ * applied one event at a time and a failure names the one event; likewise a permanent error
+ * at COMMIT, e.g. a deferred constraint (SQLSTATE class 23), names no event: the store rolls
+ * back and runs the transaction again with SET CONSTRAINTS ALL IMMEDIATE after BEGIN, so the
+ * statement of the event that breaks the constraint fails and is reported as PERMANENT; this
+ * checks each event's effects as if it were committed alone, which is what any batch size
+ * already requires; an error at COMMIT that still names no event is FATAL),
  * FATAL (configuration: missing tables, privileges, a statement that does not prepare),
  * STALE (replay happened: reload the offsets). After any error the transaction is rolled back.
  *
@@ -82,6 +87,8 @@ typedef struct projector_apply_result {
     uint64_t set_statements; /* set statements run (sqlset.<Type>), each for a run of events */
     uint64_t set_fallbacks;  /* set runs that failed permanently and were re-applied one event
                               * at a time in a new attempt of the transaction */
+    uint64_t commit_retries; /* attempts made again with SET CONSTRAINTS ALL IMMEDIATE after
+                              * COMMIT failed permanently (0 or 1) */
 } projector_apply_result;
 
 typedef struct projector_store projector_store;
