@@ -343,28 +343,66 @@ oom:
     return -1;
 }
 
+/* The relay itself failed on the current event (out of memory, a bug): the event is fine, so it
+ * is not dead-lettered; stop without confirming its transaction. Returns -1. */
+static int relay_event_failed(relay *r, const char *what, const char *err)
+{
+    const relay_event *ev = &r->ev;
+    relay_fail(r,
+               "%s event %s (%s) at " RELAY_LSN_FMT " failed in the relay itself: %s; stopping "
+               "without confirming its transaction (a restart retries it)",
+               what, ev->id ? ev->id : "(no id)", ev->event_type ? ev->event_type : "?",
+               RELAY_LSN_ARGS(r->meta.commit_lsn), err);
+    return -1;
+}
+
+/* Routing failed with `rc`: dead-letter the event when it is the event's fault, else stop. */
+static int relay_route_failed(relay *r, relay_route_err rc, const char *err)
+{
+    switch (rc) {
+    case RELAY_ROUTE_NULL_COLUMN:
+        return relay_dead_letter(r, RELAY_DLQ_NULL_COLUMN, err);
+    case RELAY_ROUTE_INVALID_TOPIC:
+        return relay_dead_letter(r, RELAY_DLQ_INVALID_TOPIC, err);
+    case RELAY_ROUTE_INVALID_JSON:
+        return relay_dead_letter(r, RELAY_DLQ_INVALID_JSON, err);
+    case RELAY_ROUTE_OK:
+    case RELAY_ROUTE_ERR_NOMEM:
+    case RELAY_ROUTE_ERR_INTERNAL:
+        break;
+    }
+    return relay_event_failed(r, "routing", err);
+}
+
 /* Encode the routed event's JSON payload after the header in r->value. 0, 1 (dead-lettered) or
- * -1 (failed). */
+ * -1 (failed). The encoder classifies its failures: only a payload that is not JSON or does not
+ * fit the schema is the event's fault; out of memory or an encoder bug stops the relay. */
 static int relay_encode(relay *r, const outbox_schema *schema)
 {
     relay_event *ev = &r->ev;
-    char err[1024];
-    /* Fast path: Avro straight from the JSON text (same bytes as the jansson path, tested
-     * differentially). Anything it does not take goes the jansson way, which has the exact
-     * dead-letter reasons. */
-    if (!ev->payload_json &&
-        outbox_avro_json_encode_text(schema, ev->payload_raw, ev->payload_raw_len, &r->scratch,
-                                     &r->value, err, sizeof(err)) == 0)
+    char err[1024], reason[1200];
+    outbox_avro_enc_rc rc;
+    if (ev->payload_json) /* a logical message's payload, parsed with its envelope */
+        rc = outbox_avro_json_encode(schema, ev->payload_json, &r->value, err, sizeof(err));
+    else /* straight from the text, authoritative (jansson only for the exact reason) */
+        rc = outbox_avro_json_encode_text(schema, ev->payload_raw, ev->payload_raw_len, &r->scratch,
+                                          &r->value, err, sizeof(err));
+    switch (rc) {
+    case OUTBOX_AVRO_ENC_OK:
         return 0;
-    if (relay_event_parse_payload(ev, err, sizeof(err)) != 0)
-        return relay_dead_letter(r, RELAY_DLQ_INVALID_JSON, err) == 0 ? 1 : -1;
-    if (outbox_avro_json_encode(schema, ev->payload_json, &r->value, err, sizeof(err)) != 0) {
-        char reason[1200];
+    case OUTBOX_AVRO_ENC_NOT_JSON:
+        snprintf(reason, sizeof(reason), "payload is %s", err);
+        return relay_dead_letter(r, RELAY_DLQ_INVALID_JSON, reason) == 0 ? 1 : -1;
+    case OUTBOX_AVRO_ENC_MISMATCH:
         snprintf(reason, sizeof(reason), "schema mismatch for %s: %s", outbox_schema_name(schema),
                  err);
         return relay_dead_letter(r, RELAY_DLQ_SCHEMA_MISMATCH, reason) == 0 ? 1 : -1;
+    case OUTBOX_AVRO_ENC_NOMEM:
+    case OUTBOX_AVRO_ENC_INTERNAL:
+    case OUTBOX_AVRO_ENC_DECLINED:
+        break;
     }
-    return 0;
+    return relay_event_failed(r, "encoding", err);
 }
 
 /* Encode and publish the routed event in r->ev, or dead-letter it. */
@@ -440,16 +478,6 @@ static int on_relation(relay *r, const relay_pgoutput_relation *rel)
     return 0;
 }
 
-/* Dead-letter class of a routing failure, from its message. */
-static relay_dlq_reason route_reason(const char *err)
-{
-    if (strstr(err, "is NULL"))
-        return RELAY_DLQ_NULL_COLUMN;
-    if (strstr(err, "topic"))
-        return RELAY_DLQ_INVALID_TOPIC;
-    return RELAY_DLQ_INVALID_JSON;
-}
-
 static int on_insert(relay *r, const relay_pgoutput_insert *ins)
 {
     const relay_rel *e = relay_relcache_find(r->rels, ins->relid);
@@ -464,18 +492,19 @@ static int on_insert(relay *r, const relay_pgoutput_insert *ins)
     relay_rel_values(e, &ins->newtuple, values);
     char err[512];
     relay_event_reset(&r->ev);
+    relay_route_err rc = relay_route_row(r->routes[e->table], values, e->payload_is_bytea, &r->meta,
+                                         &r->ev, err, sizeof(err));
     if (e->bad[0]) {
-        /* Only to fill the dead letter's headers; the table's problem is the reason. */
-        if (relay_route_row(r->routes[e->table], values, e->payload_is_bytea, &r->meta, &r->ev, err,
-                            sizeof(err)) != 0)
+        /* Routed only to fill the dead letter's headers; the table's problem is the reason. */
+        if (!relay_route_err_is_event(rc) && rc != RELAY_ROUTE_OK)
+            return relay_route_failed(r, rc, err);
+        if (rc != RELAY_ROUTE_OK)
             outbox_log_debug(COMPONENT, "row of the unusable outbox table: %s", err);
         return relay_dead_letter(r, RELAY_DLQ_BAD_TABLE, e->bad);
     }
-    int rc = relay_route_row(r->routes[e->table], values, e->payload_is_bytea, &r->meta, &r->ev,
-                             err, sizeof(err));
     relay_note_reserved(r);
-    if (rc != 0)
-        return relay_dead_letter(r, route_reason(err), err);
+    if (rc != RELAY_ROUTE_OK)
+        return relay_route_failed(r, rc, err);
     return relay_publish_event(r);
 }
 
@@ -516,13 +545,11 @@ static int on_message(relay *r, const relay_pgoutput_message *msg)
         return -1;
     char err[512];
     relay_event_reset(&r->ev);
-    int rc = relay_route_message(r->route, (const char *)msg->content, msg->content_len, &r->meta,
-                                 &r->ev, err, sizeof(err));
+    relay_route_err route_rc = relay_route_message(
+        r->route, (const char *)msg->content, msg->content_len, &r->meta, &r->ev, err, sizeof(err));
     relay_note_reserved(r);
-    if (rc != 0)
-        rc = relay_dead_letter(r, route_reason(err), err);
-    else
-        rc = relay_publish_event(r);
+    int rc =
+        route_rc == RELAY_ROUTE_OK ? relay_publish_event(r) : relay_route_failed(r, route_rc, err);
     if (own_txn && rc == 0) {
         if (relay_ack_txn_commit(r->ack, r->seq, msg->lsn) != 0) {
             relay_fail(r, "internal error: message LSN " RELAY_LSN_FMT " behind confirmed",

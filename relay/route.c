@@ -131,18 +131,35 @@ void relay_route_set_lazy_payload(relay_route *route, bool lazy)
     route->lazy_payload = lazy;
 }
 
-int relay_event_parse_payload(relay_event *ev, char *errstr, size_t errstr_size)
+/* The class of a jansson load failure. jansson names a syntax error (with a text); it fails
+ * without one when its first allocation fails, and says out_of_memory for later ones. */
+static relay_route_err json_load_err(const json_error_t *jerr)
+{
+    if (json_error_code(jerr) == json_error_out_of_memory || jerr->text[0] == '\0')
+        return RELAY_ROUTE_ERR_NOMEM;
+    return RELAY_ROUTE_INVALID_JSON;
+}
+
+static relay_route_err route_nomem(char *errstr, size_t errstr_size)
+{
+    snprintf(errstr, errstr_size, "out of memory");
+    return RELAY_ROUTE_ERR_NOMEM;
+}
+
+relay_route_err relay_event_parse_payload(relay_event *ev, char *errstr, size_t errstr_size)
 {
     json_error_t jerr;
     if (ev->payload_json || ev->payload_bytes)
-        return 0;
+        return RELAY_ROUTE_OK;
     ev->payload_json = json_loadb(ev->payload_raw, ev->payload_raw_len, JSON_DECODE_ANY, &jerr);
     if (!ev->payload_json) {
+        if (json_load_err(&jerr) == RELAY_ROUTE_ERR_NOMEM)
+            return route_nomem(errstr, errstr_size);
         snprintf(errstr, errstr_size, "payload is not valid JSON: %s at line %d column %d",
                  jerr.text, jerr.line, jerr.column);
-        return -1;
+        return RELAY_ROUTE_INVALID_JSON;
     }
-    return 0;
+    return RELAY_ROUTE_OK;
 }
 
 const char *relay_route_column_name(const relay_route *route, enum relay_col col)
@@ -207,21 +224,21 @@ void relay_event_free(relay_event *ev)
 }
 
 /* Make room for `n` more bytes so that later ev_put calls never move the storage. */
-static int ev_reserve(relay_event *ev, size_t n)
+static relay_route_err ev_reserve(relay_event *ev, size_t n)
 {
     if (ev->store_len + n <= ev->store_cap)
-        return 0;
+        return RELAY_ROUTE_OK;
     if (ev->store_len > 0)
-        return -1; /* would move strings already handed out: a sizing bug */
+        return RELAY_ROUTE_ERR_INTERNAL; /* would move strings already handed out: a sizing bug */
     size_t cap = ev->store_cap ? ev->store_cap : 1024;
     while (cap < n)
         cap *= 2;
     char *store = realloc(ev->store, cap);
     if (!store)
-        return -1;
+        return RELAY_ROUTE_ERR_NOMEM;
     ev->store = store;
     ev->store_cap = cap;
-    return 0;
+    return RELAY_ROUTE_OK;
 }
 
 static const char *ev_put(relay_event *ev, const char *s, size_t len)
@@ -293,12 +310,13 @@ void relay_txn_meta_format(relay_txn_meta *meta)
 
 /* Copy the fields and metadata into the event and build topic and headers. The headers
  * object (may be NULL) contributes extra headers. */
-static int route_fill(const relay_route *route, const struct route_fields *f, json_t *headers,
-                      const relay_txn_meta *meta, relay_event *ev, char *errstr, size_t errstr_size)
+static relay_route_err route_fill(const relay_route *route, const struct route_fields *f,
+                                  json_t *headers, const relay_txn_meta *meta, relay_event *ev,
+                                  char *errstr, size_t errstr_size)
 {
     static const char *const what[RELAY_ROUTE_NCOLS] = {
         "id", "aggregate_type", "aggregate_id", "event_type", "payload", "headers"};
-    int rc = -1;
+    relay_route_err rc = RELAY_ROUTE_ERR_NOMEM;
     char **dumped = NULL;
     size_t ndumped = 0;
 
@@ -330,7 +348,12 @@ static int route_fill(const relay_route *route, const struct route_fields *f, js
             }
         }
     }
-    if (ev_reserve(ev, need) != 0)
+    rc = ev_reserve(ev, need);
+    if (rc == RELAY_ROUTE_ERR_INTERNAL) {
+        snprintf(errstr, errstr_size, "internal error: event storage sized wrong");
+        goto done;
+    }
+    if (rc != RELAY_ROUTE_OK)
         goto oom;
 
     const char **slots[] = {&ev->id, &ev->aggregate_type, &ev->aggregate_id, &ev->event_type};
@@ -426,6 +449,7 @@ static int route_fill(const relay_route *route, const struct route_fields *f, js
                  "topic \"%s\" is not a valid Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)",
                  topic);
         ev->topic = NULL;
+        rc = RELAY_ROUTE_INVALID_TOPIC;
         goto done;
     }
 required:
@@ -434,14 +458,14 @@ required:
         if (!f->v[c].ptr) {
             snprintf(errstr, errstr_size, "required field %s (column \"%s\") is NULL", what[c],
                      route->columns[c]);
+            rc = RELAY_ROUTE_NULL_COLUMN;
             goto done;
         }
     }
-    rc = 0;
+    rc = RELAY_ROUTE_OK;
     goto done;
 oom:
-    snprintf(errstr, errstr_size, "out of memory");
-    rc = -1;
+    rc = route_nomem(errstr, errstr_size);
 done:
     for (size_t i = 0; i < ndumped; i++)
         free(dumped[i]);
@@ -449,58 +473,67 @@ done:
     return rc;
 }
 
-int relay_route_row(const relay_route *route, const relay_value values[RELAY_ROUTE_NCOLS],
-                    bool payload_is_bytea, const relay_txn_meta *meta, relay_event *ev,
-                    char *errstr, size_t errstr_size)
+/* Decode the event's bytea payload text ("\x" then two hex digits a byte) in place into the
+ * event's copy (it only shrinks). */
+static relay_route_err route_bytea(relay_event *ev, char *errstr, size_t errstr_size)
+{
+    const char *raw = ev->payload_raw;
+    size_t len = ev->payload_raw_len;
+    if (len < 2 || raw[0] != '\\' || raw[1] != 'x' || (len - 2) % 2 != 0) {
+        snprintf(errstr, errstr_size, "payload bytea is not in hex format (\\x...)");
+        return RELAY_ROUTE_INVALID_JSON;
+    }
+    uint8_t *out = (uint8_t *)(uintptr_t)raw;
+    size_t n = 0;
+    for (size_t i = 2; i < len; i += 2) {
+        size_t hi = hex_val(raw[i]), lo = hex_val(raw[i + 1]);
+        if (hi > 15 || lo > 15) {
+            snprintf(errstr, errstr_size, "payload bytea has a non-hex digit");
+            return RELAY_ROUTE_INVALID_JSON;
+        }
+        out[n++] = (uint8_t)(hi << 4 | lo);
+    }
+    ev->payload_bytes = out;
+    ev->payload_bytes_len = n;
+    ev->payload_raw_len = n; /* the raw payload is now the bytes themselves */
+    return RELAY_ROUTE_OK;
+}
+
+relay_route_err relay_route_row(const relay_route *route,
+                                const relay_value values[RELAY_ROUTE_NCOLS], bool payload_is_bytea,
+                                const relay_txn_meta *meta, relay_event *ev, char *errstr,
+                                size_t errstr_size)
 {
     struct route_fields f;
     json_t *headers = NULL;
     json_error_t jerr;
-    int rc = -1;
-    char reason[256] = "";
+    relay_route_err rc;
+    relay_route_err bad = RELAY_ROUTE_OK;
 
     memcpy(f.v, values, sizeof(f.v));
     if (values[RELAY_COL_HEADERS].ptr) {
         headers =
             json_loadb(values[RELAY_COL_HEADERS].ptr, values[RELAY_COL_HEADERS].len, 0, &jerr);
+        if (!headers && json_load_err(&jerr) == RELAY_ROUTE_ERR_NOMEM)
+            return route_nomem(errstr, errstr_size);
         if (!headers || !json_is_object(headers)) {
-            snprintf(reason, sizeof(reason), "headers column is not a JSON object");
+            bad = RELAY_ROUTE_INVALID_JSON;
             json_decref(headers);
             headers = NULL;
         }
     }
-    if (route_fill(route, &f, headers, meta, ev, errstr, errstr_size) != 0)
+    rc = route_fill(route, &f, headers, meta, ev, errstr, errstr_size);
+    if (rc != RELAY_ROUTE_OK)
         goto done;
-    if (reason[0]) {
-        snprintf(errstr, errstr_size, "%s", reason);
-        goto done;
-    }
-    if (payload_is_bytea) {
-        /* bytea in text form: "\x" then two hex digits a byte; decoded in place into the
-         * event's copy (it only shrinks). */
-        const char *raw = ev->payload_raw;
-        size_t len = ev->payload_raw_len;
-        if (len < 2 || raw[0] != '\\' || raw[1] != 'x' || (len - 2) % 2 != 0) {
-            snprintf(errstr, errstr_size, "payload bytea is not in hex format (\\x...)");
-            goto done;
-        }
-        uint8_t *out = (uint8_t *)(uintptr_t)raw;
-        size_t n = 0;
-        for (size_t i = 2; i < len; i += 2) {
-            size_t hi = hex_val(raw[i]), lo = hex_val(raw[i + 1]);
-            if (hi > 15 || lo > 15) {
-                snprintf(errstr, errstr_size, "payload bytea has a non-hex digit");
-                goto done;
-            }
-            out[n++] = (uint8_t)(hi << 4 | lo);
-        }
-        ev->payload_bytes = out;
-        ev->payload_bytes_len = n;
-        ev->payload_raw_len = n; /* the raw payload is now the bytes themselves */
-    } else if (!route->lazy_payload && relay_event_parse_payload(ev, errstr, errstr_size) != 0) {
+    if (bad != RELAY_ROUTE_OK) {
+        snprintf(errstr, errstr_size, "headers column is not a JSON object");
+        rc = bad;
         goto done;
     }
-    rc = 0;
+    if (payload_is_bytea)
+        rc = route_bytea(ev, errstr, errstr_size);
+    else if (!route->lazy_payload)
+        rc = relay_event_parse_payload(ev, errstr, errstr_size);
 done:
     json_decref(headers);
     return rc;
@@ -518,9 +551,9 @@ static relay_value envelope_string(json_t *env, const char *key, char *bad, size
     return (relay_value){NULL, 0};
 }
 
-int relay_route_message(const relay_route *route, const char *content, size_t len,
-                        const relay_txn_meta *meta, relay_event *ev, char *errstr,
-                        size_t errstr_size)
+relay_route_err relay_route_message(const relay_route *route, const char *content, size_t len,
+                                    const relay_txn_meta *meta, relay_event *ev, char *errstr,
+                                    size_t errstr_size)
 {
     json_error_t jerr;
     struct route_fields f;
@@ -528,17 +561,21 @@ int relay_route_message(const relay_route *route, const char *content, size_t le
 
     memset(&f, 0, sizeof(f));
     ev->envelope = json_loadb(content, len, 0, &jerr);
+    if (!ev->envelope && json_load_err(&jerr) == RELAY_ROUTE_ERR_NOMEM)
+        return route_nomem(errstr, errstr_size);
     if (!ev->envelope || !json_is_object(ev->envelope)) {
         /* Keep the original bytes for the dead letter. */
         f.v[RELAY_COL_PAYLOAD] = (relay_value){content, len};
-        (void)route_fill(route, &f, NULL, meta, ev, errstr, errstr_size);
+        relay_route_err rc = route_fill(route, &f, NULL, meta, ev, errstr, errstr_size);
+        if (!relay_route_err_is_event(rc) && rc != RELAY_ROUTE_OK)
+            return rc;
         if (ev->envelope)
             snprintf(errstr, errstr_size, "logical message content is not a JSON object");
         else
             snprintf(errstr, errstr_size,
                      "logical message content is not valid JSON: %s at line %d column %d",
                      jerr.text, jerr.line, jerr.column);
-        return -1;
+        return RELAY_ROUTE_INVALID_JSON;
     }
     json_t *env = ev->envelope;
     f.v[RELAY_COL_ID] = envelope_string(env, "id", bad, sizeof(bad));
@@ -555,12 +592,13 @@ int relay_route_message(const relay_route *route, const char *content, size_t le
     /* The dead-letter copy of the payload is the whole original message. */
     if (payload && !json_is_null(payload))
         f.v[RELAY_COL_PAYLOAD] = (relay_value){content, len};
-    if (route_fill(route, &f, headers, meta, ev, errstr, errstr_size) != 0)
-        return -1;
+    relay_route_err rc = route_fill(route, &f, headers, meta, ev, errstr, errstr_size);
+    if (rc != RELAY_ROUTE_OK)
+        return rc;
     if (bad[0]) {
         snprintf(errstr, errstr_size, "%s", bad);
-        return -1;
+        return RELAY_ROUTE_INVALID_JSON;
     }
     ev->payload_json = json_incref(payload);
-    return 0;
+    return RELAY_ROUTE_OK;
 }

@@ -117,23 +117,45 @@ typedef struct relay_txn_meta {
 /* Format the header texts of `meta` (call when its fields change). */
 void relay_txn_meta_format(relay_txn_meta *meta);
 
+/* Why routing failed, classified where it happens. Positive: a property of the EVENT (the same
+ * event fails the same way every time; the relay dead-letters it). Negative: a failure of the
+ * relay itself (the event is fine; the relay must stop without confirming past it). */
+typedef enum relay_route_err {
+    RELAY_ROUTE_OK = 0,
+    RELAY_ROUTE_NULL_COLUMN = 1,   /* a required field is NULL or missing */
+    RELAY_ROUTE_INVALID_TOPIC = 2, /* the topic it routes to is not a legal Kafka topic name */
+    RELAY_ROUTE_INVALID_JSON = 3,  /* payload, headers or envelope is not the JSON (or bytea hex
+                                      text) expected */
+    RELAY_ROUTE_ERR_NOMEM = -1,    /* out of memory */
+    RELAY_ROUTE_ERR_INTERNAL = -2, /* the relay's own inconsistency (a bug) */
+} relay_route_err;
+
+/* Whether `err` is a property of the event (may be dead-lettered). */
+static inline bool relay_route_err_is_event(relay_route_err err)
+{
+    return err > 0;
+}
+
 /* Route an outbox-table row. `values[c]` is the value of column c (enum relay_col) or NULL
  * for SQL NULL; `payload_is_bytea` when the payload column's type is bytea (text form
- * "\x<hex>"). Returns 0 and fills `ev`, or -1 with errstr set to the dead-letter reason (the
- * event is then still filled as far as possible, for the dead letter's headers). */
-int relay_route_row(const relay_route *route, const relay_value values[RELAY_ROUTE_NCOLS],
-                    bool payload_is_bytea, const relay_txn_meta *meta, relay_event *ev,
-                    char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
+ * "\x<hex>"). Returns RELAY_ROUTE_OK and fills `ev`, or an error with errstr set to the reason
+ * (for an event error the event is still filled as far as possible, for the dead letter's
+ * headers). */
+relay_route_err relay_route_row(const relay_route *route,
+                                const relay_value values[RELAY_ROUTE_NCOLS], bool payload_is_bytea,
+                                const relay_txn_meta *meta, relay_event *ev, char *errstr,
+                                size_t errstr_size) __attribute__((warn_unused_result));
 
-/* Parse the event's raw JSON payload into payload_json (a no-op when already parsed). 0, or -1
- * with errstr = the dead-letter reason ("payload is not valid JSON: ..."). */
-int relay_event_parse_payload(relay_event *ev, char *errstr, size_t errstr_size)
+/* Parse the event's raw JSON payload into payload_json (a no-op when already parsed).
+ * RELAY_ROUTE_OK, RELAY_ROUTE_INVALID_JSON with errstr = the dead-letter reason ("payload is not
+ * valid JSON: ..."), or RELAY_ROUTE_ERR_NOMEM. */
+relay_route_err relay_event_parse_payload(relay_event *ev, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 /* Route a logical message's content (the JSON envelope). Same contract as relay_route_row. */
-int relay_route_message(const relay_route *route, const char *content, size_t len,
-                        const relay_txn_meta *meta, relay_event *ev, char *errstr,
-                        size_t errstr_size) __attribute__((warn_unused_result));
+relay_route_err relay_route_message(const relay_route *route, const char *content, size_t len,
+                                    const relay_txn_meta *meta, relay_event *ev, char *errstr,
+                                    size_t errstr_size) __attribute__((warn_unused_result));
 
 /* Whether header `name` belongs to the relay: id, event_type, aggregate_type, aggregate_id or
  * any "outbox." name, compared case-insensitively. Such entries of the headers column (or of a

@@ -16,12 +16,31 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "buf.h"
 #include "log.h"
 #include "mock_cluster.h"
 #include "pgoutput_fixtures.h"
 #include "relay.h"
 #include "relay_internal.h"
 #include "settings.h"
+
+/* ---------------------------------------------------------------- allocation failures */
+
+/* Linked with -Wl,--wrap=outbox_buf_grow (tests/CMakeLists.txt): while armed, growing any
+ * outbox_buf beyond `grow_fail_above` bytes fails as if malloc had (the encoders' buffers). */
+int __real_outbox_buf_grow(outbox_buf *buf, size_t extra);
+int __wrap_outbox_buf_grow(outbox_buf *buf, size_t extra);
+static size_t grow_fail_above; /* 0: never */
+static unsigned grow_failures;
+
+int __wrap_outbox_buf_grow(outbox_buf *buf, size_t extra)
+{
+    if (grow_fail_above && buf->len + extra > grow_fail_above) {
+        grow_failures++;
+        return -1;
+    }
+    return __real_outbox_buf_grow(buf, extra);
+}
 
 #define LSN(hi, lo) (((uint64_t)(hi) << 32) | (uint64_t)(lo))
 
@@ -77,6 +96,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+    grow_fail_above = 0;
     struct env *fx = *state;
     relay_free(fx->relay);
     relay_settings_free(&fx->settings);
@@ -204,6 +224,21 @@ static int feed_txn(struct env *fx, uint64_t lsn, const char *id, const char *ev
         rc = feed_raw(fx, frame, len);
     }
     return rc;
+}
+
+/* A relay (with `extra` settings) that saw the outbox's Relation message and one transaction
+ * of one good event (e-1, PostPublished, key agg-1) beginning at the returned LSN and ending
+ * 0x100 after it. */
+static uint64_t start_with_one_event(struct env *fx, const char *const *extra)
+{
+    relay_start(fx, extra);
+    fixture *frames = fixture_load("outbox_insert.bin");
+    feed(fx, frames, 1, 2); /* the Relation message of public.outbox */
+    fixture_free(frames);
+    uint64_t lsn = INSERT_COMMIT_END + 0x1000;
+    assert_int_equal(
+        feed_txn(fx, lsn, "e-1", "PostPublished", "{\"id\": \"post-9\", \"published\": false}"), 0);
+    return lsn;
 }
 
 /* ---------------------------------------------------------------- what Kafka got */
@@ -345,12 +380,7 @@ static void test_refused_delivery_stops_confirmation(void **state)
 static void test_synthetic_transactions_confirm_in_order(void **state)
 {
     struct env *fx = *state;
-    relay_start(fx, NULL);
-    fixture *frames = fixture_load("outbox_insert.bin");
-    feed(fx, frames, 1, 2); /* the Relation message of public.outbox */
-    uint64_t lsn = INSERT_COMMIT_END + 0x1000;
-    assert_int_equal(
-        feed_txn(fx, lsn, "e-1", "PostPublished", "{\"id\": \"post-9\", \"published\": false}"), 0);
+    uint64_t lsn = start_with_one_event(fx, NULL);
     assert_int_equal(feed_txn(fx, lsn + 0x200, "e-2", "PostPublished", "{\"id\": 1}"), 0);
     drain(fx);
     assert_null(relay_loop_failure(fx->relay));
@@ -361,7 +391,41 @@ static void test_synthetic_transactions_confirm_in_order(void **state)
     assert_int_equal(consume(fx, "outbox.event.post.dlq", recs, 8), 1);
     assert_string_equal(recs[0].id, "e-2");
     assert_string_equal(recs[0].dlq_class, "schema_mismatch");
-    fixture_free(frames);
+}
+
+static void test_out_of_memory_while_encoding_stops_unconfirmed(void **state)
+{
+    struct env *fx = *state;
+    uint64_t lsn = start_with_one_event(fx, NULL);
+    drain(fx);
+    assert_int_equal(relay_loop_confirmable(fx->relay), lsn + 0x100);
+    /* A valid event whose encoding needs a 100 kB buffer, while such allocations fail. */
+    size_t n = 100 * 1024;
+    char *payload = malloc(n + 64);
+    assert_non_null(payload);
+    int len = snprintf(payload, 64, "{\"id\": \"post-big\", \"title\": \"");
+    memset(payload + len, 'x', n);
+    strcpy(payload + len + n, "\", \"tags\": []}");
+    grow_fail_above = 64 * 1024;
+    int rc = feed_txn(fx, lsn + 0x200, "e-big", "PostCreated", payload);
+    grow_fail_above = 0;
+    free(payload);
+    assert_true(grow_failures > 0);
+
+    /* The relay stopped: the event is not a dead letter, its transaction is not confirmable. */
+    assert_int_equal(rc, -1);
+    const char *why = relay_loop_failure(fx->relay);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "e-big"));
+    relay_loop_drain(fx->relay, 20000);
+    assert_int_equal(relay_loop_confirmable(fx->relay), lsn + 0x100);
+    struct record recs[8];
+    assert_int_equal(consume(fx, "outbox.event.post.dlq", recs, 8), 0);
+    assert_int_equal(consume(fx, "outbox.event.post", recs, 8), 1);
+    assert_string_equal(recs[0].id, "e-1");
+    const relay_stats *st = relay_get_stats(fx->relay);
+    for (int i = 0; i < RELAY_DLQ_REASONS; i++)
+        assert_int_equal(st->dead_letters[i], 0);
 }
 
 /* An XLogData frame of a pgoutput logical message at `lsn` with `prefix` and `content`. */
@@ -480,6 +544,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_logical_messages_are_off_by_default, setup, teardown),
         cmocka_unit_test_setup_teardown(test_only_transactional_messages_publish, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reserved_headers_are_counted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_out_of_memory_while_encoding_stops_unconfirmed, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

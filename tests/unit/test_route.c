@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -24,6 +25,13 @@ static const char *header(const relay_event *ev, const char *name)
             return buf;
         }
     return NULL;
+}
+
+/* jansson's allocator, failing while `json_alloc_fail` is set. */
+static int json_alloc_fail;
+static void *failing_malloc(size_t size)
+{
+    return json_alloc_fail ? NULL : malloc(size);
 }
 
 static relay_route *default_route(void)
@@ -113,7 +121,8 @@ static void test_null_required_column_is_dead_letter(void **state)
     relay_event_init(&ev);
     char err[256];
     relay_value v[RELAY_ROUTE_NCOLS] = {V("e1"), V("post"), NUL, V("PostCreated"), V("{}"), NUL};
-    assert_int_equal(relay_route_row(route, v, false, &meta, &ev, err, sizeof(err)), -1);
+    assert_int_equal(relay_route_row(route, v, false, &meta, &ev, err, sizeof(err)),
+                     RELAY_ROUTE_NULL_COLUMN);
     assert_string_equal(err, "required field aggregate_id (column \"aggregate_id\") is NULL");
     /* Still filled for the dead letter's headers, and its topic is known. */
     assert_string_equal(header(&ev, "id"), "e1");
@@ -129,7 +138,8 @@ static void test_null_aggregate_type_leaves_no_topic(void **state)
     relay_event_init(&ev);
     char err[256];
     relay_value v[RELAY_ROUTE_NCOLS] = {V("e1"), NUL, V("p1"), V("PostCreated"), V("{}"), NUL};
-    assert_int_equal(relay_route_row(route, v, false, &meta, &ev, err, sizeof(err)), -1);
+    assert_int_equal(relay_route_row(route, v, false, &meta, &ev, err, sizeof(err)),
+                     RELAY_ROUTE_NULL_COLUMN);
     assert_non_null(strstr(err, "aggregate_type"));
     assert_null(ev.topic);
     relay_event_free(&ev);
@@ -144,7 +154,8 @@ static void test_invalid_json_payload_is_dead_letter_with_original_bytes(void **
     char err[256];
     relay_value v[RELAY_ROUTE_NCOLS] = {V("e1"),          V("post"),         V("p1"),
                                         V("PostCreated"), V("{\"title\": "), NUL};
-    assert_int_equal(relay_route_row(route, v, false, &meta, &ev, err, sizeof(err)), -1);
+    assert_int_equal(relay_route_row(route, v, false, &meta, &ev, err, sizeof(err)),
+                     RELAY_ROUTE_INVALID_JSON);
     assert_non_null(strstr(err, "payload is not valid JSON"));
     assert_int_equal(ev.payload_raw_len, 10);
     assert_memory_equal(ev.payload_raw, "{\"title\": ", 10);
@@ -160,7 +171,8 @@ static void test_invalid_topic_is_dead_letter(void **state)
     char err[256];
     relay_value v[RELAY_ROUTE_NCOLS] = {V("e1"),          V("blog post"), V("p1"),
                                         V("PostCreated"), V("{}"),        NUL};
-    assert_int_equal(relay_route_row(route, v, false, &meta, &ev, err, sizeof(err)), -1);
+    assert_int_equal(relay_route_row(route, v, false, &meta, &ev, err, sizeof(err)),
+                     RELAY_ROUTE_INVALID_TOPIC);
     assert_non_null(strstr(err, "\"outbox.event.blog post\" is not a valid Kafka topic name"));
     relay_event_free(&ev);
     relay_route_free(route);
@@ -184,7 +196,7 @@ static void test_lazy_payload_stays_text_until_parsed(void **state)
     relay_value bad[RELAY_ROUTE_NCOLS] = {V("e1"),          V("post"),       V("p1"),
                                           V("PostCreated"), V("{\"title\""), NUL};
     assert_int_equal(relay_route_row(route, bad, false, &meta, &ev, err, sizeof(err)), 0);
-    assert_int_equal(relay_event_parse_payload(&ev, err, sizeof(err)), -1);
+    assert_int_equal(relay_event_parse_payload(&ev, err, sizeof(err)), RELAY_ROUTE_INVALID_JSON);
     assert_non_null(strstr(err, "payload is not valid JSON"));
     relay_event_free(&ev);
     relay_route_free(route);
@@ -214,7 +226,8 @@ static void test_bad_bytea_is_dead_letter(void **state)
     char err[256];
     relay_value v[RELAY_ROUTE_NCOLS] = {V("e1"),          V("post"),  V("p1"),
                                         V("PostCreated"), V("\\x0g"), NUL};
-    assert_int_equal(relay_route_row(route, v, true, &meta, &ev, err, sizeof(err)), -1);
+    assert_int_equal(relay_route_row(route, v, true, &meta, &ev, err, sizeof(err)),
+                     RELAY_ROUTE_INVALID_JSON);
     relay_event_free(&ev);
     relay_route_free(route);
 }
@@ -244,7 +257,8 @@ static void test_message_not_json_is_dead_letter(void **state)
     relay_event ev;
     relay_event_init(&ev);
     char err[256];
-    assert_int_equal(relay_route_message(route, "nope", 4, &meta, &ev, err, sizeof(err)), -1);
+    assert_int_equal(relay_route_message(route, "nope", 4, &meta, &ev, err, sizeof(err)),
+                     RELAY_ROUTE_INVALID_JSON);
     assert_non_null(strstr(err, "not valid JSON"));
     assert_memory_equal(ev.payload_raw, "nope", 4);
     relay_event_free(&ev);
@@ -260,7 +274,7 @@ static void test_message_missing_field_is_dead_letter(void **state)
     const char *msg = "{\"id\": \"e9\", \"aggregate_type\": \"post\", \"event_type\": \"X\", "
                       "\"payload\": {}}";
     assert_int_equal(relay_route_message(route, msg, strlen(msg), &meta, &ev, err, sizeof(err)),
-                     -1);
+                     RELAY_ROUTE_NULL_COLUMN);
     assert_non_null(strstr(err, "aggregate_id"));
     relay_event_free(&ev);
     relay_route_free(route);
@@ -327,6 +341,45 @@ static void test_headers_column_cannot_override_reserved_headers(void **state)
     relay_route_free(route);
 }
 
+static void test_out_of_memory_is_the_relays_failure_not_the_events(void **state)
+{
+    relay_route *route = default_route();
+    relay_event ev;
+    relay_event_init(&ev);
+    char err[256];
+    relay_value v[RELAY_ROUTE_NCOLS] = {V("e1"),          V("post"),       V("p1"),
+                                        V("PostCreated"), V("{\"a\": 1}"), V("{\"k\": \"v\"}")};
+    const char *msg = "{\"id\": \"e9\", \"aggregate_type\": \"post\", \"aggregate_id\": \"p\", "
+                      "\"event_type\": \"X\", \"payload\": {}}";
+    json_set_alloc_funcs(failing_malloc, free);
+    json_alloc_fail = 1;
+    relay_route_err row = relay_route_row(route, v, false, &meta, &ev, err, sizeof(err));
+    relay_event_reset(&ev);
+    relay_route_err message =
+        relay_route_message(route, msg, strlen(msg), &meta, &ev, err, sizeof(err));
+    relay_event_reset(&ev);
+    relay_route_err payload;
+    v[RELAY_COL_HEADERS] = NUL;
+    json_alloc_fail = 0;
+    assert_int_equal(relay_route_row(route, v, false, &meta, &ev, err, sizeof(err)),
+                     RELAY_ROUTE_OK);
+    json_decref(ev.payload_json);
+    ev.payload_json = NULL;
+    json_alloc_fail = 1;
+    payload = relay_event_parse_payload(&ev, err, sizeof(err));
+    json_alloc_fail = 0;
+    json_set_alloc_funcs(malloc, free);
+
+    /* Neither the headers, the envelope nor the payload is at fault: no dead-letter class. */
+    assert_int_equal(row, RELAY_ROUTE_ERR_NOMEM);
+    assert_int_equal(message, RELAY_ROUTE_ERR_NOMEM);
+    assert_int_equal(payload, RELAY_ROUTE_ERR_NOMEM);
+    assert_false(relay_route_err_is_event(row));
+    assert_string_equal(err, "out of memory");
+    relay_event_free(&ev);
+    relay_route_free(route);
+}
+
 static void test_topic_name_validity(void **state)
 {
     assert_true(relay_route_topic_valid("outbox.event.post-v1_x"));
@@ -357,6 +410,7 @@ int main(void)
         cmocka_unit_test(test_message_not_json_is_dead_letter),
         cmocka_unit_test(test_message_missing_field_is_dead_letter),
         cmocka_unit_test(test_headers_column_cannot_override_reserved_headers),
+        cmocka_unit_test(test_out_of_memory_is_the_relays_failure_not_the_events),
         cmocka_unit_test(test_topic_name_validity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
