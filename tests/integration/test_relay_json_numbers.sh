@@ -2,8 +2,7 @@
 # Issue 8 item 1: PostgreSQL's jsonb prints a large double (1e19, -9.3e18, 1e308) as a run of
 # digits, which jansson refuses ("too big integer"). Such events are valid: a double/float field
 # takes them exactly (decoded by python3-avro, compared bit for bit), and a long they do not
-# fit is a dead letter (its class and reason, schema_mismatch naming the field and the range,
-# come from outbox_avro_json_encode_text(): unit tests in test_avro_text.c).
+# fit is a schema mismatch whose reason names the field and the range, never "invalid JSON".
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/relay_lib.sh"
 
@@ -63,6 +62,12 @@ for i in $(seq 1 100); do [ "$(topic_count "$topic.dlq")" -ge 1 ] && break; slee
   --timeout 60 --out "$TEST_TMP/dlq.jsonl"
 hdr() { dump_header "$TEST_TMP/dlq.jsonl" "$1"; }
 check_eq "the long out of range is the one dead letter" "$bad" "$(hdr id)"
+check_eq "its class is schema_mismatch, not invalid_json" schema_mismatch "$(hdr outbox.dlq.class)"
+check "its reason names the field and the range" grep -q \
+  "count: value 10000000000000000000 out of range for long \[-9223372036854775808, 9223372036854775807\]" \
+  <<<"$(hdr outbox.dlq.reason)"
+invalid=$(relay_metric 'outbox_relay_dead_letters_total{reason="invalid_json"}')
+check "no invalid_json dead letter (counter: [${invalid}])" test "${invalid:-0}" = 0
 relay_stop
 check_eq "SIGTERM: exit 0" 0 "$RELAY_RC"
 finish
