@@ -39,6 +39,7 @@ struct outbox_consumer {
     void *opaque;
     projector_projection proj; /* built here, not parsed: no mappings */
     outbox_schemas *schemas;
+    outbox_schemas *readers; /* consumer.reader-schemas, NULL = none */
     projector_stats stats;
     bool stats_ready;
     atomic_int stop;
@@ -280,6 +281,9 @@ outbox_consumer *outbox_consumer_new(const outbox_consumer_settings *s, const ou
         goto nomem;
     if (outbox_schemas_load_dir(s->schemas_dir, &c->schemas, errstr, errstr_size))
         goto fail;
+    if (s->reader_schemas_dir != NULL && s->reader_schemas_dir[0] != '\0' &&
+        outbox_schemas_load_dir(s->reader_schemas_dir, &c->readers, errstr, errstr_size))
+        goto fail;
     if (projector_stats_init(&c->stats, c->proj.name))
         goto nomem;
     c->stats_ready = true;
@@ -288,6 +292,7 @@ outbox_consumer *outbox_consumer_new(const outbox_consumer_settings *s, const ou
         .conninfo = s->conninfo,
         .conf = conf,
         .schemas = c->schemas,
+        .readers = c->readers,
         .registry_url = s->registry_url,
         .registry_timeout_ms = s->registry_timeout_ms,
         .registry_auth = s->registry_auth,
@@ -364,6 +369,7 @@ void outbox_consumer_free(outbox_consumer *c)
     if (c->stats_ready)
         projector_stats_destroy(&c->stats);
     outbox_schemas_destroy(c->schemas);
+    outbox_schemas_destroy(c->readers);
     proj_free(&c->proj);
     free(c);
 }

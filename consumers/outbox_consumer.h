@@ -89,14 +89,15 @@ typedef enum outbox_consumer_start_at {
  * outbox_consumer_settings_load() when the service has no keys of its own. Strings are owned
  * by the struct (outbox_conf_free with the table). */
 typedef struct outbox_consumer_settings {
-    char *conninfo;     /* postgres.conninfo: dedup, offsets and the handler's transaction */
-    char *name;         /* consumer.name: the dedup/offsets key (column `projection`) */
-    char *topics;       /* consumer.topics: comma/space separated */
-    char *group;        /* consumer.group: "" = outbox-consumer.NAME */
-    int start;          /* consumer.start: outbox_consumer_start_at */
-    char *notify;       /* consumer.notify: NOTIFY channel of applied ids, "" = none */
-    char *schemas_dir;  /* consumer.schemas */
-    int64_t batch_size; /* consumer.batch-size */
+    char *conninfo;           /* postgres.conninfo: dedup, offsets and the handler's transaction */
+    char *name;               /* consumer.name: the dedup/offsets key (column `projection`) */
+    char *topics;             /* consumer.topics: comma/space separated */
+    char *group;              /* consumer.group: "" = outbox-consumer.NAME */
+    int start;                /* consumer.start: outbox_consumer_start_at */
+    char *notify;             /* consumer.notify: NOTIFY channel of applied ids, "" = none */
+    char *schemas_dir;        /* consumer.schemas */
+    char *reader_schemas_dir; /* consumer.reader-schemas: "" = none */
+    int64_t batch_size;       /* consumer.batch-size */
     int64_t batch_linger_ms;
     int64_t backoff_min_ms;
     int64_t backoff_max_ms;
@@ -140,6 +141,11 @@ extern const outbox_conf_enum outbox_consumer_log_formats[];
                         OUTBOX_CONF_F_PATH,                                                        \
                         "Directory of *.avsc schemas for single-object encoded values "            \
                         "(relative: to the config file's directory)"),                             \
+        OUTBOX_CONF_STR("consumer.reader-schemas", T, m.reader_schemas_dir, "",                    \
+                        OUTBOX_CONF_F_PATH,                                                        \
+                        "Directory of *.avsc reader schemas: each event is resolved (Avro schema " \
+                        "resolution) to the reader schema of its record, so the handler's "        \
+                        "payload has that shape; empty = the writer's shape"),                     \
         OUTBOX_CONF_INT("consumer.batch-size", T, m.batch_size, "100", 1, 5000,                    \
                         "Most events per transaction"),                                            \
         OUTBOX_CONF_DURATION("consumer.batch-linger", T, m.batch_linger_ms, "50ms", 0, 60000,      \

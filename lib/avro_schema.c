@@ -49,6 +49,8 @@ const char *outbox_avro_err_name(int err)
         return "bad framing";
     case OUTBOX_AVRO_ERR_NOT_FOUND:
         return "not found";
+    case OUTBOX_AVRO_ERR_RESOLVE:
+        return "unresolvable";
     default:
         return "unknown error";
     }
@@ -58,7 +60,7 @@ int outbox_avro_err_is_permanent(int err)
 {
     return err == OUTBOX_AVRO_ERR_MISMATCH || err == OUTBOX_AVRO_ERR_TRUNCATED ||
            err == OUTBOX_AVRO_ERR_MALFORMED || err == OUTBOX_AVRO_ERR_FRAMING ||
-           err == OUTBOX_AVRO_ERR_NOT_FOUND;
+           err == OUTBOX_AVRO_ERR_NOT_FOUND || err == OUTBOX_AVRO_ERR_RESOLVE;
 }
 
 /* ---- CRC-64-AVRO ----------------------------------------------------------------------- */
@@ -310,6 +312,7 @@ static outbox_avro_node *node_new(struct parse_ctx *ctx, outbox_avro_type type)
     node->name = type_name(type);
     node->short_name = node->name;
     node->null_branch = -1;
+    node->enum_default = -1;
     node->id = -1;
     return node;
 }
@@ -563,6 +566,7 @@ static int parse_enum(struct parse_ctx *ctx, json_t *obj, const char *ns, outbox
         }
         if (!json_is_string(jdefault) || i == node->n)
             return parse_fail(ctx, "enum %s: \"default\" is not one of its symbols", node->name);
+        node->enum_default = (int)i;
     }
     return 0;
 }

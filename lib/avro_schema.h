@@ -12,8 +12,8 @@
  * Thread-safety: parsing and destroying need exclusive access; once parsed, a schema (and an
  * outbox_schemas set) is read-only and may be used from any number of threads at once.
  *
- * Not supported: references to named types defined in another file, schema resolution
- * (reader/writer schemas), aliases (accepted and ignored).
+ * Not supported: references to named types defined in another file, aliases (accepted and
+ * ignored). Schema resolution (reader/writer schemas) is avro_resolve.h.
  */
 
 #include <stddef.h>
@@ -32,6 +32,7 @@ typedef enum outbox_avro_err {
     OUTBOX_AVRO_ERR_MALFORMED = -6, /* Avro binary is invalid (varint, index, UTF-8, trailing) */
     OUTBOX_AVRO_ERR_FRAMING = -7,   /* message framing (wire.h) unknown or short */
     OUTBOX_AVRO_ERR_NOT_FOUND = -8, /* no schema for that event type / fingerprint */
+    OUTBOX_AVRO_ERR_RESOLVE = -9,   /* writer and reader schemas (or a value) do not resolve */
 } outbox_avro_err;
 
 /* Static name of a code ("mismatch", ...). Any thread. */
@@ -121,6 +122,7 @@ struct outbox_avro_node {
     const outbox_avro_node *items; /* array items, map values */
     const outbox_avro_node **branches; /* union */
     int null_branch;                   /* union: index of the "null" branch, or -1 */
+    int enum_default;                  /* enum: index of its "default" symbol, or -1 */
     size_t size;                       /* fixed */
     int precision;                     /* decimal */
     int scale;                         /* decimal */

@@ -60,6 +60,7 @@ static int run(projector_settings *settings, outbox_conf *conf)
     projector_stats *stats = calloc(n, sizeof *stats);
     projector_stats **stat_ptrs = calloc(n, sizeof *stat_ptrs);
     projector_runner **runners = calloc(n, sizeof *runners);
+    outbox_schemas **readers = calloc(n, sizeof *readers);
     outbox_schemas *schemas = NULL;
     projector_httpd *httpd = NULL;
     atomic_int stop = 0;
@@ -67,7 +68,7 @@ static int run(projector_settings *settings, outbox_conf *conf)
     int rc = 2;
     size_t started = 0;
 
-    if (stats == NULL || stat_ptrs == NULL || runners == NULL) {
+    if (stats == NULL || stat_ptrs == NULL || runners == NULL || readers == NULL) {
         outbox_log_error("projector", "out of memory");
         goto done;
     }
@@ -82,11 +83,18 @@ static int run(projector_settings *settings, outbox_conf *conf)
             goto done;
         }
         stat_ptrs[i] = &stats[i];
+        const char *reader_dir = projector_settings_reader_schemas(settings, proj);
+        if (reader_dir != NULL &&
+            outbox_schemas_load_dir(reader_dir, &readers[i], errstr, sizeof errstr)) {
+            outbox_log_error("projector", "[projection %s] reader-schemas: %s", proj->name, errstr);
+            goto done;
+        }
         projector_runner_config rc_cfg = {
             .proj = proj,
             .conninfo = projector_settings_conninfo(settings, proj),
             .conf = conf,
             .schemas = schemas,
+            .readers = readers[i],
             .registry_url = settings->registry_url,
             .registry_timeout_ms = settings->registry_timeout_ms,
             .registry_auth = settings->registry_auth,
@@ -164,6 +172,9 @@ done:
     for (size_t i = 0; stat_ptrs != NULL && i < n; i++)
         if (stat_ptrs[i] != NULL)
             projector_stats_destroy(stat_ptrs[i]);
+    for (size_t i = 0; readers != NULL && i < n; i++)
+        outbox_schemas_destroy(readers[i]);
+    free(readers);
     outbox_schemas_destroy(schemas);
     free(runners);
     free(stat_ptrs);

@@ -9,6 +9,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "avro_resolve.h"
 #include "avro_schema.h"
 #include "registry.h"
 
@@ -279,6 +280,43 @@ static void check_database(checker *c, const projector_settings *settings,
     PQfinish(conn);
 }
 
+/* A projection's reader schemas load, and each resolves from the writer schema of the same
+ * record in projector.schemas (when there is one). */
+static void check_readers(checker *c, const projector_settings *settings,
+                          const projector_projection *proj, const outbox_schemas *schemas)
+{
+    const char *dir = projector_settings_reader_schemas(settings, proj);
+    outbox_schemas *readers = NULL;
+    char errstr[512];
+    if (dir == NULL)
+        return;
+    if (outbox_schemas_load_dir(dir, &readers, errstr, sizeof errstr)) {
+        problem(c, "point reader-schemas at a directory of *.avsc record schemas, one per type",
+                "[projection %s] reader-schemas %s: %s", proj->name, dir, errstr);
+        return;
+    }
+    int bad = 0;
+    for (size_t i = 0; schemas != NULL && i < outbox_schemas_count(readers); i++) {
+        const outbox_schema *reader = outbox_schemas_get(readers, i);
+        const outbox_schema *writer = outbox_schemas_find(schemas, outbox_schema_name(reader));
+        outbox_avro_plan *plan = NULL;
+        if (writer == NULL)
+            continue;
+        if (outbox_avro_plan_new(writer, reader, &plan, errstr, sizeof errstr) != OUTBOX_AVRO_OK) {
+            problem(c, "give the reader field a default, or drop what the writer cannot supply",
+                    "[projection %s] reader schema %s cannot read events written with %s/%s: %s",
+                    proj->name, outbox_schema_short_name(reader), settings->schemas_dir,
+                    outbox_schema_short_name(writer), errstr);
+            bad++;
+        }
+        outbox_avro_plan_free(plan);
+    }
+    if (bad == 0)
+        ok("[projection %s] reader schemas: %zu in %s", proj->name, outbox_schemas_count(readers),
+           dir);
+    outbox_schemas_destroy(readers);
+}
+
 int projector_check_run(const projector_settings *settings, const outbox_conf *conf)
 {
     checker c = {0};
@@ -289,6 +327,8 @@ int projector_check_run(const projector_settings *settings, const outbox_conf *c
     check_kafka(&c, settings, conf);
     for (size_t i = 0; i < settings->projections.count; i++)
         check_database(&c, settings, &settings->projections.items[i], schemas);
+    for (size_t i = 0; i < settings->projections.count; i++)
+        check_readers(&c, settings, &settings->projections.items[i], schemas);
     outbox_schemas_destroy(schemas);
     if (c.problems == 0)
         printf("ready: no problems found\n");

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "avro_json.h"
+#include "avro_resolve.h"
 #include "wire.h"
 
 typedef struct cached_schema {
@@ -15,11 +16,23 @@ typedef struct cached_schema {
     outbox_schema *schema;
 } cached_schema;
 
+/* A (writer, reader) pair's plan, or why the pair does not resolve. */
+typedef struct cached_plan {
+    const outbox_schema *writer;
+    const outbox_schema *reader;
+    outbox_avro_plan *plan; /* NULL: unresolvable, see why */
+    char *why;
+} cached_plan;
+
 struct projector_decoder {
     const outbox_schemas *schemas;
+    const outbox_schemas *readers; /* NULL: values keep their writer's shape */
     outbox_registry *registry;
     cached_schema *cache;
     size_t cache_count;
+    cached_plan *plans;
+    size_t plan_count;
+    outbox_buf resolved; /* the reader-shaped binary of the current value */
 };
 
 projector_decoder *projector_decoder_new(const outbox_schemas *schemas, outbox_registry *registry)
@@ -39,7 +52,86 @@ void projector_decoder_free(projector_decoder *dec)
     for (size_t i = 0; i < dec->cache_count; i++)
         outbox_schema_destroy(dec->cache[i].schema);
     free(dec->cache);
+    for (size_t i = 0; i < dec->plan_count; i++) {
+        outbox_avro_plan_free(dec->plans[i].plan);
+        free(dec->plans[i].why);
+    }
+    free(dec->plans);
+    outbox_buf_free(&dec->resolved);
     free(dec);
+}
+
+void projector_decoder_set_readers(projector_decoder *dec, const outbox_schemas *readers)
+{
+    dec->readers = readers;
+}
+
+/* The cached plan of (writer, reader), compiled on first use. NULL only on ENOMEM. */
+static const cached_plan *plan_for(projector_decoder *dec, const outbox_schema *writer,
+                                   const outbox_schema *reader)
+{
+    char why[512];
+    for (size_t i = 0; i < dec->plan_count; i++)
+        if (dec->plans[i].writer == writer && dec->plans[i].reader == reader)
+            return &dec->plans[i];
+    cached_plan *grown = realloc(dec->plans, (dec->plan_count + 1) * sizeof *grown);
+    if (grown == NULL)
+        return NULL;
+    dec->plans = grown;
+    cached_plan entry = {.writer = writer, .reader = reader};
+    int rc = outbox_avro_plan_new(writer, reader, &entry.plan, why, sizeof why);
+    if (rc == OUTBOX_AVRO_ERR_NOMEM)
+        return NULL;
+    if (rc != OUTBOX_AVRO_OK && (entry.why = strdup(why)) == NULL)
+        return NULL;
+    dec->plans[dec->plan_count] = entry;
+    return &dec->plans[dec->plan_count++];
+}
+
+/*
+ * With reader schemas: the reader schema of the writer's record (by full, else short name)
+ * and the value resolved to it (*body points into dec->resolved). Without one for that
+ * record, or when it is the writer's own schema, the value is left as written.
+ */
+static projector_decode_rc resolve_to_reader(projector_decoder *dec, const outbox_schema **schema,
+                                             const uint8_t **body, size_t *body_len, char *errstr,
+                                             size_t errstr_size)
+{
+    const outbox_schema *writer = *schema;
+    const outbox_schema *reader = NULL;
+    char why[512];
+
+    if (dec->readers == NULL)
+        return PROJECTOR_DECODE_OK;
+    reader = outbox_schemas_find(dec->readers, outbox_schema_name(writer));
+    if (reader == NULL)
+        reader = outbox_schemas_find(dec->readers, outbox_schema_short_name(writer));
+    if (reader == NULL || outbox_schema_fingerprint(reader) == outbox_schema_fingerprint(writer))
+        return PROJECTOR_DECODE_OK;
+    const cached_plan *cp = plan_for(dec, writer, reader);
+    if (cp == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return PROJECTOR_DECODE_FATAL;
+    }
+    if (cp->plan == NULL) {
+        snprintf(errstr, errstr_size,
+                 "writer schema %s (fingerprint %016llx) cannot be read with the reader schema "
+                 "(fingerprint %016llx): %s",
+                 outbox_schema_name(writer), (unsigned long long)outbox_schema_fingerprint(writer),
+                 (unsigned long long)outbox_schema_fingerprint(reader), cp->why);
+        return PROJECTOR_DECODE_DEAD;
+    }
+    outbox_buf_reset(&dec->resolved);
+    int rc = outbox_avro_resolve(cp->plan, *body, *body_len, &dec->resolved, why, sizeof why);
+    if (rc != OUTBOX_AVRO_OK) {
+        snprintf(errstr, errstr_size, "Avro value of %s does not resolve to the reader schema: %s",
+                 outbox_schema_name(writer), why);
+        return rc == OUTBOX_AVRO_ERR_NOMEM ? PROJECTOR_DECODE_FATAL : PROJECTOR_DECODE_DEAD;
+    }
+    *schema = reader;
+    *body = dec->resolved.data;
+    *body_len = dec->resolved.len;
+    return PROJECTOR_DECODE_OK;
 }
 
 /* The writer schema of a Confluent-framed value: cache, else registry. */
@@ -122,8 +214,13 @@ projector_decode_rc projector_decode_value(projector_decoder *dec, const void *d
             return PROJECTOR_DECODE_DEAD;
         }
     }
-    int rc =
-        outbox_avro_json_decode(schema, wire.body, wire.body_len, 0, &value, NULL, why, sizeof why);
+    const uint8_t *body = wire.body;
+    size_t body_len = wire.body_len;
+    projector_decode_rc resolved =
+        resolve_to_reader(dec, &schema, &body, &body_len, errstr, errstr_size);
+    if (resolved != PROJECTOR_DECODE_OK)
+        return resolved;
+    int rc = outbox_avro_json_decode(schema, body, body_len, 0, &value, NULL, why, sizeof why);
     if (rc != OUTBOX_AVRO_OK) {
         snprintf(errstr, errstr_size, "Avro value does not match %s: %s",
                  outbox_schema_name(schema), why);

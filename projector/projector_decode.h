@@ -10,8 +10,9 @@
  *        schema is fetched from the registry by id, parsed once and cached per id)
  *   0xC3 0x01 + 8-byte little-endian CRC-64-AVRO fingerprint + Avro binary
  *        (Avro single-object encoding; the schema comes from the schemas directory)
- * The Avro value becomes JSON through lib/avro_json (logical types rendered: timestamps as
- * RFC 3339 UTC, dates, uuids, decimals as strings).
+ * With reader schemas (projector_decoder_set_readers) the value is first resolved to the
+ * reader schema of its record. The Avro value becomes JSON through lib/avro_json (logical types
+ * rendered: timestamps as RFC 3339 UTC, dates, uuids, decimals as strings).
  *
  * Headers read: `id` (required, a uuid), `event_type` (else the schema's short name),
  * `aggregate_id` (else the record key), `outbox.commit_time` (optional; kept in canonical
@@ -51,6 +52,15 @@ typedef struct projector_decoder projector_decoder;
 projector_decoder *projector_decoder_new(const outbox_schemas *schemas, outbox_registry *registry)
     __attribute__((warn_unused_result));
 void projector_decoder_free(projector_decoder *dec);
+
+/*
+ * Reader schemas (a projection's reader-schemas directory; NULL: none, the default): a value
+ * whose writer record has a reader schema of the same name is resolved to it by the Avro
+ * rules (avro_resolve.h; one plan per (writer, reader) pair, cached), so the JSON has the
+ * reader's shape. A pair that does not resolve, or a value that does not (an enum symbol or
+ * union branch the reader lacks), is _DEAD with the reason. Borrowed; must outlive the decoder.
+ */
+void projector_decoder_set_readers(projector_decoder *dec, const outbox_schemas *readers);
 
 /*
  * Decode a framed Avro value into JSON text (*json, malloc'd, caller frees) and the writer

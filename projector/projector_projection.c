@@ -9,7 +9,8 @@
 
 #define SECTION_PREFIX "projection "
 #define KEYS_HELP                                                                                  \
-    "topics, database, group, tables, notify, start, sql.<EventType>, sqlset.<EventType>"
+    "topics, database, group, tables, notify, start, sql.<EventType>, sqlset.<EventType>, "        \
+    "reader-schemas"
 
 const char projector_projection_help[] =
     "Projections: one [projection NAME] section each, keys:\n"
@@ -20,6 +21,8 @@ const char projector_projection_help[] =
     "  notify = CHANNEL         NOTIFY channel for applied ids (default projector.NAME; empty = "
     "none)\n"
     "  start = earliest|latest  where to start without stored offsets\n"
+    "  reader-schemas = DIR     *.avsc reader schemas: each event is resolved to the one of its\n"
+    "                           record (Avro rules; default projector.reader-schemas)\n"
     "  sql.<EventType> = SQL    statement per event: $1 jsonb event, $2 uuid id, $3 type,\n"
     "                           $4 aggregate id, $5 topic, $6 partition, $7 offset, $8 commit "
     "time\n"
@@ -124,6 +127,7 @@ static void projection_free(projector_projection *proj)
     free(proj->name);
     projector_list_free(proj->topics, proj->topic_count);
     free(proj->database);
+    free(proj->reader_schemas);
     free(proj->group);
     projector_list_free(proj->tables, proj->table_count);
     free(proj->notify);
@@ -269,6 +273,8 @@ static int apply_item(projector_projection *proj, const outbox_conf_item *item, 
     }
     if (strcmp(key, "database") == 0)
         return set_string(&proj->database, value) ? -1 : 0;
+    if (strcmp(key, "reader-schemas") == 0)
+        return set_string(&proj->reader_schemas, value) ? -1 : 0;
     if (strcmp(key, "group") == 0) {
         if (*value == '\0') {
             fail(errstr, errstr_size,

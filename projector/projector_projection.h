@@ -13,6 +13,8 @@
  *   notify   = posts_changed                             ; NOTIFY channel, "" = none;
  *                                                        ; default: projector.NAME
  *   start    = earliest                                  ; no stored offset: earliest|latest
+ *   reader-schemas = schemas/reader                      ; reader schemas (Avro resolution)
+ *                                                        ; default: projector.reader-schemas
  *   sql.PostCreated = INSERT INTO posts ... $1 ...        ; one statement per event type
  *   sqlset.CommentCreated = INSERT INTO comments ...      ; or one per run of events (below)
  *       SELECT ... FROM jsonb_array_elements($1) ...
@@ -62,7 +64,8 @@ typedef struct projector_projection {
     char *name;
     char **topics;
     size_t topic_count;
-    char *database; /* NULL: the global [postgres] conninfo */
+    char *database;       /* NULL: the global [postgres] conninfo */
+    char *reader_schemas; /* NULL: projector.reader-schemas; "" = none */
     char *group;
     char **tables;
     size_t table_count;

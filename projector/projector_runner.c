@@ -693,6 +693,8 @@ projector_runner *projector_runner_new(const projector_runner_config *cfg, char 
             goto fail;
     }
     r->dec = projector_decoder_new(cfg->schemas, r->reg);
+    if (r->dec != NULL)
+        projector_decoder_set_readers(r->dec, cfg->readers);
     r->store = projector_store_new(cfg->proj, cfg->conninfo);
     if (r->dec == NULL || r->store == NULL) {
         snprintf(errstr, errstr_size, "out of memory");

@@ -49,6 +49,7 @@ typedef struct projector_runner_config {
     const char *conninfo;             /* the projection's database (resolved) */
     const outbox_conf *conf;          /* [kafka] passthrough; borrowed; NULL = none */
     const outbox_schemas *schemas;    /* borrowed, may be NULL */
+    const outbox_schemas *readers;    /* reader schemas; borrowed, NULL = none */
     const char *registry_url;         /* NULL/"" = none */
     int64_t registry_timeout_ms;
     const char *registry_auth;

@@ -26,6 +26,11 @@ static const outbox_conf_def defs[] = {
                     OUTBOX_CONF_F_PATH,
                     "Directory of *.avsc schemas for single-object encoded values (relative: to "
                     "the config file's directory)"),
+    OUTBOX_CONF_STR("projector.reader-schemas", S, reader_schemas_dir, NULL, OUTBOX_CONF_F_PATH,
+                    "Directory of *.avsc reader schemas: each event is resolved (Avro schema "
+                    "resolution) to the reader schema of its record, so $1 has that shape; "
+                    "empty = the writer's shape. A projection's reader-schemas overrides it "
+                    "(relative: to the config file's directory)"),
     OUTBOX_CONF_INT("projector.batch-size", S, batch_size, "500", 1, PROJECTOR_STORE_MAX_BATCH,
                     "Most events per batch transaction"),
     OUTBOX_CONF_DURATION("projector.batch-linger", S, batch_linger_ms, "100ms", 0, 60000,
@@ -136,6 +141,14 @@ void projector_settings_free(projector_settings *settings)
 {
     outbox_conf_free(defs, settings);
     projector_projections_free(&settings->projections);
+}
+
+const char *projector_settings_reader_schemas(const projector_settings *settings,
+                                              const projector_projection *proj)
+{
+    const char *dir =
+        proj->reader_schemas != NULL ? proj->reader_schemas : settings->reader_schemas_dir;
+    return dir != NULL && dir[0] != '\0' ? dir : NULL;
 }
 
 const char *projector_settings_conninfo(const projector_settings *settings,

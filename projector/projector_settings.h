@@ -17,8 +17,9 @@
 #include "projector_projection.h"
 
 typedef struct projector_settings {
-    char *conninfo;    /* postgres.conninfo: default read database */
-    char *schemas_dir; /* projector.schemas */
+    char *conninfo;           /* postgres.conninfo: default read database */
+    char *schemas_dir;        /* projector.schemas */
+    char *reader_schemas_dir; /* projector.reader-schemas; NULL/"" = none */
     int64_t batch_size;
     int64_t batch_linger_ms;
     int64_t backoff_min_ms;
@@ -55,6 +56,11 @@ int projector_settings_load_opt(projector_settings *settings, const outbox_conf_
 
 /* Free what load allocated. Safe twice. */
 void projector_settings_free(projector_settings *settings);
+
+/* The reader-schemas directory of a projection (its own key, else projector.reader-schemas),
+ * or NULL when it has none. */
+const char *projector_settings_reader_schemas(const projector_settings *settings,
+                                              const projector_projection *proj);
 
 /* The conninfo a projection uses: its own `database`, else postgres.conninfo. */
 const char *projector_settings_conninfo(const projector_settings *settings,

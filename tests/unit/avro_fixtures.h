@@ -37,6 +37,20 @@ static inline char *slurp(const char *path, size_t *len)
     return data;
 }
 
+/* Hex text -> bytes (out must hold strlen(hex) / 2); returns the byte count. */
+static inline size_t unhex(const char *hex, uint8_t *out)
+{
+    size_t n = 0;
+    unsigned byte;
+
+    while (hex[0] && hex[1]) {
+        assert_int_equal(sscanf(hex, "%2x", &byte), 1);
+        out[n++] = (uint8_t)byte;
+        hex += 2;
+    }
+    return n;
+}
+
 static inline outbox_schema *schema_file(const char *path)
 {
     outbox_schema *schema = NULL;

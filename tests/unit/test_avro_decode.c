@@ -15,19 +15,6 @@
 #include "avro_schema.h"
 #include "buf.h"
 
-static size_t unhex(const char *hex, uint8_t *out)
-{
-    size_t n = 0;
-    unsigned byte;
-
-    while (hex[0] && hex[1]) {
-        assert_int_equal(sscanf(hex, "%2x", &byte), 1);
-        out[n++] = (uint8_t)byte;
-        hex += 2;
-    }
-    return n;
-}
-
 /* Decode hex under schema_json (flags); returns rc, and the compact JSON or the error. */
 static int decode_hex(const char *schema_json, const char *hex, unsigned flags, char *out,
                       size_t out_size)
