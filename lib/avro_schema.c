@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "avro_json.h"
+#include "avro_reference.h"
 #include "buf.h"
 
 /* CRC-64-AVRO: the fingerprint of the empty string, and the polynomial (Avro spec). */
@@ -1141,6 +1142,9 @@ int outbox_schema_parse(const char *json, size_t len, unsigned flags, outbox_sch
     if (rc != 0)
         goto done;
     rc = compile_canonical(&ctx);
+    if (rc != 0)
+        goto done;
+    rc = outbox_avro_reference_check(schema->text, len, errstr, errstr_size);
     if (rc != 0)
         goto done;
     *out = schema;

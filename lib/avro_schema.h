@@ -142,7 +142,9 @@ typedef struct outbox_schema outbox_schema;
 /*
  * Parse and compile an Avro schema from JSON text (`len` bytes; need not be NUL-terminated).
  * Validates names, duplicate definitions, unions, enum symbols, fixed sizes and field
- * defaults (which must fit the field type; for a union the first branch, per the spec).
+ * defaults (which must fit the field type; for a union the first branch, per the spec), then
+ * has avro-c parse it too (avro_reference.h): a schema avro-c refuses is refused with its
+ * message.
  * On success *schema is a new handle the caller owns (outbox_schema_destroy()); on failure
  * returns OUTBOX_AVRO_ERR_SCHEMA or _NOMEM, *schema is NULL and errstr says what and where.
  * Any thread (the new handle is not shared yet).

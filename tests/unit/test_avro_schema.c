@@ -77,10 +77,28 @@ static int each_spec_vector(vector_fn fn)
     return n;
 }
 
+/* The spec's vectors include the empty union "[  ]", which avro-c (our reference parser)
+ * refuses: it must be rejected with avro-c's message; every other vector must parse. */
+static int refused_by_avro_c(const char *input)
+{
+    char err[512] = "";
+    outbox_schema *schema = NULL;
+
+    if (strcmp(input, "[  ]") != 0)
+        return 0;
+    assert_int_equal(outbox_schema_parse(input, strlen(input), OUTBOX_SCHEMA_LAX_DEFAULTS, &schema,
+                                         err, sizeof(err)),
+                     OUTBOX_AVRO_ERR_SCHEMA);
+    assert_string_equal(err, "avro-c rejects the schema: Union type must have at least one branch");
+    return 1;
+}
+
 static void check_canonical(const char *input, const char *canonical, const char *fingerprint)
 {
     /* Case 026 has a boolean field with default "true" (a string): valid for canonical-form
      * purposes only, hence LAX_DEFAULTS. */
+    if (refused_by_avro_c(input))
+        return;
     outbox_schema *schema = parse_ok(input, OUTBOX_SCHEMA_LAX_DEFAULTS);
 
     (void)fingerprint;
@@ -93,7 +111,7 @@ static void check_fingerprint(const char *input, const char *canonical, const ch
     outbox_schema *schema;
 
     (void)canonical;
-    if (strcmp(fingerprint, "-") == 0)
+    if (strcmp(fingerprint, "-") == 0 || refused_by_avro_c(input))
         return;
     schema = parse_ok(input, OUTBOX_SCHEMA_LAX_DEFAULTS);
     assert_int_equal((int64_t)outbox_schema_fingerprint(schema), strtoll(fingerprint, NULL, 10));
@@ -110,6 +128,16 @@ static void test_fingerprint_matches_spec_vectors(void **state)
 {
     (void)state;
     assert_int_equal(each_spec_vector(check_fingerprint), 34);
+}
+
+static void test_a_schema_avro_c_refuses_is_refused_with_its_message(void **state)
+{
+    (void)state;
+    /* our parser accepts an empty union (the spec's vectors have one); avro-c does not */
+    assert_string_equal(parse_err("{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":"
+                                  "\"u\",\"type\":[]}]}",
+                                  OUTBOX_AVRO_ERR_SCHEMA),
+                        "avro-c rejects the schema: Union type must have at least one branch");
 }
 
 static void test_crc64_of_empty_input_is_the_spec_constant(void **state)
@@ -517,6 +545,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_canonical_form_matches_spec_vectors),
         cmocka_unit_test(test_fingerprint_matches_spec_vectors),
+        cmocka_unit_test(test_a_schema_avro_c_refuses_is_refused_with_its_message),
         cmocka_unit_test(test_crc64_of_empty_input_is_the_spec_constant),
         cmocka_unit_test(test_schema_fingerprints_match_independent_python),
         cmocka_unit_test(test_load_dir_loads_every_blog_schema),
