@@ -75,6 +75,7 @@ struct outbox_avro_plan {
 
 struct build_ctx {
     outbox_avro_plan *plan;
+    int strict; /* every writer value must resolve: no run-time failures left in the plan */
     char path[512];
     size_t path_len;
     char *errstr;
@@ -310,6 +311,11 @@ static int build_enum(struct build_ctx *ctx, const outbox_avro_node *w, const ou
                 s->symbols[i] = (int)j;
                 break;
             }
+        if (s->symbols[i] < 0 && ctx->strict)
+            return build_fail(ctx,
+                              "writer symbol '%s' is not in the reader's enum %s, which has no "
+                              "default",
+                              w->symbols[i], r->name);
     }
     *out = s;
     return 0;
@@ -337,7 +343,7 @@ static int build_writer_union(struct build_ctx *ctx, const outbox_avro_node *w,
         size_t mark = ctx->path_len;
         memcpy(saved, ctx->path, mark + 1);
         int rc = build(ctx, w->branches[i], r, &s->branches[i]);
-        if (rc == OUTBOX_AVRO_ERR_RESOLVE) {
+        if (rc == OUTBOX_AVRO_ERR_RESOLVE && !ctx->strict) {
             memcpy(ctx->path, saved, mark + 1);
             ctx->path_len = mark;
             rc = build_fail_step(ctx, w->branches[i], r, ctx->errstr, &s->branches[i]);
@@ -437,10 +443,10 @@ void outbox_avro_plan_free(outbox_avro_plan *plan)
     free(plan);
 }
 
-int outbox_avro_plan_new_node(const outbox_avro_node *writer, const outbox_avro_node *reader,
-                              outbox_avro_plan **plan, char *errstr, size_t errstr_size)
+static int plan_build(const outbox_avro_node *writer, const outbox_avro_node *reader, int strict,
+                      outbox_avro_plan **plan, char *errstr, size_t errstr_size)
 {
-    struct build_ctx ctx = {.errstr = errstr, .errstr_size = errstr_size};
+    struct build_ctx ctx = {.errstr = errstr, .errstr_size = errstr_size, .strict = strict};
 
     *plan = NULL;
     ctx.plan = calloc(1, sizeof(*ctx.plan));
@@ -455,6 +461,22 @@ int outbox_avro_plan_new_node(const outbox_avro_node *writer, const outbox_avro_
     }
     *plan = ctx.plan;
     return 0;
+}
+
+int outbox_avro_plan_new_node(const outbox_avro_node *writer, const outbox_avro_node *reader,
+                              outbox_avro_plan **plan, char *errstr, size_t errstr_size)
+{
+    return plan_build(writer, reader, 0, plan, errstr, errstr_size);
+}
+
+int outbox_avro_can_read(const outbox_schema *writer, const outbox_schema *reader, char *errstr,
+                         size_t errstr_size)
+{
+    outbox_avro_plan *plan = NULL;
+    int rc = plan_build(outbox_schema_root(writer), outbox_schema_root(reader), 1, &plan, errstr,
+                        errstr_size);
+    outbox_avro_plan_free(plan);
+    return rc;
 }
 
 int outbox_avro_plan_new(const outbox_schema *writer, const outbox_schema *reader,

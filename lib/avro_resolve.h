@@ -57,6 +57,15 @@ int outbox_avro_plan_new_node(const outbox_avro_node *writer, const outbox_avro_
                               outbox_avro_plan **plan, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
+/*
+ * Whether EVERY value written with `writer` can be read as `reader` (the check of schema
+ * compatibility): as outbox_avro_plan_new(), and also no writer union branch the reader cannot
+ * take and no writer enum symbol the reader lacks without a default. Returns 0,
+ * OUTBOX_AVRO_ERR_RESOLVE (errstr names the field and the rule) or _NOMEM. Any thread.
+ */
+int outbox_avro_can_read(const outbox_schema *writer, const outbox_schema *reader, char *errstr,
+                         size_t errstr_size) __attribute__((warn_unused_result));
+
 /* Free a plan. NULL is a no-op. No other thread may be using it. */
 void outbox_avro_plan_free(outbox_avro_plan *plan);
 
