@@ -1284,3 +1284,41 @@ outbox_registry_err outbox_registry_check(outbox_registry *reg, char *compat, si
     }
     return count(reg, rc);
 }
+
+outbox_registry_err outbox_registry_request(outbox_registry *reg, const char *method,
+                                            const char *path, const char *body, const char **answer,
+                                            size_t *answer_len, char *errstr, size_t errstr_size)
+{
+    outbox_registry_err rc;
+    char detail[REGISTRY_DETAIL];
+    long status = 0;
+    int custom = strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0;
+
+    *answer = NULL;
+    *answer_len = 0;
+    if ((strcmp(method, "GET") == 0) != (body == NULL)) {
+        outbox_errstr_set(errstr, errstr_size, "registry %s %s: %s", method, path,
+                          body ? "a GET has no body" : "this method needs a body");
+        return count(reg, OUTBOX_REGISTRY_ERR_INVALID);
+    }
+    /* PUT and the like: a POST's body under another method name */
+    if (custom && curl_easy_setopt(reg->curl, CURLOPT_CUSTOMREQUEST, method) != CURLE_OK) {
+        outbox_errstr_set(errstr, errstr_size, "registry %s %s: libcurl refuses the method", method,
+                          path);
+        return count(reg, OUTBOX_REGISTRY_ERR_INVALID);
+    }
+    rc = http(reg, path, body, &status, detail, sizeof(detail));
+    if (custom)
+        curl_easy_setopt(reg->curl, CURLOPT_CUSTOMREQUEST, NULL);
+    if (rc == OUTBOX_REGISTRY_OK &&
+        outbox_registry_err_from_http_status(status) != OUTBOX_REGISTRY_OK)
+        rc = outbox_registry_parse_error(status, reg->answer, reg->answer_len, detail,
+                                         sizeof(detail));
+    if (rc != OUTBOX_REGISTRY_OK) {
+        outbox_errstr_set(errstr, errstr_size, "%s %s%s: %s", method, reg->display, path, detail);
+        return count(reg, rc);
+    }
+    *answer = reg->answer ? reg->answer : "";
+    *answer_len = reg->answer_len;
+    return count(reg, rc);
+}

@@ -207,6 +207,17 @@ outbox_registry_err outbox_registry_check(outbox_registry *reg, char *compat, si
                                           char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
+/* One request for what the calls above do not cover (subjects, versions, per-subject config):
+ * `method` GET (body NULL), POST or PUT (body: JSON text) to {base}{path}; path segments must
+ * be escaped by the caller (outbox_registry_url_escape()). A 2xx answer: *answer (owned by the
+ * handle, NUL-terminated, valid until the next call on it) and *answer_len. A non-2xx answer is
+ * the error of its status (outbox_registry_err_from_http_status()) with the registry's message
+ * in errstr. Not cached: one request every time. */
+outbox_registry_err outbox_registry_request(outbox_registry *reg, const char *method,
+                                            const char *path, const char *body, const char **answer,
+                                            size_t *answer_len, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
 /* Counters since new(); for metrics and tests. */
 typedef struct outbox_registry_stats {
     uint64_t requests;         /* HTTP requests started, whatever their outcome */

@@ -11,6 +11,7 @@
 #include "registry.h"
 #include "relay.h"
 #include "route.h"
+#include "schemas_cmd.h"
 #include "topics.h"
 
 struct check {
@@ -553,6 +554,7 @@ int relay_check(const relay_settings *settings, const outbox_conf *conf, FILE *o
     check_kafka(&c, settings, conf);
     check_schemas(&c, settings);
     check_registry(&c, settings);
+    c.problems += relay_schemas_check(settings, out);
     if (c.problems)
         fprintf(out, "%d problem%s found\n", c.problems, c.problems == 1 ? "" : "s");
     else if (c.warnings)

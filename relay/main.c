@@ -9,6 +9,7 @@
 #include "http.h"
 #include "log.h"
 #include "relay.h"
+#include "schemas_cmd.h"
 #include "settings.h"
 #include "version.h"
 
@@ -47,7 +48,7 @@ static void on_http(void *ctx, const outbox_http_request *req, outbox_http_respo
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: outbox-relay [run|check|print-config] [-c FILE] [--set section.key=value]...\n"
+            "usage: outbox-relay [run|check|schemas|print-config] [-c FILE] [--set K=V]...\n"
             "       outbox-relay --help | --help-config-markdown | --version\n"
             "\n"
             "Tails PostgreSQL's logical replication stream (pgoutput) and publishes every\n"
@@ -60,6 +61,9 @@ static void usage(FILE *out)
             "                privileges, outbox tables, publication, slot, who may emit logical\n"
             "                messages, Kafka, whether the topics the outbox needs exist when the\n"
             "                brokers do not create them, registry); exit 0 when ready\n"
+            "  schemas       is each schema of avro.schema-dir compatible with the versions\n"
+            "                registered under the subjects carrying its record (or kept in\n"
+            "                avro.schema-history)? exit 0 when all are (also part of check)\n"
             "  print-config  the effective configuration, secrets and key material masked,\n"
             "                with each origin\n"
             "options:\n"
@@ -123,8 +127,8 @@ int main(int argc, char **argv)
         }
     }
     const char *cmd = optind < argc ? argv[optind++] : "run";
-    if (optind < argc ||
-        (strcmp(cmd, "run") && strcmp(cmd, "check") && strcmp(cmd, "print-config"))) {
+    if (optind < argc || (strcmp(cmd, "run") && strcmp(cmd, "check") && strcmp(cmd, "schemas") &&
+                          strcmp(cmd, "print-config"))) {
         fprintf(stderr, "outbox-relay: unknown command or argument '%s'\n",
                 optind < argc ? argv[optind] : cmd);
         usage(stderr);
@@ -143,6 +147,11 @@ int main(int argc, char **argv)
         fputs(dump ? dump : "", stdout);
         free(dump);
         rc = 0;
+        goto done;
+    }
+    if (strcmp(cmd, "schemas") == 0) {
+        fprintf(stdout, "outbox-relay schemas\n");
+        rc = relay_schemas_check(&settings, stdout) == 0 ? 0 : 3;
         goto done;
     }
     if (strcmp(cmd, "check") == 0) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "avro_compat.h"
 #include "registry.h"
 
 extern char **environ;
@@ -19,6 +20,17 @@ static const outbox_conf_enum strategies[] = {
     {"topic-record", OUTBOX_REGISTRY_STRATEGY_TOPIC_RECORD},
     {"topic", OUTBOX_REGISTRY_STRATEGY_TOPIC},
     {"record", OUTBOX_REGISTRY_STRATEGY_RECORD},
+    {NULL, 0}};
+
+/* Values are lib/avro_compat.h's outbox_compat_level; names as the registries spell them. */
+static const outbox_conf_enum compat_levels[] = {
+    {"BACKWARD", OUTBOX_COMPAT_BACKWARD},
+    {"BACKWARD_TRANSITIVE", OUTBOX_COMPAT_BACKWARD_TRANSITIVE},
+    {"FORWARD", OUTBOX_COMPAT_FORWARD},
+    {"FORWARD_TRANSITIVE", OUTBOX_COMPAT_FORWARD_TRANSITIVE},
+    {"FULL", OUTBOX_COMPAT_FULL},
+    {"FULL_TRANSITIVE", OUTBOX_COMPAT_FULL_TRANSITIVE},
+    {"NONE", OUTBOX_COMPAT_NONE},
     {NULL, 0}};
 
 /* Values match lib/log.h's levels and formats. */
@@ -82,6 +94,12 @@ static const outbox_conf_def relay_settings_defs[] = {
                     "(relative: to the config file's directory)"),
     OUTBOX_CONF_ENUM("avro.wire-format", S, wire_format, "auto", wire_formats,
                      "auto, confluent (registry framing) or single-object (fingerprint framing)"),
+    OUTBOX_CONF_STR("avro.schema-history", S, schema_history, "", 0,
+                    "directory of previous versions, <EventType>/<version>.avsc, that `schemas` "
+                    "and `check` compare schemas/ with when there is no registry (empty: none)"),
+    OUTBOX_CONF_ENUM("registry.compatibility", S, compatibility, "BACKWARD", compat_levels,
+                     "compatibility level the relay sets on each subject it registers to (a "
+                     "refusal stops it); also the level of the avro.schema-history check"),
     OUTBOX_CONF_STR("registry.url", S, registry_url, "", 0,
                     "Confluent-compatible schema registry base URL (empty: no registry, Avro "
                     "single-object encoding)"),

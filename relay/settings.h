@@ -52,11 +52,13 @@ typedef struct relay_settings {
     char *dlq_fallback_topic;
     /* [avro] */
     char *schema_dir;
+    char *schema_history; /* avro.schema-history: "" = none */
     int wire_format;
     /* [registry] */
     char *registry_url;
     char *registry_auth;
     int subject_strategy;
+    int compatibility; /* registry.compatibility: outbox_compat_level */
     int64_t registry_timeout_ms;
     /* [relay] */
     int64_t status_interval_ms;
