@@ -26,6 +26,7 @@
 #include "avro_schema.h"
 #include "avro_text.h"
 #include "buf.h"
+#include "bench_util.h"
 
 #define ROUNDS 7
 
@@ -35,34 +36,6 @@ static const char payload[] =
     "\"author_id\": \"user-7\", \"comment_id\": \"9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d\", "
     "\"created_at\": \"2026-11-23T15:41:33.123Z\", \"visibility\": \"PUBLIC\", "
     "\"author_name\": \"Charles\", \"parent_comment_id\": null}";
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    char *data = NULL;
-    long size;
-    if (fp == NULL)
-        return NULL;
-    if (fseek(fp, 0, SEEK_END) == 0 && (size = ftell(fp)) >= 0 && fseek(fp, 0, SEEK_SET) == 0) {
-        data = malloc((size_t)size + 1);
-        if (data != NULL && fread(data, 1, (size_t)size, fp) != (size_t)size) {
-            free(data);
-            data = NULL;
-        } else if (data != NULL) {
-            data[size] = '\0';
-            *len = (size_t)size;
-        }
-    }
-    fclose(fp);
-    return data;
-}
 
 struct side {
     outbox_schema *ours;

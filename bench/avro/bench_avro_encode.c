@@ -15,6 +15,7 @@
 #include "avro_schema.h"
 #include "avro_text.h"
 #include "buf.h"
+#include "bench_util.h"
 
 #define ROUNDS 7
 
@@ -24,34 +25,6 @@ static const char payload[] =
     "\"title\": \"Notes on the Analytical Engine\", \"post_id\": "
     "\"3f2b8c1e-9d4a-4e7b-8c21-5a6f0e9d1b27\", \"author_id\": \"user-42\", \"created_at\": "
     "\"2026-11-23T15:41:33.123Z\", \"author_name\": \"Ada Lovelace\"}";
-
-static double now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    char *data = NULL;
-    long size;
-
-    if (fp == NULL)
-        return NULL;
-    if (fseek(fp, 0, SEEK_END) == 0 && (size = ftell(fp)) >= 0 && fseek(fp, 0, SEEK_SET) == 0) {
-        data = malloc((size_t)size + 1);
-        if (data != NULL && fread(data, 1, (size_t)size, fp) != (size_t)size) {
-            free(data);
-            data = NULL;
-        }
-        *len = (size_t)size;
-    }
-    fclose(fp);
-    return data;
-}
 
 /* One round of the jansson path; ns/event, or a negative value on error. */
 static double round_jansson(const outbox_schema *schema, long events, outbox_buf *buf)

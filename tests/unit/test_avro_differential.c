@@ -475,6 +475,16 @@ static void differential(const char *writer_json, const char *reader_json, uint6
     outbox_schema_destroy(reader);
 }
 
+/* Logical types, the same in the writer and the reader. */
+#define LOGICAL_FIELDS                                                                             \
+    "{\"name\":\"dec\",\"type\":{\"type\":\"bytes\",\"logicalType\":\"decimal\",\"precision\":18," \
+    "\"scale\":4}},"                                                                               \
+    "{\"name\":\"decf\",\"type\":{\"type\":\"fixed\",\"name\":\"D9\",\"size\":9,\"logicalType\":"  \
+    "\"decimal\",\"precision\":18,\"scale\":0}},"                                                  \
+    "{\"name\":\"id\",\"type\":{\"type\":\"string\",\"logicalType\":\"uuid\"}},"                   \
+    "{\"name\":\"day\",\"type\":{\"type\":\"int\",\"logicalType\":\"date\"}},"                     \
+    "{\"name\":\"ts\",\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-micros\"}},"
+
 /* Every edge the generator knows, nested: unions in arrays in maps in unions, recursion. */
 static const char edges_writer[] =
     "{\"type\":\"record\",\"name\":\"Edges\",\"namespace\":\"t\",\"fields\":["
@@ -484,14 +494,7 @@ static const char edges_writer[] =
     "{\"name\":\"d\",\"type\":\"double\"},"
     "{\"name\":\"s\",\"type\":\"string\"},"
     "{\"name\":\"b\",\"type\":\"bytes\"},"
-    "{\"name\":\"ok\",\"type\":\"boolean\"},"
-    "{\"name\":\"dec\",\"type\":{\"type\":\"bytes\",\"logicalType\":\"decimal\",\"precision\":18,"
-    "\"scale\":4}},"
-    "{\"name\":\"decf\",\"type\":{\"type\":\"fixed\",\"name\":\"D9\",\"size\":9,\"logicalType\":"
-    "\"decimal\",\"precision\":18,\"scale\":0}},"
-    "{\"name\":\"id\",\"type\":{\"type\":\"string\",\"logicalType\":\"uuid\"}},"
-    "{\"name\":\"day\",\"type\":{\"type\":\"int\",\"logicalType\":\"date\"}},"
-    "{\"name\":\"ts\",\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-micros\"}},"
+    "{\"name\":\"ok\",\"type\":\"boolean\"}," LOGICAL_FIELDS
     "{\"name\":\"hash\",\"type\":{\"type\":\"fixed\",\"name\":\"H4\",\"size\":4}},"
     "{\"name\":\"color\",\"type\":{\"type\":\"enum\",\"name\":\"Color\",\"symbols\":[\"RED\","
     "\"GREEN\",\"BLUE\"]}},"
@@ -515,14 +518,7 @@ static const char edges_reader[] =
     "{\"name\":\"i\",\"type\":\"double\"},"
     "{\"name\":\"l\",\"type\":\"float\"},"
     "{\"name\":\"f\",\"type\":\"double\"},"
-    "{\"name\":\"ok\",\"type\":\"boolean\"},"
-    "{\"name\":\"dec\",\"type\":{\"type\":\"bytes\",\"logicalType\":\"decimal\",\"precision\":18,"
-    "\"scale\":4}},"
-    "{\"name\":\"decf\",\"type\":{\"type\":\"fixed\",\"name\":\"D9\",\"size\":9,\"logicalType\":"
-    "\"decimal\",\"precision\":18,\"scale\":0}},"
-    "{\"name\":\"id\",\"type\":{\"type\":\"string\",\"logicalType\":\"uuid\"}},"
-    "{\"name\":\"day\",\"type\":{\"type\":\"int\",\"logicalType\":\"date\"}},"
-    "{\"name\":\"ts\",\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-micros\"}},"
+    "{\"name\":\"ok\",\"type\":\"boolean\"}," LOGICAL_FIELDS
     "{\"name\":\"color\",\"type\":{\"type\":\"enum\",\"name\":\"Color\",\"symbols\":[\"RED\","
     "\"GREEN\",\"BLUE\"]}},"
     "{\"name\":\"u\",\"type\":[\"null\",\"long\",\"string\",{\"type\":\"array\",\"items\":["
