@@ -32,20 +32,29 @@ const char *outbox_compat_level_name(outbox_compat_level level)
                                                                       : "UNKNOWN";
 }
 
-/* One direction: can `reader` read what `writer` wrote? 1 and a report if not, 0 if so. */
+struct direction {
+    const char *rule;
+    const char *what;
+    size_t version;
+    outbox_compat_report_fn report;
+    void *opaque;
+};
+
+static void on_problem(void *opaque, const char *problem)
+{
+    const struct direction *d = opaque;
+    char message[800];
+    snprintf(message, sizeof message, "%s: %s: %s", d->rule, d->what, problem);
+    d->report(d->opaque, d->version, message);
+}
+
+/* One direction: can `reader` read everything `writer` wrote? The number of problems
+ * reported, or OUTBOX_AVRO_ERR_NOMEM. */
 static int direction(const outbox_schema *writer, const outbox_schema *reader, const char *rule,
                      const char *what, size_t version, outbox_compat_report_fn report, void *opaque)
 {
-    char why[512];
-    char message[800];
-    int rc = outbox_avro_can_read(writer, reader, why, sizeof why);
-    if (rc == 0)
-        return 0;
-    if (rc == OUTBOX_AVRO_ERR_NOMEM)
-        return rc;
-    snprintf(message, sizeof message, "%s: %s: %s", rule, what, why);
-    report(opaque, version, message);
-    return 1;
+    struct direction d = {rule, what, version, report, opaque};
+    return outbox_avro_can_read_each(writer, reader, on_problem, &d);
 }
 
 int outbox_compat_check(const outbox_schema *candidate, const outbox_schema *const *previous,

@@ -42,8 +42,8 @@ typedef void (*outbox_compat_report_fn)(void *opaque, size_t version, const char
 
 /*
  * Check `candidate` against `previous` (n versions, oldest first) under `level`; report each
- * incompatibility. Returns how many were found (0: compatible), or OUTBOX_AVRO_ERR_NOMEM.
- * Borrows everything.
+ * incompatibility (every field, not only the first). Returns how many were found (0: compatible),
+ * or OUTBOX_AVRO_ERR_NOMEM. Borrows everything.
  */
 int outbox_compat_check(const outbox_schema *candidate, const outbox_schema *const *previous,
                         size_t n, outbox_compat_level level, outbox_compat_report_fn report,

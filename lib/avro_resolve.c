@@ -76,6 +76,11 @@ struct outbox_avro_plan {
 struct build_ctx {
     outbox_avro_plan *plan;
     int strict; /* every writer value must resolve: no run-time failures left in the plan */
+    /* strict, and every problem goes to each() instead of ending the build (the plan is then
+     * only checked, never run) */
+    void (*each)(void *opaque, const char *problem);
+    void *each_opaque;
+    int problems;
     char path[512];
     size_t path_len;
     char *errstr;
@@ -95,7 +100,11 @@ static int build_fail(struct build_ctx *ctx, const char *fmt, ...)
     va_end(ap);
     snprintf(ctx->errstr, ctx->errstr_size, "%s: %s", ctx->path_len ? ctx->path : "(top level)",
              msg);
-    return OUTBOX_AVRO_ERR_RESOLVE;
+    if (ctx->each == NULL)
+        return OUTBOX_AVRO_ERR_RESOLVE;
+    ctx->each(ctx->each_opaque, ctx->errstr);
+    ctx->problems++;
+    return 0;
 }
 
 static int build_nomem(struct build_ctx *ctx)
@@ -233,7 +242,8 @@ static int build_record_ops(struct build_ctx *ctx, step *s, const outbox_avro_no
                                 "such field",
                                 type_label(rf->type), w->name);
             path_pop(ctx, mark);
-            return rc;
+            if (rc != 0)
+                return rc;
         }
     }
     for (size_t i = 0; i < w->n; i++) {
@@ -467,6 +477,26 @@ int outbox_avro_plan_new_node(const outbox_avro_node *writer, const outbox_avro_
                               outbox_avro_plan **plan, char *errstr, size_t errstr_size)
 {
     return plan_build(writer, reader, 0, plan, errstr, errstr_size);
+}
+
+int outbox_avro_can_read_each(const outbox_schema *writer, const outbox_schema *reader,
+                              void (*each)(void *opaque, const char *problem), void *opaque)
+{
+    char errstr[512];
+    struct build_ctx ctx = {.errstr = errstr,
+                            .errstr_size = sizeof(errstr),
+                            .strict = 1,
+                            .each = each,
+                            .each_opaque = opaque};
+
+    ctx.plan = calloc(1, sizeof(*ctx.plan));
+    if (ctx.plan == NULL)
+        return OUTBOX_AVRO_ERR_NOMEM;
+    if (outbox_schema_root(reader)->type == OUTBOX_AVRO_RECORD)
+        path_push(&ctx, "", outbox_schema_root(reader)->short_name);
+    int rc = build(&ctx, outbox_schema_root(writer), outbox_schema_root(reader), &ctx.plan->root);
+    outbox_avro_plan_free(ctx.plan);
+    return rc != 0 ? rc : ctx.problems;
 }
 
 int outbox_avro_can_read(const outbox_schema *writer, const outbox_schema *reader, char *errstr,

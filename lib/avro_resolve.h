@@ -66,6 +66,12 @@ int outbox_avro_plan_new_node(const outbox_avro_node *writer, const outbox_avro_
 int outbox_avro_can_read(const outbox_schema *writer, const outbox_schema *reader, char *errstr,
                          size_t errstr_size) __attribute__((warn_unused_result));
 
+/* The same, reporting EVERY problem (each one as errstr above) to each(opaque, problem).
+ * Returns how many (0: every value resolves) or OUTBOX_AVRO_ERR_NOMEM. */
+int outbox_avro_can_read_each(const outbox_schema *writer, const outbox_schema *reader,
+                              void (*each)(void *opaque, const char *problem), void *opaque)
+    __attribute__((warn_unused_result));
+
 /* Free a plan. NULL is a no-op. No other thread may be using it. */
 void outbox_avro_plan_free(outbox_avro_plan *plan);
 

@@ -1322,3 +1322,26 @@ outbox_registry_err outbox_registry_request(outbox_registry *reg, const char *me
     *answer_len = reg->answer_len;
     return count(reg, rc);
 }
+
+outbox_registry_err outbox_registry_set_compatibility(outbox_registry *reg, const char *subject,
+                                                      const char *level, char *errstr,
+                                                      size_t errstr_size)
+{
+    char *esc = outbox_registry_url_escape(subject);
+    char *path = esc ? malloc(strlen(esc) + sizeof("/config/")) : NULL;
+    char body[128];
+    const char *answer;
+    size_t len;
+    outbox_registry_err rc = OUTBOX_REGISTRY_ERR_NOMEM;
+
+    if (path == NULL) {
+        outbox_errstr_set(errstr, errstr_size, "registry: out of memory");
+    } else {
+        sprintf(path, "/config/%s", esc);
+        snprintf(body, sizeof(body), "{\"compatibility\": \"%.64s\"}", level);
+        rc = outbox_registry_request(reg, "PUT", path, body, &answer, &len, errstr, errstr_size);
+    }
+    free(path);
+    free(esc);
+    return rc;
+}

@@ -218,6 +218,13 @@ outbox_registry_err outbox_registry_request(outbox_registry *reg, const char *me
                                             size_t *answer_len, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
+/* Sets the compatibility level of `subject` ("BACKWARD", "FULL_TRANSITIVE", ...): PUT
+ * {base}/config/{subject} with {"compatibility": level}. Errors as outbox_registry_request(). */
+outbox_registry_err outbox_registry_set_compatibility(outbox_registry *reg, const char *subject,
+                                                      const char *level, char *errstr,
+                                                      size_t errstr_size)
+    __attribute__((warn_unused_result));
+
 /* Counters since new(); for metrics and tests. */
 typedef struct outbox_registry_stats {
     uint64_t requests;         /* HTTP requests started, whatever their outcome */

@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "ack.h"
+#include "avro_compat.h"
 #include "avro_json.h"
+#include "errstr.h"
 #include "avro_schema.h"
 #include "avro_text.h"
 #include "buf.h"
@@ -257,8 +259,10 @@ static int relay_wait(relay *r, int64_t ms, char *errstr, size_t errstr_size)
     return 0;
 }
 
-/* Register `schema` under `subject`, retrying (with backoff, serving status updates) while the
- * registry is unavailable. 0, -1 (relay problem, errstr) or -2 (the registry rejected it). */
+/* Register `schema` under `subject` after setting the subject's level to registry.compatibility,
+ * retrying (with backoff, serving status updates) while the registry is unavailable. 0, -1
+ * (relay problem, or the registry refuses the schema as incompatible: stop; errstr) or -2 (the
+ * registry rejected it otherwise, e.g. invalid). */
 static int relay_schema_register(relay *r, const char *subject, const outbox_schema *schema,
                                  int32_t *id, char *errstr, size_t errstr_size)
 {
@@ -271,10 +275,24 @@ static int relay_schema_register(relay *r, const char *subject, const outbox_sch
             snprintf(errstr, errstr_size, "%s", serr);
             return -1;
         }
-        outbox_registry_err rc = outbox_registry_register(
-            r->registry, subject, outbox_schema_json(schema), id, errstr, errstr_size);
+        const char *level = outbox_compat_level_name((outbox_compat_level)r->s->compatibility);
+        outbox_registry_err rc =
+            outbox_registry_set_compatibility(r->registry, subject, level, errstr, errstr_size);
+        if (rc == OUTBOX_REGISTRY_OK)
+            rc = outbox_registry_register(r->registry, subject, outbox_schema_json(schema), id,
+                                          errstr, errstr_size);
         if (rc == OUTBOX_REGISTRY_OK)
             return 0;
+        if (rc == OUTBOX_REGISTRY_ERR_INCOMPATIBLE) {
+            /* publishing would break readers: stop before the event, nothing confirmed */
+            char why[1024];
+            snprintf(why, sizeof(why), "%s", errstr);
+            outbox_errstr_set(errstr, errstr_size,
+                              "the registry refuses %s under subject %s (compatibility %s): %s; "
+                              "`outbox-relay schemas` names the incompatible field",
+                              outbox_schema_name(schema), subject, level, why);
+            return -1;
+        }
         if (!outbox_registry_err_is_retriable(rc))
             return -2;
         INC(registry_retries);

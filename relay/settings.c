@@ -94,9 +94,10 @@ static const outbox_conf_def relay_settings_defs[] = {
                     "(relative: to the config file's directory)"),
     OUTBOX_CONF_ENUM("avro.wire-format", S, wire_format, "auto", wire_formats,
                      "auto, confluent (registry framing) or single-object (fingerprint framing)"),
-    OUTBOX_CONF_STR("avro.schema-history", S, schema_history, "", 0,
+    OUTBOX_CONF_STR("avro.schema-history", S, schema_history, "", OUTBOX_CONF_F_PATH,
                     "directory of previous versions, <EventType>/<version>.avsc, that `schemas` "
-                    "and `check` compare schemas/ with when there is no registry (empty: none)"),
+                    "and `check` compare schemas/ with (empty: none; relative: to the config "
+                    "file's directory)"),
     OUTBOX_CONF_ENUM("registry.compatibility", S, compatibility, "BACKWARD", compat_levels,
                      "compatibility level the relay sets on each subject it registers to (a "
                      "refusal stops it); also the level of the avro.schema-history check"),
