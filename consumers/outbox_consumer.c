@@ -39,7 +39,8 @@ struct outbox_consumer {
     void *opaque;
     projector_projection proj; /* built here, not parsed: no mappings */
     outbox_schemas *schemas;
-    outbox_schemas *readers; /* consumer.reader-schemas, NULL = none */
+    outbox_schemas *readers;        /* consumer.reader-schemas, NULL = none */
+    outbox_schema_history *history; /* consumer.schema-history, NULL = none */
     projector_stats stats;
     bool stats_ready;
     atomic_int stop;
@@ -284,6 +285,9 @@ outbox_consumer *outbox_consumer_new(const outbox_consumer_settings *s, const ou
     if (s->reader_schemas_dir != NULL && s->reader_schemas_dir[0] != '\0' &&
         outbox_schemas_load_dir(s->reader_schemas_dir, &c->readers, errstr, errstr_size))
         goto fail;
+    if (s->schema_history_dir != NULL && s->schema_history_dir[0] != '\0' &&
+        outbox_schema_history_load(s->schema_history_dir, &c->history, errstr, errstr_size))
+        goto fail;
     if (projector_stats_init(&c->stats, c->proj.name))
         goto nomem;
     c->stats_ready = true;
@@ -293,6 +297,7 @@ outbox_consumer *outbox_consumer_new(const outbox_consumer_settings *s, const ou
         .conf = conf,
         .schemas = c->schemas,
         .readers = c->readers,
+        .history = c->history,
         .registry_url = s->registry_url,
         .registry_timeout_ms = s->registry_timeout_ms,
         .registry_auth = s->registry_auth,
@@ -370,6 +375,7 @@ void outbox_consumer_free(outbox_consumer *c)
         projector_stats_destroy(&c->stats);
     outbox_schemas_destroy(c->schemas);
     outbox_schemas_destroy(c->readers);
+    outbox_schema_history_free(c->history);
     proj_free(&c->proj);
     free(c);
 }

@@ -97,6 +97,7 @@ typedef struct outbox_consumer_settings {
     char *notify;             /* consumer.notify: NOTIFY channel of applied ids, "" = none */
     char *schemas_dir;        /* consumer.schemas */
     char *reader_schemas_dir; /* consumer.reader-schemas: "" = none */
+    char *schema_history_dir; /* consumer.schema-history: "" = none */
     int64_t batch_size;       /* consumer.batch-size */
     int64_t batch_linger_ms;
     int64_t backoff_min_ms;
@@ -141,6 +142,11 @@ extern const outbox_conf_enum outbox_consumer_log_formats[];
                         OUTBOX_CONF_F_PATH,                                                        \
                         "Directory of *.avsc schemas for single-object encoded values "            \
                         "(relative: to the config file's directory)"),                             \
+        OUTBOX_CONF_STR("consumer.schema-history", T, m.schema_history_dir, "",                    \
+                        OUTBOX_CONF_F_PATH,                                                        \
+                        "Directory of earlier schema versions, <EventType>/<version>.avsc: the "   \
+                        "writer schemas of single-object encoded events consumer.schemas no "      \
+                        "longer has"),                                                             \
         OUTBOX_CONF_STR("consumer.reader-schemas", T, m.reader_schemas_dir, "",                    \
                         OUTBOX_CONF_F_PATH,                                                        \
                         "Directory of *.avsc reader schemas: each event is resolved (Avro schema " \

@@ -62,6 +62,7 @@ static int run(projector_settings *settings, outbox_conf *conf)
     projector_runner **runners = calloc(n, sizeof *runners);
     outbox_schemas **readers = calloc(n, sizeof *readers);
     outbox_schemas *schemas = NULL;
+    outbox_schema_history *history = NULL;
     projector_httpd *httpd = NULL;
     atomic_int stop = 0;
     char errstr[1024];
@@ -74,6 +75,11 @@ static int run(projector_settings *settings, outbox_conf *conf)
     }
     if (outbox_schemas_load_dir(settings->schemas_dir, &schemas, errstr, sizeof errstr)) {
         outbox_log_error("projector", "projector.schemas: %s", errstr);
+        goto done;
+    }
+    if (settings->schema_history_dir != NULL && settings->schema_history_dir[0] != '\0' &&
+        outbox_schema_history_load(settings->schema_history_dir, &history, errstr, sizeof errstr)) {
+        outbox_log_error("projector", "projector.schema-history: %s", errstr);
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
@@ -95,6 +101,7 @@ static int run(projector_settings *settings, outbox_conf *conf)
             .conf = conf,
             .schemas = schemas,
             .readers = readers[i],
+            .history = history,
             .registry_url = settings->registry_url,
             .registry_timeout_ms = settings->registry_timeout_ms,
             .registry_auth = settings->registry_auth,
@@ -176,6 +183,7 @@ done:
         outbox_schemas_destroy(readers[i]);
     free(readers);
     outbox_schemas_destroy(schemas);
+    outbox_schema_history_free(history);
     free(runners);
     free(stat_ptrs);
     free(stats);

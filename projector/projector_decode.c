@@ -26,7 +26,8 @@ typedef struct cached_plan {
 
 struct projector_decoder {
     const outbox_schemas *schemas;
-    const outbox_schemas *readers; /* NULL: values keep their writer's shape */
+    const outbox_schemas *readers;        /* NULL: values keep their writer's shape */
+    const outbox_schema_history *history; /* earlier writer schemas, by fingerprint */
     outbox_registry *registry;
     cached_schema *cache;
     size_t cache_count;
@@ -61,9 +62,11 @@ void projector_decoder_free(projector_decoder *dec)
     free(dec);
 }
 
-void projector_decoder_set_readers(projector_decoder *dec, const outbox_schemas *readers)
+void projector_decoder_set_readers(projector_decoder *dec, const outbox_schemas *readers,
+                                   const outbox_schema_history *history)
 {
     dec->readers = readers;
+    dec->history = history;
 }
 
 /* The cached plan of (writer, reader), compiled on first use. NULL only on ENOMEM. */
@@ -206,10 +209,12 @@ projector_decode_rc projector_decode_value(projector_decoder *dec, const void *d
     } else {
         if (dec->schemas != NULL)
             schema = outbox_schemas_find_fingerprint(dec->schemas, wire.fingerprint);
+        if (schema == NULL)
+            schema = outbox_schema_history_find_fingerprint(dec->history, wire.fingerprint);
         if (schema == NULL) {
             snprintf(errstr, errstr_size,
                      "no schema with fingerprint %016llx in the schemas directory "
-                     "(projector.schemas)",
+                     "(projector.schemas) or the schema history (projector.schema-history)",
                      (unsigned long long)wire.fingerprint);
             return PROJECTOR_DECODE_DEAD;
         }

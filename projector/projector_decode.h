@@ -34,6 +34,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "avro_history.h"
 #include "avro_schema.h"
 #include "projector_batch.h"
 #include "registry.h"
@@ -54,13 +55,16 @@ projector_decoder *projector_decoder_new(const outbox_schemas *schemas, outbox_r
 void projector_decoder_free(projector_decoder *dec);
 
 /*
+ * history (projector.schema-history; NULL: none): earlier writer schemas, looked up by
+ * fingerprint when the schemas directory has none for a single-object encoded value.
  * Reader schemas (a projection's reader-schemas directory; NULL: none, the default): a value
  * whose writer record has a reader schema of the same name is resolved to it by the Avro
  * rules (avro_resolve.h; one plan per (writer, reader) pair, cached), so the JSON has the
  * reader's shape. A pair that does not resolve, or a value that does not (an enum symbol or
  * union branch the reader lacks), is _DEAD with the reason. Borrowed; must outlive the decoder.
  */
-void projector_decoder_set_readers(projector_decoder *dec, const outbox_schemas *readers);
+void projector_decoder_set_readers(projector_decoder *dec, const outbox_schemas *readers,
+                                   const outbox_schema_history *history);
 
 /*
  * Decode a framed Avro value into JSON text (*json, malloc'd, caller frees) and the writer

@@ -694,7 +694,7 @@ projector_runner *projector_runner_new(const projector_runner_config *cfg, char 
     }
     r->dec = projector_decoder_new(cfg->schemas, r->reg);
     if (r->dec != NULL)
-        projector_decoder_set_readers(r->dec, cfg->readers);
+        projector_decoder_set_readers(r->dec, cfg->readers, cfg->history);
     r->store = projector_store_new(cfg->proj, cfg->conninfo);
     if (r->dec == NULL || r->store == NULL) {
         snprintf(errstr, errstr_size, "out of memory");

@@ -38,6 +38,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "avro_history.h"
 #include "avro_schema.h"
 #include "config.h"
 #include "projector_projection.h"
@@ -45,12 +46,13 @@
 #include "projector_store.h"
 
 typedef struct projector_runner_config {
-    const projector_projection *proj; /* borrowed; outlives the runner */
-    const char *conninfo;             /* the projection's database (resolved) */
-    const outbox_conf *conf;          /* [kafka] passthrough; borrowed; NULL = none */
-    const outbox_schemas *schemas;    /* borrowed, may be NULL */
-    const outbox_schemas *readers;    /* reader schemas; borrowed, NULL = none */
-    const char *registry_url;         /* NULL/"" = none */
+    const projector_projection *proj;     /* borrowed; outlives the runner */
+    const char *conninfo;                 /* the projection's database (resolved) */
+    const outbox_conf *conf;              /* [kafka] passthrough; borrowed; NULL = none */
+    const outbox_schemas *schemas;        /* borrowed, may be NULL */
+    const outbox_schemas *readers;        /* reader schemas; borrowed, NULL = none */
+    const outbox_schema_history *history; /* earlier writer schemas; borrowed, NULL = none */
+    const char *registry_url;             /* NULL/"" = none */
     int64_t registry_timeout_ms;
     const char *registry_auth;
     int64_t batch_size;

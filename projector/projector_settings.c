@@ -26,6 +26,10 @@ static const outbox_conf_def defs[] = {
                     OUTBOX_CONF_F_PATH,
                     "Directory of *.avsc schemas for single-object encoded values (relative: to "
                     "the config file's directory)"),
+    OUTBOX_CONF_STR("projector.schema-history", S, schema_history_dir, NULL, OUTBOX_CONF_F_PATH,
+                    "Directory of earlier schema versions, <EventType>/<version>.avsc: the writer "
+                    "schemas of single-object encoded events that projector.schemas no longer "
+                    "has (relative: to the config file's directory)"),
     OUTBOX_CONF_STR("projector.reader-schemas", S, reader_schemas_dir, NULL, OUTBOX_CONF_F_PATH,
                     "Directory of *.avsc reader schemas: each event is resolved (Avro schema "
                     "resolution) to the reader schema of its record, so $1 has that shape; "

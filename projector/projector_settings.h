@@ -20,6 +20,7 @@ typedef struct projector_settings {
     char *conninfo;           /* postgres.conninfo: default read database */
     char *schemas_dir;        /* projector.schemas */
     char *reader_schemas_dir; /* projector.reader-schemas; NULL/"" = none */
+    char *schema_history_dir; /* projector.schema-history; NULL/"" = none */
     int64_t batch_size;
     int64_t batch_linger_ms;
     int64_t backoff_min_ms;

@@ -1,7 +1,6 @@
 /* `outbox-relay schemas`: schemas/ against the registry's subjects or a schema history. */
 #include "schemas_cmd.h"
 
-#include <dirent.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 #include <jansson.h>
 
 #include "avro_compat.h"
+#include "avro_history.h"
 #include "avro_schema.h"
 #include "errstr.h"
 #include "registry.h"
@@ -34,7 +34,7 @@ typedef struct schemas_cmd {
     /* the comparison being reported */
     const char *file;
     const char *against;
-    const versions *prev;
+    const char *const *labels;
     outbox_compat_level level;
     int found;
 } schemas_cmd;
@@ -95,29 +95,30 @@ static void on_incompatible(void *opaque, size_t version, const char *message)
 {
     schemas_cmd *c = opaque;
     say(c, FIX_INCOMPATIBLE, "%s is incompatible with %s %s: %s", c->file, c->against,
-        c->prev->labels[version], message);
+        c->labels[version], message);
 }
 
-/* Compare one schema with its previous versions; report. */
+/* Compare one schema with its previous versions (n, oldest first, labelled); report. */
 static void compare(schemas_cmd *c, const outbox_schema *schema, const char *against,
-                    const versions *prev, outbox_compat_level level)
+                    const outbox_schema *const *prev, const char *const *labels, size_t n,
+                    outbox_compat_level level)
 {
     char file[256];
     snprintf(file, sizeof file, "%s.avsc", outbox_schema_short_name(schema));
     c->file = file;
     c->against = against;
-    c->prev = prev;
-    int found = outbox_compat_check(schema, (const outbox_schema *const *)prev->items, prev->n,
-                                    level, on_incompatible, c);
+    c->labels = labels;
+    int found = outbox_compat_check(schema, prev, n, level, on_incompatible, c);
+    int transitive = level == OUTBOX_COMPAT_BACKWARD_TRANSITIVE ||
+                     level == OUTBOX_COMPAT_FORWARD_TRANSITIVE ||
+                     level == OUTBOX_COMPAT_FULL_TRANSITIVE;
     if (found < 0)
         say(c, "free memory and run again", "%s against %s: out of memory", file, against);
-    else if (found == 0 && prev->n > 1 &&
-             (level == OUTBOX_COMPAT_BACKWARD_TRANSITIVE ||
-              level == OUTBOX_COMPAT_FORWARD_TRANSITIVE || level == OUTBOX_COMPAT_FULL_TRANSITIVE))
-        say(c, NULL, "%s is compatible with %s, all %zu versions (%s)", file, against, prev->n,
+    else if (found == 0 && n > 1 && transitive)
+        say(c, NULL, "%s is compatible with %s, all %zu versions (%s)", file, against, n,
             outbox_compat_level_name(level));
-    else if (found == 0 && prev->n > 0)
-        say(c, NULL, "%s is compatible with %s %s (%s)", file, against, prev->labels[prev->n - 1],
+    else if (found == 0 && n > 0)
+        say(c, NULL, "%s is compatible with %s %s (%s)", file, against, labels[n - 1],
             outbox_compat_level_name(level));
 }
 
@@ -226,7 +227,8 @@ static void check_subject(schemas_cmd *c, const outbox_schema *schema, const cha
             "cannot compare %s.avsc with subject %s: %s", outbox_schema_short_name(schema), subject,
             err);
     else
-        compare(c, schema, against, &prev, level);
+        compare(c, schema, against, (const outbox_schema *const *)prev.items,
+                (const char *const *)prev.labels, prev.n, level);
     versions_free(&prev);
     free(esc);
 }
@@ -264,68 +266,28 @@ static void check_registry(schemas_cmd *c, const outbox_schemas *schemas)
 
 /* ---- the schema history ----------------------------------------------------------------- */
 
-static int by_version(const struct dirent **a, const struct dirent **b)
-{
-    return strverscmp((*a)->d_name, (*b)->d_name);
-}
-
-static int is_avsc(const struct dirent *entry)
-{
-    size_t len = strlen(entry->d_name);
-    return len > 5 && strcmp(entry->d_name + len - 5, ".avsc") == 0;
-}
-
-static char *read_file(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    char *text = NULL;
-    size_t len = 0;
-    if (fp == NULL)
-        return NULL;
-    FILE *mem = open_memstream(&text, &len);
-    char chunk[4096];
-    size_t n;
-    while (mem != NULL && (n = fread(chunk, 1, sizeof chunk, fp)) > 0)
-        fwrite(chunk, 1, n, mem);
-    if (mem != NULL)
-        fclose(mem);
-    fclose(fp);
-    return text;
-}
-
 static void check_history(schemas_cmd *c, const outbox_schemas *schemas)
 {
+    char err[1024];
+    outbox_schema_history *history = NULL;
+    if (outbox_schema_history_load(c->s->schema_history, &history, err, sizeof err) != 0) {
+        say(c, "fix or remove that file of avro.schema-history", "%s", err);
+        return;
+    }
     for (size_t i = 0; i < outbox_schemas_count(schemas); i++) {
         const outbox_schema *schema = outbox_schemas_get(schemas, i);
-        char dir[1024];
-        char against[16];
-        char err[1024] = "";
-        struct dirent **names = NULL;
-        versions prev = {0};
-        snprintf(dir, sizeof dir, "%s/%s", c->s->schema_history, outbox_schema_short_name(schema));
-        int n = scandir(dir, &names, is_avsc, by_version);
-        for (int k = 0; k < n; k++) {
-            char path[1400];
-            char why[1024] = "unreadable";
-            snprintf(path, sizeof path, "%s/%s", dir, names[k]->d_name);
-            char *text = err[0] ? NULL : read_file(path);
-            if (err[0] == '\0' &&
-                (text == NULL || versions_add(&prev, text, path, why, sizeof why)))
-                outbox_errstr_set(err, sizeof err, "%s: %s", path, why);
-            free(text);
-            free(names[k]);
-        }
-        free(names);
-        snprintf(against, sizeof against, "history");
-        if (err[0])
-            say(c, "fix or remove that file of avro.schema-history", "%s", err);
-        else if (n <= 0)
-            say(c, NULL, "%s.avsc: no history in %s (nothing to be compatible with)",
-                outbox_schema_short_name(schema), dir);
+        const outbox_schema *const *prev = NULL;
+        const char *const *paths = NULL;
+        size_t n = outbox_schema_history_versions(history, outbox_schema_short_name(schema), &prev,
+                                                  &paths);
+        if (n == 0)
+            say(c, NULL, "%s.avsc: no versions in %s/%s (nothing to be compatible with)",
+                outbox_schema_short_name(schema), c->s->schema_history,
+                outbox_schema_short_name(schema));
         else
-            compare(c, schema, against, &prev, (outbox_compat_level)c->s->compatibility);
-        versions_free(&prev);
+            compare(c, schema, "history", prev, paths, n, (outbox_compat_level)c->s->compatibility);
     }
+    outbox_schema_history_free(history);
 }
 
 int relay_schemas_check(const relay_settings *settings, FILE *out)

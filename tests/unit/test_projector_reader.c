@@ -10,8 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <jansson.h>
 
+#include "avro_fixtures.h"
+#include "avro_history.h"
 #include "avro_json.h"
 #include "avro_schema.h"
 #include "projector_decode.h"
@@ -60,7 +65,7 @@ static int decode(const outbox_schemas *writers, const outbox_schemas *readers, 
     const char *name = NULL;
     char *text = NULL;
     assert_non_null(dec);
-    projector_decoder_set_readers(dec, readers);
+    projector_decoder_set_readers(dec, readers, NULL);
     framed(writers, json, &buf);
     /* twice: the second run uses the cached plan */
     int rc = PROJECTOR_DECODE_OK;
@@ -172,12 +177,71 @@ static void test_unresolvable_pair_is_a_dead_letter_with_the_reason(void **state
     outbox_schemas_destroy(bad);
 }
 
+/* Copy `from` to `to` (test fixture files). */
+static void copy_file(const char *from, const char *to)
+{
+    size_t len = 0;
+    char *text = slurp(from, &len);
+    FILE *fp = fopen(to, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(text, 1, len, fp), len);
+    fclose(fp);
+    free(text);
+}
+
+static void test_older_versions_come_from_the_schema_history(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_projector_reader.XXXXXX";
+    char path[512];
+    char err[512];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/CommentCreated", dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(path, sizeof path, "%s/CommentCreated/1.avsc", dir);
+    copy_file(SCHEMA_DIR "/CommentCreated.avsc", path);
+    snprintf(path, sizeof path, "%s/CommentCreated/2.avsc", dir);
+    copy_file(EVOLUTION "/v2/CommentCreated.avsc", path);
+    outbox_schema_history *history = NULL;
+    assert_int_equal(outbox_schema_history_load(dir, &history, err, sizeof err), 0);
+
+    /* a v1 single-object event; projector.schemas holds only v3 */
+    outbox_schemas *v1 = load(SCHEMA_DIR);
+    outbox_schemas *v3 = load(EVOLUTION "/v3");
+    outbox_buf buf = OUTBOX_BUF_INIT;
+    framed(v1, v1_json, &buf);
+    projector_decoder *dec = projector_decoder_new(v3, NULL);
+    char *json = NULL;
+    const char *name = NULL;
+    assert_int_equal(projector_decode_value(dec, buf.data, buf.len, &json, &name, err, sizeof err),
+                     PROJECTOR_DECODE_DEAD);
+    assert_non_null(strstr(err, "projector.schema-history"));
+    projector_decoder_set_readers(dec, v3, history);
+    assert_int_equal(projector_decode_value(dec, buf.data, buf.len, &json, &name, err, sizeof err),
+                     PROJECTOR_DECODE_OK);
+    assert_non_null(strstr(json, "\"language\":\"en\""));
+    free(json);
+    projector_decoder_free(dec);
+    outbox_buf_free(&buf);
+    outbox_schemas_destroy(v1);
+    outbox_schemas_destroy(v3);
+    outbox_schema_history_free(history);
+    snprintf(path, sizeof path, "%s/CommentCreated/1.avsc", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/CommentCreated/2.avsc", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/CommentCreated", dir);
+    rmdir(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_version_reads_as_the_newest),
         cmocka_unit_test(test_newer_event_for_an_older_reader_is_dead),
         cmocka_unit_test(test_unresolvable_pair_is_a_dead_letter_with_the_reason),
+        cmocka_unit_test(test_older_versions_come_from_the_schema_history),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
