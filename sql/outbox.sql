@@ -25,12 +25,16 @@ BEGIN
 END
 $$;
 
--- Least privilege: the application inserts; the relay reads and prunes confirmed rows.
+-- Least privilege (sql/roles.sql says what each grant is for): the application inserts, and
+-- deletes its own rows to keep the table small; the relay reads events from the WAL through its
+-- slot (REPLICATION) and only looks the table up (`outbox-relay check`): it never writes the
+-- outbox, so it gets no DELETE (the REVOKE also takes it back from a cluster set up by an
+-- older version of this file). It needs no CREATE on the database either, unless it must
+-- create the publication itself (postgres.create-publication, which needs the table's owner).
 GRANT USAGE ON SCHEMA public TO blog_app, outbox_relay;
 GRANT INSERT, SELECT, DELETE ON public.outbox TO blog_app;
-GRANT SELECT, DELETE ON public.outbox TO outbox_relay;
--- The relay may create its own logical slot (REPLICATION) and reads WAL through it; it does
--- not need CREATE on the database unless it must create the publication itself.
+GRANT SELECT ON public.outbox TO outbox_relay;
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON public.outbox FROM outbox_relay;
 
 -- Logical-message events (pg_logical_emit_message, opt-in in the relay: outbox.logical-messages)
 -- publish exactly like an outbox row, so the right to emit them must be the right to insert into

@@ -1,6 +1,38 @@
 -- Roles of the outbox toolkit. Cluster-wide; safe to run again.
 -- Run as a superuser (or a role with CREATEROLE). Passwords are not set here: the test stack
 -- trusts loopback; in production set them (ALTER ROLE ... PASSWORD) or use certificates.
+--
+-- Least privilege. Each grant sits in the file that creates the object it covers (so it is
+-- re-applied with it); this is what each role gets and why, and nothing more:
+--
+--   blog_app (the application, database blog)
+--     outbox.sql      USAGE on schema public; INSERT on outbox: writing an event is publishing
+--                     it. SELECT, DELETE on outbox: deleting its own rows in the same
+--                     transaction or in a cleanup job keeps the table small (README, "Keeping
+--                     the outbox small"). EXECUTE on pg_logical_emit_message (revoked from
+--                     PUBLIC): a logical-message event publishes like an outbox row.
+--     blog_app.sql    its own tables and the create_post/add_comment commands.
+--   outbox_relay (LOGIN REPLICATION, database blog)
+--     REPLICATION     the logical slot and the pgoutput stream: how the relay reads events.
+--     outbox.sql      USAGE on schema public and SELECT on outbox: `outbox-relay check` looks
+--                     the table and its publication up. No INSERT, UPDATE, DELETE or TRUNCATE:
+--                     the relay never writes the outbox (it does not prune; the application
+--                     deletes), and no CREATE anywhere (the publication comes from outbox.sql;
+--                     postgres.create-publication needs the table's owner).
+--   outbox_projector (LOGIN, the read database blog_read; the blog's saga also in blog)
+--     projector.sql   SELECT, INSERT, UPDATE, DELETE on projector_projections (replay
+--                     generations), projector_dedup (inbox rows; DELETE prunes them),
+--                     projector_offsets and projector_dead_letters.
+--     readmodel_*.sql SELECT, INSERT, UPDATE, DELETE on the read model's tables (the mapped
+--                     statements), TRUNCATE on them (`outbox-projector replay`).
+--     blog_app.sql    SELECT, UPDATE on app.comments, INSERT on public.outbox and EXECUTE on
+--                     app.apply_moderation: the "comments" projection's inbox + outbox.
+--     USAGE on the schemas holding those tables, and no CREATE on any schema or database:
+--     every table, index and function comes from these files, run at setup by their owner,
+--     never at run time (compose/stack grants USAGE only).
+--   outbox_moderation (moderation.sql, database blog)
+--     its moderation_decisions table, the projector tables of its schema (inbox, offsets,
+--     dead letters), INSERT on the outbox (its CommentModerated events), USAGE on both schemas.
 DO $$
 BEGIN
   -- The application: writes business rows and outbox rows in one transaction.
