@@ -30,9 +30,13 @@ struct outbox_http_channel {
     size_t cap;
     char **frames; /* ring of formatted events; frames[seq % cap] for head <= seq < next */
     size_t *lens;
+    char **ids;    /* per frame: its id (for stream filters), or NULL */
+    char **tags;   /* per frame: its tag (for stream filters), or NULL */
     uint64_t head; /* oldest retained sequence number */
     uint64_t next; /* sequence number of the next event */
     size_t subscribers;
+    size_t max_subscribers; /* 0 = no limit */
+    uint64_t dropped;       /* subscribers closed for falling behind */
 };
 
 typedef struct http_sub http_sub;
@@ -55,6 +59,11 @@ struct http_sub {
     size_t off;          /* bytes of event `seq` already sent */
     const char *pending; /* a static comment being sent */
     size_t pending_off;
+    char *prelude; /* owned: replayed events, sent after the hello */
+    size_t prelude_len, prelude_off;
+    outbox_http_stream_filter filter;
+    void *filter_ctx;
+    void (*filter_free)(void *filter_ctx);
     http_sub *prev, *next;
 };
 
@@ -72,7 +81,10 @@ outbox_http_channel *outbox_http_channel_new(size_t backlog)
     channel->cap = backlog ? backlog : HTTP_DEFAULT_BACKLOG;
     channel->frames = calloc(channel->cap, sizeof *channel->frames);
     channel->lens = calloc(channel->cap, sizeof *channel->lens);
-    if (channel->frames == NULL || channel->lens == NULL)
+    channel->ids = calloc(channel->cap, sizeof *channel->ids);
+    channel->tags = calloc(channel->cap, sizeof *channel->tags);
+    if (channel->frames == NULL || channel->lens == NULL || channel->ids == NULL ||
+        channel->tags == NULL)
         goto fail;
     if (pthread_mutex_init(&channel->mu, NULL) != 0)
         goto fail;
@@ -92,6 +104,8 @@ fail:
         pthread_mutex_destroy(&channel->mu);
     free(channel->frames);
     free(channel->lens);
+    free(channel->ids);
+    free(channel->tags);
     free(channel);
     return NULL;
 }
@@ -100,10 +114,15 @@ void outbox_http_channel_destroy(outbox_http_channel *channel)
 {
     if (channel == NULL)
         return;
-    for (size_t i = 0; i < channel->cap; i++)
+    for (size_t i = 0; i < channel->cap; i++) {
         free(channel->frames[i]);
+        free(channel->ids[i]);
+        free(channel->tags[i]);
+    }
     free(channel->frames);
     free(channel->lens);
+    free(channel->ids);
+    free(channel->tags);
     pthread_cond_destroy(&channel->cond);
     pthread_mutex_destroy(&channel->mu);
     free(channel);
@@ -113,6 +132,29 @@ size_t outbox_http_channel_subscribers(outbox_http_channel *channel)
 {
     pthread_mutex_lock(&channel->mu);
     size_t n = channel->subscribers;
+    pthread_mutex_unlock(&channel->mu);
+    return n;
+}
+
+void outbox_http_channel_set_max_subscribers(outbox_http_channel *channel, size_t max)
+{
+    pthread_mutex_lock(&channel->mu);
+    channel->max_subscribers = max;
+    pthread_mutex_unlock(&channel->mu);
+}
+
+uint64_t outbox_http_channel_position(outbox_http_channel *channel)
+{
+    pthread_mutex_lock(&channel->mu);
+    uint64_t n = channel->next;
+    pthread_mutex_unlock(&channel->mu);
+    return n;
+}
+
+uint64_t outbox_http_channel_dropped(outbox_http_channel *channel)
+{
+    pthread_mutex_lock(&channel->mu);
+    uint64_t n = channel->dropped;
     pthread_mutex_unlock(&channel->mu);
     return n;
 }
@@ -136,40 +178,74 @@ static int http_frame_field(char **frame, size_t *len, const char *field, const 
     }
 }
 
+int outbox_http_sse_format(char **buf, size_t *len, const char *event, const char *id,
+                           const char *data)
+{
+    char *frame = NULL;
+    size_t flen = 0;
+
+    if ((event && strpbrk(event, "\r\n")) || (id && strpbrk(id, "\r\n")))
+        return -1;
+    if ((id && http_frame_field(&frame, &flen, "id", id) != 0) ||
+        (event && http_frame_field(&frame, &flen, "event", event) != 0) ||
+        http_frame_field(&frame, &flen, "data", data ? data : "") != 0) {
+        free(frame);
+        return -1;
+    }
+    frame[flen++] = '\n'; /* room was reserved by the last field */
+    frame[flen] = '\0';
+    if (*buf == NULL) {
+        *buf = frame;
+        *len = flen;
+        return 0;
+    }
+    char *grown = realloc(*buf, *len + flen + 1);
+    if (grown == NULL) {
+        free(frame);
+        return -1;
+    }
+    memcpy(grown + *len, frame, flen + 1);
+    *buf = grown;
+    *len += flen;
+    free(frame);
+    return 0;
+}
+
 int outbox_http_channel_publish(outbox_http_channel *channel, const char *event, const char *id,
                                 const char *data)
 {
-    char *frame = NULL;
+    return outbox_http_channel_publish_tagged(channel, event, id, data, NULL);
+}
+
+int outbox_http_channel_publish_tagged(outbox_http_channel *channel, const char *event,
+                                       const char *id, const char *data, const char *tag)
+{
+    char *frame = NULL, *id_copy = NULL, *tag_copy = NULL;
     size_t len = 0;
-    int rc = -1;
 
-    if ((event && strpbrk(event, "\r\n")) || (id && strpbrk(id, "\r\n")))
-        goto out;
-    if (id && http_frame_field(&frame, &len, "id", id) != 0)
-        goto out;
-    if (event && http_frame_field(&frame, &len, "event", event) != 0)
-        goto out;
-    if (http_frame_field(&frame, &len, "data", data ? data : "") != 0)
-        goto out;
-    frame[len++] = '\n'; /* room was reserved by the last field */
-    frame[len] = '\0';
-
+    if (outbox_http_sse_format(&frame, &len, event, id, data) != 0)
+        return -1;
+    if ((id && (id_copy = strdup(id)) == NULL) || (tag && (tag_copy = strdup(tag)) == NULL)) {
+        free(frame);
+        free(id_copy);
+        return -1;
+    }
     pthread_mutex_lock(&channel->mu);
     size_t idx = (size_t)(channel->next % channel->cap);
     if (channel->next - channel->head == channel->cap) {
         free(channel->frames[idx]); /* the oldest; its laggards get disconnected */
+        free(channel->ids[idx]);
+        free(channel->tags[idx]);
         channel->head++;
     }
     channel->frames[idx] = frame;
     channel->lens[idx] = len;
+    channel->ids[idx] = id_copy;
+    channel->tags[idx] = tag_copy;
     channel->next++;
-    frame = NULL;
     pthread_cond_broadcast(&channel->cond);
     pthread_mutex_unlock(&channel->mu);
-    rc = 0;
-out:
-    free(frame);
-    return rc;
+    return 0;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -199,6 +275,18 @@ static ssize_t http_sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 
     if (sub->pending)
         return (ssize_t)http_send_pending(sub, buf, max);
+    if (sub->prelude) {
+        size_t left = sub->prelude_len - sub->prelude_off;
+        size_t take = left < max ? left : max;
+        memcpy(buf, sub->prelude + sub->prelude_off, take);
+        sub->prelude_off += take;
+        if (sub->prelude_off == sub->prelude_len) {
+            free(sub->prelude);
+            sub->prelude = NULL;
+        }
+        if (take > 0)
+            return (ssize_t)take;
+    }
 
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += OUTBOX_HTTP_SSE_KEEPALIVE_MS / 1000;
@@ -217,11 +305,17 @@ static ssize_t http_sse_read(void *cls, uint64_t pos, char *buf, size_t max)
         if (sub->seq < channel->head) {
             outbox_log_warn("http", "SSE client fell more than %zu events behind; closing it",
                             channel->cap);
-            n = MHD_CONTENT_READER_END_OF_STREAM;
+            channel->dropped++;
+            n = MHD_CONTENT_READER_END_WITH_ERROR; /* close the connection, free its thread */
             break;
         }
         if (sub->seq < channel->next) {
             size_t idx = (size_t)(sub->seq % channel->cap);
+            if (sub->off == 0 && sub->filter &&
+                !sub->filter(sub->filter_ctx, channel->ids[idx], channel->tags[idx])) {
+                sub->seq++; /* not for this connection */
+                continue;
+            }
             size_t left = channel->lens[idx] - sub->off;
             size_t take = left < max ? left : max;
             memcpy(buf, channel->frames[idx] + sub->off, take);
@@ -263,30 +357,68 @@ static void http_sse_free(void *cls)
     sub->channel->subscribers--;
     pthread_mutex_unlock(&sub->channel->mu);
     pthread_mutex_unlock(&server->mu);
+    if (sub->filter_free)
+        sub->filter_free(sub->filter_ctx);
+    free(sub->prelude);
     free(sub);
 }
 
-static struct MHD_Response *http_sse_response(outbox_http_server *server,
-                                              outbox_http_channel *channel)
+/* Drop what a stream response owns when no subscription takes it over. */
+static void http_stream_discard(outbox_http_response *resp)
 {
+    free(resp->stream_prelude);
+    resp->stream_prelude = NULL;
+    if (resp->stream_filter_free)
+        resp->stream_filter_free(resp->stream_filter_ctx);
+    resp->stream_filter_free = NULL;
+}
+
+/* The SSE response of `resp` (which it takes over), or NULL with *full set when the channel
+ * has its subscriber limit. */
+static struct MHD_Response *http_sse_response(outbox_http_server *server,
+                                              outbox_http_response *resp, bool *full)
+{
+    outbox_http_channel *channel = resp->stream;
     http_sub *sub = calloc(1, sizeof *sub);
     struct MHD_Response *response = NULL;
 
-    if (sub == NULL)
+    *full = false;
+    if (sub == NULL) {
+        http_stream_discard(resp);
         return NULL;
+    }
     sub->server = server;
     sub->channel = channel;
     sub->pending = http_sse_hello;
     pthread_mutex_lock(&server->mu);
+    pthread_mutex_lock(&channel->mu);
+    if (channel->max_subscribers && channel->subscribers >= channel->max_subscribers) {
+        pthread_mutex_unlock(&channel->mu);
+        pthread_mutex_unlock(&server->mu);
+        free(sub);
+        http_stream_discard(resp);
+        *full = true;
+        return NULL;
+    }
+    sub->seq = channel->next;
+    if (resp->stream_since_set && resp->stream_since < channel->next)
+        sub->seq = resp->stream_since; /* below head: dropped at once, it reconnects */
+    channel->subscribers++;
+    pthread_mutex_unlock(&channel->mu);
     sub->next = server->subs;
     if (server->subs)
         server->subs->prev = sub;
     server->subs = sub;
-    pthread_mutex_lock(&channel->mu);
-    sub->seq = channel->next;
-    channel->subscribers++;
-    pthread_mutex_unlock(&channel->mu);
     pthread_mutex_unlock(&server->mu);
+    sub->prelude = resp->stream_prelude;
+    sub->prelude_len = resp->stream_prelude_len;
+    if (sub->prelude && sub->prelude_len == 0)
+        sub->prelude_len = strlen(sub->prelude);
+    sub->filter = resp->stream_filter;
+    sub->filter_ctx = resp->stream_filter_ctx;
+    sub->filter_free = resp->stream_filter_free;
+    resp->stream_prelude = NULL;
+    resp->stream_filter_free = NULL;
 
     response = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_SSE_BLOCK, http_sse_read,
                                                  sub, http_sse_free);
@@ -334,18 +466,22 @@ static enum MHD_Result http_respond(outbox_http_server *server, struct MHD_Conne
         resp->content_type ? resp->content_type : "text/plain; charset=utf-8";
 
     if (resp->stream) {
+        static const char full_text[] = "too many event streams; retry later\n";
+        bool full = false;
         free(resp->body);
         resp->body = NULL;
-        response = http_sse_response(server, resp->stream);
+        response = http_sse_response(server, resp, &full);
         status = MHD_HTTP_OK;
         content_type = NULL; /* set by http_sse_response */
         if (response == NULL) {
+            const char *text = full ? full_text : oom;
             status = MHD_HTTP_SERVICE_UNAVAILABLE;
             content_type = "text/plain; charset=utf-8";
             response =
-                MHD_create_response_from_buffer(strlen(oom), (void *)oom, MHD_RESPMEM_PERSISTENT);
+                MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
         }
     } else if (resp->status == 0) {
+        http_stream_discard(resp);
         free(resp->body);
         resp->body = NULL;
         status = MHD_HTTP_NOT_FOUND;
@@ -353,12 +489,14 @@ static enum MHD_Result http_respond(outbox_http_server *server, struct MHD_Conne
         response = MHD_create_response_from_buffer(strlen(not_found), (void *)not_found,
                                                    MHD_RESPMEM_PERSISTENT);
     } else if (resp->body) {
+        http_stream_discard(resp);
         size_t len = resp->body_len ? resp->body_len : strlen(resp->body);
         response = MHD_create_response_from_buffer(len, resp->body, MHD_RESPMEM_MUST_FREE);
         if (response == NULL)
             free(resp->body);
         resp->body = NULL; /* now owned by the response */
     } else {
+        http_stream_discard(resp);
         const char *body = resp->static_body ? resp->static_body : "";
         size_t len = resp->body_len && resp->static_body ? resp->body_len : strlen(body);
         response = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_PERSISTENT);
@@ -496,6 +634,14 @@ static void http_explain_failure(const struct sockaddr_storage *ss, socklen_t le
 int outbox_http_start(const char *bind_address, uint16_t port, outbox_http_handler handler,
                       void *ctx, outbox_http_server **serverp, char *errstr, size_t errstr_size)
 {
+    return outbox_http_start_n(bind_address, port, OUTBOX_HTTP_MAX_CONNECTIONS, handler, ctx,
+                               serverp, errstr, errstr_size);
+}
+
+int outbox_http_start_n(const char *bind_address, uint16_t port, unsigned max_connections,
+                        outbox_http_handler handler, void *ctx, outbox_http_server **serverp,
+                        char *errstr, size_t errstr_size)
+{
     outbox_http_server *server = NULL;
     struct sockaddr_storage ss;
     socklen_t ss_len = 0;
@@ -507,6 +653,11 @@ int outbox_http_start(const char *bind_address, uint16_t port, outbox_http_handl
         bind_address = OUTBOX_HTTP_DEFAULT_BIND;
     if (handler == NULL) {
         snprintf(errstr, errstr_size, "outbox_http_start: a handler is required");
+        goto out;
+    }
+    if (max_connections < 1 || max_connections > OUTBOX_HTTP_MAX_CONNECTIONS_LIMIT) {
+        snprintf(errstr, errstr_size, "HTTP connection limit %u is outside 1..%u", max_connections,
+                 (unsigned)OUTBOX_HTTP_MAX_CONNECTIONS_LIMIT);
         goto out;
     }
     if (http_parse_addr(bind_address, port, &ss, &ss_len) != 0) {
@@ -535,8 +686,9 @@ int outbox_http_start(const char *bind_address, uint16_t port, outbox_http_handl
     server->daemon = MHD_start_daemon(
         flags, port, NULL, NULL, http_access, server, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log,
         NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)OUTBOX_HTTP_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)OUTBOX_HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_END);
+        max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)OUTBOX_HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_THREAD_STACK_SIZE,
+        (size_t)OUTBOX_HTTP_THREAD_STACK, MHD_OPTION_END);
     if (server->daemon == NULL) {
         http_explain_failure(&ss, ss_len, bind_address, port, errstr, errstr_size);
         goto out;

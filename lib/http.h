@@ -43,7 +43,11 @@
  * `text/event-stream`, a ": connected" comment and every event published on the channel after
  * that moment, plus a ": keepalive" comment after OUTBOX_HTTP_SSE_KEEPALIVE_MS of silence
  * (which is also how a vanished client is noticed). The channel keeps the last `backlog`
- * events; a client that falls further behind is disconnected (it may reconnect and resync).
+ * events; a client that falls further behind is disconnected (the connection is closed; it
+ * may reconnect and resync). A burst (one batch's events) must fit in the backlog. A client
+ * that reads nothing at all stops its connection's writes once the socket buffers are full:
+ * it is closed when it reads again, or after OUTBOX_HTTP_CONNECTION_TIMEOUT_S without any
+ * byte sent; publishers never wait for it.
  * No per-client object is ever visible to the daemon, so there is nothing to leak or to use
  * after the client went away.
  *
@@ -51,6 +55,7 @@
  * `Allow: GET, HEAD` by the server itself. Request bodies are discarded (no route needs one).
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,7 +64,9 @@
 #endif
 
 #define OUTBOX_HTTP_DEFAULT_BIND "127.0.0.1"
-#define OUTBOX_HTTP_MAX_CONNECTIONS 64
+#define OUTBOX_HTTP_MAX_CONNECTIONS 64          /* outbox_http_start(); see outbox_http_start_n() */
+#define OUTBOX_HTTP_MAX_CONNECTIONS_LIMIT 10000 /* the most outbox_http_start_n() accepts */
+#define OUTBOX_HTTP_THREAD_STACK (512 * 1024)   /* per connection thread: handlers are shallow */
 #define OUTBOX_HTTP_CONNECTION_TIMEOUT_S 60
 #define OUTBOX_HTTP_SSE_KEEPALIVE_MS 15000
 #define OUTBOX_HTTP_PROMETHEUS "text/plain; version=0.0.4; charset=utf-8"
@@ -81,6 +88,12 @@ const char *outbox_http_query(const outbox_http_request *req, const char *name);
 /* The value of request header `name` (case-insensitive), or NULL. Valid during the call. */
 const char *outbox_http_header(const outbox_http_request *req, const char *name);
 
+/* A stream's per-connection filter: called under the channel's lock for every event published
+ * after the connection subscribed, with the event's id and tag (see
+ * outbox_http_channel_publish_tagged; either may be NULL); false skips the event for this
+ * connection only. Must not block or call back into the channel. */
+typedef int (*outbox_http_stream_filter)(void *filter_ctx, const char *id, const char *tag);
+
 /*
  * What the handler fills. Starts zeroed.
  *   status        0 = no such route: 404 with "not found\n" (any body is discarded).
@@ -91,7 +104,16 @@ const char *outbox_http_header(const outbox_http_request *req, const char *name)
  *   static_body   static storage (string literal), not freed.
  *   body_len      bytes of body/static_body; 0 = strlen().
  *   stream        non-NULL: answer 200 text/event-stream subscribed to this channel; status,
- *                 content_type and bodies are ignored (body still freed).
+ *                 content_type and bodies are ignored (body still freed). When the channel
+ *                 already has its subscriber limit, 503 instead.
+ *   stream_prelude  malloc'd bytes (formatted events, e.g. a resume replay) sent after
+ *                 ": connected" and before any live event; ownership passes to the server.
+ *   stream_filter, stream_filter_ctx, stream_filter_free  optional per-connection filter of
+ *                 the live events; the server frees the ctx with stream_filter_free (if set)
+ *                 when the connection ends, also when the stream could not be started.
+ *   stream_since_set, stream_since  start with the channel's event at this position (from
+ *                 outbox_http_channel_position() taken before the handler read what it
+ *                 replays: nothing published meanwhile is lost) instead of the next one.
  */
 typedef struct outbox_http_response {
     int status;
@@ -100,6 +122,13 @@ typedef struct outbox_http_response {
     const char *static_body;
     size_t body_len;
     outbox_http_channel *stream;
+    char *stream_prelude;
+    size_t stream_prelude_len;
+    outbox_http_stream_filter stream_filter;
+    void *stream_filter_ctx;
+    void (*stream_filter_free)(void *filter_ctx);
+    bool stream_since_set;
+    uint64_t stream_since;
 } outbox_http_response;
 
 /* Called on a connection thread, possibly concurrently with itself (see above). Must not call
@@ -125,6 +154,14 @@ int outbox_http_start(const char *bind_address, uint16_t port, outbox_http_handl
                       void *ctx, outbox_http_server **serverp, char *errstr,
                       size_t errstr_size) OUTBOX_MUSTCHECK;
 
+/* outbox_http_start() with another bound on open connections (1 ..
+ * OUTBOX_HTTP_MAX_CONNECTIONS_LIMIT; one thread each, OUTBOX_HTTP_THREAD_STACK of stack):
+ * what a server that streams SSE to many clients needs. The process needs a file descriptor
+ * per connection too (RLIMIT_NOFILE). Main thread. */
+int outbox_http_start_n(const char *bind_address, uint16_t port, unsigned max_connections,
+                        outbox_http_handler handler, void *ctx, outbox_http_server **serverp,
+                        char *errstr, size_t errstr_size) OUTBOX_MUSTCHECK;
+
 /* The port actually bound. Any thread. */
 uint16_t outbox_http_port(const outbox_http_server *server);
 
@@ -145,6 +182,29 @@ outbox_http_channel *outbox_http_channel_new(size_t backlog);
  */
 int outbox_http_channel_publish(outbox_http_channel *channel, const char *event, const char *id,
                                 const char *data) OUTBOX_MUSTCHECK;
+
+/* outbox_http_channel_publish() with a `tag` (may be NULL) kept with the event and shown to
+ * the stream filters (never sent): e.g. "aggregate_type\naggregate_id" for a filter by
+ * aggregate. Any thread. */
+int outbox_http_channel_publish_tagged(outbox_http_channel *channel, const char *event,
+                                       const char *id, const char *data,
+                                       const char *tag) OUTBOX_MUSTCHECK;
+
+/* At most `max` subscribers at once (0 = no limit, the default): a stream request beyond it
+ * is answered 503 "too many event streams". Any thread. */
+void outbox_http_channel_set_max_subscribers(outbox_http_channel *channel, size_t max);
+
+/* Connections dropped because they fell more than the backlog behind. Any thread. */
+uint64_t outbox_http_channel_dropped(outbox_http_channel *channel);
+
+/* Format one SSE event as outbox_http_channel_publish() sends it and append it to *buf
+ * (malloc'd, grown with realloc, *len bytes used; *buf NULL and *len 0 to start). For stream
+ * preludes. 0, or -1 (ENOMEM or a line break in event/id; *buf unchanged). Pure; any thread. */
+int outbox_http_sse_format(char **buf, size_t *len, const char *event, const char *id,
+                           const char *data) OUTBOX_MUSTCHECK;
+
+/* The position of the next event published on the channel. Any thread. */
+uint64_t outbox_http_channel_position(outbox_http_channel *channel);
 
 /* Current number of connected subscribers. Any thread. */
 size_t outbox_http_channel_subscribers(outbox_http_channel *channel);

@@ -18,7 +18,24 @@
 
 typedef struct routes_ctx {
     outbox_http_channel *channel;
+    uint64_t since; /* /events/filtered starts there */
 } routes_ctx;
+
+static int keep_tagged_keep(void *filter_ctx, const char *id, const char *tag)
+{
+    (void)id;
+    (*(int *)filter_ctx)++;
+    return tag != NULL && strcmp(tag, "keep") == 0;
+}
+
+static int filter_calls;
+static int filter_freed;
+
+static void count_free(void *filter_ctx)
+{
+    (void)filter_ctx;
+    filter_freed++;
+}
 
 static void routes(void *ctx, const outbox_http_request *req, outbox_http_response *resp)
 {
@@ -33,7 +50,8 @@ static void routes(void *ctx, const outbox_http_request *req, outbox_http_respon
     } else if (strcmp(req->path, "/healthz") == 0) {
         resp->status = 503;
         resp->static_body = "starting\n";
-    } else if (strncmp(req->path, "/events/", 8) == 0 && strcmp(req->path, "/events/stream")) {
+    } else if (strncmp(req->path, "/events/", 8) == 0 && strcmp(req->path, "/events/stream") &&
+               strcmp(req->path, "/events/filtered")) {
         const char *wait = outbox_http_query(req, "wait");
         const char *flag = outbox_http_query(req, "flag");
         const char *missing = outbox_http_query(req, "missing");
@@ -45,6 +63,14 @@ static void routes(void *ctx, const outbox_http_request *req, outbox_http_respon
             resp->body = NULL;
     } else if (strcmp(req->path, "/events/stream") == 0) {
         resp->stream = rc->channel;
+    } else if (strcmp(req->path, "/events/filtered") == 0) {
+        resp->stream = rc->channel;
+        resp->stream_prelude = strdup("id: p\ndata: replay\n\n");
+        resp->stream_filter = keep_tagged_keep;
+        resp->stream_filter_ctx = &filter_calls;
+        resp->stream_filter_free = count_free;
+        resp->stream_since_set = true;
+        resp->stream_since = rc->since;
     }
     /* anything else: status stays 0 -> 404 */
 }
@@ -290,6 +316,46 @@ static void test_sse_stream_receives_two_events(void **state)
     free(f.body);
 }
 
+static void *publisher_tagged(void *arg)
+{
+    publisher_args *pa = arg;
+    wait_for_subscribers(pa->channel, 1);
+    pa->rc = outbox_http_channel_publish_tagged(pa->channel, "e", "3", "three", "keep");
+    return NULL;
+}
+
+/* A resuming stream: its prelude first, then the events from the position the handler took
+ * (published before the connection subscribed), only those its filter keeps. */
+static void test_sse_prelude_since_and_filter(void **state)
+{
+    server_fixture *fx = *state;
+    publisher_args pa = {.channel = fx->ctx.channel, .rc = -1};
+    fetched f = {.stop_after_frames = 4};
+    pthread_t thread;
+
+    filter_calls = filter_freed = 0;
+    fx->ctx.since = outbox_http_channel_position(fx->ctx.channel);
+    assert_int_equal(outbox_http_channel_publish_tagged(fx->ctx.channel, "e", "1", "one", "keep"),
+                     0);
+    assert_int_equal(outbox_http_channel_publish_tagged(fx->ctx.channel, "e", "2", "two", "drop"),
+                     0);
+    assert_int_equal(pthread_create(&thread, NULL, publisher_tagged, &pa), 0);
+    CURLcode rc = fetch(outbox_http_port(fx->server), "/events/filtered", NULL, &f);
+    pthread_join(thread, NULL);
+
+    assert_int_equal(pa.rc, 0);
+    assert_int_equal(rc, CURLE_WRITE_ERROR);
+    assert_string_equal(f.body, ": connected\n\n"
+                                "id: p\ndata: replay\n\n"
+                                "id: 1\nevent: e\ndata: one\n\n"
+                                "id: 3\nevent: e\ndata: three\n\n");
+    assert_int_equal(filter_calls, 3);
+    free(f.body);
+    outbox_http_stop(fx->server); /* the connection's filter is freed with it */
+    fx->server = NULL;
+    assert_int_equal(filter_freed, 1);
+}
+
 typedef struct client_args {
     uint16_t port;
     fetched f;
@@ -325,6 +391,40 @@ static void test_stop_ends_an_open_stream(void **state)
     assert_non_null(ca.f.body);
     assert_string_equal(ca.f.body, ": connected\n\n");
     free(ca.f.body);
+}
+
+/* Past the channel's subscriber limit a stream request is 503, and a freed place is reusable. */
+static void test_sse_subscriber_limit_is_503(void **state)
+{
+    server_fixture *fx = *state;
+    client_args ca = {.port = outbox_http_port(fx->server)};
+    fetched f = {0};
+    pthread_t thread;
+
+    outbox_http_channel_set_max_subscribers(fx->ctx.channel, 1);
+    assert_int_equal(pthread_create(&thread, NULL, stream_client, &ca), 0);
+    wait_for_subscribers(fx->ctx.channel, 1);
+    assert_int_equal(fetch(outbox_http_port(fx->server), "/events/stream", NULL, &f), CURLE_OK);
+    assert_int_equal(f.status, 503);
+    assert_string_equal(f.body, "too many event streams; retry later\n");
+    assert_int_equal(outbox_http_channel_subscribers(fx->ctx.channel), 1);
+    free(f.body);
+    outbox_http_stop(fx->server);
+    fx->server = NULL;
+    pthread_join(thread, NULL);
+    free(ca.f.body);
+}
+
+/* A connection bound outside 1..OUTBOX_HTTP_MAX_CONNECTIONS_LIMIT is refused, named. */
+static void test_start_n_rejects_a_bad_connection_bound(void **state)
+{
+    outbox_http_server *server = NULL;
+    char err[256];
+    (void)state;
+    assert_int_equal(outbox_http_start_n(NULL, 0, 0, routes, NULL, &server, err, sizeof err), -1);
+    assert_non_null(strstr(err, "connection limit 0"));
+    assert_int_equal(outbox_http_start_n(NULL, 0, 2000, routes, NULL, &server, err, sizeof err), 0);
+    outbox_http_stop(server);
 }
 
 static void test_publish_rejects_line_breaks_in_event_name(void **state)
@@ -389,6 +489,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sse_stream_receives_two_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_ends_an_open_stream, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sse_prelude_since_and_filter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sse_subscriber_limit_is_503, setup, teardown),
+        cmocka_unit_test(test_start_n_rejects_a_bad_connection_bound),
         cmocka_unit_test(test_publish_rejects_line_breaks_in_event_name),
         cmocka_unit_test_setup_teardown(test_start_on_a_busy_port_names_address_and_reason, setup,
                                         teardown),
