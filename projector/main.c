@@ -260,7 +260,8 @@ int main(int argc, char **argv)
         if (strcmp(arg, "--help-config-markdown") == 0) {
             char *md = outbox_conf_markdown(&projector_settings_spec);
             if (md != NULL)
-                fputs(md, stdout);
+                printf("%s\nKeys of a `[projection NAME]` section:\n\n```\n%s```\n", md,
+                       projector_projection_help);
             free(md);
             free(sets);
             return md ? 0 : 1;

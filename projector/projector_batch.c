@@ -34,6 +34,7 @@ static void event_release(projector_event *ev, void (*msg_free)(void *msg))
     free(ev->topic);
     free(ev->event_type);
     free(ev->aggregate_id);
+    free(ev->aggregate_type);
     free(ev->commit_time);
     free(ev->json);
     free(ev->reason);

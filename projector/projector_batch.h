@@ -36,6 +36,7 @@ typedef struct projector_event {
     char id[PROJECTOR_UUID_LEN + 1]; /* lowercase uuid text; "" when the record had none */
     char *event_type;                /* owned; NULL when unknown */
     char *aggregate_id;              /* owned; NULL when unknown */
+    char *aggregate_type;            /* owned; header aggregate_type; NULL when absent */
     char *commit_time;               /* owned; canonical RFC 3339 UTC; NULL when absent or
                                       * not RFC 3339 (commit_time_ignored then) */
     char *json;                      /* owned; the decoded value; NULL when dead on decode */

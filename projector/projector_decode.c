@@ -293,6 +293,7 @@ projector_decode_rc projector_decode_message(projector_decoder *dec, const rd_ka
     ev->offset = msg->offset;
     ev->event_type = projector_header_dup(msg, "event_type");
     ev->aggregate_id = projector_header_dup(msg, "aggregate_id");
+    ev->aggregate_type = projector_header_dup(msg, "aggregate_type");
     if (ev->aggregate_id == NULL && msg->key != NULL)
         ev->aggregate_id = strndup(msg->key, msg->key_len);
     if (commit_time_take(msg, ev))

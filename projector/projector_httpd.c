@@ -1,8 +1,9 @@
-/* projector_httpd: /metrics, /healthz, /events/{id}. */
+/* projector_httpd: /metrics, /healthz, /events/{id}, /events/stream. */
 #include "projector_httpd.h"
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,13 +11,17 @@
 #include <jansson.h>
 
 #include "http.h"
+#include "log.h"
 #include "projector_batch.h"
+#include "projector_stream.h"
 
 typedef struct lookup {
     const projector_projection *proj;
     const char *conninfo;
     pthread_mutex_t lock;
     PGconn *conn;
+    outbox_http_channel *channel;    /* its event stream; NULL when it sends no NOTIFY */
+    projector_stream_feeder *feeder; /* feeds channel */
 } lookup;
 
 struct projector_httpd {
@@ -28,17 +33,27 @@ struct projector_httpd {
 };
 
 static const char SQL_STATUS[] =
-    "SELECT s, at, reason, sqlstate, dlq_topic FROM ("
+    "SELECT s, at, reason, sqlstate, dlq_topic, event_type, aggregate_type, aggregate_id FROM ("
     " SELECT 1 AS o, 'applied' AS s, applied_at::text AS at, NULL AS reason, NULL AS sqlstate,"
-    " NULL AS dlq_topic FROM projector_dedup WHERE projection = $1 AND event_id = $2::uuid"
+    " NULL AS dlq_topic, event_type, aggregate_type, aggregate_id FROM projector_dedup"
+    " WHERE projection = $1 AND event_id = $2::uuid"
     " UNION ALL"
-    " SELECT 2, 'failed', failed_at::text, reason, sqlstate, dlq_topic FROM"
-    " projector_dead_letters WHERE projection = $1 AND event_id = $2::uuid) AS x"
+    " SELECT 2, 'failed', failed_at::text, reason, sqlstate, dlq_topic, event_type,"
+    " aggregate_type, aggregate_id FROM projector_dead_letters"
+    " WHERE projection = $1 AND event_id = $2::uuid) AS x"
     " ORDER BY o, at DESC LIMIT 1";
 
 char *projector_httpd_event_body(const char *projection, const char *id, const char *state,
                                  const char *at, const char *reason, const char *sqlstate,
                                  const char *dlq_topic, int *status)
+{
+    return projector_httpd_event_body_link(projection, id, state, at, reason, sqlstate, dlq_topic,
+                                           NULL, status);
+}
+
+char *projector_httpd_event_body_link(const char *projection, const char *id, const char *state,
+                                      const char *at, const char *reason, const char *sqlstate,
+                                      const char *dlq_topic, const char *link, int *status)
 {
     json_t *obj = json_object();
     if (obj == NULL)
@@ -52,6 +67,8 @@ char *projector_httpd_event_body(const char *projection, const char *id, const c
         *status = 200;
         json_object_set_new(obj, "status", json_string("applied"));
         json_object_set_new(obj, "applied_at", at ? json_string(at) : json_null());
+        if (link != NULL)
+            json_object_set_new(obj, "link", json_string(link));
     } else {
         *status = 422;
         json_object_set_new(obj, "status", json_string("failed"));
@@ -108,6 +125,171 @@ projector_httpd_events_rc projector_httpd_events_parse(const char *path, const c
     return PROJECTOR_HTTPD_EVENTS_NO_PROJECTION;
 }
 
+projector_httpd_stream_rc projector_httpd_stream_parse(const char *projection,
+                                                       const char *last_event_id,
+                                                       const projector_projection *projections,
+                                                       size_t count, size_t *index,
+                                                       projector_cursor *after, bool *has_after)
+{
+    *has_after = false;
+    if (projection == NULL) {
+        if (count != 1)
+            return PROJECTOR_HTTPD_STREAM_SAY_WHICH;
+        *index = 0;
+    } else {
+        size_t i = 0;
+        while (i < count && strcmp(projections[i].name, projection) != 0)
+            i++;
+        if (i == count)
+            return PROJECTOR_HTTPD_STREAM_NO_PROJECTION;
+        *index = i;
+    }
+    if (last_event_id != NULL && last_event_id[0] != '\0') {
+        if (projector_cursor_parse(last_event_id, after) != 0)
+            return PROJECTOR_HTTPD_STREAM_BAD_CURSOR;
+        *has_after = true;
+    }
+    return PROJECTOR_HTTPD_STREAM_OK;
+}
+
+/* The connection's filter from ?aggregate_type= and ?aggregate_id=. NULL on ENOMEM. */
+static projector_stream_filter *stream_filter_new(const outbox_http_request *req)
+{
+    projector_stream_filter *f = calloc(1, sizeof *f);
+    const char *type = outbox_http_query(req, "aggregate_type");
+    const char *agg = outbox_http_query(req, "aggregate_id");
+    if (f == NULL)
+        return NULL;
+    if ((type && *type && (f->aggregate_type = strdup(type)) == NULL) ||
+        (agg && *agg && (f->aggregate_id = strdup(agg)) == NULL)) {
+        projector_stream_filter_free(f);
+        return NULL;
+    }
+    return f;
+}
+
+/* Format the rows after f->after (at most replay_max, then `reset`) into *prelude, moving
+ * f->after to the last row read. 0, -1 database error, -2 ENOMEM. Caller holds lk->lock. */
+static int stream_replay(lookup *lk, int64_t replay_max, projector_stream_filter *f, char **prelude,
+                         size_t *len)
+{
+    char errstr[512];
+    PGresult *res = NULL;
+    if (projector_stream_fetch(lk->conn, lk->proj->name, &f->after, (int)replay_max + 1, &res,
+                               errstr, sizeof errstr)) {
+        outbox_log_warn("http", "%s", errstr);
+        return -1;
+    }
+    int n = PQntuples(res), rc = 0;
+    for (int i = 0; i < n && i < replay_max && rc == 0; i++) {
+        projector_stream_row row;
+        char id[PROJECTOR_CURSOR_MAX];
+        projector_stream_row_get(res, i, &row);
+        projector_cursor_format(&row.cursor, id);
+        char *tag = projector_stream_tag(row.aggregate_type, row.aggregate_id);
+        char *data = projector_stream_data(lk->proj->name, &row,
+                                           projector_projection_link(lk->proj, row.event_type));
+        f->has_after = false; /* the aggregate part of the filter only */
+        if (tag == NULL || data == NULL)
+            rc = -2;
+        else if (projector_stream_filter_accept(f, id, tag) &&
+                 outbox_http_sse_format(prelude, len, row.cursor.kind == 0 ? "applied" : "failed",
+                                        id, data) != 0)
+            rc = -2;
+        f->has_after = true;
+        f->after = row.cursor;
+        free(tag);
+        free(data);
+    }
+    if (rc == 0 && n > replay_max &&
+        outbox_http_sse_format(prelude, len, "reset", NULL,
+                               "{\"reason\":\"more events were missed than http.sse-replay-max: "
+                               "reload the state\"}") != 0)
+        rc = -2;
+    PQclear(res);
+    return rc;
+}
+
+/* Open (or reopen) the lookup connection. Caller holds lk->lock. */
+static bool lookup_connect(lookup *lk)
+{
+    if (lk->conn == NULL || PQstatus(lk->conn) != CONNECTION_OK) {
+        if (lk->conn != NULL)
+            PQfinish(lk->conn);
+        static const char *const keys[] = {"dbname", "fallback_application_name", "connect_timeout",
+                                           NULL};
+        const char *values[] = {lk->conninfo, "outbox-projector-http", "5", NULL};
+        lk->conn = PQconnectdbParams(keys, values, 1);
+    }
+    return lk->conn != NULL && PQstatus(lk->conn) == CONNECTION_OK;
+}
+
+static void stream_route(projector_httpd *h, const outbox_http_request *req,
+                         outbox_http_response *resp)
+{
+    size_t index = 0;
+    projector_cursor after;
+    bool has_after = false;
+    const char *last = outbox_http_header(req, "Last-Event-ID");
+    if (last == NULL || *last == '\0')
+        last = outbox_http_query(req, "last_event_id");
+    switch (projector_httpd_stream_parse(outbox_http_query(req, "projection"), last,
+                                         h->settings->projections.items, h->count, &index, &after,
+                                         &has_after)) {
+    case PROJECTOR_HTTPD_STREAM_OK:
+        break;
+    case PROJECTOR_HTTPD_STREAM_NO_PROJECTION:
+        reply_text(resp, 404, "no such projection\n");
+        return;
+    case PROJECTOR_HTTPD_STREAM_SAY_WHICH:
+        reply_text(resp, 404, "say which: ?projection=NAME\n");
+        return;
+    case PROJECTOR_HTTPD_STREAM_BAD_CURSOR:
+        reply_text(resp, 400,
+                   "Last-Event-ID is not an id of this stream (<micros>-<a|f>-<uuid>)\n");
+        return;
+    }
+    lookup *lk = &h->lookups[index];
+    if (lk->channel == NULL) {
+        reply_text(resp, 409,
+                   "this projection sends no NOTIFY (notify = \"\"): it has no event stream\n");
+        return;
+    }
+    projector_stream_filter *f = stream_filter_new(req);
+    if (f == NULL) {
+        reply_text(resp, 500, "out of memory\n");
+        return;
+    }
+    resp->stream_since = outbox_http_channel_position(lk->channel); /* before reading */
+    resp->stream_since_set = true;
+    if (has_after) {
+        f->after = after;
+        f->has_after = true;
+        pthread_mutex_lock(&lk->lock);
+        int rc = lookup_connect(lk)
+                     ? stream_replay(lk, h->settings->sse_replay_max, f, &resp->stream_prelude,
+                                     &resp->stream_prelude_len)
+                     : -1;
+        if (rc == -1 && lk->conn != NULL) {
+            PQfinish(lk->conn);
+            lk->conn = NULL;
+        }
+        pthread_mutex_unlock(&lk->lock);
+        if (rc != 0) {
+            free(resp->stream_prelude);
+            resp->stream_prelude = NULL;
+            projector_stream_filter_free(f);
+            reply_text(resp, rc == -1 ? 503 : 500,
+                       rc == -1 ? "the read database cannot be queried\n" : "out of memory\n");
+            return;
+        }
+    }
+    resp->stream = lk->channel;
+    resp->stream_filter = projector_stream_filter_accept;
+    resp->stream_filter_ctx = f;
+    resp->stream_filter_free = projector_stream_filter_free;
+}
+
 static void events_route(projector_httpd *h, const outbox_http_request *req,
                          outbox_http_response *resp)
 {
@@ -131,17 +313,9 @@ static void events_route(projector_httpd *h, const outbox_http_request *req,
     }
     lookup *lk = &h->lookups[index];
     pthread_mutex_lock(&lk->lock);
-    if (lk->conn == NULL || PQstatus(lk->conn) != CONNECTION_OK) {
-        if (lk->conn != NULL)
-            PQfinish(lk->conn);
-        static const char *const keys[] = {"dbname", "fallback_application_name", "connect_timeout",
-                                           NULL};
-        const char *values[] = {lk->conninfo, "outbox-projector-http", "5", NULL};
-        lk->conn = PQconnectdbParams(keys, values, 1);
-    }
     const char *params[2] = {lk->proj->name, id};
     PGresult *res = NULL;
-    if (lk->conn != NULL && PQstatus(lk->conn) == CONNECTION_OK)
+    if (lookup_connect(lk))
         res = PQexecParams(lk->conn, SQL_STATUS, 2, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         PQclear(res);
@@ -156,8 +330,11 @@ static void events_route(projector_httpd *h, const outbox_http_request *req,
     int status = 500;
     bool found = PQntuples(res) == 1;
 #define COL(c) (found && !PQgetisnull(res, 0, c) ? PQgetvalue(res, 0, c) : NULL)
-    resp->body = projector_httpd_event_body(lk->proj->name, id, COL(0), COL(1), COL(2), COL(3),
-                                            COL(4), &status);
+    char *link = projector_link_expand(projector_projection_link(lk->proj, COL(5)), id, COL(5),
+                                       COL(6), COL(7));
+    resp->body = projector_httpd_event_body_link(lk->proj->name, id, COL(0), COL(1), COL(2), COL(3),
+                                                 COL(4), link, &status);
+    free(link);
 #undef COL
     PQclear(res);
     pthread_mutex_unlock(&lk->lock);
@@ -195,7 +372,27 @@ static void routes(void *ctx, const outbox_http_request *req, outbox_http_respon
             resp->status = 500;
         return;
     }
+    if (strcmp(req->path, "/events/stream") == 0) {
+        stream_route(h, req, resp);
+        return;
+    }
     events_route(h, req, resp);
+}
+
+/* One descriptor per connection: raise the soft RLIMIT_NOFILE towards the hard one when the
+ * connection bound needs it (systemd's default soft limit is 1024). */
+static void raise_nofile(int64_t connections)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)connections + 256; /* Kafka, PostgreSQL, logs */
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+        outbox_log_warn("http",
+                        "open file limit %llu is below http.max-connections + 256: raise "
+                        "LimitNOFILE (or ulimit -n) or lower http.max-connections",
+                        (unsigned long long)rl.rlim_cur);
 }
 
 projector_httpd *projector_httpd_start(const projector_settings *settings,
@@ -216,8 +413,25 @@ projector_httpd *projector_httpd_start(const projector_settings *settings,
         h->lookups[i].conninfo = projector_settings_conninfo(settings, h->lookups[i].proj);
         pthread_mutex_init(&h->lookups[i].lock, NULL);
     }
-    if (outbox_http_start(settings->http_bind, (uint16_t)settings->http_port, routes, h, &h->server,
-                          errstr, errstr_size)) {
+    for (size_t i = 0; i < h->count; i++) {
+        lookup *lk = &h->lookups[i];
+        if (lk->proj->notify == NULL || lk->proj->notify[0] == '\0')
+            continue;
+        lk->channel = outbox_http_channel_new((size_t)settings->sse_backlog);
+        if (lk->channel == NULL)
+            goto nomem;
+        outbox_http_channel_set_max_subscribers(lk->channel, (size_t)settings->sse_max_clients);
+        lk->feeder =
+            projector_stream_feeder_start(lk->proj, lk->conninfo, lk->channel, errstr, errstr_size);
+        if (lk->feeder == NULL) {
+            projector_httpd_stop(h);
+            return NULL;
+        }
+    }
+    raise_nofile(settings->http_max_connections);
+    if (outbox_http_start_n(settings->http_bind, (uint16_t)settings->http_port,
+                            (unsigned)settings->http_max_connections, routes, h, &h->server, errstr,
+                            errstr_size)) {
         projector_httpd_stop(h);
         return NULL;
     }
@@ -239,6 +453,8 @@ void projector_httpd_stop(projector_httpd *h)
         return;
     outbox_http_stop(h->server);
     for (size_t i = 0; h->lookups != NULL && i < h->count; i++) {
+        projector_stream_feeder_stop(h->lookups[i].feeder);
+        outbox_http_channel_destroy(h->lookups[i].channel);
         if (h->lookups[i].conn != NULL)
             PQfinish(h->lookups[i].conn);
         pthread_mutex_destroy(&h->lookups[i].lock);

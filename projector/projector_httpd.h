@@ -15,7 +15,12 @@
  *                                                    dead-lettered (projector_dead_letters)
  *        400 bad id, 404 unknown projection, 503 read database unreachable
  *   An event applied once stays "applied" until its dedup row is pruned (dedup-retention):
- *   older events answer 202.
+ *   older events answer 202. An applied event of a type with link.<Type> also has "link".
+ *   GET /events/stream?projection=NAME[&aggregate_type=T][&aggregate_id=I]
+ *                                Server-Sent Events, one per applied or dead-lettered event
+ *                                (projector_stream.h); Last-Event-ID (header, or the query
+ *                                argument last_event_id) resumes; 409 when the projection
+ *                                sends no NOTIFY, 503 past http.sse-max-clients
  *
  * Threads: handlers run on the server's connection threads; each projection's status lookup
  * uses its own connection under a mutex (opened lazily, reopened after a failure).
@@ -27,6 +32,7 @@
 #include "projector_batch.h"
 #include "projector_settings.h"
 #include "projector_stats.h"
+#include "projector_stream.h"
 
 typedef struct projector_httpd projector_httpd;
 
@@ -64,5 +70,27 @@ projector_httpd_events_rc projector_httpd_events_parse(
 char *projector_httpd_event_body(const char *projection, const char *id, const char *state,
                                  const char *at, const char *reason, const char *sqlstate,
                                  const char *dlq_topic, int *status);
+
+/* The same with the resource link of an applied event ("link": the projection's
+ * link.<EventType> expanded; NULL = none, also ignored unless applied). Pure. */
+char *projector_httpd_event_body_link(const char *projection, const char *id, const char *state,
+                                      const char *at, const char *reason, const char *sqlstate,
+                                      const char *dlq_topic, const char *link, int *status);
+
+/* What GET /events/stream?projection=NAME asks for. */
+typedef enum projector_httpd_stream_rc {
+    PROJECTOR_HTTPD_STREAM_OK = 0,        /* *index filled */
+    PROJECTOR_HTTPD_STREAM_NO_PROJECTION, /* 404 */
+    PROJECTOR_HTTPD_STREAM_SAY_WHICH,     /* 404: several projections and no ?projection= */
+    PROJECTOR_HTTPD_STREAM_BAD_CURSOR,    /* 400: Last-Event-ID is not a cursor of this stream */
+} projector_httpd_stream_rc;
+
+/* Resolve the projection (NULL: the only one) and parse last_event_id (NULL or "": none) into
+ * *after / *has_after. Pure; any thread. */
+projector_httpd_stream_rc
+projector_httpd_stream_parse(const char *projection, const char *last_event_id,
+                             const projector_projection *projections, size_t count, size_t *index,
+                             projector_cursor *after, bool *has_after)
+    __attribute__((warn_unused_result));
 
 #endif

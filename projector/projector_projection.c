@@ -10,7 +10,7 @@
 #define SECTION_PREFIX "projection "
 #define KEYS_HELP                                                                                  \
     "topics, database, group, tables, notify, start, sql.<EventType>, sqlset.<EventType>, "        \
-    "reader-schemas"
+    "reader-schemas, link.<EventType>"
 
 const char projector_projection_help[] =
     "Projections: one [projection NAME] section each, keys:\n"
@@ -37,7 +37,10 @@ const char projector_projection_help[] =
     "failing\n"
     "                           event is dead-lettered. Several events of a run may touch one "
     "row:\n"
-    "                           the statement must then apply them in array order (see README)\n";
+    "                           the statement must then apply them in array order (see README)\n"
+    "  link.<EventType> = URL   the resource an applied event of the type made, e.g.\n"
+    "                           /posts/{aggregate_id} (also {aggregate_type}, {id}, {type}):\n"
+    "                           GET /events/{id} and the event stream add it as \"link\"\n";
 
 static void fail(char *errstr, size_t errstr_size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -137,6 +140,8 @@ static void projection_free(projector_projection *proj)
         free(proj->mappings[i].origin);
     }
     free(proj->mappings);
+    projector_list_free(proj->link_types, proj->link_count);
+    projector_list_free(proj->links, proj->link_count);
     memset(proj, 0, sizeof *proj);
 }
 
@@ -249,6 +254,76 @@ int projector_sqlset_extra_param(const char *sql)
     return 0;
 }
 
+const char *projector_projection_link(const projector_projection *proj, const char *event_type)
+{
+    if (event_type == NULL)
+        return NULL;
+    for (size_t i = 0; i < proj->link_count; i++)
+        if (strcmp(proj->link_types[i], event_type) == 0)
+            return proj->links[i];
+    return NULL;
+}
+
+bool projector_link_template_valid(const char *tmpl)
+{
+    static const char *const names[] = {"{aggregate_id}", "{aggregate_type}", "{id}", "{type}"};
+    if (tmpl[0] != '/' && strncmp(tmpl, "http", 4) != 0)
+        return false;
+    for (const char *p = tmpl; *p; p++) {
+        if (*p == '}' || (unsigned char)*p <= ' ')
+            return false;
+        if (*p != '{')
+            continue;
+        size_t n = 0;
+        for (size_t i = 0; i < sizeof names / sizeof names[0] && n == 0; i++)
+            if (strncmp(p, names[i], strlen(names[i])) == 0)
+                n = strlen(names[i]);
+        if (n == 0)
+            return false;
+        p += n - 1;
+    }
+    return true;
+}
+
+/* link.<EventType> = <template>: the last one of a type wins. */
+static int parse_link(projector_projection *proj, const char *key, const char *value,
+                      const outbox_conf_item *item, char *errstr, size_t errstr_size)
+{
+    char at[512];
+    const char *type = key + 5;
+    if (*type == '\0' || !projector_link_template_valid(value)) {
+        fail(errstr, errstr_size,
+             "invalid %s = '%s' in [projection %s] at %s: write link.<EventType> = a path or "
+             "URL using only {aggregate_id}, {aggregate_type}, {id} and {type}, e.g. "
+             "link.PostCreated = /posts/{aggregate_id}",
+             key, value, proj->name, where(item, at, sizeof at));
+        return -1;
+    }
+    for (size_t i = 0; i < proj->link_count; i++)
+        if (strcmp(proj->link_types[i], type) == 0)
+            return set_string(&proj->links[i], value) ? -1 : 0;
+    char **types = realloc(proj->link_types, (proj->link_count + 1) * sizeof *types);
+    if (types == NULL)
+        goto nomem;
+    proj->link_types = types;
+    char **links = realloc(proj->links, (proj->link_count + 1) * sizeof *links);
+    if (links == NULL)
+        goto nomem;
+    proj->links = links;
+    types[proj->link_count] = strdup(type);
+    links[proj->link_count] = strdup(value);
+    if (types[proj->link_count] == NULL || links[proj->link_count] == NULL) {
+        free(types[proj->link_count]);
+        free(links[proj->link_count]);
+        goto nomem;
+    }
+    proj->link_count++;
+    return 0;
+nomem:
+    fail(errstr, errstr_size, "out of memory");
+    return -1;
+}
+
 static int apply_item(projector_projection *proj, const outbox_conf_item *item, char *errstr,
                       size_t errstr_size)
 {
@@ -325,6 +400,8 @@ static int apply_item(projector_projection *proj, const outbox_conf_item *item, 
             }
         return 0;
     }
+    if (strncmp(key, "link.", 5) == 0)
+        return parse_link(proj, key, value, item, errstr, errstr_size);
     bool set = strncmp(key, "sqlset.", 7) == 0;
     if (set || strncmp(key, "sql.", 4) == 0) {
         const char *type = key + (set ? 7 : 4);

@@ -73,7 +73,17 @@ typedef struct projector_projection {
     projector_start start;
     projector_mapping *mappings;
     size_t mapping_count;
+    char **link_types; /* link.<Type>: event types with a resource link ... */
+    char **links;      /* ... and their URL templates ("/posts/{aggregate_id}") */
+    size_t link_count;
 } projector_projection;
+
+/* The link template of event_type (link.<Type>), or NULL. */
+const char *projector_projection_link(const projector_projection *proj, const char *event_type);
+
+/* True when a link template only uses the placeholders {aggregate_id}, {aggregate_type}, {id}
+ * and {type}, has no other brace and starts with '/' or "http". Pure. */
+bool projector_link_template_valid(const char *tmpl);
 
 /* Every projection of a configuration, in order of first appearance. */
 typedef struct projector_projections {

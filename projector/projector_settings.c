@@ -66,6 +66,17 @@ static const outbox_conf_def defs[] = {
     OUTBOX_CONF_STR("http.bind", S, http_bind, "127.0.0.1", 0, "HTTP listen address"),
     OUTBOX_CONF_INT("http.port", S, http_port, "9188", 0, 65535,
                     "HTTP port (0 = any free port, logged)"),
+    OUTBOX_CONF_INT("http.max-connections", S, http_max_connections, "1100", 8, 10000,
+                    "Most open HTTP connections (one thread and one file descriptor each); "
+                    "event streams count"),
+    OUTBOX_CONF_INT("http.sse-max-clients", S, sse_max_clients, "1000", 1, 10000,
+                    "Most open GET /events/stream connections per projection (more: 503)"),
+    OUTBOX_CONF_INT("http.sse-backlog", S, sse_backlog, "4096", 16, 1000000,
+                    "Events kept per projection for slow stream clients; a client further "
+                    "behind is disconnected (it resumes with Last-Event-ID)"),
+    OUTBOX_CONF_INT("http.sse-replay-max", S, sse_replay_max, "10000", 0, 1000000,
+                    "Most events replayed to a stream client resuming with Last-Event-ID; "
+                    "beyond it the client gets `event: reset`"),
     OUTBOX_CONF_ENUM("log.level", S, log_level, "info", log_levels, "error, warn, info or debug"),
     OUTBOX_CONF_ENUM("log.format", S, log_format, "text", log_formats, "text or json lines"),
     OUTBOX_CONF_END};

@@ -36,6 +36,10 @@ typedef struct projector_settings {
     bool http_enabled;
     char *http_bind;
     int64_t http_port;
+    int64_t http_max_connections;
+    int64_t sse_max_clients;
+    int64_t sse_backlog;
+    int64_t sse_replay_max;
     int log_level;
     int log_format;
     projector_projections projections; /* from [projection NAME] sections */

@@ -21,16 +21,18 @@ static const char SQL_GEN[] =
 static const char SQL_GEN_READ[] =
     "SELECT generation FROM projector_projections WHERE projection = $1";
 static const char SQL_DEDUP[] =
-    "INSERT INTO projector_dedup (projection, event_id) SELECT $1, u FROM unnest($2::uuid[]) AS u "
-    "ON CONFLICT DO NOTHING RETURNING event_id::text";
+    "INSERT INTO projector_dedup (projection, event_id, event_type, aggregate_type, aggregate_id) "
+    "SELECT $1, u, y, g, a FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[]) AS "
+    "x(u, y, g, a) ON CONFLICT DO NOTHING RETURNING event_id::text";
 static const char SQL_DEAD[] =
     "INSERT INTO projector_dead_letters (projection, topic, partition, \"offset\", event_id, "
-    "event_type, sqlstate, reason, dlq_topic) SELECT $1, t, p, o, e, y, s, r, d FROM "
-    "unnest($2::text[], $3::int[], $4::bigint[], $5::uuid[], $6::text[], $7::text[], $8::text[], "
-    "$9::text[]) AS u(t, p, o, e, y, s, r, d) ON CONFLICT (projection, topic, partition, "
-    "\"offset\") DO UPDATE SET event_id = EXCLUDED.event_id, event_type = EXCLUDED.event_type, "
-    "sqlstate = EXCLUDED.sqlstate, reason = EXCLUDED.reason, dlq_topic = EXCLUDED.dlq_topic, "
-    "failed_at = now()";
+    "event_type, sqlstate, reason, dlq_topic, aggregate_type, aggregate_id) SELECT $1, t, p, o, "
+    "e, y, s, r, d, g, a FROM unnest($2::text[], $3::int[], $4::bigint[], $5::uuid[], $6::text[], "
+    "$7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) AS u(t, p, o, e, y, s, r, d, "
+    "g, a) ON CONFLICT (projection, topic, partition, \"offset\") DO UPDATE SET event_id = "
+    "EXCLUDED.event_id, event_type = EXCLUDED.event_type, sqlstate = EXCLUDED.sqlstate, reason = "
+    "EXCLUDED.reason, dlq_topic = EXCLUDED.dlq_topic, aggregate_type = EXCLUDED.aggregate_type, "
+    "aggregate_id = EXCLUDED.aggregate_id, failed_at = now()";
 static const char SQL_OFFSETS[] =
     "INSERT INTO projector_offsets (projection, topic, partition, next_offset, updated_at) "
     "SELECT $1, t, p, o, now() FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, o) "
@@ -59,7 +61,7 @@ struct projector_store {
     const projector_projection *proj;
     char *conninfo;
     PGconn *conn;
-    outbox_buf a[8]; /* array literal buffers, reused */
+    outbox_buf a[10]; /* array literal buffers, reused */
     outbox_buf notify;
     long *slots;              /* per pipelined query: event index, or a SLOT_* kind */
     projector_run *slot_runs; /* per pipelined query with an event index: its statement */
@@ -710,9 +712,11 @@ static projector_rc apply_once(projector_store *store, projector_batch *batch, i
     }
     projector_batch_reset(batch);
 
-    /* Array literal of the live events' ids, in batch order. */
-    outbox_buf *ids = &store->a[0];
-    if (projector_pgarray_begin(ids))
+    /* Array literals of the live events' ids, types and aggregates, in batch order. */
+    outbox_buf *ids = &store->a[0], *types = &store->a[1], *agg_types = &store->a[2],
+               *agg_ids = &store->a[3];
+    if (projector_pgarray_begin(ids) || projector_pgarray_begin(types) ||
+        projector_pgarray_begin(agg_types) || projector_pgarray_begin(agg_ids))
         goto nomem;
     for (size_t i = 0; i < batch->count; i++) {
         projector_event *ev = &batch->events[i];
@@ -720,11 +724,15 @@ static projector_rc apply_once(projector_store *store, projector_batch *batch, i
             dead++;
             continue;
         }
-        if (projector_pgarray_add(ids, ev->id, live == 0))
+        if (projector_pgarray_add(ids, ev->id, live == 0) ||
+            projector_pgarray_add(types, ev->event_type, live == 0) ||
+            projector_pgarray_add(agg_types, ev->aggregate_type, live == 0) ||
+            projector_pgarray_add(agg_ids, ev->aggregate_id, live == 0))
             goto nomem;
         live++;
     }
-    if (projector_pgarray_end(ids))
+    if (projector_pgarray_end(ids) || projector_pgarray_end(types) ||
+        projector_pgarray_end(agg_types) || projector_pgarray_end(agg_ids))
         goto nomem;
 
     if (PQenterPipelineMode(store->conn) != 1) {
@@ -737,11 +745,12 @@ static projector_rc apply_once(projector_store *store, projector_batch *batch, i
     {
         const char *begin[1] = {"BEGIN"};
         const char *set_immediate[1] = {"SET CONSTRAINTS ALL IMMEDIATE"};
-        const char *p_dedup[2] = {name, (const char *)ids->data};
+        const char *p_dedup[5] = {name, (const char *)ids->data, (const char *)types->data,
+                                  (const char *)agg_types->data, (const char *)agg_ids->data};
         if (send_query(store, &nslots, SLOT_INTERNAL, NULL, 0, begin) ||
             (immediate && send_query(store, &nslots, SLOT_INTERNAL, NULL, 0, set_immediate)) ||
             send_query(store, &nslots, SLOT_GEN, "projector_gen", 1, &name) ||
-            (live > 0 && send_query(store, &nslots, SLOT_DEDUP, "projector_dedup", 2, p_dedup)) ||
+            (live > 0 && send_query(store, &nslots, SLOT_DEDUP, "projector_dedup", 5, p_dedup)) ||
             PQpipelineSync(store->conn) != 1)
             goto send_failed;
     }
@@ -807,13 +816,15 @@ static projector_rc apply_once(projector_store *store, projector_batch *batch, i
     }
     if (dead > 0) {
         outbox_buf *t = &store->a[1], *p = &store->a[2], *o = &store->a[3], *e = &store->a[4],
-                   *y = &store->a[5], *s = &store->a[6], *r = &store->a[7];
+                   *y = &store->a[5], *s = &store->a[6], *r = &store->a[7], *g = &store->a[8],
+                   *ag = &store->a[9];
         outbox_buf *d = &store->notify; /* reused below only after this statement is sent */
         int first = 1;
         if (projector_pgarray_begin(t) || projector_pgarray_begin(p) ||
             projector_pgarray_begin(o) || projector_pgarray_begin(e) ||
             projector_pgarray_begin(y) || projector_pgarray_begin(s) ||
-            projector_pgarray_begin(r) || projector_pgarray_begin(d))
+            projector_pgarray_begin(r) || projector_pgarray_begin(d) ||
+            projector_pgarray_begin(g) || projector_pgarray_begin(ag))
             goto nomem;
         for (size_t i = 0; i < batch->count; i++) {
             projector_event *ev = &batch->events[i];
@@ -829,25 +840,30 @@ static projector_rc apply_once(projector_store *store, projector_batch *batch, i
                 projector_pgarray_add(y, ev->event_type, first) ||
                 projector_pgarray_add(s, ev->sqlstate[0] ? ev->sqlstate : NULL, first) ||
                 projector_pgarray_add(r, ev->reason ? ev->reason : "unknown", first) ||
-                projector_pgarray_add(d, dlq, first))
+                projector_pgarray_add(d, dlq, first) ||
+                projector_pgarray_add(g, ev->aggregate_type, first) ||
+                projector_pgarray_add(ag, ev->aggregate_id, first))
                 goto nomem;
             first = 0;
             result->dead++;
         }
         if (projector_pgarray_end(t) || projector_pgarray_end(p) || projector_pgarray_end(o) ||
             projector_pgarray_end(e) || projector_pgarray_end(y) || projector_pgarray_end(s) ||
-            projector_pgarray_end(r) || projector_pgarray_end(d))
+            projector_pgarray_end(r) || projector_pgarray_end(d) || projector_pgarray_end(g) ||
+            projector_pgarray_end(ag))
             goto nomem;
-        const char *params[9] = {name,
-                                 (const char *)t->data,
-                                 (const char *)p->data,
-                                 (const char *)o->data,
-                                 (const char *)e->data,
-                                 (const char *)y->data,
-                                 (const char *)s->data,
-                                 (const char *)r->data,
-                                 (const char *)d->data};
-        if (send_query(store, &nslots, SLOT_INTERNAL, "projector_dead", 9, params))
+        const char *params[11] = {name,
+                                  (const char *)t->data,
+                                  (const char *)p->data,
+                                  (const char *)o->data,
+                                  (const char *)e->data,
+                                  (const char *)y->data,
+                                  (const char *)s->data,
+                                  (const char *)r->data,
+                                  (const char *)d->data,
+                                  (const char *)g->data,
+                                  (const char *)ag->data};
+        if (send_query(store, &nslots, SLOT_INTERNAL, "projector_dead", 11, params))
             goto send_failed;
     }
     {

@@ -57,6 +57,19 @@ CREATE TABLE IF NOT EXISTS projector_dead_letters (
 );
 CREATE INDEX IF NOT EXISTS projector_dead_letters_event ON projector_dead_letters (projection, event_id);
 
+-- What GET /events/stream (Server-Sent Events) and GET /events/{id} tell about an event besides
+-- its status: its type and aggregate (Kafka headers event_type, aggregate_type, aggregate_id),
+-- for the `data:` of each stream message, the filter by aggregate and the resource link. NULL
+-- in rows written before these columns existed. Added here so an existing database upgrades by
+-- running this file again.
+ALTER TABLE projector_dedup ADD COLUMN IF NOT EXISTS event_type text;
+ALTER TABLE projector_dedup ADD COLUMN IF NOT EXISTS aggregate_type text;
+ALTER TABLE projector_dedup ADD COLUMN IF NOT EXISTS aggregate_id text;
+ALTER TABLE projector_dead_letters ADD COLUMN IF NOT EXISTS aggregate_type text;
+ALTER TABLE projector_dead_letters ADD COLUMN IF NOT EXISTS aggregate_id text;
+-- A stream resumed with Last-Event-ID replays the dead letters after a time: by failed_at.
+CREATE INDEX IF NOT EXISTS projector_dead_letters_failed_at ON projector_dead_letters (projection, failed_at);
+
 -- Read-your-writes from SQL: where is event `event_id` in projection `projection`?
 --   'applied'             its dedup row exists (committed; until dedup-retention prunes it)
 --   'failed: <reason>'    dead-lettered (projector_dead_letters.reason)
