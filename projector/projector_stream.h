@@ -118,10 +118,9 @@ typedef struct projector_stream_feeder projector_stream_feeder;
 /* Start feeding `channel` from projection `proj` (its notify channel must not be empty) in
  * the database `conninfo`. All borrowed; they must outlive the feeder. NULL on ENOMEM or
  * when the thread cannot start (errstr). Main thread. */
-projector_stream_feeder *projector_stream_feeder_start(const projector_projection *proj,
-                                                       const char *conninfo,
-                                                       outbox_http_channel *channel, char *errstr,
-                                                       size_t errstr_size)
+projector_stream_feeder *
+projector_stream_feeder_start(const projector_projection *proj, const char *conninfo,
+                              outbox_http_channel *channel, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 /* Stop the thread (within ~0.5 s), close its connection, free. NULL is a no-op. Main thread. */

@@ -55,7 +55,8 @@ static void test_cursor_parse_rejects_what_it_did_not_write(void **state)
 static void test_cursor_order_is_time_then_kind_then_id(void **state)
 {
     (void)state;
-    projector_cursor a = {.at_us = 10, .kind = 1, .id = "b"}, b = {.at_us = 11, .kind = 0, .id = "a"};
+    projector_cursor a = {.at_us = 10, .kind = 1, .id = "b"},
+                     b = {.at_us = 11, .kind = 0, .id = "a"};
     assert_true(projector_cursor_cmp(&a, &b) < 0);
     b.at_us = 10;
     assert_true(projector_cursor_cmp(&a, &b) > 0); /* applied before failed at one instant */
@@ -148,29 +149,29 @@ static void test_stream_request_parse(void **state)
     projector_cursor after;
     bool has_after = true;
     size_t index = 9;
-    assert_int_equal(projector_httpd_stream_parse("counts", NULL, projections, 2, &index, &after,
-                                                  &has_after),
-                     PROJECTOR_HTTPD_STREAM_OK);
+    assert_int_equal(
+        projector_httpd_stream_parse("counts", NULL, projections, 2, &index, &after, &has_after),
+        PROJECTOR_HTTPD_STREAM_OK);
     assert_int_equal(index, 1);
     assert_false(has_after);
-    assert_int_equal(projector_httpd_stream_parse(NULL, "12-a-" ID, projections, 1, &index, &after,
-                                                  &has_after),
-                     PROJECTOR_HTTPD_STREAM_OK);
+    assert_int_equal(
+        projector_httpd_stream_parse(NULL, "12-a-" ID, projections, 1, &index, &after, &has_after),
+        PROJECTOR_HTTPD_STREAM_OK);
     assert_int_equal(index, 0);
     assert_true(has_after);
     assert_int_equal(after.at_us, 12);
-    assert_int_equal(projector_httpd_stream_parse(NULL, NULL, projections, 2, &index, &after,
-                                                  &has_after),
-                     PROJECTOR_HTTPD_STREAM_SAY_WHICH);
-    assert_int_equal(projector_httpd_stream_parse("Query", NULL, projections, 2, &index, &after,
-                                                  &has_after),
-                     PROJECTOR_HTTPD_STREAM_NO_PROJECTION);
-    assert_int_equal(projector_httpd_stream_parse("query", "12", projections, 2, &index, &after,
-                                                  &has_after),
-                     PROJECTOR_HTTPD_STREAM_BAD_CURSOR);
-    assert_int_equal(projector_httpd_stream_parse("query", "", projections, 2, &index, &after,
-                                                  &has_after),
-                     PROJECTOR_HTTPD_STREAM_OK); /* an empty Last-Event-ID: from now */
+    assert_int_equal(
+        projector_httpd_stream_parse(NULL, NULL, projections, 2, &index, &after, &has_after),
+        PROJECTOR_HTTPD_STREAM_SAY_WHICH);
+    assert_int_equal(
+        projector_httpd_stream_parse("Query", NULL, projections, 2, &index, &after, &has_after),
+        PROJECTOR_HTTPD_STREAM_NO_PROJECTION);
+    assert_int_equal(
+        projector_httpd_stream_parse("query", "12", projections, 2, &index, &after, &has_after),
+        PROJECTOR_HTTPD_STREAM_BAD_CURSOR);
+    assert_int_equal(
+        projector_httpd_stream_parse("query", "", projections, 2, &index, &after, &has_after),
+        PROJECTOR_HTTPD_STREAM_OK); /* an empty Last-Event-ID: from now */
 }
 
 static void test_event_body_has_the_link_when_applied(void **state)
@@ -182,8 +183,8 @@ static void test_event_body_has_the_link_when_applied(void **state)
     assert_int_equal(status, 200);
     assert_non_null(strstr(body, "\"link\":\"/posts/1\""));
     free(body);
-    body = projector_httpd_event_body_link("p", ID, NULL, NULL, NULL, NULL, NULL, "/posts/1",
-                                           &status);
+    body =
+        projector_httpd_event_body_link("p", ID, NULL, NULL, NULL, NULL, NULL, "/posts/1", &status);
     assert_int_equal(status, 202);
     assert_null(strstr(body, "link"));
     free(body);
@@ -194,7 +195,10 @@ static int parse_one(const char *key, const char *value, projector_projections *
 {
     outbox_conf_item items[3] = {
         {.section = "projection blog", .key = "topics", .value = "t", .file = "x.ini", .line = 1},
-        {.section = "projection blog", .key = "sql.A", .value = "SELECT 1", .file = "x.ini",
+        {.section = "projection blog",
+         .key = "sql.A",
+         .value = "SELECT 1",
+         .file = "x.ini",
          .line = 2},
         {.section = "projection blog", .key = key, .value = value, .file = "x.ini", .line = 3},
     };
