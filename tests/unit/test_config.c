@@ -262,6 +262,19 @@ static void count_confwarn(const rd_kafka_t *rk, int level, const char *fac, con
         confwarns++;
 }
 
+/* Create (and destroy) a client of `type` from rk_conf (taken): how many CONFWARN lines
+ * librdkafka logged about its configuration. */
+static int confwarns_of(rd_kafka_type_t type, rd_kafka_conf_t *rk_conf)
+{
+    char rk_err[512];
+    rd_kafka_conf_set_log_cb(rk_conf, count_confwarn);
+    confwarns = 0;
+    rd_kafka_t *rk = rd_kafka_new(type, rk_conf, rk_err, sizeof rk_err);
+    assert_non_null(rk);
+    rd_kafka_destroy(rk);
+    return confwarns;
+}
+
 /* The shared [kafka] list of the projector: each client gets its kind's keys and warns about
  * none. */
 static void test_kafka_apply_for_gives_each_client_its_keys(void **state)
@@ -295,12 +308,7 @@ static void test_kafka_apply_for_gives_each_client_its_keys(void **state)
         if (type == RD_KAFKA_CONSUMER)
             assert_int_equal(rd_kafka_conf_set(rk_conf, "group.id", "g", rk_err, sizeof rk_err),
                              RD_KAFKA_CONF_OK);
-        rd_kafka_conf_set_log_cb(rk_conf, count_confwarn);
-        confwarns = 0;
-        rd_kafka_t *rk = rd_kafka_new(type, rk_conf, rk_err, sizeof rk_err);
-        assert_non_null(rk);
-        rd_kafka_destroy(rk);
-        assert_int_equal(confwarns, 0);
+        assert_int_equal(confwarns_of(type, rk_conf), 0);
     }
     release(&r);
 }
@@ -310,18 +318,13 @@ static void test_kafka_apply_all_to_a_producer_warns(void **state)
 {
     const char *sets[] = {"kafka.session.timeout.ms=6000", "kafka.bootstrap.servers=127.0.0.1:9"};
     load_result r;
-    char err[512], rk_err[512];
+    char err[512];
 
     load(&r, NULL, NULL, sets, 2);
     assert_int_equal(r.rc, 0);
     rd_kafka_conf_t *rk_conf = rd_kafka_conf_new();
     assert_int_equal(outbox_conf_kafka_apply(r.conf, rk_conf, err, sizeof err), 0);
-    rd_kafka_conf_set_log_cb(rk_conf, count_confwarn);
-    confwarns = 0;
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, rk_conf, rk_err, sizeof rk_err);
-    assert_non_null(rk);
-    rd_kafka_destroy(rk);
-    assert_int_equal(confwarns, 1);
+    assert_int_equal(confwarns_of(RD_KAFKA_PRODUCER, rk_conf), 1);
     release(&r);
 }
 
