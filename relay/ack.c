@@ -101,6 +101,17 @@ int relay_ack_txn_add(relay_ack *ack, uint64_t seq, size_t bytes)
     return 0;
 }
 
+int relay_ack_txn_extend(relay_ack *ack, uint64_t seq, size_t bytes)
+{
+    struct ack_txn *txn = ack_txn_at(ack, seq);
+    if (!txn || txn->pending == 0)
+        return -1;
+    txn->pending++;
+    ack->inflight_msgs++;
+    ack->inflight_bytes += bytes;
+    return 0;
+}
+
 int relay_ack_txn_commit(relay_ack *ack, uint64_t seq, uint64_t end_lsn)
 {
     struct ack_txn *txn = ack_open_txn(ack, seq);

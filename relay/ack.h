@@ -36,6 +36,14 @@ uint64_t relay_ack_txn_begin(relay_ack *ack) __attribute__((warn_unused_result))
 int relay_ack_txn_add(relay_ack *ack, uint64_t seq, size_t bytes)
     __attribute__((warn_unused_result));
 
+/* One more message of transaction `seq` (open, or committed and not yet confirmable because
+ * one of its messages is still in flight) will be handed to the producer: e.g. the dead letter
+ * of a message the broker refused, filed from its delivery report. The transaction stays
+ * unconfirmable until that message is delivered too. Returns 0, or -1 if seq is not tracked or
+ * has nothing in flight (it may already be confirmable). */
+int relay_ack_txn_extend(relay_ack *ack, uint64_t seq, size_t bytes)
+    __attribute__((warn_unused_result));
+
 /* The open transaction `seq` committed; `end_lsn` is the Commit message's end LSN, the position
  * to confirm once all its messages are delivered. Returns 0, or -1 if seq is not open or the
  * LSN goes backwards. */

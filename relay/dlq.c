@@ -4,7 +4,7 @@
 
 static const char *const dlq_reason_names[RELAY_DLQ_REASONS] = {
     "invalid_json",  "null_column",       "unknown_event_type", "schema_mismatch",
-    "invalid_topic", "registry_rejected", "bad_table",
+    "invalid_topic", "registry_rejected", "bad_table",          "too_large",
 };
 
 const char *relay_dlq_reason_name(relay_dlq_reason why)
@@ -39,4 +39,26 @@ size_t relay_dlq_headers(relay_dlq_reason why, const char *reason, const char *i
     out[2] = (relay_header){"outbox.dlq.topic", intended, strlen(intended)};
     out[3] = (relay_header){"outbox.dlq.source", "outbox-relay", 12};
     return RELAY_DLQ_NHEADERS;
+}
+
+size_t relay_dlq_too_large_headers(const relay_header *in, size_t n, relay_header *out, size_t cap,
+                                   size_t *omitted)
+{
+    size_t count = 0, own = 0, own_bytes = 0;
+    for (size_t i = 0; i < n && count < cap; i++)
+        if (relay_route_header_reserved(in[i].name))
+            out[count++] = in[i];
+    for (size_t i = 0; i < n && count < cap; i++) {
+        if (relay_route_header_reserved(in[i].name))
+            continue;
+        size_t bytes = strlen(in[i].name) + in[i].value_len;
+        if (own == RELAY_DLQ_TOO_LARGE_MAX_HEADERS ||
+            own_bytes + bytes > RELAY_DLQ_TOO_LARGE_HEADER_BYTES)
+            continue;
+        out[count++] = in[i];
+        own++;
+        own_bytes += bytes;
+    }
+    *omitted = n - count;
+    return count;
 }

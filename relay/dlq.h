@@ -23,6 +23,7 @@ typedef enum relay_dlq_reason {
     RELAY_DLQ_INVALID_TOPIC,
     RELAY_DLQ_REGISTRY_REJECTED,
     RELAY_DLQ_BAD_TABLE,
+    RELAY_DLQ_TOO_LARGE, /* Kafka refused the record as too large: a small record, no payload */
     RELAY_DLQ_REASONS
 } relay_dlq_reason;
 
@@ -40,5 +41,17 @@ int relay_dlq_topic(const char *template, const char *fallback, const char *even
  * point to `reason` and `intended_topic` (NULL: ""), which must outlive them. Returns how many. */
 size_t relay_dlq_headers(relay_dlq_reason why, const char *reason, const char *intended_topic,
                          relay_header out[RELAY_DLQ_NHEADERS]);
+
+/* How many of the event's own headers (beyond the relay's reserved ones) and how many of their
+ * bytes a too-large dead letter carries at most, so that it stays small. */
+#define RELAY_DLQ_TOO_LARGE_MAX_HEADERS 64
+#define RELAY_DLQ_TOO_LARGE_HEADER_BYTES 8192
+
+/* The headers of an event's too-large dead letter, chosen from its `n` headers `in`: every
+ * relay header (relay_route_header_reserved(): id, event_type, aggregate_type, aggregate_id,
+ * outbox.*), then the others in order within the limits above. Writes at most `cap` to `out`
+ * (pointing into `in`'s strings) and returns how many; *omitted is how many were left out. */
+size_t relay_dlq_too_large_headers(const relay_header *in, size_t n, relay_header *out, size_t cap,
+                                   size_t *omitted);
 
 #endif

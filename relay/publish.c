@@ -11,15 +11,27 @@ struct relay_publish {
 };
 
 /* Delivery reports arrive here from rd_kafka_poll/flush, on the polling thread. The message
- * opaque is the transaction's sequence number. */
+ * opaque is the transaction's sequence number shifted left once, with the dead-letter flag in
+ * bit 0. */
 static void publish_dr_msg(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
     relay_publish *pub = opaque;
-    uint64_t seq = (uint64_t)(uintptr_t)msg->_private;
-    size_t bytes = msg->key_len + msg->len;
-    const char *reason = msg->err ? rd_kafka_err2str(msg->err) : NULL;
+    uint64_t tag = (uint64_t)(uintptr_t)msg->_private;
+    relay_publish_report report = {
+        .seq = tag >> 1,
+        .dead_letter = (tag & 1) != 0,
+        .bytes = msg->key_len + msg->len,
+        .err = msg->err,
+        .topic = rd_kafka_topic_name(msg->rkt),
+        .reason = msg->err ? rd_kafka_err2str(msg->err) : NULL,
+        .key = msg->key,
+        .key_len = msg->key_len,
+        .value_len = msg->len,
+    };
+    if (rd_kafka_message_headers(msg, &report.headers) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        report.headers = NULL;
     if (pub->cb)
-        pub->cb(pub->ctx, seq, bytes, msg->err, rd_kafka_topic_name(msg->rkt), reason);
+        pub->cb(pub->ctx, &report);
 }
 
 /* librdkafka's own default for a global or topic-level property, or "" when unknown. */
@@ -91,8 +103,9 @@ rd_kafka_resp_err_t relay_publish_send(relay_publish *pub, const char *topic, co
                                        size_t key_len, const void *value, size_t value_len,
                                        const relay_header *headers, size_t nheaders,
                                        const relay_header *extra, size_t nextra, uint64_t seq,
-                                       char *errstr, size_t errstr_size)
+                                       int flags, char *errstr, size_t errstr_size)
 {
+    uint64_t tag = seq << 1 | ((flags & RELAY_PUBLISH_DEAD_LETTER) ? 1 : 0);
     rd_kafka_headers_t *hdrs = rd_kafka_headers_new(nheaders + nextra);
     for (size_t i = 0; i < nheaders; i++)
         rd_kafka_header_add(hdrs, headers[i].name, -1, headers[i].value,
@@ -103,7 +116,7 @@ rd_kafka_resp_err_t relay_publish_send(relay_publish *pub, const char *topic, co
         rd_kafka_producev(pub->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
                           RD_KAFKA_V_VALUE((void *)(uintptr_t)value, value_len),
                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
-                          RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq), RD_KAFKA_V_END);
+                          RD_KAFKA_V_OPAQUE((void *)(uintptr_t)tag), RD_KAFKA_V_END);
     if (err) {
         rd_kafka_headers_destroy(hdrs); /* not taken over on failure */
         snprintf(errstr, errstr_size, "produce to %s: %s", topic, rd_kafka_err2str(err));

@@ -19,11 +19,27 @@
 
 typedef struct relay_publish relay_publish;
 
-/* A delivery report: `err` is RD_KAFKA_RESP_ERR_NO_ERROR on success; otherwise the message is
- * lost for good (librdkafka retried until message.timeout.ms). `bytes` is what
- * relay_publish_send counted for it. */
-typedef void(relay_publish_dr_cb)(void *ctx, uint64_t seq, size_t bytes, rd_kafka_resp_err_t err,
-                                  const char *topic, const char *reason);
+/* A delivery report. `err` is RD_KAFKA_RESP_ERR_NO_ERROR on success; otherwise the message is
+ * lost for good (librdkafka retried until message.timeout.ms, or the broker refused it, e.g.
+ * RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE). Everything points into librdkafka's message and is
+ * valid only during the callback (copy what is kept). */
+typedef struct relay_publish_report {
+    uint64_t seq;     /* the transaction's sequence number given to relay_publish_send */
+    bool dead_letter; /* sent with RELAY_PUBLISH_DEAD_LETTER */
+    size_t bytes;     /* what relay_publish_send counted for it (key + value) */
+    rd_kafka_resp_err_t err;
+    const char *topic;
+    const char *reason; /* NULL on success */
+    const void *key;
+    size_t key_len;
+    size_t value_len;
+    rd_kafka_headers_t *headers; /* may be NULL */
+} relay_publish_report;
+
+typedef void(relay_publish_dr_cb)(void *ctx, const relay_publish_report *report);
+
+/* relay_publish_send flags. */
+#define RELAY_PUBLISH_DEAD_LETTER 0x1 /* the message is a dead letter (reported as such) */
 
 /* Create the producer from `conf` (ownership taken, also on failure; the caller sets its
  * pointer to NULL). Forces enable.idempotence=true and acks=all, and sets the relay's defaults
@@ -33,14 +49,16 @@ int relay_publish_new(rd_kafka_conf_t *conf, relay_publish_dr_cb *cb, void *ctx,
                       relay_publish **out, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
-/* Enqueue one message (copied). Returns 0; RD_KAFKA_RESP_ERR__QUEUE_FULL when librdkafka's
- * queue is full (poll, then retry); another error code with errstr for a message that can
- * never be sent (e.g. too large). `bytes` is key + value length for the in-flight count. */
+/* Enqueue one message (copied), `headers` then `extra` as its headers, `flags`
+ * RELAY_PUBLISH_*. Returns 0; RD_KAFKA_RESP_ERR__QUEUE_FULL when librdkafka's queue is full
+ * (poll, then retry); RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE for a message above
+ * kafka.message.max.bytes; another error code with errstr for a message that can never be
+ * sent. The report's `bytes` is key + value length, for the in-flight count. */
 rd_kafka_resp_err_t relay_publish_send(relay_publish *pub, const char *topic, const void *key,
                                        size_t key_len, const void *value, size_t value_len,
                                        const relay_header *headers, size_t nheaders,
                                        const relay_header *extra, size_t nextra, uint64_t seq,
-                                       char *errstr, size_t errstr_size)
+                                       int flags, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 /* Serve delivery reports, waiting at most timeout_ms for the first. Returns how many. */

@@ -28,6 +28,7 @@
 #include "relcache.h"
 #include "route.h"
 #include "stream.h"
+#include "toolarge.h"
 #include "wire.h"
 
 #define COMPONENT "relay"
@@ -48,6 +49,8 @@ struct relay {
     relay_idcache *ids;
     relay_relcache *rels;
     relay_lag *lag;
+    relay_toolarge_queue *too_large; /* refused by the broker, dead letters not yet produced */
+    bool sending_too_large;          /* relay_send_too_large() is running (no re-entry) */
 
     /* the transaction being received */
     bool in_txn;
@@ -107,24 +110,56 @@ static void relay_fail(relay *r, const char *fmt, ...)
 
 /* ---------------------------------------------------------------- delivery reports */
 
-static void on_delivery(void *ctx, uint64_t seq, size_t bytes, rd_kafka_resp_err_t err,
-                        const char *topic, const char *reason)
+/* The broker refused an event as too large: queue its small dead letter, which joins the
+ * event's transaction (still unconfirmable: this message is in flight until accounted for).
+ * 0, or -1 when it cannot (the caller fails the relay). */
+static int relay_too_large_report(relay *r, const relay_publish_report *rep)
+{
+    if (relay_ack_txn_extend(r->ack, rep->seq, rep->key_len) != 0)
+        return -1;
+    if (relay_toolarge_push(r->too_large, rep->seq, rep->topic, rep->key, rep->key_len,
+                            rep->value_len, rep->headers) != 0) {
+        /* Given up: take the reserved message back, so the counts stay exact. */
+        if (relay_ack_delivered(r->ack, rep->seq, rep->key_len) != 0)
+            outbox_log_error(COMPONENT, "internal error: reserved dead letter not tracked");
+        return -1;
+    }
+    return 0;
+}
+
+/* What a permanent delivery failure's message adds for a too-large refusal. */
+static const char *refusal_note(const relay_publish_report *rep)
+{
+    if (rep->err != RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+        return "";
+    return rep->dead_letter ? " (a dead letter)" : " (relay.on-too-large = stop)";
+}
+
+static void on_delivery(void *ctx, const relay_publish_report *rep)
 {
     relay *r = ctx;
-    if (err) {
+    if (rep->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && !rep->dead_letter &&
+        r->s->on_too_large == RELAY_TOO_LARGE_DEAD_LETTER && relay_too_large_report(r, rep) == 0) {
+        if (relay_ack_delivered(r->ack, rep->seq, rep->bytes) != 0)
+            relay_fail(r, "internal error: delivery report for unknown transaction %" PRIu64,
+                       rep->seq);
+        return;
+    }
+    if (rep->err) {
         INC(delivery_failures);
         relay_fail(r,
-                   "delivery to topic %s failed for good: %s; stopping without confirming it "
+                   "delivery to topic %s failed for good: %s%s; stopping without confirming it "
                    "(the slot stays at " RELAY_LSN_FMT ", a restart re-sends from there)",
-                   topic, reason, RELAY_LSN_ARGS(relay_ack_confirmable(r->ack)));
+                   rep->topic, rep->reason, refusal_note(rep),
+                   RELAY_LSN_ARGS(relay_ack_confirmable(r->ack)));
         /* Still account for it, so the tracker's counts stay exact. */
-        if (relay_ack_delivered(r->ack, seq, bytes) != 0)
+        if (relay_ack_delivered(r->ack, rep->seq, rep->bytes) != 0)
             outbox_log_error(COMPONENT, "failed delivery report for unknown transaction");
         return;
     }
     INC(events_acked);
-    if (relay_ack_delivered(r->ack, seq, bytes) != 0)
-        relay_fail(r, "internal error: delivery report for unknown transaction %" PRIu64, seq);
+    if (relay_ack_delivered(r->ack, rep->seq, rep->bytes) != 0)
+        relay_fail(r, "internal error: delivery report for unknown transaction %" PRIu64, rep->seq);
 }
 
 /* ---------------------------------------------------------------- status updates */
@@ -175,10 +210,13 @@ static int relay_status(relay *r, bool force, char *errstr, size_t errstr_size)
     return 0;
 }
 
+static void relay_send_too_large_queued(relay *r);
+
 /* Serve delivery reports and status updates: what every wait inside the loop calls. */
 int relay_loop_service(relay *r, int timeout_ms, char *errstr, size_t errstr_size)
 {
     relay_publish_poll(r->pub, timeout_ms);
+    relay_send_too_large_queued(r);
     char fatal[512];
     if (relay_publish_fatal(r->pub, fatal, sizeof(fatal)))
         relay_fail(r, "Kafka producer fatal error: %s", fatal);
@@ -189,19 +227,34 @@ int relay_loop_service(relay *r, int timeout_ms, char *errstr, size_t errstr_siz
 
 /* ---------------------------------------------------------------- producing */
 
+/* One message for the producer. */
+struct relay_msg {
+    const char *topic;
+    const void *key;
+    size_t key_len;
+    const void *value;
+    size_t value_len;
+    const relay_header *headers, *extra;
+    size_t nheaders, nextra;
+    uint64_t seq;
+    int flags;    /* RELAY_PUBLISH_* */
+    bool counted; /* already counted in its transaction (relay_ack_txn_extend) */
+};
+
 /* Hand one message to librdkafka, waiting (while serving reports and status) when its queue is
- * full. Returns 0, or -1 with the relay failed. */
-static int relay_produce(relay *r, const char *topic, const void *key, size_t key_len,
-                         const void *value, size_t value_len, const relay_header *extra,
-                         size_t nextra)
+ * full. Returns 0, 1 when librdkafka refuses it as larger than kafka.message.max.bytes (nothing
+ * sent, nothing counted), or -1 with the relay failed. */
+static int relay_send(relay *r, const struct relay_msg *m)
 {
     char err[512];
     for (;;) {
-        rd_kafka_resp_err_t rc =
-            relay_publish_send(r->pub, topic, key, key_len, value, value_len, r->ev.headers,
-                               r->ev.nheaders, extra, nextra, r->seq, err, sizeof(err));
+        rd_kafka_resp_err_t rc = relay_publish_send(r->pub, m->topic, m->key, m->key_len, m->value,
+                                                    m->value_len, m->headers, m->nheaders, m->extra,
+                                                    m->nextra, m->seq, m->flags, err, sizeof(err));
         if (rc == RD_KAFKA_RESP_ERR_NO_ERROR)
             break;
+        if (rc == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+            return 1;
         if (rc != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             relay_fail(r, "%s", err);
             return -1;
@@ -214,12 +267,120 @@ static int relay_produce(relay *r, const char *topic, const void *key, size_t ke
         if (r->failed)
             return -1;
     }
-    if (relay_ack_txn_add(r->ack, r->seq, key_len + value_len) != 0) {
+    if (!m->counted && relay_ack_txn_add(r->ack, m->seq, m->key_len + m->value_len) != 0) {
         relay_fail(r, "internal error: message outside a transaction");
         return -1;
     }
-    ADD(bytes_published, key_len + value_len);
+    ADD(bytes_published, m->key_len + m->value_len);
     return 0;
+}
+
+/* A message of the current event (its headers, its transaction): relay_send's results. */
+static int relay_produce(relay *r, const char *topic, const void *value, size_t value_len,
+                         const relay_header *extra, size_t nextra, int flags)
+{
+    const char *key = r->ev.aggregate_id;
+    struct relay_msg m = {.topic = topic,
+                          .key = key,
+                          .key_len = key ? strlen(key) : 0,
+                          .value = value,
+                          .value_len = value_len,
+                          .headers = r->ev.headers,
+                          .nheaders = r->ev.nheaders,
+                          .extra = extra,
+                          .nextra = nextra,
+                          .seq = r->seq,
+                          .flags = flags};
+    return relay_send(r, &m);
+}
+
+/* Produce the small dead letter of a too-large record: no value, the chosen headers, the dead
+ * letter's own headers with the size. 0, or -1 with the relay failed. */
+static int relay_send_too_large(relay *r, const relay_toolarge *t, bool counted)
+{
+    if (relay_dlq_topic(r->s->dlq_topic_template, r->s->dlq_fallback_topic, t->topic,
+                        &r->dlq_topic) != 0) {
+        relay_fail(r, "out of memory");
+        return -1;
+    }
+    char reason[160], size[24], omitted[24];
+    snprintf(reason, sizeof(reason),
+             "too large: a record of %zu bytes refused by Kafka (kafka.message.max.bytes or the "
+             "topic's max.message.bytes); the payload is not kept",
+             t->size);
+    snprintf(size, sizeof(size), "%zu", t->size);
+    snprintf(omitted, sizeof(omitted), "%zu", t->omitted);
+    relay_header extra[RELAY_DLQ_NHEADERS + 2];
+    size_t nextra = relay_dlq_headers(RELAY_DLQ_TOO_LARGE, reason, t->topic, extra);
+    extra[nextra++] = (relay_header){"outbox.dlq.size", size, strlen(size)};
+    if (t->omitted)
+        extra[nextra++] = (relay_header){"outbox.dlq.headers_omitted", omitted, strlen(omitted)};
+    struct relay_msg m = {.topic = (const char *)r->dlq_topic.data,
+                          .key = t->key,
+                          .key_len = t->key_len,
+                          .headers = t->headers,
+                          .nheaders = t->nheaders,
+                          .extra = extra,
+                          .nextra = nextra,
+                          .seq = t->seq,
+                          .flags = RELAY_PUBLISH_DEAD_LETTER,
+                          .counted = counted};
+    relay_header id = {"id", "(no id)", 7};
+    for (size_t i = 0; i < t->nheaders; i++)
+        if (strcmp(t->headers[i].name, "id") == 0)
+            id = t->headers[i];
+    outbox_log_warn(COMPONENT, "dead letter to %s: event %.*s for %s: %s",
+                    (const char *)r->dlq_topic.data, (int)id.value_len, id.value,
+                    t->topic ? t->topic : "(no topic)", reason);
+    int rc = relay_send(r, &m);
+    if (rc > 0)
+        relay_fail(r, "the dead letter of too-large event %.*s is itself too large",
+                   (int)id.value_len, id.value);
+    if (rc != 0)
+        return -1;
+    ADD(dead_letters[RELAY_DLQ_TOO_LARGE], 1);
+    return 0;
+}
+
+/* File the dead letters of the records the broker refused as too large (queued by the delivery
+ * reports). Not re-entered from the waits inside. */
+static void relay_send_too_large_queued(relay *r)
+{
+    if (r->sending_too_large)
+        return;
+    r->sending_too_large = true;
+    const relay_toolarge *t;
+    while ((t = relay_toolarge_peek(r->too_large)) && relay_send_too_large(r, t, true) == 0)
+        relay_toolarge_pop(r->too_large);
+    r->sending_too_large = false;
+}
+
+/* The current event (encoded as `size` bytes) is above kafka.message.max.bytes: stop, or file
+ * its small dead letter. 0, or -1 with the relay failed. */
+static int relay_event_too_large(relay *r, size_t value_len)
+{
+    const relay_event *ev = &r->ev;
+    const char *key = ev->aggregate_id;
+    size_t key_len = key ? strlen(key) : 0;
+    relay_header picked[RELAY_DLQ_TOO_LARGE_MAX_HEADERS + 16];
+    relay_toolarge t = {.seq = r->seq,
+                        .size = relay_record_size(key_len, value_len, ev->headers, ev->nheaders),
+                        .topic = ev->topic,
+                        .key = key,
+                        .key_len = key_len,
+                        .headers = picked};
+    if (r->s->on_too_large == RELAY_TOO_LARGE_STOP) {
+        relay_fail(r,
+                   "event %s (%s) at " RELAY_LSN_FMT " is too large for Kafka (%zu bytes, above "
+                   "kafka.message.max.bytes) and relay.on-too-large = stop: stopping without "
+                   "confirming its transaction",
+                   ev->id ? ev->id : "(no id)", ev->event_type ? ev->event_type : "?",
+                   RELAY_LSN_ARGS(r->meta.commit_lsn), t.size);
+        return -1;
+    }
+    t.nheaders = relay_dlq_too_large_headers(ev->headers, ev->nheaders, picked,
+                                             sizeof(picked) / sizeof(picked[0]), &t.omitted);
+    return relay_send_too_large(r, &t, false);
 }
 
 /* Publish the current event, unencoded, to its dead-letter topic with the reason in headers. */
@@ -234,13 +395,16 @@ static int relay_dead_letter(relay *r, relay_dlq_reason why, const char *reason)
     const char *topic = (const char *)r->dlq_topic.data;
     relay_header extra[RELAY_DLQ_NHEADERS];
     size_t nextra = relay_dlq_headers(why, reason, ev->topic, extra);
-    const char *key = ev->aggregate_id;
     outbox_log_warn(COMPONENT, "dead letter to %s: event %s (%s) at " RELAY_LSN_FMT ": %s", topic,
                     ev->id ? ev->id : "(no id)", ev->event_type ? ev->event_type : "?",
                     RELAY_LSN_ARGS(r->meta.commit_lsn), reason);
-    ADD(dead_letters[why], 1);
-    return relay_produce(r, topic, key, key ? strlen(key) : 0, ev->payload_raw, ev->payload_raw_len,
-                         extra, nextra);
+    int rc = relay_produce(r, topic, ev->payload_raw, ev->payload_raw_len, extra, nextra,
+                           RELAY_PUBLISH_DEAD_LETTER);
+    if (rc > 0) /* with its payload it is too large: the small one instead */
+        return relay_event_too_large(r, ev->payload_raw_len);
+    if (rc == 0)
+        ADD(dead_letters[why], 1);
+    return rc;
 }
 
 /* Wait (serving reports and status updates) for the backoff, or until stopped or failed.
@@ -423,16 +587,23 @@ static int relay_encode(relay *r, const outbox_schema *schema)
     return relay_event_failed(r, "encoding", err);
 }
 
+/* Produce the current event's encoded value to its topic; too large: relay.on-too-large. */
+static int relay_publish_value(relay *r, const void *value, size_t value_len)
+{
+    int rc = relay_produce(r, r->ev.topic, value, value_len, NULL, 0, 0);
+    if (rc > 0)
+        return relay_event_too_large(r, value_len);
+    if (rc == 0)
+        INC(events_published);
+    return rc;
+}
+
 /* Encode and publish the routed event in r->ev, or dead-letter it. */
 static int relay_publish_event(relay *r)
 {
     relay_event *ev = &r->ev;
-    const char *key = ev->aggregate_id;
-    if (ev->payload_bytes) { /* bytea: already encoded by the application */
-        INC(events_published);
-        return relay_produce(r, ev->topic, key, strlen(key), ev->payload_bytes,
-                             ev->payload_bytes_len, NULL, 0);
-    }
+    if (ev->payload_bytes) /* bytea: already encoded by the application */
+        return relay_publish_value(r, ev->payload_bytes, ev->payload_bytes_len);
     const outbox_schema *schema = outbox_schemas_find(r->schemas, ev->event_type);
     if (!schema) {
         char err[1024];
@@ -446,8 +617,7 @@ static int relay_publish_event(relay *r)
         rc = relay_encode(r, schema);
     if (rc != 0)
         return rc > 0 ? 0 : -1;
-    INC(events_published);
-    return relay_produce(r, ev->topic, key, strlen(key), r->value.data, r->value.len, NULL, 0);
+    return relay_publish_value(r, r->value.data, r->value.len);
 }
 
 /* ---------------------------------------------------------------- pgoutput handling */
@@ -746,7 +916,8 @@ static int relay_new_encoding(relay *r, char *errstr, size_t errstr_size)
     }
     r->ids = relay_idcache_new();
     r->lag = relay_lag_new();
-    if (!r->ids || !r->lag) {
+    r->too_large = relay_toolarge_queue_new();
+    if (!r->ids || !r->lag || !r->too_large) {
         snprintf(errstr, errstr_size, "out of memory");
         return -1;
     }
@@ -804,6 +975,7 @@ void relay_free(relay *r)
     relay_idcache_free(r->ids);
     relay_relcache_free(r->rels);
     relay_lag_free(r->lag);
+    relay_toolarge_queue_free(r->too_large);
     relay_event_free(&r->ev);
     outbox_avro_scratch_free(&r->scratch);
     outbox_buf_free(&r->value);
@@ -884,7 +1056,7 @@ void relay_loop_drain(relay *r, int64_t timeout_ms)
 {
     int64_t until = now_us() + timeout_ms * 1000;
     char err[512];
-    while (relay_ack_inflight_messages(r->ack) > 0 && now_us() < until && !r->failed) {
+    while (relay_ack_inflight_messages(r->ack) > 0 && now_us() < until) {
         if (relay_loop_service(r, 100, err, sizeof(err)) < 0)
             break;
     }
@@ -1066,8 +1238,10 @@ int relay_run(relay *r, volatile sig_atomic_t *stop, char *errstr, size_t errstr
             return r->failed ? 1 : 0;
         }
         if (rc == -2) {
-            /* Fatal: confirm nothing more; what was confirmed stays. */
+            /* Fatal: confirm nothing more; what was confirmed stays. What was queued before
+             * still goes to Kafka (bounded), so a restart re-sends less. */
             outbox_log_error(COMPONENT, "%s", errstr);
+            relay_loop_drain(r, r->s->shutdown_timeout_ms);
             relay_stream_close(r->stream);
             r->stream = NULL;
             SET(streaming, 0);

@@ -33,6 +33,9 @@ static const outbox_conf_enum compat_levels[] = {
     {"NONE", OUTBOX_COMPAT_NONE},
     {NULL, 0}};
 
+static const outbox_conf_enum too_large_modes[] = {
+    {"dead-letter", RELAY_TOO_LARGE_DEAD_LETTER}, {"stop", RELAY_TOO_LARGE_STOP}, {NULL, 0}};
+
 /* Values match lib/log.h's levels and formats. */
 static const outbox_conf_enum log_levels[] = {
     {"error", 0}, {"warn", 1}, {"info", 2}, {"debug", 3}, {NULL, 0}};
@@ -116,7 +119,13 @@ static const outbox_conf_def relay_settings_defs[] = {
     OUTBOX_CONF_SIZE("relay.max-inflight", S, max_inflight_bytes, "64MB", 65536, (int64_t)1 << 40,
                      "bytes handed to Kafka and not yet acknowledged before reading pauses"),
     OUTBOX_CONF_DURATION("relay.shutdown-timeout", S, shutdown_timeout_ms, "30s", 0, 3600000,
-                         "on SIGTERM, how long to wait for Kafka to acknowledge what is in flight"),
+                         "on SIGTERM or a fatal error, how long to wait for Kafka to acknowledge "
+                         "what is in flight"),
+    OUTBOX_CONF_ENUM("relay.on-too-large", S, on_too_large, "dead-letter", too_large_modes,
+                     "an event Kafka refuses as too large (above kafka.message.max.bytes or the "
+                     "topic's max.message.bytes): dead-letter (a small record with its id, "
+                     "headers, size, LSN and reason, no payload; the stream goes on) or stop "
+                     "(exit 1, not confirmed)"),
     OUTBOX_CONF_DURATION("relay.registry-retry-max", S, registry_retry_max_ms, "30s", 100, 3600000,
                          "longest backoff between registry retries while it is down"),
     OUTBOX_CONF_STR("http.listen", S, http_listen, "127.0.0.1:9187", 0,

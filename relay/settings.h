@@ -31,6 +31,12 @@ typedef struct relay_table {
     const char *columns[RELAY_ROUTE_NCOLS];
 } relay_table;
 
+/* What to do with an event Kafka refuses as too large. */
+typedef enum relay_on_too_large {
+    RELAY_TOO_LARGE_DEAD_LETTER, /* a small dead-letter record instead; go on */
+    RELAY_TOO_LARGE_STOP,        /* stop (exit 1) without confirming its transaction */
+} relay_on_too_large;
+
 typedef struct relay_settings {
     /* [postgres] */
     char *conninfo;
@@ -65,6 +71,7 @@ typedef struct relay_settings {
     int64_t max_inflight_bytes;
     int64_t shutdown_timeout_ms;
     int64_t registry_retry_max_ms;
+    int on_too_large; /* relay_on_too_large */
     /* [http] */
     char *http_listen;
     /* [log] */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# A message Kafka refuses for good stops the relay with a clear message and exit status 1, and
-# the slot is not confirmed past the transaction that could not be delivered (fail closed).
-# The refusal is real: the topic's max.message.bytes is smaller than the record.
+# With relay.on-too-large = stop, a message Kafka refuses for good stops the relay with a clear
+# message and exit status 1, and the slot is not confirmed past the transaction that could not
+# be delivered (fail closed). The refusal is real: the topic's max.message.bytes is smaller
+# than the record. (The default, dead-letter, is test_relay_too_large.)
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/relay_lib.sh"
 
@@ -14,7 +15,7 @@ a = AdminClient({"bootstrap.servers": sys.argv[1]})
 for fut in a.create_topics([NewTopic(sys.argv[2], 1, 1, config={"max.message.bytes": "200"})]).values():
     fut.result()
 PY
-relay_config "[kafka]" "message.timeout.ms = 10000"
+relay_config "[kafka]" "message.timeout.ms = 10000" "[relay]" "on-too-large = stop"
 relay_start
 before=$(psql_app -c "SELECT pg_current_wal_lsn()")
 insert_events 1 1 1 "$agg"

@@ -167,10 +167,29 @@ static void test_many_txns_grow_ring_and_keep_order(void **state)
     relay_ack_free(ack);
 }
 
+static void test_extended_committed_txn_waits_for_the_extra_message(void **state)
+{
+    relay_ack *ack = relay_ack_new(1000);
+    uint64_t t = txn_with(ack, 2, 2000);
+    assert_int_equal(relay_ack_delivered(ack, t, 100), 0);
+    /* The broker refused the second message: its dead letter joins the transaction before the
+     * refusal is accounted for. */
+    assert_int_equal(relay_ack_txn_extend(ack, t, 10), 0);
+    assert_int_equal(relay_ack_delivered(ack, t, 100), 0);
+    assert_int_equal(relay_ack_confirmable(ack), 1000);
+    assert_int_equal(relay_ack_inflight_messages(ack), 1);
+    assert_int_equal(relay_ack_delivered(ack, t, 10), 0);
+    assert_int_equal(relay_ack_confirmable(ack), 2000);
+    /* Confirmed (nothing in flight): it cannot be extended any more. */
+    assert_int_equal(relay_ack_txn_extend(ack, t, 10), -1);
+    relay_ack_free(ack);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nothing_confirmed_before_delivery),
+        cmocka_unit_test(test_extended_committed_txn_waits_for_the_extra_message),
         cmocka_unit_test(test_commit_confirmed_after_every_message_delivered),
         cmocka_unit_test(test_later_txn_delivered_first_waits_for_earlier),
         cmocka_unit_test(test_prefix_stops_at_first_undelivered),

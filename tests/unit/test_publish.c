@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -15,23 +16,30 @@
 #include "publish.h"
 
 struct reports {
-    int ok, failed;
+    int ok, failed, dead_letters;
     uint64_t seqs[64];
+    char last_key[32], last_id[32];
     size_t bytes;
     rd_kafka_resp_err_t last_err;
 };
 
-static void on_report(void *ctx, uint64_t seq, size_t bytes, rd_kafka_resp_err_t err,
-                      const char *topic, const char *reason)
+static void on_report(void *ctx, const relay_publish_report *rep)
 {
     struct reports *r = ctx;
-    if (err) {
+    const void *id = NULL;
+    size_t id_len = 0;
+    if (rep->err) {
         r->failed++;
-        r->last_err = err;
+        r->last_err = rep->err;
     } else {
-        r->seqs[r->ok++] = seq;
-        r->bytes += bytes;
+        r->seqs[r->ok++] = rep->seq;
+        r->bytes += rep->bytes;
     }
+    r->dead_letters += rep->dead_letter;
+    snprintf(r->last_key, sizeof(r->last_key), "%.*s", (int)rep->key_len, (const char *)rep->key);
+    if (rep->headers)
+        (void)rd_kafka_header_get_last(rep->headers, "id", &id, &id_len);
+    snprintf(r->last_id, sizeof(r->last_id), "%.*s", (int)id_len, id ? (const char *)id : "");
 }
 
 struct fixture {
@@ -81,13 +89,33 @@ static int teardown(void **state)
     return 0;
 }
 
-static void send_one(struct fixture *fx, const char *key, uint64_t seq)
+static void send_flags(struct fixture *fx, const char *key, uint64_t seq, int flags)
 {
     char err[256];
     relay_header h = {"id", "e1", 2};
     assert_int_equal(relay_publish_send(fx->pub, "t", key, strlen(key), "value", 5, &h, 1, NULL, 0,
-                                        seq, err, sizeof(err)),
+                                        seq, flags, err, sizeof(err)),
                      0);
+}
+
+static void send_one(struct fixture *fx, const char *key, uint64_t seq)
+{
+    send_flags(fx, key, seq, 0);
+}
+
+static void test_report_says_dead_letter_and_carries_key_and_headers(void **state)
+{
+    struct fixture *fx = *state;
+    send_flags(fx, "agg-7", 1234567890123ULL, RELAY_PUBLISH_DEAD_LETTER);
+    assert_int_equal(relay_publish_flush(fx->pub, 10000), 0);
+    assert_int_equal(fx->reports.ok, 1);
+    assert_int_equal(fx->reports.seqs[0], 1234567890123ULL);
+    assert_int_equal(fx->reports.dead_letters, 1);
+    assert_string_equal(fx->reports.last_key, "agg-7");
+    assert_string_equal(fx->reports.last_id, "e1");
+    send_one(fx, "agg-7", 2);
+    assert_int_equal(relay_publish_flush(fx->pub, 10000), 0);
+    assert_int_equal(fx->reports.dead_letters, 1);
 }
 
 static void test_delivery_reports_carry_sequence_numbers(void **state)
@@ -158,6 +186,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_delivery_reports_carry_sequence_numbers, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_report_says_dead_letter_and_carries_key_and_headers,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_transient_broker_errors_are_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_undeliverable_message_is_reported_failed,
                                         setup_short_timeout, teardown),

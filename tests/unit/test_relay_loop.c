@@ -241,6 +241,17 @@ static uint64_t start_with_one_event(struct env *fx, const char *const *extra)
     return lsn;
 }
 
+/* A PostCreated payload with a title of `n` x's (malloc'd). */
+static char *big_payload(size_t n)
+{
+    char *payload = malloc(n + 64);
+    assert_non_null(payload);
+    int len = snprintf(payload, 64, "{\"id\": \"post-big\", \"title\": \"");
+    memset(payload + len, 'x', n);
+    strcpy(payload + len + n, "\", \"tags\": []}");
+    return payload;
+}
+
 /* ---------------------------------------------------------------- what Kafka got */
 
 struct record {
@@ -250,6 +261,8 @@ struct record {
     size_t value_len;
     char id[64];        /* the "id" header */
     char dlq_class[64]; /* the "outbox.dlq.class" header, "" if none */
+    char dlq_size[24];  /* the "outbox.dlq.size" header, "" if none */
+    char lsn[24];       /* the "outbox.commit_lsn" header */
 };
 
 static void header_text(rd_kafka_headers_t *hdrs, const char *name, char *out, size_t size)
@@ -298,6 +311,8 @@ static size_t consume(struct env *fx, const char *topic, struct record *out, siz
         rd_kafka_message_headers(m, &hdrs);
         header_text(hdrs, "id", rec->id, sizeof(rec->id));
         header_text(hdrs, "outbox.dlq.class", rec->dlq_class, sizeof(rec->dlq_class));
+        header_text(hdrs, "outbox.dlq.size", rec->dlq_size, sizeof(rec->dlq_size));
+        header_text(hdrs, "outbox.commit_lsn", rec->lsn, sizeof(rec->lsn));
         rd_kafka_message_destroy(m);
     }
     rd_kafka_consumer_close(c);
@@ -400,12 +415,7 @@ static void test_out_of_memory_while_encoding_stops_unconfirmed(void **state)
     drain(fx);
     assert_int_equal(relay_loop_confirmable(fx->relay), lsn + 0x100);
     /* A valid event whose encoding needs a 100 kB buffer, while such allocations fail. */
-    size_t n = 100 * 1024;
-    char *payload = malloc(n + 64);
-    assert_non_null(payload);
-    int len = snprintf(payload, 64, "{\"id\": \"post-big\", \"title\": \"");
-    memset(payload + len, 'x', n);
-    strcpy(payload + len + n, "\", \"tags\": []}");
+    char *payload = big_payload(100 * 1024);
     grow_fail_above = 64 * 1024;
     int rc = feed_txn(fx, lsn + 0x200, "e-big", "PostCreated", payload);
     grow_fail_above = 0;
@@ -533,6 +543,95 @@ static void test_reserved_headers_are_counted(void **state)
     assert_int_equal(relay_get_stats(fx->relay)->reserved_headers_dropped, 2);
 }
 
+static void test_event_above_message_max_bytes_is_a_small_dead_letter(void **state)
+{
+    struct env *fx = *state;
+    const char *const extra[] = {"kafka.message.max.bytes=1000", NULL};
+    uint64_t lsn = start_with_one_event(fx, extra);
+    char *payload = big_payload(5000);
+    assert_int_equal(feed_txn(fx, lsn + 0x200, "e-big", "PostCreated", payload), 0);
+    free(payload);
+    assert_int_equal(
+        feed_txn(fx, lsn + 0x400, "e-3", "PostPublished", "{\"id\": \"p\", \"published\": true}"),
+        0);
+    drain(fx);
+    assert_null(relay_loop_failure(fx->relay));
+    assert_int_equal(relay_loop_confirmable(fx->relay), lsn + 0x500);
+    struct record recs[8];
+    assert_int_equal(consume(fx, "outbox.event.post", recs, 8), 2);
+    assert_string_equal(recs[0].id, "e-1");
+    assert_string_equal(recs[1].id, "e-3");
+    assert_int_equal(consume(fx, "outbox.event.post.dlq", recs, 8), 1);
+    assert_string_equal(recs[0].id, "e-big");
+    assert_string_equal(recs[0].key, "agg-1");
+    assert_string_equal(recs[0].dlq_class, "too_large");
+    assert_int_equal(recs[0].value_len, 0);
+    assert_true(atoi(recs[0].dlq_size) > 5000);
+    assert_string_equal(recs[0].lsn, "0/1ECB748");
+    assert_int_equal(relay_get_stats(fx->relay)->dead_letters[RELAY_DLQ_TOO_LARGE], 1);
+}
+
+static void test_too_large_with_stop_fails_after_flushing_what_came_before(void **state)
+{
+    struct env *fx = *state;
+    const char *const extra[] = {"kafka.message.max.bytes=1000", "relay.on-too-large=stop", NULL};
+    uint64_t lsn = start_with_one_event(fx, extra);
+    char *payload = big_payload(5000);
+    assert_int_equal(feed_txn(fx, lsn + 0x200, "e-big", "PostCreated", payload), -1);
+    free(payload);
+    assert_non_null(strstr(relay_loop_failure(fx->relay), "relay.on-too-large = stop"));
+    relay_loop_drain(fx->relay, 20000);
+    assert_true(relay_loop_confirmable(fx->relay) <= lsn + 0x100);
+    struct record recs[8];
+    assert_int_equal(consume(fx, "outbox.event.post", recs, 8), 1); /* e-1, queued before */
+    assert_string_equal(recs[0].id, "e-1");
+    assert_int_equal(consume(fx, "outbox.event.post.dlq", recs, 8), 0);
+}
+
+static void test_broker_refusal_as_too_large_is_a_small_dead_letter_before_confirming(void **state)
+{
+    struct env *fx = *state;
+    uint64_t lsn = start_with_one_event(fx, NULL);
+    drain(fx);
+    /* The broker refuses the next produce request as too large (a topic's max.message.bytes). */
+    rd_kafka_mock_push_request_errors(fx->mcluster, 0 /* Produce */, 1,
+                                      RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+    assert_int_equal(
+        feed_txn(fx, lsn + 0x200, "e-2", "PostPublished", "{\"id\": \"p\", \"published\": true}"),
+        0);
+    drain(fx);
+    assert_null(relay_loop_failure(fx->relay));
+    assert_int_equal(relay_loop_confirmable(fx->relay), lsn + 0x300);
+    struct record recs[8];
+    assert_int_equal(consume(fx, "outbox.event.post", recs, 8), 1);
+    assert_int_equal(consume(fx, "outbox.event.post.dlq", recs, 8), 1);
+    assert_string_equal(recs[0].id, "e-2");
+    assert_string_equal(recs[0].dlq_class, "too_large");
+    assert_int_equal(recs[0].value_len, 0);
+    const relay_stats *st = relay_get_stats(fx->relay);
+    assert_int_equal(st->dead_letters[RELAY_DLQ_TOO_LARGE], 1);
+    assert_int_equal(st->delivery_failures, 0);
+}
+
+static void test_broker_refusal_as_too_large_with_stop_fails(void **state)
+{
+    struct env *fx = *state;
+    const char *const extra[] = {"relay.on-too-large=stop", NULL};
+    uint64_t lsn = start_with_one_event(fx, extra);
+    drain(fx);
+    rd_kafka_mock_push_request_errors(fx->mcluster, 0 /* Produce */, 1,
+                                      RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+    assert_int_equal(
+        feed_txn(fx, lsn + 0x200, "e-2", "PostPublished", "{\"id\": \"p\", \"published\": true}"),
+        0);
+    relay_loop_drain(fx->relay, 20000);
+    assert_non_null(relay_loop_failure(fx->relay));
+    assert_non_null(strstr(relay_loop_failure(fx->relay), "relay.on-too-large = stop"));
+    assert_int_equal(relay_loop_confirmable(fx->relay), lsn + 0x100);
+    struct record recs[8];
+    assert_int_equal(consume(fx, "outbox.event.post.dlq", recs, 8), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -545,6 +644,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_only_transactional_messages_publish, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reserved_headers_are_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_memory_while_encoding_stops_unconfirmed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_event_above_message_max_bytes_is_a_small_dead_letter,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_too_large_with_stop_fails_after_flushing_what_came_before, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_broker_refusal_as_too_large_is_a_small_dead_letter_before_confirming, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(test_broker_refusal_as_too_large_with_stop_fails, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
