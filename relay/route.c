@@ -131,8 +131,9 @@ void relay_route_set_lazy_payload(relay_route *route, bool lazy)
     route->lazy_payload = lazy;
 }
 
-/* The class of a jansson load failure. jansson names a syntax error (with a text); it fails
- * without one when its first allocation fails, and says out_of_memory for later ones. */
+/* The class of a jansson load failure (`jerr` zeroed before the call). jansson names a syntax
+ * error (with a text); it fails without touching `jerr` when its first allocation fails, and
+ * says out_of_memory for later ones. */
 static relay_route_err json_load_err(const json_error_t *jerr)
 {
     if (json_error_code(jerr) == json_error_out_of_memory || jerr->text[0] == '\0')
@@ -148,7 +149,7 @@ static relay_route_err route_nomem(char *errstr, size_t errstr_size)
 
 relay_route_err relay_event_parse_payload(relay_event *ev, char *errstr, size_t errstr_size)
 {
-    json_error_t jerr;
+    json_error_t jerr = {0}; /* jansson leaves it untouched when its first allocation fails */
     if (ev->payload_json || ev->payload_bytes)
         return RELAY_ROUTE_OK;
     ev->payload_json = json_loadb(ev->payload_raw, ev->payload_raw_len, JSON_DECODE_ANY, &jerr);
@@ -506,7 +507,7 @@ relay_route_err relay_route_row(const relay_route *route,
 {
     struct route_fields f;
     json_t *headers = NULL;
-    json_error_t jerr;
+    json_error_t jerr = {0}; /* jansson leaves it untouched when its first allocation fails */
     relay_route_err rc;
     relay_route_err bad = RELAY_ROUTE_OK;
 
@@ -555,7 +556,7 @@ relay_route_err relay_route_message(const relay_route *route, const char *conten
                                     const relay_txn_meta *meta, relay_event *ev, char *errstr,
                                     size_t errstr_size)
 {
-    json_error_t jerr;
+    json_error_t jerr = {0}; /* jansson leaves it untouched when its first allocation fails */
     struct route_fields f;
     char bad[128] = "";
 
