@@ -58,8 +58,8 @@ class Run:
         self.pg_port = int(env("OUTBOX_PG_PORT"))
         self.kafka = env("OUTBOX_KAFKA")
         self.registry = os.environ.get("OUTBOX_REGISTRY_URL", "")
-        # Ports: "relay-pg relay-kafka projector-pg projector-kafka moderation-pg moderation-kafka"
-        # proxies, and the broker listeners the Kafka proxies forward to (NAME:BIND:ADVERTISED).
+        # The proxies: {"relay-pg": [host, port, upstream port], "relay-kafka": ..., ...}; the
+        # Kafka ones forward to the component's own broker listener.
         self.links = json.loads(env("OUTBOX_CHAOS_LINKS"))
         self.app_dsn = "host=127.0.0.1 port=%d dbname=blog user=postgres" % self.pg_port
         self.read_dsn = "host=127.0.0.1 port=%d dbname=blog_read user=postgres" % self.pg_port
@@ -94,20 +94,13 @@ class Run:
         return False, "off (this relay has no logical-message path)"
 
     def sleep(self, secs):
-        """Sleeps while supervising the components (restarting one that exited)."""
-        end = time.monotonic() + secs
-        while True:
-            self.supervise()
-            left = end - time.monotonic()
-            if left <= 0:
-                return
-            time.sleep(min(0.25, left))
+        time.sleep(secs)
 
-    def supervise(self):
-        for svc in self.services.values():
-            rc = svc.supervise()
-            if rc is not None:
-                log("  %s exited by itself (%s); restarted" % (svc.name, exit_text(rc)))
+    def start_supervisor(self):
+        def report(svc, rc):
+            log("    %s exited by itself (%s); restarted" % (svc.name, exit_text(rc)))
+        self.supervisor = services.Supervisor(lambda: list(self.services.values()), report)
+        self.supervisor.start()
 
 
 def exit_text(rc):
@@ -196,7 +189,7 @@ class Seed:
         messages = "logical-messages = true\n" if (r.messages and r.messages_key) else ""
         conf = {
             "relay": """[postgres]
-conninfo = host=127.0.0.1 port={pg} dbname=blog user=outbox_relay connect_timeout=10
+conninfo = host={pgh} port={pg} dbname=blog user=outbox_relay connect_timeout=10
 slot = {slot}
 create-publication = false
 
@@ -212,12 +205,12 @@ listen = 127.0.0.1:0
 
 {registry}
 [kafka]
-bootstrap.servers = 127.0.0.1:{kafka}
+bootstrap.servers = {kafka}
 client.id = chaos-relay
-""".format(pg=links["relay-pg"][0], slot=self.slot, tag=self.tag, messages=messages, registry=registry,
-           kafka=links["relay-kafka"][0]),
+""".format(pgh=links["relay-pg"][0], pg=links["relay-pg"][1], slot=self.slot, tag=self.tag, messages=messages,
+           registry=registry, kafka="%s:%d" % tuple(links["relay-kafka"][:2])),
             "projector": """[postgres]
-conninfo = host=127.0.0.1 port={pg} dbname=blog_read user=outbox_projector connect_timeout=10
+conninfo = host={pgh} port={pg} dbname=blog_read user=outbox_projector connect_timeout=10
 
 [projector]
 batch-linger = 20ms
@@ -228,7 +221,7 @@ port = 0
 
 {registry}
 [kafka]
-bootstrap.servers = 127.0.0.1:{kafka}
+bootstrap.servers = {kafka}
 {kc}
 [projection {proj}]
 topics = {topic}
@@ -249,10 +242,11 @@ sql.CommentModerated = WITH e AS (
     SELECT $1->>'post_id', (decision = 'APPROVED')::int, (decision = 'REJECTED')::int FROM e
     ON CONFLICT (aggregate_id) DO UPDATE SET approved = a.approved + EXCLUDED.approved,
       rejected = a.rejected + EXCLUDED.rejected
-""".format(pg=links["projector-pg"][0], registry=registry, kafka=links["projector-kafka"][0], kc=kafka_consumer,
+""".format(pgh=links["projector-pg"][0], pg=links["projector-pg"][1], registry=registry,
+           kafka="%s:%d" % tuple(links["projector-kafka"][:2]), kc=kafka_consumer,
            proj=self.projection, topic=self.topic, s=self.schema),
             "moderation": """[postgres]
-conninfo = host=127.0.0.1 port={pg} dbname=blog user=outbox_moderation connect_timeout=10 options='-c search_path={s},public'
+conninfo = host={pgh} port={pg} dbname=blog user=outbox_moderation connect_timeout=10 options='-c search_path={s},public'
 
 [consumer]
 name = {name}
@@ -270,9 +264,10 @@ port = 0
 
 {registry}
 [kafka]
-bootstrap.servers = 127.0.0.1:{kafka}
-{kc}""".format(pg=links["moderation-pg"][0], s=self.schema, name=self.consumer, topic=self.topic,
-               registry=registry, kafka=links["moderation-kafka"][0], kc=kafka_consumer),
+bootstrap.servers = {kafka}
+{kc}""".format(pgh=links["moderation-pg"][0], pg=links["moderation-pg"][1], s=self.schema, name=self.consumer,
+               topic=self.topic, registry=registry, kafka="%s:%d" % tuple(links["moderation-kafka"][:2]),
+               kc=kafka_consumer),
         }
         for name, text in conf.items():
             with open(os.path.join(self.dir, name + ".ini"), "w") as f:
@@ -316,7 +311,6 @@ bootstrap.servers = 127.0.0.1:{kafka}
         if comment is None:
             return None
         while time.monotonic() < deadline:
-            self.run.supervise()
             got = try_sql(self.run.read_dsn, "SELECT count(*) FROM %s.effects WHERE comment_id = %%s AND kind = 'moderated'"
                           % self.schema, (comment,))
             if got and got[0][0] > 0:
@@ -385,7 +379,6 @@ bootstrap.servers = 127.0.0.1:{kafka}
         t0 = time.monotonic()
         last = None
         while time.monotonic() - t0 < bound:
-            self.run.supervise()
             last = self.lag()
             if last is None:
                 self.lag_zero_after = time.monotonic() - t0
@@ -508,8 +501,8 @@ bootstrap.servers = 127.0.0.1:{kafka}
 
 def setup_proxies(run):
     hub = proxy.ProxyHub()
-    for name, (listen, upstream) in run.links.items():
-        hub.add(name, listen, upstream)
+    for name, (host, listen, upstream) in run.links.items():
+        hub.add(name, host, listen, upstream)
     return hub
 
 
@@ -538,6 +531,7 @@ def main(argv):
     log("%d seeds from %d, %d faults each, %.0f events/s, logical messages %s"
         % (args.seeds, args.first_seed, args.faults, args.rate, run.messages_how))
     run.proxies = setup_proxies(run)
+    run.start_supervisor()
     reports = []
     failed = 0
     total_faults = 0
@@ -567,6 +561,7 @@ def main(argv):
             if broken:
                 break
     finally:
+        run.supervisor.stop()
         for svc in run.services.values():
             svc.terminate(10)
         run.proxies.close()

@@ -1,7 +1,7 @@
 """Loopback TCP proxies the chaos runner controls: one per (component, server) link, so a
 fault can cut one component off PostgreSQL or off the broker while everything else goes on.
 
-Each proxy forwards 127.0.0.1:listen -> 127.0.0.1:upstream and has three states:
+Each proxy forwards host:listen (a loopback address) -> 127.0.0.1:upstream and has three states:
   pass       bytes flow
   reset      every open connection is aborted (both sides) and each new one is aborted as
              soon as it is accepted: the component sees its server vanish (the listening
@@ -41,9 +41,10 @@ class _Link:
 
 
 class Proxy:
-    def __init__(self, hub, name, listen_port, upstream_port):
+    def __init__(self, hub, name, host, listen_port, upstream_port):
         self.hub = hub
         self.name = name
+        self.host = host
         self.listen_port = listen_port
         self.upstream_port = upstream_port
         self.state = "pass"
@@ -55,7 +56,7 @@ class Proxy:
     async def start(self):
         self.flowing = asyncio.Event()
         self.flowing.set()
-        self.server = await asyncio.start_server(self._accept, "127.0.0.1", self.listen_port,
+        self.server = await asyncio.start_server(self._accept, self.host, self.listen_port,
                                                  reuse_address=True)
 
     async def _accept(self, creader, cwriter):
@@ -137,8 +138,8 @@ class ProxyHub:
     def _call(self, coro, timeout=30):
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
-    def add(self, name, listen_port, upstream_port):
-        p = Proxy(self, name, listen_port, upstream_port)
+    def add(self, name, host, listen_port, upstream_port):
+        p = Proxy(self, name, host, listen_port, upstream_port)
         self._call(p.start())
         self.proxies[name] = p
         return p
