@@ -187,6 +187,7 @@ class Seed:
         registry = "[registry]\nurl = %s\n" % r.registry
         kafka_consumer = "session.timeout.ms = %d\nheartbeat.interval.ms = 1000\n" % SESSION_TIMEOUT_MS
         messages = "logical-messages = true\n" if (r.messages and r.messages_key) else ""
+        schemas = os.path.join(r.source, "schemas")
         conf = {
             "relay": """[postgres]
 conninfo = host={pgh} port={pg} dbname=blog user=outbox_relay connect_timeout=10
@@ -196,6 +197,9 @@ create-publication = false
 [outbox]
 topic = chaos.{tag}.${{aggregate_type}}
 {messages}
+[avro]
+schema-dir = {schemas}
+
 [relay]
 status-interval = 1s
 shutdown-timeout = 20s
@@ -208,11 +212,12 @@ listen = 127.0.0.1:0
 bootstrap.servers = {kafka}
 client.id = chaos-relay
 """.format(pgh=links["relay-pg"][0], pg=links["relay-pg"][1], slot=self.slot, tag=self.tag, messages=messages,
-           registry=registry, kafka="%s:%d" % tuple(links["relay-kafka"][:2])),
+           registry=registry, kafka="%s:%d" % tuple(links["relay-kafka"][:2]), schemas=schemas),
             "projector": """[postgres]
 conninfo = host={pgh} port={pg} dbname=blog_read user=outbox_projector connect_timeout=10
 
 [projector]
+schemas = {schemas}
 batch-linger = 20ms
 retry-backoff-max = 2s
 
@@ -244,11 +249,12 @@ sql.CommentModerated = WITH e AS (
       rejected = a.rejected + EXCLUDED.rejected
 """.format(pgh=links["projector-pg"][0], pg=links["projector-pg"][1], registry=registry,
            kafka="%s:%d" % tuple(links["projector-kafka"][:2]), kc=kafka_consumer,
-           proj=self.projection, topic=self.topic, s=self.schema),
+           proj=self.projection, topic=self.topic, s=self.schema, schemas=schemas),
             "moderation": """[postgres]
 conninfo = host={pgh} port={pg} dbname=blog user=outbox_moderation connect_timeout=10 options='-c search_path={s},public'
 
 [consumer]
+schemas = {schemas}
 name = {name}
 topics = {topic}
 batch-linger = 20ms
@@ -267,7 +273,7 @@ port = 0
 bootstrap.servers = {kafka}
 {kc}""".format(pgh=links["moderation-pg"][0], pg=links["moderation-pg"][1], s=self.schema, name=self.consumer,
                topic=self.topic, registry=registry, kafka="%s:%d" % tuple(links["moderation-kafka"][:2]),
-               kc=kafka_consumer),
+               kc=kafka_consumer, schemas=schemas),
         }
         for name, text in conf.items():
             with open(os.path.join(self.dir, name + ".ini"), "w") as f:

@@ -9,11 +9,11 @@ STACK=$OUTBOX_SOURCE_DIR/compose/stack
 [ -n "${OUTBOX_REGISTRY_URL:-}" ] || { say "no registry in this stack"; exit 1; }
 SUBJECT=stacktest.$(rand_suffix)-value
 register() { # schema text (a string enum symbol keeps it unique per call)
-  curl -sS -m 10 -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/vnd.schemaregistry.v1+json' \
+  curl -sS -m 60 -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/vnd.schemaregistry.v1+json' \
     --data "{\"schema\": \"{\\\"type\\\": \\\"enum\\\", \\\"name\\\": \\\"E\\\", \\\"symbols\\\": [\\\"$1\\\"]}\"}" \
     "$OUTBOX_REGISTRY_URL/subjects/$SUBJECT/versions?normalize=false" || true
 }
-read_subjects() { curl -sS -m 10 -o /dev/null -w '%{http_code}' "$OUTBOX_REGISTRY_URL/subjects" || true; }
+read_subjects() { curl -sS -m 60 -o /dev/null -w '%{http_code}' "$OUTBOX_REGISTRY_URL/subjects" || true; }
 # Once PostgreSQL answers again, every request must succeed: no 500 while the pool finds out
 # its connections died (before, the first requests after a restart, one per pooled connection,
 # failed: 20 of them).
