@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -373,12 +374,47 @@ bootstrap.servers = {kafka}
                 raise RuntimeError("injecting %s failed: %s" % (f.kind, e))
             f.recovery = self.probe_round_trip(probe, args.recovery_bound)
             if f.recovery is None:
+                where = self.diagnose("fault-%d" % f.index, f.describe())
                 self.violations.append("recovery: after fault %d (%s) a probe event did not make the round trip"
                                        " (writer -> relay -> moderation -> relay -> projector) within %d s"
-                                       % (f.index, f.describe(), args.recovery_bound))
+                                       " (state: %s)" % (f.index, f.describe(), args.recovery_bound, where))
                 log("    no recovery within %d s" % args.recovery_bound)
             else:
                 log("    recovered: probe round trip %.1f s after heal" % f.recovery)
+
+    def diagnose(self, name, what):
+        """What the pipeline looks like when it did not recover: written next to the logs (the
+        relay's metrics, its threads' stacks when gdb is there, the slot, the proxies, the lag)."""
+        r = self.run
+        path = os.path.join(self.dir, "stall-%s.txt" % name)
+        out = ["after %s" % what, "lag: %s" % self.lag()]
+        out.append("slot: %s" % try_sql(r.app_dsn, "SELECT active, active_pid, restart_lsn::text,"
+                                        " confirmed_flush_lsn::text, pg_current_wal_lsn()::text"
+                                        " FROM pg_replication_slots WHERE slot_name = %s", (self.slot,)))
+        out.append("walsenders: %s" % try_sql(r.app_dsn, "SELECT pid, state, sent_lsn::text, flush_lsn::text,"
+                                              " reply_time::text FROM pg_stat_replication"))
+        out.append("proxies: %s" % {n: (p.state, p.connections, len(p.links)) for n, p in r.proxies.proxies.items()})
+        relay = r.services.get("relay")
+        if relay is not None and relay.running():
+            port = None
+            with open(relay.log_path, errors="replace") as f:
+                for line in f:
+                    if "metrics on http://127.0.0.1:" in line:
+                        port = line.split("127.0.0.1:")[1].split("/")[0]
+            if port:
+                try:
+                    import urllib.request
+                    text = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % port, timeout=10).read().decode()
+                    out.append("relay metrics:\n" + "\n".join(l for l in text.splitlines() if not l.startswith("#")))
+                except Exception as e:
+                    out.append("relay metrics: %s" % e)
+            if os.access("/usr/bin/gdb", os.X_OK):
+                bt = subprocess.run(["/usr/bin/gdb", "-batch", "-p", str(relay.pid), "-ex", "thread apply all bt"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+                out.append("relay threads:\n" + bt.stdout.decode(errors="replace"))
+        with open(path, "w") as f:
+            f.write("\n".join(out) + "\n")
+        return "%s; details in %s" % (out[1], path)
 
     def drain(self):
         bound = self.run.args.settle_bound
@@ -390,7 +426,8 @@ bootstrap.servers = {kafka}
                 self.lag_zero_after = time.monotonic() - t0
                 return
             time.sleep(0.5)
-        self.violations.append("lag: not back to zero lag %d s after the last fault: %s" % (bound, last))
+        self.violations.append("lag: not back to zero lag %d s after the last fault: %s (state: %s)"
+                               % (bound, last, self.diagnose("drain", "the last fault")))
 
     def stop_services(self):
         for name in sorted(self.run.services, key=lambda n: n.startswith("relay")):
@@ -533,6 +570,9 @@ def main(argv):
     ap.add_argument("--keep", action="store_true", help="keep each seed's schemas and topic")
     ap.add_argument("--report", help="also append the per-seed reports to this file")
     args = ap.parse_args(argv)
+    # SIGTERM (ctest's timeout, compose/chaos's caller) ends the run through its finally blocks:
+    # the components stopped, the proxies closed, the seed's report printed.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     run = Run(args)
     log("%d seeds from %d, %d faults each, %.0f events/s, logical messages %s"
         % (args.seeds, args.first_seed, args.faults, args.rate, run.messages_how))
