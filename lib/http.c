@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -20,6 +21,7 @@
 
 #define HTTP_DEFAULT_BACKLOG 256
 #define HTTP_SSE_BLOCK 4096
+#define HTTP_SSE_HANGUP_CHECK_S 1 /* an idle stream looks for a closed client this often */
 
 static const char http_sse_hello[] = ": connected\n\n";
 static const char http_sse_keepalive[] = ": keepalive\n\n";
@@ -59,6 +61,7 @@ struct http_sub {
     size_t off;          /* bytes of event `seq` already sent */
     const char *pending; /* a static comment being sent */
     size_t pending_off;
+    int fd;        /* the connection's socket (-1 unknown): watched for a hang-up while idle */
     char *prelude; /* owned: replayed events, sent after the hello */
     size_t prelude_len, prelude_off;
     outbox_http_stream_filter filter;
@@ -264,6 +267,14 @@ static size_t http_send_pending(http_sub *sub, char *buf, size_t max)
     return n;
 }
 
+/* True when the client closed its side (idle SSE connections see no write error until the
+ * next event or keepalive; this frees a closed one's place at once). Non-blocking. */
+static bool http_peer_gone(int fd)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLRDHUP};
+    return fd >= 0 && poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 /* MHD content reader: blocks (this is the connection's own thread) until an event, a keepalive
  * deadline or the server's stop. */
 static ssize_t http_sse_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -327,10 +338,22 @@ static ssize_t http_sse_read(void *cls, uint64_t pos, char *buf, size_t max)
             n = (ssize_t)take;
             break;
         }
-        if (pthread_cond_timedwait(&channel->cond, &channel->mu, &deadline) == ETIMEDOUT &&
-            sub->seq == channel->next && !atomic_load(&sub->server->stopping)) {
+        struct timespec wake;
+        clock_gettime(CLOCK_MONOTONIC, &wake);
+        wake.tv_sec += HTTP_SSE_HANGUP_CHECK_S;
+        bool at_deadline = wake.tv_sec > deadline.tv_sec ||
+                           (wake.tv_sec == deadline.tv_sec && wake.tv_nsec >= deadline.tv_nsec);
+        if (pthread_cond_timedwait(&channel->cond, &channel->mu, at_deadline ? &deadline : &wake) !=
+                ETIMEDOUT ||
+            sub->seq != channel->next || atomic_load(&sub->server->stopping))
+            continue;
+        if (at_deadline) {
             sub->pending = http_sse_keepalive;
             sub->pending_off = 0;
+            break;
+        }
+        if (http_peer_gone(sub->fd)) { /* free its place now, not at the next write */
+            n = MHD_CONTENT_READER_END_WITH_ERROR;
             break;
         }
     }
@@ -376,8 +399,11 @@ static void http_stream_discard(outbox_http_response *resp)
 /* The SSE response of `resp` (which it takes over), or NULL with *full set when the channel
  * has its subscriber limit. */
 static struct MHD_Response *http_sse_response(outbox_http_server *server,
+                                              struct MHD_Connection *conn,
                                               outbox_http_response *resp, bool *full)
 {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     outbox_http_channel *channel = resp->stream;
     http_sub *sub = calloc(1, sizeof *sub);
     struct MHD_Response *response = NULL;
@@ -389,6 +415,7 @@ static struct MHD_Response *http_sse_response(outbox_http_server *server,
     }
     sub->server = server;
     sub->channel = channel;
+    sub->fd = ci ? ci->connect_fd : -1;
     sub->pending = http_sse_hello;
     pthread_mutex_lock(&server->mu);
     pthread_mutex_lock(&channel->mu);
@@ -470,7 +497,7 @@ static enum MHD_Result http_respond(outbox_http_server *server, struct MHD_Conne
         bool full = false;
         free(resp->body);
         resp->body = NULL;
-        response = http_sse_response(server, resp, &full);
+        response = http_sse_response(server, conn, resp, &full);
         status = MHD_HTTP_OK;
         content_type = NULL; /* set by http_sse_response */
         if (response == NULL) {

@@ -393,6 +393,25 @@ static void test_stop_ends_an_open_stream(void **state)
     free(ca.f.body);
 }
 
+/* A client that hangs up while no event flows frees its place within seconds, not at the next
+ * keepalive (OUTBOX_HTTP_SSE_KEEPALIVE_MS): a reconnect storm is not refused by the limit. */
+static void test_sse_idle_hangup_frees_the_place(void **state)
+{
+    server_fixture *fx = *state;
+    fetched f = {.stop_after_frames = 1}; /* ": connected", then hang up */
+    struct timespec t0, t1;
+
+    assert_int_equal(fetch(outbox_http_port(fx->server), "/events/stream", NULL, &f),
+                     CURLE_WRITE_ERROR);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < 2000 && outbox_http_channel_subscribers(fx->ctx.channel) != 0; i++)
+        usleep(5000);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_int_equal(outbox_http_channel_subscribers(fx->ctx.channel), 0);
+    assert_true(t1.tv_sec - t0.tv_sec < OUTBOX_HTTP_SSE_KEEPALIVE_MS / 1000 / 2);
+    free(f.body);
+}
+
 /* Past the channel's subscriber limit a stream request is 503, and a freed place is reusable. */
 static void test_sse_subscriber_limit_is_503(void **state)
 {
@@ -491,6 +510,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stop_ends_an_open_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sse_prelude_since_and_filter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sse_subscriber_limit_is_503, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sse_idle_hangup_frees_the_place, setup, teardown),
         cmocka_unit_test(test_start_n_rejects_a_bad_connection_bound),
         cmocka_unit_test(test_publish_rejects_line_breaks_in_event_name),
         cmocka_unit_test_setup_teardown(test_start_on_a_busy_port_names_address_and_reason, setup,
