@@ -801,7 +801,7 @@ static int conf_set_origin(conf_loader *ld, long idx, const char *file, int line
 
 /* `value` relative to the directory of config file `file` (malloc'd; NULL when out of memory):
  * unchanged when it is empty or absolute, or when `file` names no directory. */
-static char *conf_path_from(const char *file, const char *value)
+char *outbox_conf_path_from(const char *file, const char *value)
 {
     const char *slash = strrchr(file, '/');
     char *path;
@@ -862,8 +862,9 @@ static int conf_set_def(conf_loader *ld, long idx, const char *value, const char
     rc = -1;
     switch (def->type) {
     case OUTBOX_CONF_STRING: {
-        char *copy = (def->flags & OUTBOX_CONF_F_PATH) && line > 0 ? conf_path_from(file, value)
-                                                                   : strdup(value);
+        char *copy = (def->flags & OUTBOX_CONF_F_PATH) && line > 0
+                         ? outbox_conf_path_from(file, value)
+                         : strdup(value);
         if (copy == NULL) {
             conf_fail(ld, "out of memory");
             goto out;
@@ -1047,7 +1048,7 @@ static int conf_assign_file(conf_loader *ld, const char *section, const char *ke
     int rc = -1;
     char where[512], err[256];
     char *base = strndup(key, strlen(key) - strlen(CONF_FILE_SUFFIX));
-    char *path = line > 0 ? conf_path_from(file, value) : strdup(value);
+    char *path = line > 0 ? outbox_conf_path_from(file, value) : strdup(value);
     char *content = NULL, *origin = NULL;
 
     if (base == NULL || path == NULL) {

@@ -188,6 +188,10 @@ typedef struct outbox_conf outbox_conf;
 /* One name = value item with its origin. For ini items `file` is the path as given and `line`
  * is 1-based; for environment items `file` is "environment variable NAME" and for --set items
  * "--set", both with line 0. Strings are owned by the outbox_conf. */
+/* `value` as a path relative to the directory of the config file `file` (absolute values and
+ * files without a directory: a copy). malloc'd, NULL on ENOMEM. Pure. */
+char *outbox_conf_path_from(const char *file, const char *value);
+
 typedef struct outbox_conf_item {
     const char *section;
     const char *key;

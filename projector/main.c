@@ -4,11 +4,12 @@
  *   outbox-projector [run] [-c FILE] [--set section.key=value]...
  *   outbox-projector check [-c FILE] [--set ...]
  *   outbox-projector replay NAME (--from-beginning | --from-time T) [-c FILE] [--set ...]
+ *   outbox-projector rebuild NAME [--cancel | --drop-old] [-c FILE] [--set ...]
  *   outbox-projector wait NAME EVENT_ID [--timeout 5s] [--channel CH] [-c FILE] [--set ...]
  *   outbox-projector --help | --help-config-markdown | --version
  *
  * Exit codes: 0 clean stop / check passed / replay done; 1 a projection stopped on a fatal
- * error, check found problems, replay failed; 2 usage or configuration error.
+ * error, check found problems, replay or rebuild failed; 2 usage or configuration error.
  * `wait` has its own: 0 applied, 1 failed (dead-lettered), 2 timed out, 3 could not tell
  * (usage, configuration, database).
  */
@@ -26,6 +27,7 @@
 #include "log.h"
 #include "projector_check.h"
 #include "projector_httpd.h"
+#include "projector_rebuild.h"
 #include "projector_replay.h"
 #include "projector_runner.h"
 #include "projector_settings.h"
@@ -42,12 +44,29 @@ static void on_signal(int sig)
     got_signal = sig;
 }
 
+/* SIGTERM and SIGINT set got_signal (the daemon and `rebuild` stop cleanly on it). */
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: outbox-projector [run] [-c FILE] [--set section.key=value]...\n"
                  "       outbox-projector check [-c FILE] [--set ...]\n"
                  "       outbox-projector replay NAME (--from-beginning | --from-time T) [-c FILE] "
                  "[--set ...]\n"
+                 "         truncates the live tables: readers see an empty, then partial model;\n"
+                 "         on a live system use rebuild\n"
+                 "       outbox-projector rebuild NAME [--cancel | --drop-old] [-c FILE] "
+                 "[--set ...]\n"
+                 "         builds the model into schema S__rebuild from the beginning while the\n"
+                 "         daemon serves S, then swaps the two in one transaction (resumable)\n"
                  "       outbox-projector wait NAME EVENT_ID [--timeout 5s] [--channel CH] "
                  "[-c FILE] [--set ...]\n"
                  "         exit 0 applied, 1 failed (reason printed), 2 timed out, 3 error\n"
@@ -95,28 +114,12 @@ static int run(projector_settings *settings, outbox_conf *conf)
             outbox_log_error("projector", "[projection %s] reader-schemas: %s", proj->name, errstr);
             goto done;
         }
-        projector_runner_config rc_cfg = {
-            .proj = proj,
-            .conninfo = projector_settings_conninfo(settings, proj),
-            .conf = conf,
-            .schemas = schemas,
-            .readers = readers[i],
-            .history = history,
-            .registry_url = settings->registry_url,
-            .registry_timeout_ms = settings->registry_timeout_ms,
-            .registry_auth = settings->registry_auth,
-            .batch_size = settings->batch_size,
-            .batch_linger_ms = settings->batch_linger_ms,
-            .backoff_min_ms = settings->backoff_min_ms,
-            .backoff_max_ms = settings->backoff_max_ms,
-            .dedup_retention_ms = settings->dedup_retention_ms,
-            .prune_interval_ms = settings->prune_interval_ms,
-            .replay_poll_ms = settings->replay_poll_ms,
-            .dlq_suffix = settings->dlq_suffix,
-            .dlq_timeout_ms = settings->dlq_timeout_ms,
-            .stats = &stats[i],
-            .stop = &stop,
-        };
+        projector_runner_config rc_cfg = projector_settings_runner_config(settings, proj, conf);
+        rc_cfg.schemas = schemas;
+        rc_cfg.readers = readers[i];
+        rc_cfg.history = history;
+        rc_cfg.stats = &stats[i];
+        rc_cfg.stop = &stop;
         runners[i] = projector_runner_new(&rc_cfg, errstr, sizeof errstr);
         if (runners[i] == NULL) {
             outbox_log_error("projector", "[projection %s]: %s", proj->name, errstr);
@@ -133,12 +136,7 @@ static int run(projector_settings *settings, outbox_conf *conf)
                         settings->http_bind, (unsigned)projector_httpd_port(httpd));
     }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    catch_signals();
 
     for (; started < n; started++)
         if (projector_runner_start(runners[started], errstr, sizeof errstr)) {
@@ -230,6 +228,8 @@ int main(int argc, char **argv)
     const char *replay_name = NULL;
     const char *from_time = NULL;
     bool from_beginning = false;
+    projector_rebuild_action rebuild_action = PROJECTOR_REBUILD_RUN;
+    bool rebuild_flag = false;
     const char *wait_name = NULL;
     const char *wait_id = NULL;
     const char *wait_timeout = NULL;
@@ -279,16 +279,22 @@ int main(int argc, char **argv)
             from_beginning = true;
         } else if (strcmp(arg, "--from-time") == 0 && i + 1 < argc) {
             from_time = argv[++i];
+        } else if (strcmp(arg, "--cancel") == 0 || strcmp(arg, "--drop-old") == 0) {
+            rebuild_action = arg[2] == 'c' ? PROJECTOR_REBUILD_CANCEL : PROJECTOR_REBUILD_DROP_OLD;
+            rebuild_flag = true;
         } else if (strcmp(arg, "--timeout") == 0 && i + 1 < argc) {
             wait_timeout = argv[++i];
         } else if (strcmp(arg, "--channel") == 0 && i + 1 < argc) {
             wait_channel = argv[++i];
         } else if (arg[0] != '-' && !have_command &&
                    (strcmp(arg, "run") == 0 || strcmp(arg, "check") == 0 ||
-                    strcmp(arg, "replay") == 0 || strcmp(arg, "wait") == 0)) {
+                    strcmp(arg, "replay") == 0 || strcmp(arg, "rebuild") == 0 ||
+                    strcmp(arg, "wait") == 0)) {
             command = arg;
             have_command = true;
-        } else if (arg[0] != '-' && strcmp(command, "replay") == 0 && replay_name == NULL) {
+        } else if (arg[0] != '-' &&
+                   (strcmp(command, "replay") == 0 || strcmp(command, "rebuild") == 0) &&
+                   replay_name == NULL) {
             replay_name = arg;
         } else if (arg[0] != '-' && strcmp(command, "wait") == 0 && wait_id == NULL) {
             if (wait_name == NULL)
@@ -326,6 +332,17 @@ int main(int argc, char **argv)
         free(sets);
         return 2;
     }
+    if (strcmp(command, "rebuild") == 0 && replay_name == NULL) {
+        fprintf(stderr, "outbox-projector: rebuild needs a projection name\n");
+        usage(stderr);
+        free(sets);
+        return 2;
+    }
+    if (strcmp(command, "rebuild") != 0 && rebuild_flag) {
+        fprintf(stderr, "outbox-projector: --cancel/--drop-old belong to rebuild\n");
+        free(sets);
+        return 2;
+    }
     if (strcmp(command, "replay") != 0 && (from_beginning || from_time != NULL)) {
         fprintf(stderr, "outbox-projector: --from-beginning/--from-time belong to replay\n");
         free(sets);
@@ -352,6 +369,14 @@ int main(int argc, char **argv)
             rc = 1;
         } else {
             rc = 0;
+        }
+    } else if (strcmp(command, "rebuild") == 0) {
+        catch_signals();
+        rc = 0;
+        if (projector_rebuild_run(&settings, conf, replay_name, rebuild_action, &got_signal, errstr,
+                                  sizeof errstr)) {
+            fprintf(stderr, "outbox-projector rebuild: %s\n", errstr);
+            rc = 1;
         }
     } else {
         rc = run(&settings, conf);

@@ -10,7 +10,7 @@
 #define SECTION_PREFIX "projection "
 #define KEYS_HELP                                                                                  \
     "topics, database, group, tables, notify, start, sql.<EventType>, sqlset.<EventType>, "        \
-    "reader-schemas, link.<EventType>"
+    "reader-schemas, link.<EventType>, ddl"
 
 const char projector_projection_help[] =
     "Projections: one [projection NAME] section each, keys:\n"
@@ -23,6 +23,9 @@ const char projector_projection_help[] =
     "  start = earliest|latest  where to start without stored offsets\n"
     "  reader-schemas = DIR     *.avsc reader schemas: each event is resolved to the one of its\n"
     "                           record (Avro rules; default projector.reader-schemas)\n"
+    "  ddl = F1, F2             SQL files `rebuild` runs, in order, in a new shadow schema to\n"
+    "                           create the model (the projector's own tables are created\n"
+    "                           first; statements must not name a schema)\n"
     "  sql.<EventType> = SQL    statement per event: $1 jsonb event, $2 uuid id, $3 type,\n"
     "                           $4 aggregate id, $5 topic, $6 partition, $7 offset, $8 commit "
     "time\n"
@@ -133,6 +136,7 @@ static void projection_free(projector_projection *proj)
     free(proj->reader_schemas);
     free(proj->group);
     projector_list_free(proj->tables, proj->table_count);
+    projector_list_free(proj->ddl, proj->ddl_count);
     free(proj->notify);
     for (size_t i = 0; i < proj->mapping_count; i++) {
         free(proj->mappings[i].event_type);
@@ -381,6 +385,21 @@ static int apply_item(projector_projection *proj, const outbox_conf_item *item, 
                  "earliest or latest",
                  value, proj->name, where(item, at, sizeof at));
             return -1;
+        }
+        return 0;
+    }
+    if (strcmp(key, "ddl") == 0) {
+        projector_list_free(proj->ddl, proj->ddl_count);
+        proj->ddl = NULL;
+        proj->ddl_count = 0;
+        if (projector_list_split(value, &proj->ddl, &proj->ddl_count))
+            goto nomem;
+        for (size_t i = 0; i < proj->ddl_count && item->line > 0 && item->file != NULL; i++) {
+            char *path = outbox_conf_path_from(item->file, proj->ddl[i]);
+            if (path == NULL)
+                goto nomem;
+            free(proj->ddl[i]);
+            proj->ddl[i] = path;
         }
         return 0;
     }

@@ -15,6 +15,8 @@
  *   start    = earliest                                  ; no stored offset: earliest|latest
  *   reader-schemas = schemas/reader                      ; reader schemas (Avro resolution)
  *                                                        ; default: projector.reader-schemas
+ *   ddl      = sql/projector.sql, model.sql           ; files `rebuild` runs, in order, to
+ *                                                        ; create the model in a shadow schema
  *   sql.PostCreated = INSERT INTO posts ... $1 ...        ; one statement per event type
  *   sqlset.CommentCreated = INSERT INTO comments ...      ; or one per run of events (below)
  *       SELECT ... FROM jsonb_array_elements($1) ...
@@ -70,6 +72,8 @@ typedef struct projector_projection {
     char **tables;
     size_t table_count;
     char *notify; /* "" = no NOTIFY */
+    char **ddl;   /* DDL files (relative ones resolved against the config file's directory) */
+    size_t ddl_count;
     projector_start start;
     projector_mapping *mappings;
     size_t mapping_count;

@@ -12,50 +12,72 @@
 
 #define KAFKA_TIMEOUT_MS 15000
 
-/* Every partition of every topic, with offsets: -2 (beginning) or by timestamp. */
-static rd_kafka_topic_partition_list_t *target_offsets(const projector_projection *proj,
-                                                       const outbox_conf *conf, bool by_time,
-                                                       int64_t time_ms, char *errstr,
-                                                       size_t errstr_size)
+rd_kafka_t *projector_probe_new(const projector_projection *proj, const outbox_conf *conf,
+                                char *errstr, size_t errstr_size)
 {
-    rd_kafka_topic_partition_list_t *list = NULL;
-    const rd_kafka_metadata_t *md = NULL;
-    rd_kafka_t *rk = NULL;
     rd_kafka_conf_t *kconf = rd_kafka_conf_new();
     char why[512];
 
-    if (outbox_conf_kafka_apply_for(conf, kconf, RD_KAFKA_CONSUMER, errstr, errstr_size) ||
-        rd_kafka_conf_set(kconf, "group.id", proj->group, why, sizeof why) != RD_KAFKA_CONF_OK) {
-        rd_kafka_conf_destroy(kconf);
-        return NULL;
-    }
-    rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, why, sizeof why);
-    if (rk == NULL) {
-        rd_kafka_conf_destroy(kconf);
-        snprintf(errstr, errstr_size, "kafka: %s", why);
-        return NULL;
-    }
-    list = rd_kafka_topic_partition_list_new(16);
+    if (outbox_conf_kafka_apply_for(conf, kconf, RD_KAFKA_CONSUMER, errstr, errstr_size))
+        goto fail;
+    if (rd_kafka_conf_set(kconf, "group.id", proj->group, why, sizeof why) != RD_KAFKA_CONF_OK)
+        goto fail_why;
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, why, sizeof why);
+    if (rk != NULL)
+        return rk;
+fail_why:
+    snprintf(errstr, errstr_size, "kafka: %s", why);
+fail:
+    rd_kafka_conf_destroy(kconf);
+    return NULL;
+}
+
+rd_kafka_topic_partition_list_t *projector_probe_partitions(rd_kafka_t *rk,
+                                                            const projector_projection *proj,
+                                                            char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(16);
     for (size_t t = 0; t < proj->topic_count; t++) {
+        const rd_kafka_metadata_t *md = NULL;
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, proj->topics[t], NULL);
         rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, KAFKA_TIMEOUT_MS);
         rd_kafka_topic_destroy(rkt);
         if (err) {
             snprintf(errstr, errstr_size, "kafka metadata of topic %s: %s", proj->topics[t],
                      rd_kafka_err2str(err));
-            goto fail;
+            rd_kafka_topic_partition_list_destroy(list);
+            return NULL;
         }
         if (md->topic_cnt != 1 || md->topics[0].err) {
             snprintf(errstr, errstr_size, "topic %s: %s", proj->topics[t],
                      md->topic_cnt ? rd_kafka_err2str(md->topics[0].err) : "not found");
-            goto fail;
+            rd_kafka_metadata_destroy(md);
+            rd_kafka_topic_partition_list_destroy(list);
+            return NULL;
         }
         for (int p = 0; p < md->topics[0].partition_cnt; p++)
             rd_kafka_topic_partition_list_add(list, proj->topics[t], md->topics[0].partitions[p].id)
-                ->offset = by_time ? time_ms : RD_KAFKA_OFFSET_BEGINNING;
+                ->offset = RD_KAFKA_OFFSET_BEGINNING;
         rd_kafka_metadata_destroy(md);
-        md = NULL;
     }
+    return list;
+}
+
+/* Every partition of every topic, with offsets: -2 (beginning) or by timestamp. */
+static rd_kafka_topic_partition_list_t *target_offsets(const projector_projection *proj,
+                                                       const outbox_conf *conf, bool by_time,
+                                                       int64_t time_ms, char *errstr,
+                                                       size_t errstr_size)
+{
+    rd_kafka_t *rk = projector_probe_new(proj, conf, errstr, errstr_size);
+    if (rk == NULL)
+        return NULL;
+    rd_kafka_topic_partition_list_t *list =
+        projector_probe_partitions(rk, proj, errstr, errstr_size);
+    if (list == NULL)
+        goto fail;
+    for (int i = 0; by_time && i < list->cnt; i++)
+        list->elems[i].offset = time_ms;
     if (by_time) {
         rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rk, list, KAFKA_TIMEOUT_MS);
         if (err) {
@@ -85,14 +107,14 @@ static rd_kafka_topic_partition_list_t *target_offsets(const projector_projectio
     rd_kafka_destroy(rk);
     return list;
 fail:
-    if (md != NULL)
-        rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_partition_list_destroy(list);
+    if (list != NULL)
+        rd_kafka_topic_partition_list_destroy(list);
     rd_kafka_destroy(rk);
     return NULL;
 }
 
-static int exec_ok(PGconn *conn, PGresult *res, const char *what, char *errstr, size_t errstr_size)
+int projector_exec_ok(PGconn *conn, PGresult *res, const char *what, char *errstr,
+                      size_t errstr_size)
 {
     ExecStatusType st = PQresultStatus(res);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
@@ -134,7 +156,7 @@ int projector_replay_run(const projector_settings *settings, const outbox_conf *
         const char *param = from_time;
         res = PQexecParams(conn, "SELECT (extract(epoch FROM $1::timestamptz) * 1000)::bigint", 1,
                            NULL, &param, NULL, NULL, 0);
-        if (exec_ok(conn, res, "--from-time", errstr, errstr_size))
+        if (projector_exec_ok(conn, res, "--from-time", errstr, errstr_size))
             goto done;
         time_ms = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
         PQclear(res);
@@ -158,7 +180,7 @@ int projector_replay_run(const projector_settings *settings, const outbox_conf *
         goto nomem;
 
     res = PQexec(conn, "BEGIN");
-    if (exec_ok(conn, res, "BEGIN", errstr, errstr_size))
+    if (projector_exec_ok(conn, res, "BEGIN", errstr, errstr_size))
         goto done;
     in_txn = true;
     PQclear(res);
@@ -169,7 +191,7 @@ int projector_replay_run(const projector_settings *settings, const outbox_conf *
                        "UPDATE SET generation = projector_projections.generation + 1, "
                        "replayed_at = now(), replay_from = $2 RETURNING generation",
                        2, NULL, p_gen, NULL, NULL, 0);
-    if (exec_ok(conn, res, "bumping the generation", errstr, errstr_size))
+    if (projector_exec_ok(conn, res, "bumping the generation", errstr, errstr_size))
         goto done;
     long long generation = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
@@ -179,7 +201,7 @@ int projector_replay_run(const projector_settings *settings, const outbox_conf *
         /* Validated identifiers ([A-Za-z_][A-Za-z0-9_$]*, optional schema): safe unquoted. */
         snprintf(sql, sizeof sql, "TRUNCATE %s", proj->tables[i]);
         res = PQexec(conn, sql);
-        if (exec_ok(conn, res, sql, errstr, errstr_size))
+        if (projector_exec_ok(conn, res, sql, errstr, errstr_size))
             goto done;
         PQclear(res);
         res = NULL;
@@ -191,7 +213,7 @@ int projector_replay_run(const projector_settings *settings, const outbox_conf *
     for (size_t i = 0; i < sizeof deletes / sizeof deletes[0]; i++) {
         const char *pname = proj->name;
         res = PQexecParams(conn, deletes[i], 1, NULL, &pname, NULL, NULL, 0);
-        if (exec_ok(conn, res, deletes[i], errstr, errstr_size))
+        if (projector_exec_ok(conn, res, deletes[i], errstr, errstr_size))
             goto done;
         PQclear(res);
         res = NULL;
@@ -203,11 +225,11 @@ int projector_replay_run(const projector_settings *settings, const outbox_conf *
                        "next_offset) SELECT $1, t, p, o FROM unnest($2::text[], $3::int[], "
                        "$4::bigint[]) AS u(t, p, o)",
                        4, NULL, p_off, NULL, NULL, 0);
-    if (exec_ok(conn, res, "writing the offsets", errstr, errstr_size))
+    if (projector_exec_ok(conn, res, "writing the offsets", errstr, errstr_size))
         goto done;
     PQclear(res);
     res = PQexec(conn, "COMMIT");
-    if (exec_ok(conn, res, "COMMIT", errstr, errstr_size))
+    if (projector_exec_ok(conn, res, "COMMIT", errstr, errstr_size))
         goto done;
     in_txn = false;
     printf("replayed projection %s (generation %lld): %zu table(s) truncated, offsets of %d "

@@ -54,6 +54,11 @@ static const outbox_conf_def defs[] = {
                     "Dead-letter topic of topic T: T followed by this suffix"),
     OUTBOX_CONF_DURATION("projector.dlq-timeout", S, dlq_timeout_ms, "30s", 1000, 600000,
                          "Longest wait for Kafka to acknowledge dead letters before retrying"),
+    OUTBOX_CONF_DURATION("projector.rebuild-keep-old", S, rebuild_keep_old_ms, "0", 0,
+                         3650 * DAY_MS,
+                         "How long `rebuild` keeps a replaced model (schema NAME__old_<time>): "
+                         "older ones are dropped at the next swap; 0 = until `rebuild NAME "
+                         "--drop-old`"),
     OUTBOX_CONF_STR("registry.url", S, registry_url, NULL, 0,
                     "Confluent-compatible schema registry for Confluent-framed values (e.g. "
                     "http://127.0.0.1:18081/apis/ccompat/v7); empty = none"),
@@ -172,4 +177,28 @@ const char *projector_settings_conninfo(const projector_settings *settings,
     if (proj->database != NULL && proj->database[0] != '\0')
         return proj->database;
     return settings->conninfo;
+}
+
+projector_runner_config projector_settings_runner_config(const projector_settings *settings,
+                                                         const projector_projection *proj,
+                                                         const outbox_conf *conf)
+{
+    projector_runner_config cfg = {
+        .proj = proj,
+        .conninfo = projector_settings_conninfo(settings, proj),
+        .conf = conf,
+        .registry_url = settings->registry_url,
+        .registry_timeout_ms = settings->registry_timeout_ms,
+        .registry_auth = settings->registry_auth,
+        .batch_size = settings->batch_size,
+        .batch_linger_ms = settings->batch_linger_ms,
+        .backoff_min_ms = settings->backoff_min_ms,
+        .backoff_max_ms = settings->backoff_max_ms,
+        .dedup_retention_ms = settings->dedup_retention_ms,
+        .prune_interval_ms = settings->prune_interval_ms,
+        .replay_poll_ms = settings->replay_poll_ms,
+        .dlq_suffix = settings->dlq_suffix,
+        .dlq_timeout_ms = settings->dlq_timeout_ms,
+    };
+    return cfg;
 }

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "projector_projection.h"
+#include "projector_runner.h"
 
 typedef struct projector_settings {
     char *conninfo;           /* postgres.conninfo: default read database */
@@ -30,6 +31,7 @@ typedef struct projector_settings {
     int64_t replay_poll_ms;
     char *dlq_suffix;
     int64_t dlq_timeout_ms;
+    int64_t rebuild_keep_old_ms; /* projector.rebuild-keep-old; 0 = until --drop-old */
     char *registry_url;
     int64_t registry_timeout_ms;
     char *registry_auth;
@@ -70,5 +72,12 @@ const char *projector_settings_reader_schemas(const projector_settings *settings
 /* The conninfo a projection uses: its own `database`, else postgres.conninfo. */
 const char *projector_settings_conninfo(const projector_settings *settings,
                                         const projector_projection *proj);
+
+/* The settings' part of a runner configuration for proj (its conninfo, [kafka], registry,
+ * batch, backoff, dedup and dead-letter settings); the caller sets schemas, readers, stats
+ * and stop. The result borrows from settings, proj and conf. */
+projector_runner_config projector_settings_runner_config(const projector_settings *settings,
+                                                         const projector_projection *proj,
+                                                         const outbox_conf *conf);
 
 #endif

@@ -20,6 +20,7 @@
 #include "projector_httpd.h"
 #include "projector_pgtext.h"
 #include "projector_projection.h"
+#include "projector_rebuild.h"
 #include "projector_sqlstate.h"
 
 /* ------------------------------------------------------------------ SQLSTATE */
@@ -47,6 +48,51 @@ static void test_sqlstate_configuration_errors_are_fatal(void **state)
 }
 
 /* ------------------------------------------------------------------ projections */
+
+static void test_projection_ddl_paths_are_relative_to_the_config_file(void **state)
+{
+    outbox_conf_item items[] = {
+        {"projection m", "topics", "t", "/etc/outbox/p.ini", 2},
+        {"projection m", "sql.X", "SELECT 1", "/etc/outbox/p.ini", 3},
+        {"projection m", "ddl", "model.sql, /abs/extra.sql", "/etc/outbox/p.ini", 4},
+    };
+    projector_projections out = {0};
+    char errstr[512];
+    assert_int_equal(projector_projections_parse(items, 3, &out, errstr, sizeof errstr), 0);
+    assert_int_equal(out.items[0].ddl_count, 2);
+    assert_string_equal(out.items[0].ddl[0], "/etc/outbox/model.sql");
+    assert_string_equal(out.items[0].ddl[1], "/abs/extra.sql");
+    projector_projections_free(&out);
+}
+
+/* The shadow connection: the projection's own options kept, search_path appended after them
+ * (a later -c wins), values quoted for conninfo; URIs too. */
+static void test_rebuild_conninfo_appends_the_shadow_search_path(void **state)
+{
+    char *c =
+        projector_conninfo_with_schema("host=h dbname=d options='-c search_path=s'", "s__rebuild");
+    assert_non_null(c);
+    assert_non_null(strstr(c, "options='-c search_path=s -c search_path=s__rebuild'"));
+    assert_non_null(strstr(c, "dbname='d'"));
+    free(c);
+    c = projector_conninfo_with_schema("postgresql://u@h:5/db?application_name=it%27s", "x");
+    assert_non_null(c);
+    assert_non_null(strstr(c, "options='-c search_path=x'"));
+    assert_non_null(strstr(c, "application_name='it\\'s'"));
+    assert_non_null(strstr(c, "port='5'"));
+    free(c);
+    assert_null(projector_conninfo_with_schema("host='unterminated", "x"));
+}
+
+static void test_rebuild_progress_line(void **state)
+{
+    char line[256];
+    projector_rebuild_progress_format(line, sizeof line, 450, 1000, 10.0, true);
+    assert_string_equal(line, "[#############.................]  45.0% 450/1000 events  10 ev/s  "
+                              "lag 550  ETA 0m55s");
+    projector_rebuild_progress_format(line, sizeof line, 0, 0, 0.0, false);
+    assert_string_equal(line, "100.0% 0/0 events  0 ev/s  lag 0  ETA ?");
+}
 
 static outbox_conf_item item(const char *section, const char *key, const char *value, int line)
 {
@@ -443,6 +489,9 @@ int main(void)
         cmocka_unit_test(test_event_body_by_state),
         cmocka_unit_test(test_decode_renders_bytes_in_the_schemas_form),
         cmocka_unit_test(test_decode_single_object_renders_logical_types),
+        cmocka_unit_test(test_projection_ddl_paths_are_relative_to_the_config_file),
+        cmocka_unit_test(test_rebuild_conninfo_appends_the_shadow_search_path),
+        cmocka_unit_test(test_rebuild_progress_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# `outbox-projector rebuild NAME` while the daemon serves and updates the live model under load:
+# a reader polling the model never sees the event count or the comments' version sum (both only
+# grow) go backwards or vanish; kill -9 during the build and during the swap leaves the old
+# model live and the rebuild resumable or cancellable; after the swap the daemon goes on in the
+# rebuilt schema, which equals a clean build; --drop-old removes the replaced model.
+source "$(dirname "$0")/lib.sh"
+source "$OUTBOX_SOURCE_DIR/tests/fixtures/projector/lib_projector.sh"
+proj_setup
+cleanup_hooks+=("drop_rebuild_schemas")
+drop_rebuild_schemas() {
+  psql_read -c "SELECT format('DROP SCHEMA %I CASCADE', nspname) FROM pg_namespace WHERE nspname LIKE '${SCHEMA}\_\_%'" -c '\gexec' >/dev/null 2>&1 || true
+}
+proj_ini "$TEST_TMP/p.ini"
+DDL="ddl = $OUTBOX_SOURCE_DIR/sql/readmodel_blog.sql, $PROJ_FIXTURES/test_model.sql"
+printf '[projection %s]\n%s\n' "$PROJ" "$DDL" >>"$TEST_TMP/p.ini"
+# The rebuild creates schemas: it runs as the schema owner (a superuser here); the daemon keeps
+# the projector role, which the copied USAGE grant and the ddl's grants let in.
+cp "$TEST_TMP/p.ini" "$TEST_TMP/r.ini"
+printf "[projection %s]\ndatabase = %s options='-c search_path=%s'\n" "$PROJ" "$OUTBOX_PG_READ_SUPER" "$SCHEMA" >>"$TEST_TMP/r.ini"
+# An array, not a function: `cmd &` must start the projector itself, so that $! is its pid.
+REBUILD=("$PROJECTOR" rebuild "$PROJ" -c "$TEST_TMP/r.ini")
+exists() { psql_read -c "SELECT count(*) FROM pg_namespace WHERE nspname = '$1'"; }
+
+TOTAL=6000
+events_py produce --bootstrap "$OUTBOX_KAFKA" --prefix "$PREFIX" --events "$TOTAL" --seed 71 \
+  --dup-ratio 0.05 --registry "$OUTBOX_REGISTRY_URL" --to 3000 >/dev/null
+proj_start "$TEST_TMP/p.ini" "$TEST_TMP/p.log"
+check "the live model is built" wait_sql "SELECT count(*) > 2000 FROM effects" t 120
+sleep 2
+
+# The reader: count and version sum of the live schema, addressed by name, every ~50 ms.
+reader() {
+  while [ ! -e "$TEST_TMP/stop_reader" ]; do
+    psql_read -c "SELECT (SELECT count(*) FROM $SCHEMA.effects) || ' ' || (SELECT coalesce(sum(version), 0) FROM $SCHEMA.comments)" 2>&1 || echo "ERROR"
+    sleep 0.05
+  done >"$TEST_TMP/reads"
+}
+reader &
+READER=$!
+cleanup_hooks=("kill $READER 2>/dev/null" "${cleanup_hooks[@]}")
+# Load: the rest of the stream, produced while the rebuilds run.
+events_py produce --bootstrap "$OUTBOX_KAFKA" --prefix "$PREFIX" --events "$TOTAL" --seed 71 \
+  --dup-ratio 0.05 --registry "$OUTBOX_REGISTRY_URL" --from 3000 >/dev/null &
+LOAD=$!
+
+# 1. kill -9 during the build, then cancel.
+"${REBUILD[@]}" >"$TEST_TMP/r1.out" 2>&1 &
+R=$!
+QSCHEMA=${SCHEMA}__rebuild check "the shadow fills" wait_sql "SELECT count(*) > 0 FROM ${SCHEMA}__rebuild.effects" t 120
+kill -9 "$R"; wait "$R" 2>/dev/null || true
+check_eq "after kill -9 during the build the shadow is kept" 1 "$(exists "${SCHEMA}__rebuild")"
+check_eq "... and the live schema still serves" t "$(q "SELECT count(*) > 2000 FROM $SCHEMA.effects")"
+rc=0; "${REBUILD[@]}" --cancel >"$TEST_TMP/cancel.out" 2>&1 || rc=$?
+check_eq "rebuild --cancel succeeds" 0 "$rc"
+[ "$rc" = 0 ] || cat "$TEST_TMP/cancel.out"
+check_eq "... and drops the shadow" 0 "$(exists "${SCHEMA}__rebuild")"
+
+# 2. kill -9 during the build, then resume.
+"${REBUILD[@]}" >"$TEST_TMP/r2.out" 2>&1 &
+R=$!
+check "the shadow fills again" wait_sql "SELECT count(*) > 0 FROM ${SCHEMA}__rebuild.effects" t 120
+kill -9 "$R"; wait "$R" 2>/dev/null || true
+
+# 3. kill -9 during the swap: a session holding the live row FOR SHARE (as a live batch does)
+#    keeps the swap transaction waiting; the rebuild dies inside it.
+psql_read -c "BEGIN" -c "SELECT generation FROM $SCHEMA.projector_projections WHERE projection = '$PROJ' FOR SHARE" -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
+HOLD=$!
+check "the blocker holds the row" wait_sql "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(600)%' AND state = 'active' AND pid <> pg_backend_pid()" 1 30
+"${REBUILD[@]}" >"$TEST_TMP/r3.out" 2>&1 &
+R=$!
+check "the resumed rebuild says so" wait_for 60 grep -q "resuming the rebuild" "$TEST_TMP/r3.out"
+check "the swap waits on the live row" wait_sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'outbox-projector-rebuild' AND wait_event_type = 'Lock'" 1 180
+kill -9 "$R"; wait "$R" 2>/dev/null || true
+kill "$HOLD" 2>/dev/null; wait "$HOLD" 2>/dev/null || true
+psql_read -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(600)%' AND pid <> pg_backend_pid()" >/dev/null
+check_eq "after kill -9 during the swap the live schema is the old one" 1 "$(exists "$SCHEMA")"
+check_eq "... the shadow is kept" 1 "$(exists "${SCHEMA}__rebuild")"
+check_eq "... and no old model was made" 0 "$(psql_read -c "SELECT count(*) FROM pg_namespace WHERE nspname LIKE '${SCHEMA}\_\_old%'")"
+
+# 4. resume to the end: the swap.
+wait "$LOAD"
+rc=0; "${REBUILD[@]}" >"$TEST_TMP/r4.out" 2>&1 || rc=$?
+tail -5 "$TEST_TMP/r4.out"
+check_eq "the resumed rebuild swaps" 0 "$rc"
+check "... and says so" grep -q "^swapped: schema $SCHEMA" "$TEST_TMP/r4.out"
+check "... with plain progress lines (stdout is no tty)" grep -q "events .* ev/s .*lag .*ETA" "$TEST_TMP/r4.out"
+check "the daemon noticed the new generation" wait_for 30 grep -q "replay noticed\|was replayed" "$TEST_TMP/p.log"
+check "the daemon goes on to the end in the new schema" wait_sql "SELECT topic || ' ' || partition || ' ' || next_offset FROM projector_offsets WHERE projection = '$PROJ' ORDER BY 1" "$(end_offsets)" 120
+check_eq "each effect applied once in the rebuilt model" 1 "$(q "SELECT max(applied) FROM effects")"
+touch "$TEST_TMP/stop_reader"; wait "$READER" || true
+
+# A clean build of the same topics into its own schema, by a second projection.
+CLEAN=pt_${SFX}_c
+proj_schema "$CLEAN"
+proj_ini "$TEST_TMP/c.ini" "${PROJ}c" "$CLEAN"
+proj_start "$TEST_TMP/c.ini" "$TEST_TMP/c.log"
+QSCHEMA=$CLEAN check "the clean build reaches the end" wait_sql "SELECT count(*) FROM $CLEAN.effects" "$(q "SELECT count(*) FROM effects")" 120
+sleep 1
+check_eq "the swapped model equals a clean build" "$(model_digest "$CLEAN")" "$(model_digest "$SCHEMA")"
+check_eq "... effects too" "$(QSCHEMA=$CLEAN q "SELECT md5(string_agg(event_id::text, ',' ORDER BY event_id)) FROM effects")" "$(q "SELECT md5(string_agg(event_id::text, ',' ORDER BY event_id)) FROM effects")"
+
+# The reader's view: never empty, never an error, never backwards.
+check "the reader read many times" test "$(wc -l <"$TEST_TMP/reads")" -gt 20
+check_eq "the reader never failed (the schema was always there)" 0 "$(grep -c ERROR "$TEST_TMP/reads")"
+check_eq "count and version sum never went backwards, never 0" "ok" "$(awk 'BEGIN{r="ok"} {if ($1 == 0 || $1 < c || $2 < v) r="backwards at line " NR ": " $0; c=$1; v=$2} END{print r}' "$TEST_TMP/reads")"
+
+# The old model is kept until --drop-old.
+old=$(psql_read -c "SELECT nspname FROM pg_namespace WHERE nspname LIKE '${SCHEMA}\_\_old\_%'")
+check "the old model is kept" test -n "$old"
+rc=0; "${REBUILD[@]}" --drop-old >"$TEST_TMP/drop.out" 2>&1 || rc=$?
+check_eq "rebuild --drop-old succeeds" 0 "$rc"
+check_eq "... and drops it" 0 "$(exists "$old")"
+check_eq "rebuild of an unknown projection fails" 1 "$("$PROJECTOR" rebuild nosuch -c "$TEST_TMP/r.ini" >/dev/null 2>&1; echo $?)"
+kill -TERM "$PROJ_PID"; wait "$PROJ_PID" || true
+finish
