@@ -3,6 +3,7 @@
  * raw set-based upsert of the same rows straight into PostgreSQL, in the same run.
  *
  *   bench_projector [EVENTS (200000)] [BATCH (500)]
+ *   bench_projector produce TOPIC EVENTS     only step 1, into TOPIC (bench/rebuild/run.sh)
  *   env: OUTBOX_PG_READ_SUPER (creates a scratch schema), OUTBOX_PG_READ (the projector's
  *        role), OUTBOX_KAFKA; see bench/projector/run.sh
  *
@@ -175,8 +176,93 @@ static double run_projector(const bench_target *t, const char *name, const char 
     return rate;
 }
 
+/* Event i: a PostCreated value exactly as the projector will see it decoded (timestamps
+ * rendered, so the raw upsert gets the same rows), its post id and event id. Call srand(42)
+ * first: ids are unique by i, the random part spreads posts over partitions. */
+static json_t *bench_event(long i, char pid[37], char id[37])
+{
+    unsigned r1 = (unsigned)rand() & 0xffffffu, r2 = (unsigned)rand() & 0xffffffu;
+    unsigned seq = (unsigned)i;
+    snprintf(pid, 37, "%08x-0000-4000-8000-%06x%06x", seq, r1, r2);
+    snprintf(id, 37, "%08x-1111-4000-8000-%06x%06x", seq, r2, r1);
+    char created[40];
+    long ms = i % 86400000L;
+    snprintf(created, sizeof created, "2026-01-01T%02ld:%02ld:%02ld.%03ldZ", ms / 3600000,
+             ms / 60000 % 60, ms / 1000 % 60, ms % 1000);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s,s], s:{}, s:n, s:s}", "post_id", pid,
+                     "author_id", "u1", "author_name", "Author", "title", "Title", "body",
+                     "A body of some length for the benchmark post.", "tags", "a", "b", "metadata",
+                     "publish_date", "created_at", created);
+}
+
+/* Encode v (single-object Avro) and produce it with headers id and event_type. 0 or -1. */
+static int produce_one(rd_kafka_t *producer, const char *topic, const outbox_schema *post,
+                       json_t *v, const char *pid, const char *id, outbox_buf *buf)
+{
+    char errstr[512];
+    outbox_buf_reset(buf);
+    if (outbox_wire_single_object_write(buf, outbox_schema_fingerprint(post), errstr,
+                                        sizeof errstr) ||
+        outbox_avro_json_encode(post, v, buf, errstr, sizeof errstr)) {
+        fprintf(stderr, "bench: encode: %s\n", errstr);
+        return -1;
+    }
+    rd_kafka_headers_t *h = rd_kafka_headers_new(2);
+    rd_kafka_header_add(h, "id", -1, id, -1);
+    rd_kafka_header_add(h, "event_type", -1, "PostCreated", -1);
+    while (rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(pid, 36),
+                             RD_KAFKA_V_VALUE(buf->data, buf->len),
+                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h),
+                             RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        rd_kafka_poll(producer, 10);
+    rd_kafka_poll(producer, 0);
+    return 0;
+}
+
+/* `bench_projector produce TOPIC EVENTS`: only the events (bench/rebuild/run.sh). */
+static int produce_only(const char *topic, long events, const char *kafka)
+{
+    char errstr[512];
+    outbox_schemas *schemas = NULL;
+    if (outbox_schemas_load_dir(SCHEMA_DIR, &schemas, errstr, sizeof errstr)) {
+        fprintf(stderr, "bench: %s\n", errstr);
+        return 1;
+    }
+    const outbox_schema *post = outbox_schemas_find(schemas, "PostCreated");
+    rd_kafka_conf_t *pconf = rd_kafka_conf_new();
+    rd_kafka_conf_set(pconf, "bootstrap.servers", kafka, errstr, sizeof errstr);
+    rd_kafka_conf_set(pconf, "linger.ms", "50", errstr, sizeof errstr);
+    rd_kafka_conf_set(pconf, "compression.type", "lz4", errstr, sizeof errstr);
+    rd_kafka_conf_set(pconf, "enable.idempotence", "true", errstr, sizeof errstr);
+    rd_kafka_t *producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, errstr, sizeof errstr);
+    outbox_buf buf = OUTBOX_BUF_INIT;
+    double t0 = now_s();
+    int rc = 0;
+    srand(42);
+    for (long i = 0; i < events && rc == 0; i++) {
+        char pid[37], id[37];
+        json_t *v = bench_event(i, pid, id);
+        rc = produce_one(producer, topic, post, v, pid, id, &buf);
+        json_decref(v);
+    }
+    if (rc == 0 && rd_kafka_flush(producer, 120000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        fprintf(stderr, "bench: produce did not finish\n");
+        rc = 1;
+    }
+    if (rc == 0)
+        printf("produced %ld events to %s in %.2f s\n", events, topic, now_s() - t0);
+    rd_kafka_destroy(producer);
+    outbox_buf_free(&buf);
+    outbox_schemas_destroy(schemas);
+    return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "produce") == 0) {
+        const char *kafka = getenv("OUTBOX_KAFKA");
+        return kafka ? produce_only(argv[2], atol(argv[3]), kafka) : 2;
+    }
     long events = argc > 1 ? atol(argv[1]) : 200000;
     long batch = argc > 2 ? atol(argv[2]) : 500;
     const char *super = getenv("OUTBOX_PG_READ_SUPER");
@@ -233,39 +319,12 @@ int main(int argc, char **argv)
     srand(42);
     for (long i = 0; i < events; i++) {
         char pid[37];
-        /* Random hex in the last group so posts spread over partitions; ids are unique by i. */
-        unsigned r1 = (unsigned)rand() & 0xffffffu, r2 = (unsigned)rand() & 0xffffffu;
-        unsigned seq = (unsigned)i;
-        snprintf(pid, sizeof pid, "%08x-0000-4000-8000-%06x%06x", seq, r1, r2);
-        snprintf(ids[i], sizeof ids[i], "%08x-1111-4000-8000-%06x%06x", seq, r2, r1);
-        /* The value exactly as the projector will see it decoded (timestamps rendered), so
-         * the raw upsert gets the same rows. */
-        char created[40];
-        long ms = i % 86400000L;
-        snprintf(created, sizeof created, "2026-01-01T%02ld:%02ld:%02ld.%03ldZ", ms / 3600000,
-                 ms / 60000 % 60, ms / 1000 % 60, ms % 1000);
-        json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s,s], s:{}, s:n, s:s}", "post_id", pid,
-                              "author_id", "u1", "author_name", "Author", "title", "Title", "body",
-                              "A body of some length for the benchmark post.", "tags", "a", "b",
-                              "metadata", "publish_date", "created_at", created);
+        json_t *v = bench_event(i, pid, ids[i]);
         payloads[i] = json_dumps(v, JSON_COMPACT);
-        outbox_buf_reset(&buf);
-        if (outbox_wire_single_object_write(&buf, outbox_schema_fingerprint(post), errstr,
-                                            sizeof errstr) ||
-            outbox_avro_json_encode(post, v, &buf, errstr, sizeof errstr)) {
-            fprintf(stderr, "bench: encode: %s\n", errstr);
-            return 1;
-        }
+        int rc = produce_one(producer, topic, post, v, pid, ids[i], &buf);
         json_decref(v);
-        rd_kafka_headers_t *h = rd_kafka_headers_new(2);
-        rd_kafka_header_add(h, "id", -1, ids[i], -1);
-        rd_kafka_header_add(h, "event_type", -1, "PostCreated", -1);
-        while (rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(pid, 36),
-                                 RD_KAFKA_V_VALUE(buf.data, buf.len),
-                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h),
-                                 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            rd_kafka_poll(producer, 10);
-        rd_kafka_poll(producer, 0);
+        if (rc)
+            return 1;
     }
     if (rd_kafka_flush(producer, 60000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         fprintf(stderr, "bench: produce did not finish\n");

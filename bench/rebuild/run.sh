@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# bench/rebuild/run.sh [EVENTS (1000000)] [BATCH (5000)]: events/s of `outbox-projector
+# rebuild` (the real command: shadow schema, runner, progress, swap) over EVENTS PostCreated
+# events with a set-based mapping (sqlset.PostCreated), and the time that rate gives for 10M.
+# Baseline, same run: the raw set-based upsert rate of bench/projector (run it beside this).
+# Needs the stack and a build:  compose/stack up; cmake -S . -B build -G Ninja && cmake --build build
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=${OUTBOX_BUILD_DIR:-$root/build}
+eval "$("$root/compose/stack" env)"
+events=${1:-1000000}
+batch=${2:-5000}
+tag=$$_$(date +%s)
+schema=bench_rebuild_$tag
+topic=bench.rebuild.$tag
+tmp=$(mktemp -d)
+psql_s() { PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 -tA "$OUTBOX_PG_READ_SUPER" "$@"; }
+cleanup() {
+  psql_s -c "SELECT format('DROP SCHEMA %I CASCADE', nspname) FROM pg_namespace WHERE nspname LIKE '$schema%'" -c '\gexec' >/dev/null 2>&1 || true
+  /usr/bin/python3 -c 'import sys; from confluent_kafka.admin import AdminClient; [f.result(30) for f in AdminClient({"bootstrap.servers": sys.argv[1]}).delete_topics([sys.argv[2]]).values()]' "$OUTBOX_KAFKA" "$topic" >/dev/null 2>&1 || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+"$build/bench/projector/bench_projector" produce "$topic" "$events"
+cat >"$tmp/model.sql" <<'SQL'
+CREATE TABLE posts (post_id uuid PRIMARY KEY, author_id text NOT NULL, author_name text NOT NULL,
+  title text NOT NULL, body text NOT NULL, tags text[] NOT NULL, created_at timestamptz NOT NULL,
+  event_id uuid NOT NULL);
+SQL
+psql_s -c "CREATE SCHEMA $schema" -c "SET search_path = $schema" -f "$root/sql/projector.sql" -f "$tmp/model.sql" >/dev/null
+cat >"$tmp/bench.ini" <<INI
+[projector]
+schemas = $root/schemas
+batch-size = $batch
+batch-linger = 200ms
+dedup-retention = 0
+[http]
+enabled = false
+[log]
+level = warn
+[kafka]
+bootstrap.servers = $OUTBOX_KAFKA
+fetch.max.bytes = 52428800
+[projection benchrb]
+topics = $topic
+database = $OUTBOX_PG_READ_SUPER options='-c search_path=$schema'
+ddl = $tmp/model.sql
+sqlset.PostCreated = INSERT INTO posts (post_id, author_id, author_name, title, body, tags, created_at, event_id)
+    SELECT (e->'event'->>'post_id')::uuid, e->'event'->>'author_id', e->'event'->>'author_name',
+      e->'event'->>'title', e->'event'->>'body', ARRAY(SELECT jsonb_array_elements_text(e->'event'->'tags')),
+      (e->'event'->>'created_at')::timestamptz, (e->>'id')::uuid
+    FROM jsonb_array_elements(\$1) AS e
+    ON CONFLICT (post_id) DO UPDATE SET title = EXCLUDED.title, body = EXCLUDED.body, event_id = EXCLUDED.event_id
+INI
+t0=$(date +%s.%N)
+"$build/projector/outbox-projector" rebuild benchrb -c "$tmp/bench.ini" | tail -3
+t1=$(date +%s.%N)
+rows=$(psql_s -c "SELECT count(*) FROM $schema.posts")
+awk -v n="$events" -v rows="$rows" -v t0="$t0" -v t1="$t1" -v b="$batch" 'BEGIN {
+  s = t1 - t0; r = n / s;
+  printf "rebuild: %d events (%d rows in the swapped model) in %.1f s, batches of %d: %.0f events/s\n", n, rows, s, b, r;
+  printf "10M events at this rate: %.0f s (goal: 120 s)\n", 10000000 / r;
+  printf "RESULT events=%d seconds=%.1f events_per_s=%.0f projected_10m_s=%.0f\n", n, s, r, 10000000 / r }'
