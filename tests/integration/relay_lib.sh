@@ -96,7 +96,7 @@ PY
 relay_metric() { # name (first sample)
   local port
   port=$(sed -n 's|.*metrics on http://127.0.0.1:\([0-9]*\)/metrics.*|\1|p' "$RELAY_LOG" | tail -1)
-  curl -fsS -m 5 "http://127.0.0.1:$port/metrics" | awk -v n="$1" '$1 == n {print $2; exit}'
+  curl -fsS -m 5 "http://127.0.0.1:$port/metrics" | awk -v n="$1" '$1 == n && !seen {print $2; seen = 1}'
 }
 
 # Records currently in a topic (sum of end offsets over partitions).
