@@ -188,7 +188,8 @@ static void check_slot(struct check *c, PGconn *pg, const relay_settings *s)
     const char *sp[1] = {s->slot};
     PGresult *res = PQexecParams(pg,
                                  "SELECT plugin, database, active::text, "
-                                 "pg_size_pretty(pg_current_wal_lsn() - confirmed_flush_lsn) "
+                                 "pg_size_pretty(pg_current_wal_lsn() - confirmed_flush_lsn), "
+                                 "coalesce(wal_status, '') "
                                  "FROM pg_replication_slots WHERE slot_name = $1",
                                  1, NULL, sp, NULL, NULL, 0);
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
@@ -199,9 +200,30 @@ static void check_slot(struct check *c, PGconn *pg, const relay_settings *s)
         else if (strcmp(db, PQdb(pg)) != 0)
             check_problem(c, "set postgres.slot to another name",
                           "slot %s belongs to database %s, not %s", s->slot, db, PQdb(pg));
+        else if (strcmp(PQgetvalue(res, 0, 4), "lost") == 0)
+            check_problem(c,
+                          "the events committed after the slot's confirmed position are no "
+                          "longer in the WAL: stop the relay, drop the slot (SELECT "
+                          "pg_drop_replication_slot('<slot>')), start the relay (it creates the "
+                          "slot, postgres.create-slot = true), then re-publish the outbox rows "
+                          "committed since the last event on Kafka (README: \"Slot at risk\"); "
+                          "raise max_slot_wal_keep_size so it does not happen again",
+                          "slot %s was invalidated (wal_status = 'lost'): PostgreSQL removed "
+                          "WAL it needed (max_slot_wal_keep_size)",
+                          s->slot);
         else if (strcmp(PQgetvalue(res, 0, 2), "true") == 0)
-            check_problem(c, "stop the other relay using it, or choose another postgres.slot",
+            check_problem(c,
+                          "stop the other relay using it, or choose another postgres.slot (a "
+                          "standby relay next to an active one waits for it: expected there)",
                           "slot %s is in use by another process", s->slot);
+        else if (strcmp(PQgetvalue(res, 0, 4), "unreserved") == 0)
+            check_problem(c,
+                          "start the relay so it confirms, or raise max_slot_wal_keep_size now "
+                          "(ALTER SYSTEM SET max_slot_wal_keep_size = ...; SELECT "
+                          "pg_reload_conf())",
+                          "slot %s is at risk (wal_status = 'unreserved'): the next checkpoint "
+                          "removes WAL it needs",
+                          s->slot);
         else
             check_ok(c, "slot %s exists (pgoutput), %s of WAL behind", s->slot,
                      PQgetvalue(res, 0, 3));

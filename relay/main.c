@@ -33,9 +33,16 @@ static void on_http(void *ctx, const outbox_http_request *req, outbox_http_respo
             resp->body_len = strlen(resp->body);
     } else if (strcmp(req->path, "/healthz") == 0) {
         bool up = atomic_load_explicit(&stats->streaming, memory_order_relaxed) == 1;
-        resp->status = up ? 200 : 503;
+        int role = atomic_load_explicit(&stats->role, memory_order_relaxed);
+        /* A standby is healthy: it is doing its job, waiting for the lease. */
+        resp->status = up || role == RELAY_ROLE_STANDBY ? 200 : 503;
         resp->content_type = "text/plain";
-        resp->static_body = up ? "streaming\n" : "not streaming\n";
+        bool risk = atomic_load_explicit(&stats->slot_health, memory_order_relaxed) != 0;
+        resp->static_body = up && risk ? "active: streaming; slot at risk of invalidation\n"
+                            : up       ? "active: streaming\n"
+                            : role == RELAY_ROLE_STANDBY
+                                ? "standby: another relay holds the lease\n"
+                                : "not streaming\n";
         resp->body_len = strlen(resp->static_body);
     } else {
         resp->status = 404;

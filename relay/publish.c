@@ -162,6 +162,11 @@ int relay_publish_ping(relay_publish *pub, int timeout_ms, char *errstr, size_t 
     return 0;
 }
 
+void relay_publish_purge(relay_publish *pub)
+{
+    rd_kafka_purge(pub->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+}
+
 rd_kafka_t *relay_publish_handle(relay_publish *pub)
 {
     return pub->rk;

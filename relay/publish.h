@@ -68,6 +68,11 @@ int relay_publish_poll(relay_publish *pub, int timeout_ms);
  * is left in flight, -1 otherwise. */
 int relay_publish_flush(relay_publish *pub, int timeout_ms) __attribute__((warn_unused_result));
 
+/* Drop every message librdkafka has not yet sent, and stop waiting for those sent (their
+ * reports come with a purge error from relay_publish_poll). What is already on the wire may
+ * still land. */
+void relay_publish_purge(relay_publish *pub);
+
 /* A fatal producer error (idempotence broken): non-zero and errstr set. Then the relay must
  * stop without confirming anything more. */
 int relay_publish_fatal(relay_publish *pub, char *errstr, size_t errstr_size);

@@ -19,6 +19,7 @@
 #include "dlq.h"
 #include "idcache.h"
 #include "lag.h"
+#include "lease.h"
 #include "log.h"
 #include "pgoutput.h"
 #include "publication.h"
@@ -27,11 +28,17 @@
 #include "relay_internal.h"
 #include "relcache.h"
 #include "route.h"
+#include "slothealth.h"
 #include "stream.h"
 #include "toolarge.h"
 #include "wire.h"
 
 #define COMPONENT "relay"
+
+/* How often a standby tries to take the lease. */
+#define RELAY_LEASE_POLL_MS 200
+/* How often the slot's WAL status is read while streaming. */
+#define RELAY_SLOT_CHECK_MS 10000
 
 struct relay {
     const relay_settings *s;
@@ -51,6 +58,10 @@ struct relay {
     relay_lag *lag;
     relay_toolarge_queue *too_large; /* refused by the broker, dead letters not yet produced */
     bool sending_too_large;          /* relay_send_too_large() is running (no re-entry) */
+    relay_lease *lease; /* NULL: no lease (the loop driven by tests, without relay_run) */
+    bool lease_lost;    /* lost while streaming: nothing more produced or confirmed */
+    int64_t next_slot_check_us;
+    int64_t slot_warned_us; /* when the slot-at-risk warning was last logged */
 
     /* the transaction being received */
     bool in_txn;
@@ -138,6 +149,12 @@ static const char *refusal_note(const relay_publish_report *rep)
 static void on_delivery(void *ctx, const relay_publish_report *rep)
 {
     relay *r = ctx;
+    if (rep->err && r->lease_lost) {
+        /* Purged (or failed) after the lease was lost: the next holder sends it again. */
+        if (relay_ack_delivered(r->ack, rep->seq, rep->bytes) != 0)
+            outbox_log_error(COMPONENT, "purged delivery report for unknown transaction");
+        return;
+    }
     if (rep->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && !rep->dead_letter &&
         r->s->on_too_large == RELAY_TOO_LARGE_DEAD_LETTER && relay_too_large_report(r, rep) == 0) {
         if (relay_ack_delivered(r->ack, rep->seq, rep->bytes) != 0)
@@ -182,6 +199,59 @@ static void relay_lag_confirmed(relay *r, uint64_t confirmed)
     SET(oldest_unconfirmed_commit_us, relay_lag_oldest(r->lag));
 }
 
+/* Whether this relay may still produce and confirm: true without a lease (tests) or while the
+ * lease is held. On loss, stop producing and confirming, and purge what librdkafka still holds
+ * (what it already sent stays sent: duplicates of what the next holder re-sends, at most the
+ * in-flight window). */
+static bool relay_lease_ok(relay *r)
+{
+    if (!r->lease)
+        return true;
+    if (r->lease_lost)
+        return false;
+    char err[512];
+    if (relay_lease_check(r->lease, err, sizeof(err)) == RELAY_LEASE_HELD)
+        return true;
+    r->lease_lost = true;
+    if (r->ack)
+        relay_ack_fail(r->ack);
+    relay_publish_purge(r->pub);
+    INC(lease_losses);
+    SET(role, RELAY_ROLE_STANDBY);
+    outbox_log_error(COMPONENT,
+                     "%s; another relay may be streaming the slot: nothing more is produced or "
+                     "confirmed, %zu messages in flight purged; back to standby",
+                     err, r->ack ? relay_ack_inflight_messages(r->ack) : (size_t)0);
+    return false;
+}
+
+/* The slot's WAL status, every RELAY_SLOT_CHECK_MS while streaming (one short query on the
+ * lease's session): metrics, /healthz, and a warning while the slot is at risk of being
+ * invalidated. */
+static void relay_slot_watch(relay *r)
+{
+    int64_t now = now_us();
+    if (!r->lease || !r->stream || now < r->next_slot_check_us || !relay_lease_conn(r->lease))
+        return;
+    r->next_slot_check_us = now + RELAY_SLOT_CHECK_MS * 1000;
+    relay_slot_state st;
+    char err[512];
+    if (relay_slothealth_query(relay_lease_conn(r->lease), r->s->slot, &st, err, sizeof(err)) != 0)
+        return; /* a lost session is the lease's business; a missing slot, the stream's */
+    SET(slot_health, st.health);
+    SET(slot_wal_retained_bytes, st.retained_bytes);
+    SET(slot_safe_wal_bytes, st.safe_bytes);
+    SET(slot_wal_keep_bytes, st.keep_bytes);
+    if (st.health == RELAY_SLOT_OK || now - r->slot_warned_us < 60000000)
+        return;
+    r->slot_warned_us = now;
+    outbox_log_warn(COMPONENT,
+                    "slot %s is at risk of being invalidated: wal_status %s, it retains %" PRId64
+                    " bytes of WAL, %" PRId64 " bytes left before max_slot_wal_keep_size "
+                    "(%" PRId64 " bytes); see the README's \"Slot at risk\"",
+                    r->s->slot, st.wal_status, st.retained_bytes, st.safe_bytes, st.keep_bytes);
+}
+
 /* Send a standby status update when due: on the interval, when the server asks, or soon after
  * the confirmable position moved (so the slot does not lag by a whole interval). */
 static int relay_status(relay *r, bool force, char *errstr, size_t errstr_size)
@@ -193,6 +263,8 @@ static int relay_status(relay *r, bool force, char *errstr, size_t errstr_size)
     bool moved = confirmable != r->last_sent_flush && now - r->last_status_us >= 100000;
     if (!force && !r->reply_now && now < r->next_status_us && !moved)
         return 0;
+    if (!relay_lease_ok(r))
+        return 0; /* confirm nothing: the loop sees lease_lost and ends the stream */
     uint64_t written = r->received > confirmable ? r->received : confirmable;
     int rc = relay_stream_send_status(r->stream, written, confirmable, confirmable, false, errstr,
                                       errstr_size);
@@ -217,6 +289,8 @@ int relay_loop_service(relay *r, int timeout_ms, char *errstr, size_t errstr_siz
 {
     relay_publish_poll(r->pub, timeout_ms);
     relay_send_too_large_queued(r);
+    (void)relay_lease_ok(r); /* renews the lease on time, even while idle */
+    relay_slot_watch(r);
     char fatal[512];
     if (relay_publish_fatal(r->pub, fatal, sizeof(fatal)))
         relay_fail(r, "Kafka producer fatal error: %s", fatal);
@@ -247,6 +321,8 @@ struct relay_msg {
 static int relay_send(relay *r, const struct relay_msg *m)
 {
     char err[512];
+    if (!relay_lease_ok(r))
+        return -1;
     for (;;) {
         rd_kafka_resp_err_t rc = relay_publish_send(r->pub, m->topic, m->key, m->key_len, m->value,
                                                     m->value_len, m->headers, m->nheaders, m->extra,
@@ -264,7 +340,7 @@ static int relay_send(relay *r, const struct relay_msg *m)
             relay_fail(r, "%s", serr);
             return -1;
         }
-        if (r->failed)
+        if (r->failed || r->lease_lost)
             return -1;
     }
     if (!m->counted && relay_ack_txn_add(r->ack, m->seq, m->key_len + m->value_len) != 0) {
@@ -841,7 +917,7 @@ int relay_loop_xlogdata(relay *r, const relay_pgoutput_xlogdata *x)
                    RELAY_LSN_ARGS(x->wal_start), err);
         return -1;
     }
-    if (on_pgoutput(r, &msg) != 0 || r->failed)
+    if (on_pgoutput(r, &msg) != 0 || r->failed || r->lease_lost)
         return -1;
     return 0;
 }
@@ -976,6 +1052,7 @@ void relay_free(relay *r)
     relay_relcache_free(r->rels);
     relay_lag_free(r->lag);
     relay_toolarge_queue_free(r->too_large);
+    relay_lease_free(r->lease);
     relay_event_free(&r->ev);
     outbox_avro_scratch_free(&r->scratch);
     outbox_buf_free(&r->value);
@@ -997,6 +1074,8 @@ int relay_loop_begin(relay *r, uint64_t start_lsn, char *errstr, size_t errstr_s
         return -1;
     }
     r->in_txn = false;
+    r->lease_lost = false;
+    r->next_slot_check_us = 0; /* at once: a slot at risk shows before the backlog is read */
     r->received = start_lsn;
     r->last_sent_flush = start_lsn;
     r->next_status_us = now_us();
@@ -1089,7 +1168,9 @@ static void relay_disconnect(relay *r, bool drain)
 
 /* ---------------------------------------------------------------- the loop */
 
-/* A relay_stream error code as the loop's result: -2 fatal, -1 retriable. */
+/* A relay_stream error code as the loop's result: -2 fatal, -1 retriable (-3: lease lost,
+ * from the loop itself). */
+#define LOOP_LEASE_LOST (-3)
 static int loop_result(int rc)
 {
     return rc == RELAY_STREAM_ERR_FATAL ? -2 : -1;
@@ -1114,6 +1195,8 @@ static int relay_read_batch(relay *r, char *errstr, size_t errstr_size)
         if (rc == RELAY_STREAM_KEEPALIVE) {
             relay_loop_keepalive(r, &ev.keepalive);
         } else if (relay_loop_xlogdata(r, &ev.xlogdata) != 0) {
+            if (r->lease_lost && !r->failed)
+                return LOOP_LEASE_LOST;
             snprintf(errstr, errstr_size, "%s", r->fail_msg);
             return -2;
         }
@@ -1131,6 +1214,8 @@ static int relay_poll(relay *r, char *errstr, size_t errstr_size)
         timeout_ms = 5; /* reports are served by rd_kafka_poll */
     if (r->last_sent_flush != relay_ack_confirmable(r->ack) && timeout_ms > 100)
         timeout_ms = 100;
+    if (r->lease && timeout_ms > r->s->lease_ttl_ms / 4)
+        timeout_ms = r->s->lease_ttl_ms / 4; /* renewed on time while idle */
     if (timeout_ms < 0)
         timeout_ms = 0;
     struct pollfd pfd[2] = {{.fd = relay_stream_fd(r->stream), .events = POLLIN}};
@@ -1149,10 +1234,12 @@ static int relay_poll(relay *r, char *errstr, size_t errstr_size)
 }
 
 /* Stream until stop, failure, or a lost connection. Returns 0 (stop), -1 (retriable: reconnect),
- * -2 (fatal, in errstr). */
+ * -2 (fatal, in errstr), LOOP_LEASE_LOST. */
 static int relay_stream_loop(relay *r, char *errstr, size_t errstr_size)
 {
     for (;;) {
+        if (r->lease_lost && !r->failed)
+            return LOOP_LEASE_LOST;
         if (*r->stop)
             return 0;
         if (r->failed) {
@@ -1215,13 +1302,74 @@ static int relay_ensure_publication(relay *r, char *errstr, size_t errstr_size)
                                     r->s->create_publication, errstr, errstr_size);
 }
 
+/* Standby: wait until this relay holds the slot's lease (polling), then end the walsender of
+ * the holder that lost it. 0 with the lease held, 1 when stopped first. */
+static int relay_lease_wait(relay *r)
+{
+    char err[512];
+    bool said = false;
+    int64_t since = now_us(), last_warn = 0;
+    for (;;) {
+        relay_lease_rc rc = relay_lease_try(r->lease, err, sizeof(err));
+        if (rc == RELAY_LEASE_HELD)
+            break;
+        SET(role, RELAY_ROLE_STANDBY);
+        if (rc == RELAY_LEASE_BUSY && !said) {
+            outbox_log_info(COMPONENT,
+                            "standby: another relay holds the lease on slot %s; taking over "
+                            "when it is gone (within relay.lease-ttl = %" PRId64 " ms)",
+                            r->s->slot, r->s->lease_ttl_ms);
+            said = true;
+        } else if (rc == RELAY_LEASE_ERR_CONN && now_us() - last_warn > 30000000) {
+            outbox_log_warn(COMPONENT, "standby: %s; retrying", err);
+            last_warn = now_us();
+        }
+        for (int64_t until = now_us() + RELAY_LEASE_POLL_MS * 1000; now_us() < until;) {
+            if (*r->stop)
+                return 1;
+            relay_publish_poll(r->pub, 50);
+        }
+    }
+    int pid = relay_lease_end_previous(r->lease, 2000, err, sizeof(err));
+    if (pid < 0)
+        outbox_log_warn(COMPONENT, "%s", err);
+    if (said || pid > 0)
+        outbox_log_info(COMPONENT, "took over the lease on slot %s after %.1f s as standby%s%.0d",
+                        r->s->slot, (double)(now_us() - since) / 1e6,
+                        pid > 0 ? "; ended the previous holder's walsender, pid " : "", pid);
+    if (said)
+        INC(takeovers);
+    SET(role, RELAY_ROLE_ACTIVE);
+    return 0;
+}
+
+/* The lease was lost while streaming: end the stream without a final status (nothing more is
+ * confirmed), serve the purged messages' reports, and give the lease's session up. */
+static void relay_lease_abandon(relay *r)
+{
+    relay_stream_close(r->stream);
+    r->stream = NULL;
+    SET(streaming, 0);
+    for (int64_t until = now_us() + 5000000;
+         relay_ack_inflight_messages(r->ack) > 0 && now_us() < until;)
+        relay_publish_poll(r->pub, 100);
+    relay_lease_release(r->lease);
+}
+
 int relay_run(relay *r, volatile sig_atomic_t *stop, char *errstr, size_t errstr_size)
 {
     r->stop = stop;
     int64_t backoff_ms = 500;
     if (relay_ensure_publication(r, errstr, errstr_size) != 0)
         return 1;
+    r->lease = relay_lease_new(r->s->conninfo, r->s->slot, r->s->lease_ttl_ms);
+    if (!r->lease) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return 1;
+    }
     while (!*stop) {
+        if (!relay_lease_held(r->lease) && relay_lease_wait(r) != 0)
+            break;
         int rc = relay_connect(r, errstr, errstr_size);
         if (rc == RELAY_STREAM_ERR_FATAL)
             return 1;
@@ -1233,6 +1381,10 @@ int relay_run(relay *r, volatile sig_atomic_t *stop, char *errstr, size_t errstr
         }
         backoff_ms = 500;
         rc = relay_stream_loop(r, errstr, errstr_size);
+        if (rc == LOOP_LEASE_LOST) {
+            relay_lease_abandon(r);
+            continue;
+        }
         if (rc == 0) {
             relay_disconnect(r, true);
             return r->failed ? 1 : 0;

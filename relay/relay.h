@@ -44,8 +44,22 @@ typedef struct relay_stats {
     _Atomic int64_t last_confirmed_commit_us;     /* commit time of the newest confirmed txn */
     _Atomic int64_t oldest_unconfirmed_commit_us; /* of the oldest unconfirmed txn; 0: none */
     _Atomic int64_t started_us;
-    _Atomic int streaming; /* 1 while the replication stream is up */
+    _Atomic int streaming;         /* 1 while the replication stream is up */
+    _Atomic int role;              /* relay_role */
+    _Atomic uint64_t takeovers;    /* leases taken over from another relay, as standby */
+    _Atomic uint64_t lease_losses; /* leases lost while streaming */
+    _Atomic int slot_health;       /* relay_slot_health (slothealth.h), read while streaming */
+    _Atomic int64_t slot_wal_retained_bytes; /* WAL the slot holds back */
+    _Atomic int64_t slot_safe_wal_bytes;     /* safe_wal_size; -1: unlimited */
+    _Atomic int64_t slot_wal_keep_bytes;     /* max_slot_wal_keep_size; -1: unlimited */
 } relay_stats;
+
+/* Which of the relays sharing a slot this one is (relay.lease-ttl; relay/lease.h). */
+typedef enum relay_role {
+    RELAY_ROLE_STARTING = 0, /* before the first lease attempt */
+    RELAY_ROLE_STANDBY = 1,  /* waiting: another relay holds the slot's lease */
+    RELAY_ROLE_ACTIVE = 2    /* holds the lease: streams the slot */
+} relay_role;
 
 typedef struct relay relay;
 

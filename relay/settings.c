@@ -126,6 +126,10 @@ static const outbox_conf_def relay_settings_defs[] = {
                      "topic's max.message.bytes): dead-letter (a small record with its id, "
                      "headers, size, LSN and reason, no payload; the stream goes on) or stop "
                      "(exit 1, not confirmed)"),
+    OUTBOX_CONF_DURATION("relay.lease-ttl", S, lease_ttl_ms, "3s", 600, 600000,
+                         "relays sharing a slot: the active one holds a lease it renews; a "
+                         "standby takes over at most this long after the active one is killed, "
+                         "paused or cut off"),
     OUTBOX_CONF_DURATION("relay.registry-retry-max", S, registry_retry_max_ms, "30s", 100, 3600000,
                          "longest backoff between registry retries while it is down"),
     OUTBOX_CONF_STR("http.listen", S, http_listen, "127.0.0.1:9187", 0,

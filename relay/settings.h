@@ -71,7 +71,8 @@ typedef struct relay_settings {
     int64_t max_inflight_bytes;
     int64_t shutdown_timeout_ms;
     int64_t registry_retry_max_ms;
-    int on_too_large; /* relay_on_too_large */
+    int on_too_large;     /* relay_on_too_large */
+    int64_t lease_ttl_ms; /* relay.lease-ttl: the standby lease's time to live */
     /* [http] */
     char *http_listen;
     /* [log] */

@@ -80,6 +80,27 @@ char *relay_stats_render(const relay_stats *stats)
     gauge(buf, "outbox_relay_inflight_messages", "Messages handed to Kafka, not yet acknowledged.",
           (int64_t)LOAD(inflight_messages));
     gauge(buf, "outbox_relay_streaming", "1 while the replication stream is up.", LOAD(streaming));
+    gauge(buf, "outbox_relay_active",
+          "1 while this relay holds the slot's lease (active), 0 as standby or starting.",
+          LOAD(role) == RELAY_ROLE_ACTIVE);
+    gauge(buf, "outbox_relay_slot_wal_retained_bytes",
+          "WAL the replication slot holds back (from its restart_lsn).",
+          LOAD(slot_wal_retained_bytes));
+    gauge(buf, "outbox_relay_slot_safe_wal_bytes",
+          "WAL that can still be written before the slot is at risk of invalidation "
+          "(safe_wal_size; -1: max_slot_wal_keep_size unlimited).",
+          LOAD(slot_safe_wal_bytes));
+    gauge(buf, "outbox_relay_slot_wal_keep_bytes",
+          "max_slot_wal_keep_size in bytes (-1: unlimited).", LOAD(slot_wal_keep_bytes));
+    gauge(buf, "outbox_relay_slot_at_risk",
+          "0: ok, 1: at risk of invalidation (wal_status unreserved, or under a fifth of "
+          "max_slot_wal_keep_size left), 2: lost.",
+          LOAD(slot_health));
+    counter(buf, "outbox_relay_lease_takeovers_total",
+            "Leases taken over from another relay after waiting as standby.", LOAD(takeovers));
+    counter(buf, "outbox_relay_lease_losses_total",
+            "Leases lost while streaming (paused or cut off longer than relay.lease-ttl).",
+            LOAD(lease_losses));
     char *text = outbox_metrics_buf_steal(buf, NULL);
     outbox_metrics_buf_destroy(buf);
     return text;

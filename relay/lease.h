@@ -1,0 +1,67 @@
+#ifndef RELAY_LEASE_H
+#define RELAY_LEASE_H
+
+/*
+ * relay_lease: which of several relays with the same configuration may stream the slot. The
+ * lease is a session advisory lock, keyed by the slot's name, held on a dedicated (ordinary,
+ * non-replication) connection whose idle_session_timeout is the lease's time to live: the
+ * holder renews it (a round trip) well within that time; a holder that is killed, paused or cut
+ * off from the server loses the session, hence the lock, after at most the TTL, and a standby
+ * polling for the lock takes over.
+ *
+ * A holder that was paused cannot know from its own memory whether it still holds the lease, so
+ * relay_lease_check() must pass before anything is produced or confirmed: it trusts the lease
+ * only when the last successful renewal started less than half a TTL ago, and otherwise renews
+ * synchronously (which fails on a session the server ended).
+ *
+ * Ownership: the caller owns the lease (relay_lease_free). Thread-safety: none; the relay's
+ * loop thread only.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+typedef enum relay_lease_rc {
+    RELAY_LEASE_HELD = 0,     /* we hold it (acquired or renewed) */
+    RELAY_LEASE_BUSY = 1,     /* another session holds it */
+    RELAY_LEASE_ERR_CONN = -1 /* no connection, or the session ended: not held */
+} relay_lease_rc;
+
+typedef struct relay_lease relay_lease;
+
+/* A lease on `slot` over `conninfo` (both copied), with time to live ttl_ms. NULL on ENOMEM. */
+relay_lease *relay_lease_new(const char *conninfo, const char *slot, int64_t ttl_ms)
+    __attribute__((warn_unused_result));
+void relay_lease_free(relay_lease *l);
+
+/* Try once to take the lease (connecting first when needed). HELD, BUSY, or ERR_CONN with
+ * errstr. */
+relay_lease_rc relay_lease_try(relay_lease *l, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/* Keep the lease: renew when a third of the TTL passed since the last renewal, and before
+ * anything is trusted when half of it passed. HELD, or ERR_CONN (lost) with errstr. Call before
+ * producing and before confirming; cheap (a clock read) when the lease is fresh. */
+relay_lease_rc relay_lease_check(relay_lease *l, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/* Whether the lease is held (as of the last check). */
+bool relay_lease_held(const relay_lease *l);
+
+/* The replication slot's active walsender, when the lease was just taken: the previous holder
+ * lost its lease, so its walsender is ended (waiting at most wait_ms). Returns the pid ended,
+ * 0 when the slot was not active, or -1 with errstr. */
+int relay_lease_end_previous(relay_lease *l, int64_t wait_ms, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/* The lease's session (NULL when not connected), for occasional queries of the holder (the slot's
+ * health): a query that fails there means the lease is lost, as the next check finds. */
+PGconn *relay_lease_conn(relay_lease *l);
+
+/* Give the lease up (closes its session). */
+void relay_lease_release(relay_lease *l);
+
+#endif
