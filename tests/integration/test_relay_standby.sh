@@ -70,7 +70,7 @@ active=0 standby=1
 times=()
 two_streaming=0
 for k in $(seq 1 $((KILLS + 1))); do
-  start_load 3000
+  start_load 1500
   sleep 0.$((RANDOM % 5 + 3))
   sig=-9
   [ "$k" -eq $((KILLS + 1)) ] && sig=-TERM # the last one is stopped, not killed
@@ -121,10 +121,13 @@ check "duplicates bounded by the in-flight window" test "${dups:-999999}" -le "$
 agg2=p$RUN_ID
 topic2=$TOPIC_PREFIX.$agg2
 wait_health "$active" active 5
+t0=$(ms_now)
 kill -STOP "${PIDS[active]}"
-insert_events 300 20 10 "$agg2"
+insert_events 300 20 10 "$agg2" &
+load_pid=$!
 wait_health "$standby" active 30 || { cat "${LOGS[standby]}"; say "FAIL: no takeover from a paused relay"; exit 1; }
-say "the standby took over from the paused relay"
+say "the standby took over from the paused relay after $(($(ms_now) - t0)) ms (relay.lease-ttl 2s)"
+wait "$load_pid"
 for i in $(seq 1 300); do
   [ "$(topic_count "$topic2")" -ge 300 ] && break
   sleep 0.1
