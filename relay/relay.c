@@ -1274,10 +1274,12 @@ static int relay_stream_loop(relay *r, char *errstr, size_t errstr_size)
  * come again). 0, or -1 when the relay failed (errstr). */
 static int relay_reconnect_prepare(relay *r, char *errstr, size_t errstr_size)
 {
-    relay_loop_drain(r, r->s->shutdown_timeout_ms);
+    /* The stream is dead: close it first, so the drain's service calls send no status update
+     * to it (that failure used to end the wait at once and stop the relay unconfirmed). */
     relay_stream_close(r->stream);
     r->stream = NULL;
     SET(streaming, 0);
+    relay_loop_drain(r, r->s->shutdown_timeout_ms);
     INC(reconnects);
     if (!r->failed && relay_ack_inflight_messages(r->ack) > 0)
         relay_fail(r,
