@@ -304,9 +304,11 @@ static size_t consume(struct env *fx, const char *topic, struct record *out, siz
         struct record *rec = &out[n++];
         memset(rec, 0, sizeof(*rec));
         snprintf(rec->topic, sizeof(rec->topic), "%s", topic);
-        snprintf(rec->key, sizeof(rec->key), "%.*s", (int)m->key_len, (const char *)m->key);
+        snprintf(rec->key, sizeof(rec->key), "%.*s", (int)m->key_len,
+                 m->key ? (const char *)m->key : "");
         rec->value_len = m->len < sizeof(rec->value) ? m->len : sizeof(rec->value);
-        memcpy(rec->value, m->payload, rec->value_len);
+        if (rec->value_len > 0) /* a too-large dead letter has no value: payload is NULL */
+            memcpy(rec->value, m->payload, rec->value_len);
         rd_kafka_headers_t *hdrs = NULL;
         rd_kafka_message_headers(m, &hdrs);
         header_text(hdrs, "id", rec->id, sizeof(rec->id));
