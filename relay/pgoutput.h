@@ -65,13 +65,19 @@ int relay_pgoutput_lsn_format(uint64_t lsn, char *buf, size_t size);
 /* Microseconds from the Unix epoch (1970) to the PostgreSQL epoch (2000-01-01 UTC). */
 #define RELAY_PGOUTPUT_EPOCH_OFFSET_USEC INT64_C(946684800000000)
 
-/* Convert between PostgreSQL-epoch and Unix-epoch microseconds. */
+/* Convert between PostgreSQL-epoch and Unix-epoch microseconds. Values the other epoch cannot
+ * hold (a timestamp near PostgreSQL's +-infinity, INT64_MAX/MIN, or a corrupt frame) saturate
+ * instead of overflowing. */
 static inline int64_t relay_pgoutput_time_to_unix_usec(int64_t pg_usec)
 {
+    if (pg_usec > INT64_MAX - RELAY_PGOUTPUT_EPOCH_OFFSET_USEC)
+        return INT64_MAX;
     return pg_usec + RELAY_PGOUTPUT_EPOCH_OFFSET_USEC;
 }
 static inline int64_t relay_pgoutput_time_from_unix_usec(int64_t unix_usec)
 {
+    if (unix_usec < INT64_MIN + RELAY_PGOUTPUT_EPOCH_OFFSET_USEC)
+        return INT64_MIN;
     return unix_usec - RELAY_PGOUTPUT_EPOCH_OFFSET_USEC;
 }
 

@@ -539,6 +539,10 @@ static void test_time_conversion_round_trips(void **state)
     assert_int_equal(relay_pgoutput_time_to_unix_usec(0), INT64_C(946684800000000));
     assert_int_equal(relay_pgoutput_time_from_unix_usec(INT64_C(946684800000000)), 0);
     assert_int_equal(relay_pgoutput_time_from_unix_usec(relay_pgoutput_time_to_unix_usec(-5)), -5);
+    /* A commit time near PostgreSQL's infinity (fuzz finding, fuzz_pgoutput): saturates. */
+    assert_int_equal(relay_pgoutput_time_to_unix_usec(INT64_C(9223195290360663145)), INT64_MAX);
+    assert_int_equal(relay_pgoutput_time_to_unix_usec(INT64_MAX), INT64_MAX);
+    assert_int_equal(relay_pgoutput_time_from_unix_usec(INT64_MIN), INT64_MIN);
 }
 
 /* ------------------------------------------------------------------ replication frames */
