@@ -310,6 +310,55 @@ static void check_messages(struct check *c, PGconn *pg, const relay_settings *s)
     PQclear(res);
 }
 
+/* With outbox.prune on, the relay's role deletes confirmed rows: it needs DELETE on each outbox
+ * table (and SELECT, which the id in the WHERE clause reads). */
+static void check_prune(struct check *c, PGconn *pg, const relay_settings *s)
+{
+    if (!s->prune) {
+        check_ok(c, "outbox.prune off: the relay deletes no outbox row");
+        return;
+    }
+    for (size_t i = 0; i < s->ntables; i++) {
+        const relay_table *t = &s->tables[i];
+        const char *tp[2] = {t->schema, t->relname};
+        PGresult *res = PQexecParams(
+            pg,
+            "SELECT has_table_privilege(c.oid, 'DELETE')::text, "
+            "has_table_privilege(c.oid, 'SELECT')::text, "
+            "quote_ident(n.nspname) || '.' || quote_ident(c.relname), quote_ident(current_user) "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = $1 AND c.relname = $2",
+            2, NULL, tp, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+            PQclear(res); /* a missing table is reported by check_tables */
+            continue;
+        }
+        bool del = strcmp(PQgetvalue(res, 0, 0), "true") == 0;
+        bool sel = strcmp(PQgetvalue(res, 0, 1), "true") == 0;
+        if (del && sel) {
+            check_ok(c, "outbox.prune on: role %s may delete confirmed rows from %s", PQuser(pg),
+                     t->name);
+        } else {
+            char fix[512];
+            snprintf(fix, sizeof(fix),
+                     "GRANT %s ON %s TO %s; (as the table's owner), or set outbox.prune = off",
+                     del   ? "SELECT"
+                     : sel ? "DELETE"
+                           : "SELECT, DELETE",
+                     PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3));
+            check_problem(c, fix,
+                          "outbox.prune is on but role %s lacks %s on %s: confirmed rows "
+                          "cannot be deleted",
+                          PQuser(pg),
+                          del   ? "SELECT"
+                          : sel ? "DELETE"
+                                : "SELECT and DELETE",
+                          t->name);
+        }
+        PQclear(res);
+    }
+}
+
 static void check_postgres(struct check *c, const relay_settings *s)
 {
     PGconn *pg = PQconnectdb(s->conninfo);
@@ -326,6 +375,7 @@ static void check_postgres(struct check *c, const relay_settings *s)
     check_publication(c, pg, s);
     check_slot(c, pg, s);
     check_messages(c, pg, s);
+    check_prune(c, pg, s);
     PQfinish(pg);
 }
 

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "pgoutput.h"
 #include "publication.h"
+#include "prune.h"
 #include "publish.h"
 #include "registry.h"
 #include "relay_internal.h"
@@ -62,6 +63,8 @@ struct relay {
     bool lease_lost;    /* lost while streaming: nothing more produced or confirmed */
     int64_t next_slot_check_us;
     int64_t slot_warned_us; /* when the slot-at-risk warning was last logged */
+    relay_prune *prune;     /* outbox.prune (NULL: off, or the loop driven by tests) */
+    int row_table;          /* the outbox table of the event being published; -1: a message */
 
     /* the transaction being received */
     bool in_txn;
@@ -278,6 +281,7 @@ static int relay_status(relay *r, bool force, char *errstr, size_t errstr_size)
     r->reply_now = false;
     INC(status_updates);
     SET(confirmed_lsn, confirmable);
+    relay_prune_confirmed(r->prune, confirmable);
     relay_lag_confirmed(r, confirmable);
     return 0;
 }
@@ -669,8 +673,10 @@ static int relay_publish_value(relay *r, const void *value, size_t value_len)
     int rc = relay_produce(r, r->ev.topic, value, value_len, NULL, 0, 0);
     if (rc > 0)
         return relay_event_too_large(r, value_len);
-    if (rc == 0)
+    if (rc == 0) {
         INC(events_published);
+        relay_prune_note(r->prune, r->row_table, r->ev.id); /* a row, not a message */
+    }
     return rc;
 }
 
@@ -769,6 +775,7 @@ static int on_insert(relay *r, const relay_pgoutput_insert *ins)
     relay_note_reserved(r);
     if (rc != RELAY_ROUTE_OK)
         return relay_route_failed(r, rc, err);
+    r->row_table = e->table;
     return relay_publish_event(r);
 }
 
@@ -809,6 +816,7 @@ static int on_message(relay *r, const relay_pgoutput_message *msg)
         return -1;
     char err[512];
     relay_event_reset(&r->ev);
+    r->row_table = -1;
     relay_route_err route_rc = relay_route_message(
         r->route, (const char *)msg->content, msg->content_len, &r->meta, &r->ev, err, sizeof(err));
     relay_note_reserved(r);
@@ -848,6 +856,7 @@ static int on_commit(relay *r, const relay_pgoutput_commit *commit)
         return -1;
     }
     relay_lag_add(r, commit->end_lsn, r->meta.commit_time_us);
+    relay_prune_commit(r->prune, commit->end_lsn);
     r->in_txn = false;
     INC(transactions);
     return 0;
@@ -859,7 +868,8 @@ static void on_ignored(relay *r, uint32_t relid, const char *what)
     const relay_rel *e = relay_relcache_find(r->rels, relid);
     if (!e || e->table < 0)
         return;
-    INC(rows_ignored);
+    if (!sparse(INC(rows_ignored) + 1)) /* a cleanup job or outbox.prune deletes many */
+        return;
     if (strcmp(what, "TRUNCATE") == 0)
         outbox_log_warn(COMPONENT,
                         "TRUNCATE of outbox table %s in xid %u ignored (not an "
@@ -1053,6 +1063,7 @@ void relay_free(relay *r)
     relay_lag_free(r->lag);
     relay_toolarge_queue_free(r->too_large);
     relay_lease_free(r->lease);
+    relay_prune_free(r->prune);
     relay_event_free(&r->ev);
     outbox_avro_scratch_free(&r->scratch);
     outbox_buf_free(&r->value);
@@ -1075,6 +1086,7 @@ int relay_loop_begin(relay *r, uint64_t start_lsn, char *errstr, size_t errstr_s
     }
     r->in_txn = false;
     r->lease_lost = false;
+    relay_prune_restart(r->prune);
     r->next_slot_check_us = 0; /* at once: a slot at risk shows before the backlog is read */
     r->received = start_lsn;
     r->last_sent_flush = start_lsn;
@@ -1369,6 +1381,8 @@ int relay_run(relay *r, volatile sig_atomic_t *stop, char *errstr, size_t errstr
         snprintf(errstr, errstr_size, "out of memory");
         return 1;
     }
+    if (relay_prune_start_settings(r->s, &r->stats.prune, &r->prune, errstr, errstr_size) != 0)
+        return 1;
     while (!*stop) {
         if (!relay_lease_held(r->lease) && relay_lease_wait(r) != 0)
             break;

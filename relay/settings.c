@@ -88,6 +88,15 @@ static const outbox_conf_def relay_settings_defs[] = {
                     "published unchanged"),
     OUTBOX_CONF_STR("outbox.column-headers", S, col_headers, "headers", 0,
                     "optional jsonb column whose entries become Kafka headers"),
+    OUTBOX_CONF_BOOL("outbox.prune", S, prune, "false",
+                     "delete the outbox rows whose events Kafka acknowledged and the relay "
+                     "confirmed, in batches on a connection of its own; the relay's role then "
+                     "needs DELETE on the outbox tables (`check` prints the GRANT)"),
+    OUTBOX_CONF_INT("outbox.prune-batch", S, prune_batch, "1000", 1, 100000,
+                    "with outbox.prune on: rows deleted per statement"),
+    OUTBOX_CONF_DURATION("outbox.prune-interval", S, prune_interval_ms, "1s", 10, 3600000,
+                         "with outbox.prune on: how often to look for confirmed rows when there "
+                         "is no backlog (a backlog is deleted batch after batch)"),
     OUTBOX_CONF_STR("dlq.topic", S, dlq_topic_template, "${topic}.dlq", 0,
                     "dead-letter topic template; ${topic} is the event's topic"),
     OUTBOX_CONF_STR("dlq.fallback-topic", S, dlq_fallback_topic, "outbox.dlq", 0,

@@ -53,6 +53,9 @@ typedef struct relay_settings {
     char *message_roles;
     char *col_id, *col_aggregate_type, *col_aggregate_id, *col_event_type, *col_payload,
         *col_headers;
+    bool prune;                /* outbox.prune: delete confirmed rows (relay/prune.h) */
+    int64_t prune_batch;       /* outbox.prune-batch: rows per DELETE */
+    int64_t prune_interval_ms; /* outbox.prune-interval: pause when nothing is deletable */
     /* [dlq] */
     char *dlq_topic_template;
     char *dlq_fallback_topic;

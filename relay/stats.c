@@ -18,6 +18,34 @@ static void gauge(outbox_metrics_buf *buf, const char *name, const char *help, i
     outbox_metrics_gauge(buf, name, NULL, 0, v);
 }
 
+/* outbox.prune's counters (all 0 while it is off). */
+static void relay_prune_render(outbox_metrics_buf *buf, const relay_prune_stats *stats)
+{
+    counter(buf, "outbox_relay_pruned_rows_total",
+            "Outbox rows deleted by outbox.prune (their events acknowledged and confirmed).",
+            LOAD(rows));
+    static const char *const name = "outbox_relay_prune_errors_total";
+    outbox_metrics_header(buf, name, OUTBOX_METRICS_COUNTER,
+                          "outbox.prune batches that failed, by reason: privilege (the role lacks "
+                          "DELETE; given up), transient (connection, lock, timeout; retried), "
+                          "other (given up).");
+    const struct {
+        const char *reason;
+        uint64_t v;
+    } errs[] = {{"privilege", LOAD(errors_privilege)},
+                {"transient", LOAD(errors_transient)},
+                {"other", LOAD(errors_other)}};
+    for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+        outbox_metrics_label l = {"reason", errs[i].reason};
+        outbox_metrics_counter(buf, name, &l, 1, errs[i].v);
+    }
+    counter(buf, "outbox_relay_prune_skipped_rows_total",
+            "Published rows outbox.prune left in the table (a batch given up, or its list full).",
+            LOAD(skipped));
+    gauge(buf, "outbox_relay_prune_pending_rows",
+          "Published rows outbox.prune still lists (deleted once confirmed).", LOAD(pending));
+}
+
 char *relay_stats_render(const relay_stats *stats)
 {
     outbox_metrics_buf *buf = outbox_metrics_buf_new();
@@ -101,6 +129,7 @@ char *relay_stats_render(const relay_stats *stats)
     counter(buf, "outbox_relay_lease_losses_total",
             "Leases lost while streaming (paused or cut off longer than relay.lease-ttl).",
             LOAD(lease_losses));
+    relay_prune_render(buf, &stats->prune);
     char *text = outbox_metrics_buf_steal(buf, NULL);
     outbox_metrics_buf_destroy(buf);
     return text;

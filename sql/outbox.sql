@@ -35,6 +35,14 @@ GRANT USAGE ON SCHEMA public TO blog_app, outbox_relay;
 GRANT INSERT, SELECT, DELETE ON public.outbox TO blog_app;
 GRANT SELECT ON public.outbox TO outbox_relay;
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON public.outbox FROM outbox_relay;
+-- outbox.prune = on (the relay deletes the rows whose events Kafka acknowledged): the relay then
+-- needs DELETE, which is NOT granted by default. Opt in when running this file:
+--   psql -v relay_prune=on -f sql/outbox.sql ...
+-- or, as the table's owner: GRANT DELETE ON public.outbox TO outbox_relay;
+-- (`outbox-relay check` with prune on prints the GRANT when it is missing).
+\if :{?relay_prune}
+GRANT DELETE ON public.outbox TO outbox_relay;
+\endif
 
 -- Logical-message events (pg_logical_emit_message, opt-in in the relay: outbox.logical-messages)
 -- publish exactly like an outbox row, so the right to emit them must be the right to insert into

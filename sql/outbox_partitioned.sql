@@ -92,3 +92,7 @@ CREATE PUBLICATION :"outbox_publication" FOR TABLE outbox
 -- transaction); the relay only needs the replication connection and SELECT for `check`.
 GRANT INSERT, SELECT, DELETE ON outbox TO blog_app;
 GRANT SELECT ON outbox TO outbox_relay;
+-- outbox.prune = on needs DELETE too (not granted by default): psql -v relay_prune=on -f ...
+\if :{?relay_prune}
+GRANT DELETE ON outbox TO outbox_relay;
+\endif

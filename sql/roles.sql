@@ -15,10 +15,14 @@
 --   outbox_relay (LOGIN REPLICATION, database blog)
 --     REPLICATION     the logical slot and the pgoutput stream: how the relay reads events.
 --     outbox.sql      USAGE on schema public and SELECT on outbox: `outbox-relay check` looks
---                     the table and its publication up. No INSERT, UPDATE, DELETE or TRUNCATE:
---                     the relay never writes the outbox (it does not prune; the application
---                     deletes), and no CREATE anywhere (the publication comes from outbox.sql;
+--                     the table and its publication up. No INSERT, UPDATE, DELETE or TRUNCATE
+--                     by default: the relay does not write the outbox (the application deletes),
+--                     and no CREATE anywhere (the publication comes from outbox.sql;
 --                     postgres.create-publication needs the table's owner).
+--                     Only with outbox.prune = on (the relay deletes the rows it confirmed) does
+--                     it need DELETE on the outbox: opt in with `psql -v relay_prune=on -f
+--                     sql/outbox.sql`, or GRANT DELETE ON public.outbox TO outbox_relay; as the
+--                     owner. `outbox-relay check` prints that GRANT when prune is on without it.
 --   outbox_projector (LOGIN, the read database blog_read; the blog's saga also in blog)
 --     projector.sql   SELECT, INSERT, UPDATE, DELETE on projector_projections (replay
 --                     generations), projector_dedup (inbox rows; DELETE prunes them),
