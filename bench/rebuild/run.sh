@@ -9,6 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${OUTBOX_BUILD_DIR:-$root/build}
 eval "$("$root/compose/stack" env)"
+. "$root/bench/common.sh"
 events=${1:-1000000}
 batch=${2:-5000}
 tag=$$_$(date +%s)
@@ -18,7 +19,7 @@ tmp=$(mktemp -d)
 psql_s() { PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 -tA "$OUTBOX_PG_READ_SUPER" "$@"; }
 cleanup() {
   psql_s -c "SELECT format('DROP SCHEMA %I CASCADE', nspname) FROM pg_namespace WHERE nspname LIKE '$schema%'" -c '\gexec' >/dev/null 2>&1 || true
-  /usr/bin/python3 -c 'import sys; from confluent_kafka.admin import AdminClient; [f.result(30) for f in AdminClient({"bootstrap.servers": sys.argv[1]}).delete_topics([sys.argv[2]]).values()]' "$OUTBOX_KAFKA" "$topic" >/dev/null 2>&1 || true
+  bench_delete_topics "$topic"
   rm -rf "$tmp"
 }
 trap cleanup EXIT

@@ -19,13 +19,14 @@ RATE=${2:-2000}
 SECONDS_STEADY=${3:-20}
 BUILD=${OUTBOX_BUILD_DIR:-$REPO/build}
 RELAY=$BUILD/relay/outbox-relay
-PY=/usr/bin/python3
 eval "$("$REPO/compose/stack" env)"
+. "$REPO/bench/common.sh"
+PY=$BENCH_PY
 [ -x "$RELAY" ] || { echo "build first: cmake -S . -B build -G Ninja && cmake --build build" >&2; exit 1; }
 TMP=$(mktemp -d /tmp/bench-relay.XXXXXX)
 chmod 755 "$TMP"
 RUN=$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')
-psqlx() { psql -X -q -v ON_ERROR_STOP=1 -tA "$OUTBOX_PG_SUPER" "$@"; }
+psqlx() { bench_psql "$@"; }
 cleanup() {
   [ -n "${RELAY_PID:-}" ] && kill -9 "$RELAY_PID" 2>/dev/null || true
   for s in bench_raw_$RUN bench_relay_$RUN; do
@@ -38,14 +39,7 @@ trap cleanup EXIT
 agg=bench$RUN
 topic=bench.$RUN.$agg
 # The topic exists up front, with broker append times for the latency phase.
-"$PY" - "$OUTBOX_KAFKA" "$topic" <<'PY'
-import sys
-from confluent_kafka.admin import AdminClient, NewTopic
-a = AdminClient({"bootstrap.servers": sys.argv[1]})
-f = a.create_topics([NewTopic(sys.argv[2], 3, 1, config={"message.timestamp.type": "LogAppendTime"})])
-for t, fut in f.items():
-    fut.result()
-PY
+bench_create_topic "$topic"
 
 # Two slots at the same position, before the backlog.
 psqlx -c "SELECT pg_create_logical_replication_slot('bench_raw_$RUN', 'pgoutput')" >/dev/null
@@ -56,6 +50,8 @@ slot = bench_relay_$RUN
 create-publication = false
 [outbox]
 topic = bench.$RUN.\${aggregate_type}
+[avro]
+schema-dir = $REPO/schemas
 [http]
 listen = 127.0.0.1:0
 [log]
@@ -66,12 +62,7 @@ INI
 psqlx -c "SELECT pg_create_logical_replication_slot('bench_relay_$RUN', 'pgoutput')" >/dev/null
 
 echo "writing a backlog of $ROWS rows..."
-psqlx -c "INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload)
-  SELECT gen_random_uuid(), '$agg', 'post-' || (g % 1000), 'PostCreated',
-    jsonb_build_object('post_id', gen_random_uuid()::text, 'author_id', 'author-7',
-      'author_name', 'Ada Lovelace', 'title', 'Post number ' || g,
-      'body', 'A short body of text.', 'created_at', '2026-11-23T15:41:33.123Z')
-  FROM generate_series(1, $ROWS) g" >/dev/null
+bench_fill_backlog "$agg" "$ROWS"
 endpos=$(psqlx -c "SELECT pg_current_wal_lsn()")
 payload=$(psqlx -c "SELECT avg(length(payload::text))::int FROM outbox WHERE aggregate_type = '$agg'")
 
@@ -84,7 +75,7 @@ raw=$(echo "$ROWS / ($t1 - $t0)" | bc -l)
 
 # The relay: until the slot confirms endpos, i.e. Kafka acknowledged every event. Also the CPU
 # seconds each process spent meanwhile (2 cores are shared by all of them).
-cpu_s() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+cpu_s() { bench_cpu_s "$1"; }
 kafka_pid=$(cat "$OUTBOX_STATE_DIR/kafka/kafka.pid")
 t0=$(date +%s.%N)
 "$RELAY" -c "$TMP/relay.ini" 2>"$TMP/relay.log" &
@@ -115,7 +106,7 @@ before=$("$PY" "$REPO/tests/integration/outbox_kafka.py" count "$topic")
 pgbench -n -h 127.0.0.1 -p "$OUTBOX_PG_PORT" -U blog_app -c 4 -j 2 -R "$RATE" -T "$SECONDS_STEADY" \
   -f "$TMP/insert.sql" blog >"$TMP/pgbench.log" 2>&1
 sleep 2
-rss_kb=$(awk '/^VmHWM:/ {print $2}' "/proc/$RELAY_PID/status")   # peak RSS over both phases
+rss_kb=$(bench_rss_kb "$RELAY_PID")   # peak RSS over both phases
 kill -TERM "$RELAY_PID"
 wait "$RELAY_PID" || true
 RELAY_PID=
