@@ -12,6 +12,9 @@ fingerprint, computed here from the Parsing Canonical Form of schemas/*.avsc).
       schema (record full name), value (decoded, logical types normalised to JSON: timestamps
       as RFC 3339 UTC with milliseconds or microseconds, dates as YYYY-MM-DD).
 
+  outbox_kafka.py count TOPIC      records in TOPIC (the partitions' high watermarks)
+  outbox_kafka.py span TOPIC       count, distinct `id` headers, first and last timestamp (ms)
+
 Run with /usr/bin/python3 (the Debian packages are not visible to other interpreters).
 """
 import argparse
@@ -233,12 +236,42 @@ def count(args):
     print(total)
 
 
+def span(args):
+    """Every record of a topic read once: count, distinct `id` headers, first and last broker
+    timestamp (ms; LogAppendTime topics: when Kafka stored them). One line, space-separated."""
+    consumer = Consumer({"bootstrap.servers": args.bootstrap, "group.id": "outbox-kafka-span",
+                         "enable.auto.commit": False, "enable.partition.eof": True})
+    md = consumer.list_topics(args.topic, timeout=10).topics[args.topic]
+    consumer.assign([TopicPartition(args.topic, p, 0) for p in md.partitions])
+    n, ids, first, last, eof = 0, set(), None, None, set()
+    deadline = time.monotonic() + args.timeout
+    while len(eof) < len(md.partitions) and time.monotonic() < deadline:
+        for m in consumer.consume(10000, 1.0):
+            if m.error():
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    eof.add(m.partition())
+                continue
+            n += 1
+            ts = m.timestamp()[1]
+            first = ts if first is None else min(first, ts)
+            last = ts if last is None else max(last, ts)
+            for k, v in m.headers() or []:
+                if k == "id":
+                    ids.add(v)
+    consumer.close()
+    print(n, len(ids), first or 0, last or 0)
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("count")
     c.add_argument("--bootstrap", default=os.environ.get("OUTBOX_KAFKA"))
     c.add_argument("topic")
+    s = sub.add_parser("span")
+    s.add_argument("--bootstrap", default=os.environ.get("OUTBOX_KAFKA"))
+    s.add_argument("--timeout", type=float, default=600)
+    s.add_argument("topic")
     d = sub.add_parser("dump")
     d.add_argument("--bootstrap", default=os.environ.get("OUTBOX_KAFKA"))
     d.add_argument("--topics", required=True)
@@ -253,6 +286,8 @@ def main():
         dump(args)
     elif args.cmd == "count":
         count(args)
+    elif args.cmd == "span":
+        span(args)
 
 
 if __name__ == "__main__":
