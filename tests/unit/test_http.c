@@ -7,6 +7,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,7 @@ typedef struct fetched {
     size_t len;
     char content_type[128];
     size_t stop_after_frames; /* 0 = read to the end */
+    _Atomic size_t frames;    /* complete frames (ending in a blank line) received so far */
 } fetched;
 
 static size_t collect(char *data, size_t size, size_t nmemb, void *userp)
@@ -94,13 +96,12 @@ static size_t collect(char *data, size_t size, size_t nmemb, void *userp)
     memcpy(f->body + f->len, data, n);
     f->len += n;
     f->body[f->len] = '\0';
-    if (f->stop_after_frames) {
-        size_t frames = 0;
-        for (const char *p = f->body; (p = strstr(p, "\n\n")) != NULL; p += 2)
-            frames++;
-        if (frames >= f->stop_after_frames)
-            return 0; /* enough: abort the transfer */
-    }
+    size_t frames = 0;
+    for (const char *p = f->body; (p = strstr(p, "\n\n")) != NULL; p += 2)
+        frames++;
+    atomic_store(&f->frames, frames);
+    if (f->stop_after_frames && frames >= f->stop_after_frames)
+        return 0; /* enough: abort the transfer */
     return n;
 }
 
@@ -277,9 +278,17 @@ typedef struct publisher_args {
     int rc;
 } publisher_args;
 
+/* Up to 30 s (a sanitized build on a loaded box is slow; a wait costs nothing when it ends). */
 static void wait_for_subscribers(outbox_http_channel *channel, size_t n)
 {
-    for (int i = 0; i < 2000 && outbox_http_channel_subscribers(channel) != n; i++)
+    for (int i = 0; i < 6000 && outbox_http_channel_subscribers(channel) != n; i++)
+        usleep(5000);
+}
+
+/* Until the client has received `n` frames, up to 30 s. */
+static void wait_for_frames(const fetched *f, size_t n)
+{
+    for (int i = 0; i < 6000 && atomic_load(&f->frames) < n; i++)
         usleep(5000);
 }
 
@@ -379,6 +388,10 @@ static void test_stop_ends_an_open_stream(void **state)
     assert_int_equal(pthread_create(&thread, NULL, stream_client, &ca), 0);
     wait_for_subscribers(fx->ctx.channel, 1);
     assert_int_equal(outbox_http_channel_subscribers(fx->ctx.channel), 1);
+    /* The subscription exists before its first byte is sent: a stop right then shuts the socket
+     * before the response (curl: empty reply, no body). Stop an open, flowing stream. */
+    wait_for_frames(&ca.f, 1);
+    assert_int_equal(atomic_load(&ca.f.frames), 1);
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     outbox_http_stop(fx->server); /* must not wait for the keepalive interval */
