@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -37,8 +38,9 @@ struct outbox_http_channel {
     uint64_t head; /* oldest retained sequence number */
     uint64_t next; /* sequence number of the next event */
     size_t subscribers;
-    size_t max_subscribers; /* 0 = no limit */
-    uint64_t dropped;       /* subscribers closed for falling behind */
+    size_t max_subscribers;                  /* 0 = no limit */
+    uint64_t refused;                        /* stream requests answered 503 (the limit) */
+    uint64_t ended[OUTBOX_HTTP_STREAM_ENDS]; /* streams ended, by outbox_http_stream_end */
 };
 
 typedef struct http_sub http_sub;
@@ -67,8 +69,26 @@ struct http_sub {
     outbox_http_stream_filter filter;
     void *filter_ctx;
     void (*filter_free)(void *filter_ctx);
+    int end;       /* outbox_http_stream_end once known (set where the stream ends), else -1 */
+    uint64_t sent; /* events sent */
     http_sub *prev, *next;
 };
+
+/* *con_cls of a request whose headers arrived; an SSE request's becomes its http_sub once the
+ * response is queued (so the completion callback can tell why the stream ended). */
+static int http_headers_seen;
+
+/* One WARN line per OUTBOX_HTTP_WARN_EVERY_S for a kind of event that may come in bursts. */
+typedef struct http_warn_limit {
+    pthread_mutex_t mu;
+    time_t last;         /* CLOCK_MONOTONIC seconds of the last line written; 0 = none yet */
+    uint64_t suppressed; /* events not logged since */
+} http_warn_limit;
+
+static http_warn_limit http_slow_warn = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* Libmicrohttpd's messages on a thread that served a request are about that one client. */
+static _Thread_local bool http_on_connection_thread;
 
 /* ---------------------------------------------------------------------------------------- */
 /* Channels.                                                                                 */
@@ -157,9 +177,26 @@ uint64_t outbox_http_channel_position(outbox_http_channel *channel)
 uint64_t outbox_http_channel_dropped(outbox_http_channel *channel)
 {
     pthread_mutex_lock(&channel->mu);
-    uint64_t n = channel->dropped;
+    uint64_t n = channel->ended[OUTBOX_HTTP_STREAM_END_SLOW];
     pthread_mutex_unlock(&channel->mu);
     return n;
+}
+
+void outbox_http_channel_stats_get(outbox_http_channel *channel, outbox_http_channel_stats *stats)
+{
+    pthread_mutex_lock(&channel->mu);
+    stats->subscribers = channel->subscribers;
+    stats->published = channel->next;
+    stats->refused = channel->refused;
+    memcpy(stats->ended, channel->ended, sizeof stats->ended);
+    pthread_mutex_unlock(&channel->mu);
+}
+
+const char *outbox_http_stream_end_name(outbox_http_stream_end end)
+{
+    static const char *const names[OUTBOX_HTTP_STREAM_ENDS] = {"client_gone", "slow", "timeout",
+                                                               "stopped"};
+    return (unsigned)end < OUTBOX_HTTP_STREAM_ENDS ? names[end] : "unknown";
 }
 
 /* Append "<field>: <value>\n" for every line of value (CR, LF and CRLF all end a line). */
@@ -310,14 +347,13 @@ static ssize_t http_sse_read(void *cls, uint64_t pos, char *buf, size_t max)
     pthread_mutex_lock(&channel->mu);
     for (;;) {
         if (atomic_load(&sub->server->stopping)) {
+            sub->end = OUTBOX_HTTP_STREAM_END_STOP;
             n = MHD_CONTENT_READER_END_OF_STREAM;
             break;
         }
         if (sub->seq < channel->head) {
-            outbox_log_warn("http", "SSE client fell more than %zu events behind; closing it",
-                            channel->cap);
-            channel->dropped++;
-            n = MHD_CONTENT_READER_END_WITH_ERROR; /* close the connection, free its thread */
+            sub->end = OUTBOX_HTTP_STREAM_END_SLOW; /* logged and counted by http_sse_free */
+            n = MHD_CONTENT_READER_END_WITH_ERROR;  /* close the connection, free its thread */
             break;
         }
         if (sub->seq < channel->next) {
@@ -334,6 +370,7 @@ static ssize_t http_sse_read(void *cls, uint64_t pos, char *buf, size_t max)
             if (sub->off == channel->lens[idx]) {
                 sub->seq++;
                 sub->off = 0;
+                sub->sent++;
             }
             n = (ssize_t)take;
             break;
@@ -353,6 +390,7 @@ static ssize_t http_sse_read(void *cls, uint64_t pos, char *buf, size_t max)
             break;
         }
         if (http_peer_gone(sub->fd)) { /* free its place now, not at the next write */
+            sub->end = OUTBOX_HTTP_STREAM_END_CLIENT;
             n = MHD_CONTENT_READER_END_WITH_ERROR;
             break;
         }
@@ -363,12 +401,55 @@ static ssize_t http_sse_read(void *cls, uint64_t pos, char *buf, size_t max)
     return n;
 }
 
-/* MHD free callback of the SSE response: the connection is gone. */
+/* True when a line may be written now; then *suppressed is how many were not since the last. */
+static bool http_warn_take(http_warn_limit *limit, uint64_t *suppressed)
+{
+    struct timespec now;
+    bool take = false;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    pthread_mutex_lock(&limit->mu);
+    if (limit->last == 0 || now.tv_sec - limit->last >= OUTBOX_HTTP_WARN_EVERY_S) {
+        take = true;
+        *suppressed = limit->suppressed;
+        limit->suppressed = 0;
+        limit->last = now.tv_sec > 0 ? now.tv_sec : 1;
+    } else {
+        limit->suppressed++;
+    }
+    pthread_mutex_unlock(&limit->mu);
+    return take;
+}
+
+/* The one log line of a stream's end: a laggard is the operator's business (WARN, rate-limited),
+ * a client going away or the server stopping is not (DEBUG; the counters have them all). */
+static void http_sse_log_end(const http_sub *sub, size_t backlog)
+{
+    uint64_t suppressed = 0;
+
+    if (sub->end == OUTBOX_HTTP_STREAM_END_SLOW) {
+        if (http_warn_take(&http_slow_warn, &suppressed))
+            outbox_log_warn("http",
+                            "SSE client fell more than %zu events behind after %" PRIu64
+                            " events; closed it (it may resume with Last-Event-ID); %" PRIu64
+                            " more dropped since the last such line",
+                            backlog, sub->sent, suppressed);
+        return;
+    }
+    outbox_log_debug("http", "SSE stream ended (%s) after %" PRIu64 " events",
+                     outbox_http_stream_end_name((outbox_http_stream_end)sub->end), sub->sent);
+}
+
+/* MHD free callback of the SSE response: the connection is gone (http_completed ran before
+ * when MHD ended it, so sub->end says why). */
 static void http_sse_free(void *cls)
 {
     http_sub *sub = cls;
     outbox_http_server *server = sub->server;
+    outbox_http_channel *channel = sub->channel;
 
+    if (sub->end < 0)
+        sub->end = OUTBOX_HTTP_STREAM_END_CLIENT;
     pthread_mutex_lock(&server->mu);
     if (sub->prev)
         sub->prev->next = sub->next;
@@ -376,10 +457,13 @@ static void http_sse_free(void *cls)
         server->subs = sub->next;
     if (sub->next)
         sub->next->prev = sub->prev;
-    pthread_mutex_lock(&sub->channel->mu);
-    sub->channel->subscribers--;
-    pthread_mutex_unlock(&sub->channel->mu);
+    pthread_mutex_lock(&channel->mu);
+    channel->subscribers--;
+    channel->ended[sub->end]++;
+    size_t backlog = channel->cap;
+    pthread_mutex_unlock(&channel->mu);
     pthread_mutex_unlock(&server->mu);
+    http_sse_log_end(sub, backlog);
     if (sub->filter_free)
         sub->filter_free(sub->filter_ctx);
     free(sub->prelude);
@@ -396,11 +480,12 @@ static void http_stream_discard(outbox_http_response *resp)
     resp->stream_filter_free = NULL;
 }
 
-/* The SSE response of `resp` (which it takes over), or NULL with *full set when the channel
- * has its subscriber limit. */
+/* The SSE response of `resp` (which it takes over) with its subscription in *subp, or NULL
+ * with *full set when the channel has its subscriber limit. */
 static struct MHD_Response *http_sse_response(outbox_http_server *server,
                                               struct MHD_Connection *conn,
-                                              outbox_http_response *resp, bool *full)
+                                              outbox_http_response *resp, bool *full,
+                                              http_sub **subp)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -409,10 +494,12 @@ static struct MHD_Response *http_sse_response(outbox_http_server *server,
     struct MHD_Response *response = NULL;
 
     *full = false;
+    *subp = NULL;
     if (sub == NULL) {
         http_stream_discard(resp);
         return NULL;
     }
+    sub->end = -1;
     sub->server = server;
     sub->channel = channel;
     sub->fd = ci ? ci->connect_fd : -1;
@@ -420,6 +507,7 @@ static struct MHD_Response *http_sse_response(outbox_http_server *server,
     pthread_mutex_lock(&server->mu);
     pthread_mutex_lock(&channel->mu);
     if (channel->max_subscribers && channel->subscribers >= channel->max_subscribers) {
+        channel->refused++;
         pthread_mutex_unlock(&channel->mu);
         pthread_mutex_unlock(&server->mu);
         free(sub);
@@ -459,6 +547,7 @@ static struct MHD_Response *http_sse_response(outbox_http_server *server,
         MHD_destroy_response(response); /* calls http_sse_free */
         return NULL;
     }
+    *subp = sub;
     return response;
 }
 
@@ -481,31 +570,45 @@ const char *outbox_http_header(const outbox_http_request *req, const char *name)
     return MHD_lookup_connection_value(req->internal_, MHD_HEADER_KIND, name);
 }
 
+/* The answer of a stream request refused for the subscriber limit (or memory): closes the
+ * connection, so the refused client does not keep a thread until the connection timeout. */
+static struct MHD_Response *http_sse_refusal(bool full)
+{
+    static const char full_text[] = "too many event streams; retry later\n";
+    static const char oom[] = "out of memory\n";
+    const char *text = full ? full_text : oom;
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+    if (response != NULL &&
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES) {
+        MHD_destroy_response(response);
+        return NULL;
+    }
+    return response;
+}
+
 static enum MHD_Result http_respond(outbox_http_server *server, struct MHD_Connection *conn,
-                                    outbox_http_response *resp)
+                                    outbox_http_response *resp, void **con_cls)
 {
     static const char not_found[] = "not found\n";
-    static const char oom[] = "out of memory\n";
     struct MHD_Response *response = NULL;
     enum MHD_Result ret = MHD_NO;
     unsigned status = (unsigned)resp->status;
     const char *content_type =
         resp->content_type ? resp->content_type : "text/plain; charset=utf-8";
+    http_sub *sub = NULL;
 
     if (resp->stream) {
-        static const char full_text[] = "too many event streams; retry later\n";
         bool full = false;
         free(resp->body);
         resp->body = NULL;
-        response = http_sse_response(server, conn, resp, &full);
+        response = http_sse_response(server, conn, resp, &full, &sub);
         status = MHD_HTTP_OK;
         content_type = NULL; /* set by http_sse_response */
         if (response == NULL) {
-            const char *text = full ? full_text : oom;
             status = MHD_HTTP_SERVICE_UNAVAILABLE;
             content_type = "text/plain; charset=utf-8";
-            response =
-                MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+            response = http_sse_refusal(full);
         }
     } else if (resp->status == 0) {
         http_stream_discard(resp);
@@ -536,6 +639,8 @@ static enum MHD_Result http_respond(outbox_http_server *server, struct MHD_Conne
         MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES)
         goto out;
     ret = MHD_queue_response(conn, status, response);
+    if (ret == MHD_YES && sub != NULL)
+        *con_cls = sub; /* for http_completed; freed with the response, after it */
 out:
     if (response)
         MHD_destroy_response(response);
@@ -564,11 +669,11 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
                                    const char *method, const char *version, const char *upload_data,
                                    size_t *upload_data_size, void **con_cls)
 {
-    static int headers_seen; /* a marker: the first call only announces the headers */
     outbox_http_server *server = cls;
 
+    http_on_connection_thread = true;
     if (*con_cls == NULL) {
-        *con_cls = &headers_seen;
+        *con_cls = &http_headers_seen; /* the first call only announces the headers */
         return MHD_YES;
     }
     if (*upload_data_size != 0) {
@@ -580,15 +685,48 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
     outbox_http_request req = {.method = method, .path = url, .internal_ = conn};
     outbox_http_response resp = {0};
     server->handler(server->ctx, &req, &resp);
-    return http_respond(server, conn, &resp);
+    return http_respond(server, conn, &resp, con_cls);
+}
+
+/* Why MHD ended a connection, for a stream that did not end itself. */
+static outbox_http_stream_end http_stream_end_of(enum MHD_RequestTerminationCode code)
+{
+    switch (code) {
+    case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED:
+        return OUTBOX_HTTP_STREAM_END_TIMEOUT;
+    case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
+    case MHD_REQUEST_TERMINATED_COMPLETED_OK:
+        return OUTBOX_HTTP_STREAM_END_STOP;
+    default: /* WITH_ERROR (a failed send), READ_ERROR, CLIENT_ABORT */
+        return OUTBOX_HTTP_STREAM_END_CLIENT;
+    }
+}
+
+/* MHD's completion callback (on the connection's thread, before the response is freed). */
+static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                           enum MHD_RequestTerminationCode code)
+{
+    (void)cls;
+    (void)conn;
+    if (*con_cls == NULL || *con_cls == &http_headers_seen)
+        return;
+    http_sub *sub = *con_cls;
+    if (sub->end < 0)
+        sub->end = (int)http_stream_end_of(code);
+    *con_cls = NULL;
 }
 
 __attribute__((format(printf, 2, 0))) static void http_mhd_log(void *cls, const char *fmt,
                                                                va_list ap)
 {
+    outbox_log_level level = http_on_connection_thread ? OUTBOX_LOG_DEBUG : OUTBOX_LOG_WARN;
     char msg[512];
+
+    (void)cls;
+    if (!outbox_log_enabled(level))
+        return;
     vsnprintf(msg, sizeof msg, fmt, ap);
-    outbox_log_warn("http", "libmicrohttpd: %s", msg);
+    outbox_log(level, "http", NULL, "libmicrohttpd: %s", msg);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -712,10 +850,10 @@ int outbox_http_start_n(const char *bind_address, uint16_t port, unsigned max_co
         flags |= MHD_USE_IPv6;
     server->daemon = MHD_start_daemon(
         flags, port, NULL, NULL, http_access, server, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log,
-        NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
-        max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)OUTBOX_HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_THREAD_STACK_SIZE,
-        (size_t)OUTBOX_HTTP_THREAD_STACK, MHD_OPTION_END);
+        NULL, MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)OUTBOX_HTTP_CONNECTION_TIMEOUT_S,
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)OUTBOX_HTTP_THREAD_STACK, MHD_OPTION_END);
     if (server->daemon == NULL) {
         http_explain_failure(&ss, ss_len, bind_address, port, errstr, errstr_size);
         goto out;

@@ -51,6 +51,13 @@
  * No per-client object is ever visible to the daemon, so there is nothing to leak or to use
  * after the client went away.
  *
+ * Logging: a stream that ends because its client went away is normal (DEBUG, counted); one
+ * dropped for being slow is a WARN (rate-limited, counted); see outbox_http_channel_stats_get.
+ * libmicrohttpd's own messages about one connection (a client that vanished mid-send, a bad
+ * request) are DEBUG for the same reason; its others (listening, accepting) stay WARN.
+ * A request answered 503 because of the subscriber limit is answered with "Connection: close",
+ * so a refused client does not hold a connection (a thread) until the connection timeout.
+ *
  * Only GET and HEAD reach the handler: any other method is answered 405 with
  * `Allow: GET, HEAD` by the server itself. Request bodies are discarded (no route needs one).
  */
@@ -196,6 +203,35 @@ void outbox_http_channel_set_max_subscribers(outbox_http_channel *channel, size_
 
 /* Connections dropped because they fell more than the backlog behind. Any thread. */
 uint64_t outbox_http_channel_dropped(outbox_http_channel *channel);
+
+/* Why a stream ended, classified where it ends: by the stream itself (a laggard, a client seen
+ * hanging up, the server's stop) or by libmicrohttpd's termination code of the connection. */
+typedef enum outbox_http_stream_end {
+    OUTBOX_HTTP_STREAM_END_CLIENT = 0, /* the client hung up or its connection failed: normal,
+                                          logged at DEBUG */
+    OUTBOX_HTTP_STREAM_END_SLOW,       /* fell more than the backlog behind and was dropped:
+                                          WARN, at most one line per OUTBOX_HTTP_WARN_EVERY_S */
+    OUTBOX_HTTP_STREAM_END_TIMEOUT,    /* nothing could be sent for
+                                          OUTBOX_HTTP_CONNECTION_TIMEOUT_S (a client that stopped
+                                          reading) */
+    OUTBOX_HTTP_STREAM_END_STOP,       /* the server stopped */
+} outbox_http_stream_end;
+#define OUTBOX_HTTP_STREAM_ENDS 4
+#define OUTBOX_HTTP_WARN_EVERY_S 10
+
+/* "client_gone", "slow", "timeout", "stopped" (metric label values). Static storage. */
+const char *outbox_http_stream_end_name(outbox_http_stream_end end);
+
+/* A channel's counters, read together under its lock. */
+typedef struct outbox_http_channel_stats {
+    size_t subscribers;                      /* streams open now */
+    uint64_t published;                      /* events published on the channel */
+    uint64_t refused;                        /* stream requests answered 503 (the limit) */
+    uint64_t ended[OUTBOX_HTTP_STREAM_ENDS]; /* streams ended, by outbox_http_stream_end */
+} outbox_http_channel_stats;
+
+/* Fill *stats. Any thread. */
+void outbox_http_channel_stats_get(outbox_http_channel *channel, outbox_http_channel_stats *stats);
 
 /* Format one SSE event as outbox_http_channel_publish() sends it and append it to *buf
  * (malloc'd, grown with realloc, *len bytes used; *buf NULL and *len 0 to start). For stream

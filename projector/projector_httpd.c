@@ -342,11 +342,31 @@ static void events_route(projector_httpd *h, const outbox_http_request *req,
     resp->content_type = "application/json";
 }
 
+/* Copy each projection's stream counters (kept by its channel) into its stats. */
+static void stream_stats_copy(projector_httpd *h)
+{
+    for (size_t i = 0; i < h->count; i++) {
+        outbox_http_channel_stats cs;
+        projector_stats *st = h->stats[i];
+        if (h->lookups[i].channel == NULL)
+            continue;
+        outbox_http_channel_stats_get(h->lookups[i].channel, &cs);
+        projector_stat_copy(&st->sse_ended_client, cs.ended[OUTBOX_HTTP_STREAM_END_CLIENT]);
+        projector_stat_copy(&st->sse_ended_slow, cs.ended[OUTBOX_HTTP_STREAM_END_SLOW]);
+        projector_stat_copy(&st->sse_ended_timeout, cs.ended[OUTBOX_HTTP_STREAM_END_TIMEOUT]);
+        projector_stat_copy(&st->sse_ended_stopped, cs.ended[OUTBOX_HTTP_STREAM_END_STOP]);
+        projector_stat_copy(&st->sse_refused, cs.refused);
+        projector_stat_copy(&st->sse_published, cs.published);
+        projector_stat_set(&st->sse_clients, (int64_t)cs.subscribers);
+    }
+}
+
 static void routes(void *ctx, const outbox_http_request *req, outbox_http_response *resp)
 {
     projector_httpd *h = ctx;
     /* Methods other than GET and HEAD never get here: lib/http answers them 405. */
     if (strcmp(req->path, "/metrics") == 0) {
+        stream_stats_copy(h);
         resp->body = projector_stats_render(h->stats, h->count, &resp->body_len);
         resp->status = resp->body ? 200 : 500;
         resp->content_type = OUTBOX_HTTP_PROMETHEUS;

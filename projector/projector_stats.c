@@ -83,6 +83,21 @@ static const counter_def counters[] = {
       "Events whose outbox.commit_time header was not an RFC 3339 timestamp (applied with $8 "
       "NULL).",
       commit_time_ignored, NULL, NULL),
+    C("outbox_projector_sse_streams_ended_total",
+      "GET /events/stream connections that ended, by reason (client_gone: the client went away, "
+      "normal; slow: dropped for falling more than http.sse-backlog events behind; timeout: "
+      "nothing could be sent for the connection timeout; stopped: the server stopped).",
+      sse_ended_client, "reason", "client_gone"),
+    C(NULL, NULL, sse_ended_slow, "reason", "slow"),
+    C(NULL, NULL, sse_ended_timeout, "reason", "timeout"),
+    C(NULL, NULL, sse_ended_stopped, "reason", "stopped"),
+    C("outbox_projector_sse_events_total",
+      "Events published to the projection's event stream (applied and dead-lettered), whether "
+      "or not a client is connected.",
+      sse_published, NULL, NULL),
+    C("outbox_projector_sse_refused_total",
+      "Event stream requests answered 503 because http.sse-max-clients streams were open.",
+      sse_refused, NULL, NULL),
 };
 
 typedef struct gauge_def {
@@ -101,6 +116,8 @@ static const gauge_def gauges[] = {
      "0 starting, 1 running, 2 retrying (transient errors), 3 failed (stopped on a fatal "
      "error), 4 stopped.",
      offsetof(projector_stats, state)},
+    {"outbox_projector_sse_clients", "Open GET /events/stream connections.",
+     offsetof(projector_stats, sse_clients)},
 };
 
 char *projector_stats_render(projector_stats *const *stats, size_t count, size_t *len)

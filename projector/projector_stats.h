@@ -36,6 +36,17 @@
  *   outbox_projector_dedup_pruned_total       counter  dedup rows deleted after retention
  *   outbox_projector_commit_time_ignored_total counter events whose outbox.commit_time
  *                                                      header was not RFC 3339 ($8 NULL)
+ *   outbox_projector_sse_streams_ended_total{reason="client_gone"|"slow"|"timeout"|"stopped"}
+ *                                             counter  GET /events/stream connections that
+ *                                                      ended: the client went away (normal),
+ *                                                      dropped for falling more than
+ *                                                      http.sse-backlog behind, nothing sent
+ *                                                      for the connection timeout, server stop
+ *   outbox_projector_sse_events_total         counter  events published to the projection's
+ *                                                      event stream (applied and failed)
+ *   outbox_projector_sse_refused_total        counter  stream requests answered 503
+ *                                                      (http.sse-max-clients reached)
+ *   outbox_projector_sse_clients              gauge    open event streams
  *   outbox_projector_assigned_partitions      gauge    partitions currently assigned
  *   outbox_projector_lag_records              gauge    records behind the high watermarks
  *                                                      of the assigned partitions (last
@@ -48,7 +59,9 @@
  *                                                      transaction (both round trips)
  *   outbox_projector_batch_events             histogram  events per committed batch
  *
- * Threads: the projection's thread writes (relaxed atomics), the HTTP thread renders.
+ * Threads: the projection's thread writes (relaxed atomics), the HTTP thread renders; the
+ * sse_* fields are copied from the projection's stream channel (lib/http keeps them) by the
+ * HTTP thread just before it renders.
  */
 
 #include <stdatomic.h>
@@ -85,6 +98,13 @@ typedef struct projector_stats {
     _Atomic uint64_t notifies;
     _Atomic uint64_t pruned;
     _Atomic uint64_t commit_time_ignored;
+    _Atomic uint64_t sse_ended_client;
+    _Atomic uint64_t sse_ended_slow;
+    _Atomic uint64_t sse_ended_timeout;
+    _Atomic uint64_t sse_ended_stopped;
+    _Atomic uint64_t sse_refused;
+    _Atomic uint64_t sse_published;
+    _Atomic int64_t sse_clients;
     _Atomic int64_t assigned_partitions;
     _Atomic int64_t lag;
     _Atomic int64_t last_commit_ms; /* unix ms */
@@ -105,6 +125,12 @@ char *projector_stats_render(projector_stats *const *stats, size_t count, size_t
 static inline void projector_stat_add(_Atomic uint64_t *counter, uint64_t n)
 {
     atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
+}
+
+/* A counter whose total is kept elsewhere (a stream channel's), copied before rendering. */
+static inline void projector_stat_copy(_Atomic uint64_t *counter, uint64_t total)
+{
+    atomic_store_explicit(counter, total, memory_order_relaxed);
 }
 
 static inline void projector_stat_set(_Atomic int64_t *gauge, int64_t v)

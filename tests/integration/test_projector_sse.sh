@@ -6,7 +6,9 @@
 #   - a client that reconnects with Last-Event-ID gets exactly what it missed, then live events;
 #   - ?aggregate_id= keeps only that aggregate's events;
 #   - a client that reads nothing is disconnected once it is http.sse-backlog events behind,
-#     while a reading client gets every event and the projector applies them all in time.
+#     while a reading client gets every event and the projector applies them all in time;
+#   - /metrics counts how the streams ended (client_gone, slow), and only the slow client is a
+#     WARN in the log (a client going away is normal).
 source "$(dirname "$0")/lib.sh"
 source "$OUTBOX_SOURCE_DIR/tests/fixtures/projector/lib_projector.sh"
 proj_setup
@@ -112,6 +114,18 @@ check "the slow client's stream was closed (EOF) before it got every event" \
   $PY -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["eof"] and r["events"] < int(sys.argv[2]), r' "$TEST_TMP/slow.json" "$N"
 check "the projector logged why" grep -q "SSE client fell more than 1024 events behind" "$TEST_TMP/p.log"
 kill -TERM "$fast"; wait "$fast" || true
+
+# ---------------------------------------------------------------- how the streams ended
+# metric NAME{LABELS}: its value on /metrics (the whole body read: no broken pipe for curl)
+metric() { curl -fsS -m 10 "http://127.0.0.1:$port/metrics" | awk -v n="$1" '$1 == n && !seen {print $2; seen = 1}'; }
+L="projection=\"$PROJ\""
+for _ in $(seq 100); do [ "$(metric "outbox_projector_sse_clients{$L}")" = 0 ] && break; sleep 0.1; done
+check_eq "no stream is open once every client left" 0 "$(metric "outbox_projector_sse_clients{$L}")"
+check_eq "the four clients that hung up count as client_gone" 4 \
+  "$(metric "outbox_projector_sse_streams_ended_total{$L,reason=\"client_gone\"}")"
+check_eq "the dropped one as slow" 1 "$(metric "outbox_projector_sse_streams_ended_total{$L,reason=\"slow\"}")"
+check_eq "none as timeout" 0 "$(metric "outbox_projector_sse_streams_ended_total{$L,reason=\"timeout\"}")"
+check_eq "the drop is the one WARN about a stream" 1 "$(grep -c "WARN \[http\]" "$TEST_TMP/p.log")"
 
 kill -TERM "$PROJ_PID"; wait "$PROJ_PID" || true
 finish

@@ -5,9 +5,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +20,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "log.h"
 
 typedef struct routes_ctx {
     outbox_http_channel *channel;
@@ -447,6 +452,179 @@ static void test_sse_subscriber_limit_is_503(void **state)
     free(ca.f.body);
 }
 
+/* A raw client: a loopback socket (receive buffer `rcvbuf` bytes, 0 = default) that sent
+ * "GET path". -1 on failure. */
+static int raw_connect(uint16_t port, const char *path, int rcvbuf)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    char req[256];
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
+
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    if (fd < 0)
+        return -1;
+    if ((rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) != 0) ||
+        connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || write(fd, req, (size_t)n) != n) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Read until the server closes the connection: the bytes read, or -1 when it is still open
+ * after `seconds`. The first head_size - 1 bytes go to head (NUL-terminated). */
+static long raw_read_to_eof(int fd, int seconds, char *head, size_t head_size)
+{
+    struct timespec t0, now;
+    char buf[65536];
+    long total = 0;
+
+    head[0] = '\0';
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long left_ms = seconds * 1000L -
+                       ((now.tv_sec - t0.tv_sec) * 1000L + (now.tv_nsec - t0.tv_nsec) / 1000000L);
+        if (left_ms <= 0 || poll(&pfd, 1, (int)left_ms) != 1)
+            return -1;
+        ssize_t r = read(fd, buf, sizeof buf);
+        if (r <= 0)
+            return r == 0 ? total : -1;
+        if ((size_t)total < head_size - 1) {
+            size_t take = head_size - 1 - (size_t)total < (size_t)r ? head_size - 1 - (size_t)total
+                                                                    : (size_t)r;
+            memcpy(head + total, buf, take);
+            head[total + (long)take] = '\0';
+        }
+        total += r;
+    }
+}
+
+/* The log lines written at WARN or ERROR to a captured log file. */
+static int warnings_in(FILE *log)
+{
+    char line[OUTBOX_LOG_LINE_MAX];
+    int n = 0;
+    fflush(log);
+    rewind(log);
+    while (fgets(line, sizeof line, log))
+        n += strstr(line, " WARN ") != NULL || strstr(line, " ERROR ") != NULL;
+    return n;
+}
+
+/* A stream request refused for the subscriber limit gets its 503 and the connection is closed:
+ * it must not hold a connection (a thread, a descriptor) until the connection timeout, which
+ * under a reconnect storm fills http.max-connections with idle refused clients. */
+static void test_sse_refused_stream_request_closes_its_connection(void **state)
+{
+    server_fixture *fx = *state;
+    client_args ca = {.port = outbox_http_port(fx->server)};
+    outbox_http_channel_stats st;
+    pthread_t thread;
+    char head[64];
+
+    outbox_http_channel_set_max_subscribers(fx->ctx.channel, 1);
+    assert_int_equal(pthread_create(&thread, NULL, stream_client, &ca), 0);
+    wait_for_subscribers(fx->ctx.channel, 1);
+    int fd = raw_connect(outbox_http_port(fx->server), "/events/stream", 0);
+    assert_true(fd >= 0);
+    /* closed within a third of the connection timeout (a loaded box is slow, not 20 s slow) */
+    assert_true(raw_read_to_eof(fd, OUTBOX_HTTP_CONNECTION_TIMEOUT_S / 3, head, sizeof head) > 0);
+    close(fd);
+    assert_memory_equal(head, "HTTP/1.1 503", 12);
+    outbox_http_channel_stats_get(fx->ctx.channel, &st);
+    assert_int_equal(st.refused, 1);
+    assert_int_equal(st.subscribers, 1);
+    outbox_http_stop(fx->server);
+    fx->server = NULL;
+    pthread_join(thread, NULL);
+    free(ca.f.body);
+}
+
+/* A client going away is normal: counted as client_gone, no WARN line; a server stop counts as
+ * stopped. */
+static void test_sse_stream_ends_are_counted_and_a_gone_client_is_no_warning(void **state)
+{
+    server_fixture *fx = *state;
+    fetched f = {.stop_after_frames = 1}; /* ": connected", then hang up */
+    client_args ca = {.port = outbox_http_port(fx->server)};
+    outbox_http_channel_stats st;
+    pthread_t thread;
+    FILE *log = tmpfile();
+
+    assert_non_null(log);
+    outbox_log_set_fd(fileno(log));
+    assert_int_equal(fetch(outbox_http_port(fx->server), "/events/stream", NULL, &f),
+                     CURLE_WRITE_ERROR);
+    for (int i = 0; i < 2000 && outbox_http_channel_subscribers(fx->ctx.channel) != 0; i++)
+        usleep(5000);
+    outbox_http_channel_stats_get(fx->ctx.channel, &st);
+    assert_int_equal(st.subscribers, 0);
+    assert_int_equal(st.ended[OUTBOX_HTTP_STREAM_END_CLIENT], 1);
+    assert_int_equal(st.ended[OUTBOX_HTTP_STREAM_END_SLOW], 0);
+
+    assert_int_equal(pthread_create(&thread, NULL, stream_client, &ca), 0);
+    wait_for_frames(&ca.f, 1); /* an open stream (see test_stop_ends_an_open_stream) */
+    outbox_http_stop(fx->server);
+    fx->server = NULL;
+    pthread_join(thread, NULL);
+    outbox_http_channel_stats_get(fx->ctx.channel, &st);
+    assert_int_equal(st.ended[OUTBOX_HTTP_STREAM_END_STOP], 1);
+    assert_int_equal(st.ended[OUTBOX_HTTP_STREAM_END_CLIENT], 1);
+    outbox_log_set_fd(2);
+    assert_int_equal(warnings_in(log), 0);
+    fclose(log);
+    free(f.body);
+    free(ca.f.body);
+}
+
+/* Two clients that stop reading fall more than the backlog behind: both are closed (the server
+ * never waits for them) and counted as slow, with ONE warning line for the burst. */
+static void test_sse_slow_clients_are_dropped_counted_and_warned_once(void **state)
+{
+    routes_ctx ctx = {.channel = outbox_http_channel_new(4)};
+    outbox_http_server *server = NULL;
+    outbox_http_channel_stats st;
+    FILE *log = tmpfile();
+    char err[256], head[64];
+    int fds[2];
+    (void)state;
+
+    assert_non_null(log);
+    assert_non_null(ctx.channel);
+    assert_int_equal(outbox_http_start(NULL, 0, routes, &ctx, &server, err, sizeof err), 0);
+    outbox_log_set_fd(fileno(log));
+    for (int i = 0; i < 2; i++)
+        assert_true((fds[i] = raw_connect(outbox_http_port(server), "/events/stream", 4096)) >= 0);
+    wait_for_subscribers(ctx.channel, 2);
+    assert_int_equal(outbox_http_channel_subscribers(ctx.channel), 2);
+    /* 8 MiB: more than a loopback socket's buffers hold (tcp_wmem's default top is 4 MiB) */
+    char *big = malloc(32 * 1024 + 1);
+    assert_non_null(big);
+    memset(big, 'x', 32 * 1024);
+    big[32 * 1024] = '\0';
+    for (int i = 0; i < 256; i++)
+        assert_int_equal(outbox_http_channel_publish(ctx.channel, "e", NULL, big), 0);
+    free(big);
+    for (int i = 0; i < 2; i++) { /* read again: the server finds it behind and closes */
+        assert_true(raw_read_to_eof(fds[i], 20, head, sizeof head) > 0);
+        assert_memory_equal(head, "HTTP/1.1 200", 12);
+        close(fds[i]);
+    }
+    for (int i = 0; i < 2000 && outbox_http_channel_subscribers(ctx.channel) != 0; i++)
+        usleep(5000);
+    outbox_http_channel_stats_get(ctx.channel, &st);
+    assert_int_equal(st.ended[OUTBOX_HTTP_STREAM_END_SLOW], 2);
+    assert_int_equal(outbox_http_channel_dropped(ctx.channel), 2);
+    outbox_http_stop(server);
+    outbox_log_set_fd(2);
+    assert_int_equal(warnings_in(log), 1);
+    fclose(log);
+    outbox_http_channel_destroy(ctx.channel);
+}
+
 /* A connection bound outside 1..OUTBOX_HTTP_MAX_CONNECTIONS_LIMIT is refused, named. */
 static void test_start_n_rejects_a_bad_connection_bound(void **state)
 {
@@ -524,6 +702,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sse_prelude_since_and_filter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sse_subscriber_limit_is_503, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sse_idle_hangup_frees_the_place, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sse_refused_stream_request_closes_its_connection,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_sse_stream_ends_are_counted_and_a_gone_client_is_no_warning, setup, teardown),
+        cmocka_unit_test(test_sse_slow_clients_are_dropped_counted_and_warned_once),
         cmocka_unit_test(test_start_n_rejects_a_bad_connection_bound),
         cmocka_unit_test(test_publish_rejects_line_breaks_in_event_name),
         cmocka_unit_test_setup_teardown(test_start_on_a_busy_port_names_address_and_reason, setup,
