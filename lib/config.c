@@ -1769,6 +1769,35 @@ int outbox_conf_kafka_apply_for(const outbox_conf *conf, rd_kafka_conf_t *rk_con
     return kafka_apply(conf, rk_conf, true, type, errstr, errstr_size);
 }
 
+bool outbox_conf_is_set(const outbox_conf *conf, const char *name)
+{
+    const char *kafka = CONF_KAFKA_SECTION ".";
+    if (strncmp(name, kafka, strlen(kafka)) == 0)
+        return outbox_conf_kafka_get(conf, name + strlen(kafka)) != NULL;
+    const char *origin = outbox_conf_origin(conf, name);
+    return origin != NULL && strcmp(origin, "default") != 0;
+}
+
+int outbox_conf_kafka_apply_defaults(const outbox_conf *conf, rd_kafka_conf_t *rk_conf,
+                                     const outbox_conf_kafka_default *defaults, char *errstr,
+                                     size_t errstr_size)
+{
+    char rk_err[512];
+
+    for (const outbox_conf_kafka_default *d = defaults; d->name != NULL; d++) {
+        if (conf != NULL && outbox_conf_kafka_get(conf, d->name) != NULL)
+            continue; /* the user's value, applied unchanged by outbox_conf_kafka_apply */
+        rk_err[0] = '\0';
+        if (rd_kafka_conf_set(rk_conf, d->name, d->value, rk_err, sizeof rk_err) !=
+            RD_KAFKA_CONF_OK) {
+            conf_errf(errstr, errstr_size, "built-in default kafka.%s=%s: %s", d->name, d->value,
+                      rk_err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Help, Markdown, dump.                                                                     */
 

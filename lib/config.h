@@ -265,6 +265,28 @@ const outbox_conf_item *outbox_conf_sections(const outbox_conf *conf, size_t *co
  * "environment variable OUTBOX_RELAY_X", "--set", or NULL for an unknown name. Owned by conf. */
 const char *outbox_conf_origin(const outbox_conf *conf, const char *name);
 
+/* Whether the user set key `name` (file, environment or --set): a table key whose value is not
+ * its default, or "kafka.<property>" present in the [kafka] list. Owned by nobody; pure. */
+bool outbox_conf_is_set(const outbox_conf *conf, const char *name);
+
+/* A daemon's own default for a librdkafka property; arrays end with {NULL, NULL}. */
+typedef struct outbox_conf_kafka_default {
+    const char *name;
+    const char *value;
+} outbox_conf_kafka_default;
+
+/*
+ * Set each of `defaults` in rk_conf unless the user set that property ([kafka] list of conf;
+ * conf may be NULL: then every default is set). Call it BEFORE outbox_conf_kafka_apply(_for), so
+ * the user's keys, applied after, win even when the user spells a defaulted property by one of
+ * librdkafka's aliases (compression.codec for compression.type). A user's value that happens
+ * to equal librdkafka's own default is still the user's: it is never replaced. -1 with errstr
+ * when librdkafka refuses a default (a programming error). Main thread.
+ */
+int outbox_conf_kafka_apply_defaults(const outbox_conf *conf, rd_kafka_conf_t *rk_conf,
+                                     const outbox_conf_kafka_default *defaults, char *errstr,
+                                     size_t errstr_size) OUTBOX_MUSTCHECK;
+
 /*
  * Apply the [kafka] list, in order, to rk_conf with rd_kafka_conf_set(). Stops at the first
  * property librdkafka rejects: returns -1 with errstr = "kafka.<name> (<origin>): <librdkafka's

@@ -614,26 +614,25 @@ static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, 
     return 0;
 }
 
-/* Defaults, then the [kafka] passthrough, then what the projector's guarantees depend on. */
-static rd_kafka_conf_t *kafka_conf(const projector_runner_config *cfg, bool consumer, char *errstr,
-                                   size_t errstr_size)
+rd_kafka_conf_t *projector_runner_kafka_conf(const projector_runner_config *cfg, bool consumer,
+                                             char *errstr, size_t errstr_size)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char client_id[PROJECTOR_NAME_MAX + 64];
     snprintf(client_id, sizeof client_id, "%s-%s%s",
              cfg->client_name ? cfg->client_name : "outbox-projector", cfg->proj->name,
              consumer ? "" : "-dlq");
-    if (conf_set(conf, "client.id", client_id, errstr, errstr_size))
-        goto fail;
-    /* A subscribed topic created after start (the relay creates topics as events arrive) is
-     * noticed within 5 s instead of librdkafka's 5 minutes. [kafka] may override it. */
-    if (consumer &&
-        conf_set(conf, "topic.metadata.refresh.interval.ms", "5000", errstr, errstr_size))
-        goto fail;
-    if (consumer && (conf_set(conf, "isolation.level", "read_committed", errstr, errstr_size) ||
-                     conf_set(conf, "auto.offset.reset",
-                              cfg->proj->start == PROJECTOR_START_LATEST ? "latest" : "earliest",
-                              errstr, errstr_size)))
+    /* The projector's defaults, for the keys the user did not set. A subscribed topic created
+     * after start (the relay creates topics as events arrive) is noticed within 5 s instead of
+     * librdkafka's 5 minutes. */
+    const outbox_conf_kafka_default defaults[] = {
+        {"topic.metadata.refresh.interval.ms", "5000"},
+        {"isolation.level", "read_committed"},
+        {"auto.offset.reset", cfg->proj->start == PROJECTOR_START_LATEST ? "latest" : "earliest"},
+        {"client.id", client_id}, /* the only one the dead-letter producer gets */
+        {NULL, NULL}};
+    const outbox_conf_kafka_default *mine = consumer ? defaults : &defaults[3];
+    if (outbox_conf_kafka_apply_defaults(cfg->conf, conf, mine, errstr, errstr_size))
         goto fail;
     /* Each client gets the keys of its kind only (the dead-letter producer does not warn
      * about session.timeout.ms, nor the consumer about linger.ms). */
@@ -641,6 +640,7 @@ static rd_kafka_conf_t *kafka_conf(const projector_runner_config *cfg, bool cons
         outbox_conf_kafka_apply_for(
             cfg->conf, conf, consumer ? RD_KAFKA_CONSUMER : RD_KAFKA_PRODUCER, errstr, errstr_size))
         goto fail;
+    /* What the projector's guarantees depend on. */
     if (consumer && (conf_set(conf, "group.id", cfg->proj->group, errstr, errstr_size) ||
                      conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size) ||
                      conf_set(conf, "enable.auto.offset.store", "false", errstr, errstr_size) ||
@@ -667,7 +667,7 @@ projector_runner *projector_runner_new(const projector_runner_config *cfg, char 
     r->assignment = rd_kafka_topic_partition_list_new(8);
     r->backoff_ms = cfg->backoff_min_ms;
 
-    conf = kafka_conf(cfg, true, errstr, errstr_size);
+    conf = projector_runner_kafka_conf(cfg, true, errstr, errstr_size);
     if (conf == NULL)
         goto fail;
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
@@ -678,7 +678,7 @@ projector_runner *projector_runner_new(const projector_runner_config *cfg, char 
     conf = NULL; /* now owned by rk */
     rd_kafka_poll_set_consumer(r->rk);
 
-    conf = kafka_conf(cfg, false, errstr, errstr_size);
+    conf = projector_runner_kafka_conf(cfg, false, errstr, errstr_size);
     if (conf == NULL)
         goto fail;
     r->dlq = projector_dlq_new(conf, cfg->proj->name, cfg->dlq_suffix, errstr, errstr_size);

@@ -75,6 +75,15 @@ typedef struct projector_runner_config {
 
 typedef struct projector_runner projector_runner;
 
+/* The librdkafka configuration of the projection's consumer (consumer = true) or dead-letter
+ * producer: the projector's defaults (client.id; for the consumer also isolation.level =
+ * read_committed, auto.offset.reset from the projection's start, a 5 s metadata refresh) for
+ * the keys the user did not set, then the [kafka] keys of that client kind unchanged, then
+ * what the guarantees depend on (the consumer's group.id, no auto commit or offset store).
+ * Caller owns the result; NULL with errstr when librdkafka refuses a key. Main thread. */
+rd_kafka_conf_t *projector_runner_kafka_conf(const projector_runner_config *cfg, bool consumer,
+                                             char *errstr, size_t errstr_size);
+
 /* Build the consumer, producer, decoder and store (no connection yet). NULL with errstr on a
  * configuration error (e.g. a [kafka] property librdkafka rejects). The config's pointers
  * must outlive the runner. Main thread. */

@@ -562,9 +562,8 @@ static void check_kafka(struct check *c, const relay_settings *s, const outbox_c
 {
     char err[512];
     relay_publish *pub = NULL;
-    rd_kafka_conf_t *kconf = rd_kafka_conf_new();
-    if (outbox_conf_kafka_apply(conf, kconf, err, sizeof(err)) != 0) {
-        rd_kafka_conf_destroy(kconf);
+    rd_kafka_conf_t *kconf = relay_publish_conf(conf, err, sizeof(err));
+    if (kconf == NULL) {
         check_problem(c, "fix or remove that key under [kafka]", "%s", err);
         return;
     }

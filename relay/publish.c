@@ -34,36 +34,25 @@ static void publish_dr_msg(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *
         pub->cb(pub->ctx, &report);
 }
 
-/* librdkafka's own default for a global or topic-level property, or "" when unknown. */
-static void conf_builtin_default(const char *name, char *out, size_t size)
-{
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_topic_conf_t *tconf = rd_kafka_topic_conf_new();
-    size_t n = size;
-    if (rd_kafka_topic_conf_get(tconf, name, out, &n) != RD_KAFKA_CONF_OK) {
-        n = size;
-        if (rd_kafka_conf_get(conf, name, out, &n) != RD_KAFKA_CONF_OK)
-            out[0] = '\0';
-    }
-    rd_kafka_topic_conf_destroy(tconf);
-    rd_kafka_conf_destroy(conf);
-}
+/* The relay's choices where the user set nothing: the Java client's partitioner (same key, same
+ * partition as Debezium or any Java producer), a short linger for batching, lz4. */
+static const outbox_conf_kafka_default relay_kafka_defaults[] = {
+    {"partitioner", "murmur2_random"},
+    {"linger.ms", "5"},
+    {"compression.type", "lz4"},
+    {NULL, NULL},
+};
 
-/* Set `name` to `value` unless the user configured it (its value differs from librdkafka's
- * default). A user who sets a property to exactly librdkafka's default gets ours. */
-static int conf_default(rd_kafka_conf_t *conf, const char *name, const char *value, char *errstr,
-                        size_t errstr_size)
+rd_kafka_conf_t *relay_publish_conf(const outbox_conf *conf, char *errstr, size_t errstr_size)
 {
-    char current[128], builtin[128];
-    size_t size = sizeof(current);
-    if (rd_kafka_conf_get(conf, name, current, &size) == RD_KAFKA_CONF_OK) {
-        conf_builtin_default(name, builtin, sizeof(builtin));
-        if (strcmp(current, builtin) != 0)
-            return 0;
+    rd_kafka_conf_t *kconf = rd_kafka_conf_new();
+    if (outbox_conf_kafka_apply_defaults(conf, kconf, relay_kafka_defaults, errstr, errstr_size) !=
+            0 ||
+        (conf != NULL && outbox_conf_kafka_apply(conf, kconf, errstr, errstr_size) != 0)) {
+        rd_kafka_conf_destroy(kconf);
+        return NULL;
     }
-    if (rd_kafka_conf_set(conf, name, value, errstr, errstr_size) != RD_KAFKA_CONF_OK)
-        return -1;
-    return 0;
+    return kconf;
 }
 
 int relay_publish_new(rd_kafka_conf_t *conf, relay_publish_dr_cb *cb, void *ctx,
@@ -79,10 +68,6 @@ int relay_publish_new(rd_kafka_conf_t *conf, relay_publish_dr_cb *cb, void *ctx,
     /* The guarantees: never relaxed by configuration. */
     if (rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, errstr_size) ||
         rd_kafka_conf_set(conf, "acks", "all", errstr, errstr_size))
-        goto fail;
-    if (conf_default(conf, "partitioner", "murmur2_random", errstr, errstr_size) ||
-        conf_default(conf, "linger.ms", "5", errstr, errstr_size) ||
-        conf_default(conf, "compression.type", "lz4", errstr, errstr_size))
         goto fail;
     rd_kafka_conf_set_dr_msg_cb(conf, publish_dr_msg);
     rd_kafka_conf_set_opaque(conf, pub);

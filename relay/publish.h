@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "route.h"
 
 typedef struct relay_publish relay_publish;
@@ -41,10 +42,17 @@ typedef void(relay_publish_dr_cb)(void *ctx, const relay_publish_report *report)
 /* relay_publish_send flags. */
 #define RELAY_PUBLISH_DEAD_LETTER 0x1 /* the message is a dead letter (reported as such) */
 
+/* The producer configuration from the user's [kafka] list (conf; NULL = none): the relay's
+ * defaults for the properties the user did not set, partitioner=murmur2_random (the Java
+ * client's: same key, same partition as Debezium or any Java producer), linger.ms=5,
+ * compression.type=lz4, then every [kafka] key the user set, unchanged (also one equal to
+ * librdkafka's own default, e.g. compression.type=none). The caller owns the result (hand it
+ * to relay_publish_new); NULL with errstr when librdkafka refuses a [kafka] key. Main thread. */
+rd_kafka_conf_t *relay_publish_conf(const outbox_conf *conf, char *errstr, size_t errstr_size);
+
 /* Create the producer from `conf` (ownership taken, also on failure; the caller sets its
- * pointer to NULL). Forces enable.idempotence=true and acks=all, and sets the relay's defaults
- * where the user set nothing: partitioner=murmur2_random (the Java client's: same key, same
- * partition as Debezium or any Java producer), linger.ms=5, compression.type=lz4. */
+ * pointer to NULL), usually relay_publish_conf()'s. Forces enable.idempotence=true and
+ * acks=all: what the relay's guarantees depend on is not configurable. */
 int relay_publish_new(rd_kafka_conf_t *conf, relay_publish_dr_cb *cb, void *ctx,
                       relay_publish **out, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));

@@ -1030,8 +1030,8 @@ int relay_new(const relay_settings *settings, const outbox_conf *conf, relay **o
     if (relay_new_routing(r, errstr, errstr_size) != 0 ||
         relay_new_encoding(r, errstr, errstr_size) != 0)
         goto fail;
-    kconf = rd_kafka_conf_new();
-    if (outbox_conf_kafka_apply(conf, kconf, errstr, errstr_size) != 0)
+    kconf = relay_publish_conf(conf, errstr, errstr_size);
+    if (kconf == NULL)
         goto fail;
     int rc = relay_publish_new(kconf, on_delivery, r, &r->pub, errstr, errstr_size);
     kconf = NULL; /* now owned by the producer, also on failure */

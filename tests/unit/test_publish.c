@@ -162,7 +162,8 @@ static void test_idempotence_cannot_be_disabled(void **state)
     char err[256];
     relay_publish *pub = NULL;
     struct reports r = {0};
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_t *conf = relay_publish_conf(NULL, err, sizeof(err)); /* the relay's defaults */
+    assert_non_null(conf);
     assert_int_equal(rd_kafka_conf_set(conf, "enable.idempotence", "false", err, sizeof(err)),
                      RD_KAFKA_CONF_OK);
     assert_int_equal(rd_kafka_conf_set(conf, "acks", "1", err, sizeof(err)), RD_KAFKA_CONF_OK);
