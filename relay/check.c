@@ -13,6 +13,8 @@
 #include "route.h"
 #include "schemas_cmd.h"
 #include "topics.h"
+#include "txn.h"
+#include "txnstate.h"
 
 struct check {
     FILE *out;
@@ -558,6 +560,29 @@ done:
     needed_free(&nd);
 }
 
+/* relay.exactly-once: the state topic keeps the last LSN of each key only if compacted (a
+ * deleted state makes a restart re-send what the slot had not confirmed). Missing is fine when
+ * the relay may create it (it does so compacted). */
+static void check_state_topic(struct check *c, const relay_settings *s, rd_kafka_t *rk)
+{
+    char topic[256], err[512], fix[512];
+    bool compact = false;
+    if (!s->exactly_once)
+        return;
+    relay_txn_state_topic(s, topic, sizeof(topic));
+    snprintf(fix, sizeof(fix),
+             "create it compacted (kafka-topics.sh --create --topic %s --partitions 1 --config "
+             "cleanup.policy=compact), or set cleanup.policy=compact on it",
+             topic);
+    if (relay_txnstate_topic_compacted(rk, topic, 10000, &compact, err, sizeof(err)) != 0)
+        check_warning(c, fix, "exactly-once state topic: %s (the relay creates it if allowed)",
+                      err);
+    else if (!compact)
+        check_problem(c, fix, "exactly-once state topic %s is not compacted", topic);
+    else
+        check_ok(c, "exactly-once state topic %s is compacted", topic);
+}
+
 static void check_kafka(struct check *c, const relay_settings *s, const outbox_conf *conf)
 {
     char err[512];
@@ -578,6 +603,7 @@ static void check_kafka(struct check *c, const relay_settings *s, const outbox_c
     else {
         check_ok(c, "Kafka answers at %s", outbox_conf_kafka_get(conf, "bootstrap.servers"));
         check_topics(c, s, conf, relay_publish_handle(pub));
+        check_state_topic(c, s, relay_publish_handle(pub));
     }
     relay_publish_free(pub);
 }

@@ -16,6 +16,8 @@ struct relay_publish {
 static void publish_dr_msg(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
     relay_publish *pub = opaque;
+    if (msg->_private == RELAY_PUBLISH_OPAQUE_OWN)
+        return;
     uint64_t tag = (uint64_t)(uintptr_t)msg->_private;
     relay_publish_report report = {
         .seq = tag >> 1,

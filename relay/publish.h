@@ -39,6 +39,10 @@ typedef struct relay_publish_report {
 
 typedef void(relay_publish_dr_cb)(void *ctx, const relay_publish_report *report);
 
+/* The opaque of a message the caller produced itself on relay_publish_handle() (the exactly-once
+ * state record, relay/txn.c): its delivery report is not handed to the callback. */
+#define RELAY_PUBLISH_OPAQUE_OWN ((void *)UINTPTR_MAX)
+
 /* relay_publish_send flags. */
 #define RELAY_PUBLISH_DEAD_LETTER 0x1 /* the message is a dead letter (reported as such) */
 

@@ -32,6 +32,7 @@
 #include "slothealth.h"
 #include "stream.h"
 #include "toolarge.h"
+#include "txn.h"
 #include "wire.h"
 
 #define COMPONENT "relay"
@@ -59,6 +60,7 @@ struct relay {
     relay_lag *lag;
     relay_toolarge_queue *too_large; /* refused by the broker, dead letters not yet produced */
     bool sending_too_large;          /* relay_send_too_large() is running (no re-entry) */
+    relay_txn *txn;                  /* exactly-once (relay/txn.h); NULL when off */
     relay_lease *lease; /* NULL: no lease (the loop driven by tests, without relay_run) */
     bool lease_lost;    /* lost while streaming: nothing more produced or confirmed */
     int64_t next_slot_check_us;
@@ -68,6 +70,7 @@ struct relay {
 
     /* the transaction being received */
     bool in_txn;
+    bool skip_txn; /* exactly-once: Kafka already has it */
     uint64_t seq;
     relay_txn_meta meta;
 
@@ -158,7 +161,13 @@ static void on_delivery(void *ctx, const relay_publish_report *rep)
             outbox_log_error(COMPONENT, "purged delivery report for unknown transaction");
         return;
     }
-    if (rep->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && !rep->dead_letter &&
+    if (rep->err && relay_txn_absorb_failure(r->txn, rep->err)) { /* its Kafka txn is aborted */
+        INC(delivery_failures);
+        if (relay_ack_delivered(r->ack, rep->seq, rep->bytes) != 0)
+            outbox_log_error(COMPONENT, "failed delivery report for unknown transaction");
+        return;
+    }
+    if (rep->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && !rep->dead_letter && !r->txn &&
         r->s->on_too_large == RELAY_TOO_LARGE_DEAD_LETTER && relay_too_large_report(r, rep) == 0) {
         if (relay_ack_delivered(r->ack, rep->seq, rep->bytes) != 0)
             relay_fail(r, "internal error: delivery report for unknown transaction %" PRIu64,
@@ -262,7 +271,7 @@ static int relay_status(relay *r, bool force, char *errstr, size_t errstr_size)
     if (!r->stream)
         return 0;
     int64_t now = now_us();
-    uint64_t confirmable = relay_ack_confirmable(r->ack);
+    uint64_t confirmable = relay_txn_cap(r->txn, relay_ack_confirmable(r->ack));
     bool moved = confirmable != r->last_sent_flush && now - r->last_status_us >= 100000;
     if (!force && !r->reply_now && now < r->next_status_us && !moved)
         return 0;
@@ -327,6 +336,10 @@ static int relay_send(relay *r, const struct relay_msg *m)
     char err[512];
     if (!relay_lease_ok(r))
         return -1;
+    if (relay_txn_before_produce(r->txn, err, sizeof(err)) != RELAY_TXN_OK) {
+        relay_fail(r, "%s", err);
+        return -1;
+    }
     for (;;) {
         rd_kafka_resp_err_t rc = relay_publish_send(r->pub, m->topic, m->key, m->key_len, m->value,
                                                     m->value_len, m->headers, m->nheaders, m->extra,
@@ -750,6 +763,8 @@ static int on_relation(relay *r, const relay_pgoutput_relation *rel)
 
 static int on_insert(relay *r, const relay_pgoutput_insert *ins)
 {
+    if (r->skip_txn)
+        return 0;
     const relay_rel *e = relay_relcache_find(r->rels, ins->relid);
     if (!e) {
         relay_fail(r, "protocol error: Insert for relation %u before its Relation message",
@@ -797,7 +812,7 @@ static int message_txn_begin(relay *r, const relay_pgoutput_message *msg)
 static int on_message(relay *r, const relay_pgoutput_message *msg)
 {
     /* Messages are only requested with outbox.logical-messages on (see relay_connect). */
-    if (!r->s->logical_messages || strcmp(msg->prefix, r->s->message_prefix) != 0)
+    if (!r->s->logical_messages || strcmp(msg->prefix, r->s->message_prefix) != 0 || r->skip_txn)
         return 0;
     if (!msg->transactional) {
         /* Not part of a committed transaction: nothing a writer of the outbox committed.
@@ -829,6 +844,7 @@ static int on_message(relay *r, const relay_pgoutput_message *msg)
             return -1;
         }
         relay_lag_add(r, msg->lsn, r->meta.commit_time_us);
+        relay_txn_pg_commit(r->txn, msg->lsn);
     }
     return rc;
 }
@@ -841,6 +857,7 @@ static int on_begin(relay *r, const relay_pgoutput_begin *begin)
         return -1;
     }
     r->in_txn = true;
+    r->skip_txn = relay_txn_skip_begin(r->txn, begin->final_lsn);
     r->meta.xid = begin->xid;
     r->meta.commit_lsn = begin->final_lsn;
     r->meta.commit_time_us = relay_pgoutput_time_to_unix_usec(begin->commit_time);
@@ -857,7 +874,8 @@ static int on_commit(relay *r, const relay_pgoutput_commit *commit)
     }
     relay_lag_add(r, commit->end_lsn, r->meta.commit_time_us);
     relay_prune_commit(r->prune, commit->end_lsn);
-    r->in_txn = false;
+    relay_txn_pg_commit(r->txn, commit->end_lsn);
+    r->in_txn = r->skip_txn = false;
     INC(transactions);
     return 0;
 }
@@ -946,7 +964,7 @@ void relay_loop_keepalive(relay *r, const relay_pgoutput_keepalive *k)
 
 uint64_t relay_loop_confirmable(const relay *r)
 {
-    return r->ack ? relay_ack_confirmable(r->ack) : 0;
+    return r->ack ? relay_txn_cap(r->txn, relay_ack_confirmable(r->ack)) : 0;
 }
 
 size_t relay_loop_inflight(const relay *r)
@@ -1031,11 +1049,12 @@ int relay_new(const relay_settings *settings, const outbox_conf *conf, relay **o
         relay_new_encoding(r, errstr, errstr_size) != 0)
         goto fail;
     kconf = relay_publish_conf(conf, errstr, errstr_size);
-    if (kconf == NULL)
+    if (kconf == NULL || relay_txn_conf(settings, kconf, errstr, errstr_size) != 0)
         goto fail;
     int rc = relay_publish_new(kconf, on_delivery, r, &r->pub, errstr, errstr_size);
     kconf = NULL; /* now owned by the producer, also on failure */
-    if (rc != 0)
+    if (rc != 0 || relay_txn_new(settings, conf, relay_publish_handle(r->pub), &r->txn, errstr,
+                                 errstr_size) != 0)
         goto fail;
     *out = r;
     return 0;
@@ -1051,6 +1070,7 @@ void relay_free(relay *r)
     if (!r)
         return;
     relay_stream_close(r->stream);
+    relay_txn_free(r->txn); /* aborts what is open, on the producer */
     relay_publish_free(r->pub);
     relay_ack_free(r->ack);
     for (size_t i = 0; i < r->nroutes; i++)
@@ -1118,6 +1138,9 @@ static int relay_connect(relay *r, char *errstr, size_t errstr_size)
         rc = RELAY_STREAM_ERR_FATAL;
         goto fail;
     }
+    rc = relay_txn_start(r->txn, start, errstr, errstr_size); /* same codes as the stream's */
+    if (rc < 0)
+        goto fail;
     rc = relay_stream_start(r->stream, r->s->slot, 0, pubs, r->s->logical_messages, errstr,
                             errstr_size);
     if (rc < 0)
@@ -1164,9 +1187,11 @@ static void relay_disconnect(relay *r, bool drain)
     char err[512];
     if (!r->stream)
         return;
+    if (drain && relay_txn_finish(r->txn, r->in_txn, err, sizeof(err)) != RELAY_TXN_OK)
+        outbox_log_warn(COMPONENT, "%s", err);
     if (drain)
         relay_loop_drain(r, r->s->shutdown_timeout_ms);
-    uint64_t confirmed = relay_ack_confirmable(r->ack);
+    uint64_t confirmed = relay_txn_cap(r->txn, relay_ack_confirmable(r->ack));
     if (relay_stream_finish(r->stream, confirmed, 5000, err, sizeof(err)) < 0)
         outbox_log_warn(COMPONENT, "finishing the stream: %s", err);
     else
@@ -1193,7 +1218,7 @@ static int loop_result(int rc)
 static int relay_read_batch(relay *r, char *errstr, size_t errstr_size)
 {
     bool more = false;
-    for (int n = 0; n < 2000; n++) {
+    for (int n = 0; n < 2000 && !relay_txn_due(r->txn); n++) {
         if (relay_ack_inflight_bytes(r->ack) >= (size_t)r->s->max_inflight_bytes)
             break;
         relay_stream_event ev;
@@ -1273,6 +1298,9 @@ static int relay_stream_loop(relay *r, char *errstr, size_t errstr_size)
         rc = relay_read_batch(r, errstr, errstr_size);
         if (rc < 0)
             return rc;
+        int trc = relay_txn_tick(r->txn, rc == 0, r->in_txn, errstr, errstr_size);
+        if (trc < 0)
+            return trc; /* -1: aborted, restart from the confirmed position; -2: fatal */
         if (rc > 0)
             continue;
         rc = relay_poll(r, errstr, errstr_size);

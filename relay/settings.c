@@ -139,6 +139,23 @@ static const outbox_conf_def relay_settings_defs[] = {
                          "relays sharing a slot: the active one holds a lease it renews; a "
                          "standby takes over at most this long after the active one is killed, "
                          "paused or cut off"),
+    OUTBOX_CONF_BOOL("relay.exactly-once", S, exactly_once, "false",
+                     "publish each group of PostgreSQL transactions in one Kafka transaction with "
+                     "the LSN it covers (relay.state-topic), and skip on start what Kafka has: "
+                     "read_committed consumers see each event once, even after a crash"),
+    OUTBOX_CONF_STR("relay.transactional-id", S, transactional_id, "", 0,
+                    "with relay.exactly-once: the producer's transactional.id; a standby with the "
+                    "same one fences the old active relay (empty: outbox-relay.<postgres.slot>)"),
+    OUTBOX_CONF_STR("relay.state-topic", S, state_topic, "", 0,
+                    "with relay.exactly-once: compacted topic holding the last LSN committed to "
+                    "Kafka, created with cleanup.policy=compact when missing (empty: "
+                    "<postgres.slot>.outbox-relay-state)"),
+    OUTBOX_CONF_INT("relay.txn-max-messages", S, txn_max_messages, "10000", 1, 100000000,
+                    "with relay.exactly-once: a Kafka transaction is committed at the first "
+                    "PostgreSQL commit once it holds this many messages (or is idle)"),
+    OUTBOX_CONF_DURATION("relay.txn-max-time", S, txn_max_time_ms, "100ms", 1, 60000,
+                         "with relay.exactly-once: a Kafka transaction is committed at the first "
+                         "PostgreSQL commit once it is this old (or at once when idle)"),
     OUTBOX_CONF_DURATION("relay.registry-retry-max", S, registry_retry_max_ms, "30s", 100, 3600000,
                          "longest backoff between registry retries while it is down"),
     OUTBOX_CONF_STR("http.listen", S, http_listen, "127.0.0.1:9187", 0,
@@ -319,6 +336,13 @@ static int settings_finalize(void *target, const outbox_conf *conf, void *opaque
         snprintf(errstr, errstr_size,
                  "kafka.bootstrap.servers is not set: add it under [kafka] in the config file "
                  "or set OUTBOX_RELAY_KAFKA_BOOTSTRAP_SERVERS=host:port");
+        return -1;
+    }
+    if (outbox_conf_kafka_get(conf, "transactional.id")) {
+        snprintf(errstr, errstr_size,
+                 "kafka.transactional.id is set: the relay's producer becomes transactional "
+                 "only with relay.exactly-once = on, and its id is relay.transactional-id; "
+                 "remove kafka.transactional.id");
         return -1;
     }
     if (s->wire_format == RELAY_WIRE_CONFLUENT && s->registry_url[0] == '\0') {

@@ -76,6 +76,12 @@ typedef struct relay_settings {
     int64_t registry_retry_max_ms;
     int on_too_large;     /* relay_on_too_large */
     int64_t lease_ttl_ms; /* relay.lease-ttl: the standby lease's time to live */
+    /* exactly-once into Kafka (relay/txn.h) */
+    bool exactly_once;
+    char *transactional_id; /* "" = outbox-relay.<slot> */
+    char *state_topic;      /* "" = <slot>.outbox-relay-state */
+    int64_t txn_max_messages;
+    int64_t txn_max_time_ms;
     /* [http] */
     char *http_listen;
     /* [log] */
