@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "projector_rebuild_metrics.h"
 #include "projector_replay.h"
 #include "projector_runner.h"
 #include "projector_stats.h"
@@ -643,6 +644,21 @@ static void progress_show(progress *pr, int64_t done, int64_t total, bool final)
     fflush(stdout);
 }
 
+/* Serve the progress on /metrics (a port in use or http off: on the terminal only). */
+static projector_rebuild_metrics *metrics_start(rebuild *rb, shadow_runner *sr)
+{
+    char err[256];
+    projector_rebuild_metrics *m =
+        projector_rebuild_metrics_start(rb->settings, rb->proj->name, &sr->stats, err, sizeof err);
+    if (m != NULL)
+        printf("metrics on http://%s:%u/metrics\n", rb->settings->http_bind,
+               (unsigned)projector_rebuild_metrics_port(m));
+    else if (err[0] != '\0')
+        outbox_log_warn(COMPONENT, "no progress in /metrics: %s (http.rebuild-port)", err);
+    fflush(stdout);
+    return m;
+}
+
 static int build_and_swap(rebuild *rb, const volatile sig_atomic_t *interrupted)
 {
     shadow_runner sr;
@@ -650,6 +666,7 @@ static int build_and_swap(rebuild *rb, const volatile sig_atomic_t *interrupted)
     int64_t *live = calloc((size_t)rb->parts->cnt, sizeof *live);
     int64_t *shadow = calloc((size_t)rb->parts->cnt, sizeof *shadow);
     progress pr = {.tty = isatty(STDOUT_FILENO) == 1};
+    projector_rebuild_metrics *metrics = NULL;
     int rc = -1;
     if (live == NULL || shadow == NULL) {
         fail(rb, "out of memory");
@@ -657,6 +674,7 @@ static int build_and_swap(rebuild *rb, const volatile sig_atomic_t *interrupted)
     }
     if (shadow_start(rb, &sr))
         goto done;
+    metrics = metrics_start(rb, &sr);
     for (;;) {
         struct timespec ts = {1, 0};
         nanosleep(&ts, NULL);
@@ -677,9 +695,12 @@ static int build_and_swap(rebuild *rb, const volatile sig_atomic_t *interrupted)
             goto done;
         totals(rb, shadow, &done_n, &total);
         progress_show(&pr, done_n, total, false);
+        projector_rebuild_metrics_update(metrics, done_n, total, pr.rate);
         if (total - done_n > 2 * rb->settings->batch_size)
             continue;
+        projector_rebuild_metrics_phase(metrics, PROJECTOR_REBUILD_PHASE_SWAPPING);
         int swapped = try_swap(rb, &sr, live, shadow);
+        projector_rebuild_metrics_phase(metrics, PROJECTOR_REBUILD_PHASE_BUILDING);
         if (swapped < 0)
             goto done;
         if (swapped > 0) {
@@ -692,6 +713,7 @@ static int build_and_swap(rebuild *rb, const volatile sig_atomic_t *interrupted)
 done:
     if (rc != 0 && pr.tty)
         printf("\n");
+    projector_rebuild_metrics_stop(metrics);
     shadow_free(&sr);
     free(live);
     free(shadow);

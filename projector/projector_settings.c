@@ -71,6 +71,10 @@ static const outbox_conf_def defs[] = {
     OUTBOX_CONF_STR("http.bind", S, http_bind, "127.0.0.1", 0, "HTTP listen address"),
     OUTBOX_CONF_INT("http.port", S, http_port, "9188", 0, 65535,
                     "HTTP port (0 = any free port, logged)"),
+    OUTBOX_CONF_INT("http.rebuild-port", S, http_rebuild_port, "9189", 0, 65535,
+                    "HTTP port `rebuild` serves its progress on (/metrics: events done, total, "
+                    "lag, rate, ETA; /healthz) while it runs, at http.bind (0 = any free port, "
+                    "printed)"),
     OUTBOX_CONF_INT("http.max-connections", S, http_max_connections, "1100", 8, 10000,
                     "Most open HTTP connections (one thread and one file descriptor each); "
                     "event streams count"),

@@ -38,6 +38,7 @@ typedef struct projector_settings {
     bool http_enabled;
     char *http_bind;
     int64_t http_port;
+    int64_t http_rebuild_port; /* `rebuild` serves its progress there */
     int64_t http_max_connections;
     int64_t sse_max_clients;
     int64_t sse_backlog;

@@ -3,7 +3,10 @@
 # a reader polling the model never sees the event count or the comments' version sum (both only
 # grow) go backwards or vanish; kill -9 during the build and during the swap leaves the old
 # model live and the rebuild resumable or cancellable; after the swap the daemon goes on in the
-# rebuilt schema, which equals a clean build; --drop-old removes the replaced model.
+# rebuilt schema, which equals a clean build; --drop-old removes the replaced model. Then a whole
+# second rebuild while writers keep producing through the build and the swap, its progress
+# scraped from its /metrics: the reader still never sees the model go backwards, and after the
+# swap the model equals a clean build, every event applied once.
 source "$(dirname "$0")/lib.sh"
 source "$OUTBOX_SOURCE_DIR/tests/fixtures/projector/lib_projector.sh"
 proj_setup
@@ -19,10 +22,10 @@ printf '[projection %s]\n%s\n' "$PROJ" "$DDL" >>"$TEST_TMP/p.ini"
 cp "$TEST_TMP/p.ini" "$TEST_TMP/r.ini"
 printf "[projection %s]\ndatabase = %s options='-c search_path=%s'\n" "$PROJ" "$OUTBOX_PG_READ_SUPER" "$SCHEMA" >>"$TEST_TMP/r.ini"
 # An array, not a function: `cmd &` must start the projector itself, so that $! is its pid.
-REBUILD=("$PROJECTOR" rebuild "$PROJ" -c "$TEST_TMP/r.ini")
+REBUILD=("$PROJECTOR" rebuild "$PROJ" -c "$TEST_TMP/r.ini" --set http.rebuild-port=0)
 exists() { psql_read -c "SELECT count(*) FROM pg_namespace WHERE nspname = '$1'"; }
 
-TOTAL=6000
+TOTAL=16000 # 0-3000 first, 3000-6000 during steps 1-4, then the writer of step 5
 events_py produce --bootstrap "$OUTBOX_KAFKA" --prefix "$PREFIX" --events "$TOTAL" --seed 71 \
   --dup-ratio 0.05 --registry "$OUTBOX_REGISTRY_URL" --to 3000 >/dev/null
 proj_start "$TEST_TMP/p.ini" "$TEST_TMP/p.log"
@@ -41,7 +44,7 @@ READER=$!
 cleanup_hooks=("kill $READER 2>/dev/null" "${cleanup_hooks[@]}")
 # Load: the rest of the stream, produced while the rebuilds run.
 events_py produce --bootstrap "$OUTBOX_KAFKA" --prefix "$PREFIX" --events "$TOTAL" --seed 71 \
-  --dup-ratio 0.05 --registry "$OUTBOX_REGISTRY_URL" --from 3000 >/dev/null &
+  --dup-ratio 0.05 --registry "$OUTBOX_REGISTRY_URL" --from 3000 --to 6000 >/dev/null &
 LOAD=$!
 
 # 1. kill -9 during the build, then cancel.
@@ -88,6 +91,53 @@ check "... with plain progress lines (stdout is no tty)" grep -q "events .* ev/s
 check "the daemon noticed the new generation" wait_for 30 grep -q "replay noticed\|was replayed" "$TEST_TMP/p.log"
 check "the daemon goes on to the end in the new schema" wait_sql "SELECT topic || ' ' || partition || ' ' || next_offset FROM projector_offsets WHERE projection = '$PROJ' ORDER BY 1" "$(end_offsets)" 120
 check_eq "each effect applied once in the rebuilt model" 1 "$(q "SELECT max(applied) FROM effects")"
+
+# 5. A whole rebuild from the beginning while a writer keeps producing (150 records/s), before,
+#    during and after the swap; the rebuild's /metrics scraped all along (smaller batches than
+#    the daemon's, so the build lasts a few seconds even on a fast box).
+records() { end_offsets | awk '{s += $3} END {print s + 0}'; }
+events_py produce --bootstrap "$OUTBOX_KAFKA" --prefix "$PREFIX" --events "$TOTAL" --seed 71 \
+  --dup-ratio 0.05 --registry "$OUTBOX_REGISTRY_URL" --from 6000 --rate 150 \
+  --stop-file "$TEST_TMP/stop_writer" >/dev/null &
+WRITER=$!
+cleanup_hooks=("kill $WRITER 2>/dev/null" "${cleanup_hooks[@]}")
+before=$(records)
+more_than() { test "$(records)" -gt "$1"; }
+check "the writer is producing" wait_for 120 more_than "$before"
+"${REBUILD[@]}" --set projector.batch-size=50 >"$TEST_TMP/r5.out" 2>&1 &
+R=$!
+check "the rebuild serves its progress" wait_for 60 grep -q "^metrics on http://" "$TEST_TMP/r5.out"
+MURL=$(sed -n 's|^metrics on \(http://[^ ]*\)$|\1|p' "$TEST_TMP/r5.out" | head -1)
+n=0
+while kill -0 "$R" 2>/dev/null; do # one snapshot of every series each 0.3 s
+  curl -fsS -m 5 "$MURL" >"$TEST_TMP/m.$n" 2>/dev/null && n=$((n + 1))
+  sleep 0.3
+done
+rc=0; wait "$R" || rc=$?
+at_swap=$(records)
+check_eq "the rebuild under live writes swaps" 0 "$rc"
+check "... and says so" grep -q "^swapped: schema $SCHEMA" "$TEST_TMP/r5.out"
+check "the writer was still producing at the swap" kill -0 "$WRITER"
+# name -> value per snapshot, in order
+series() { local k; for ((k = 0; k < n; k++)); do awk -v m="$1{projection=\"$PROJ\"}" '$1 == m {print $2}' "$TEST_TMP/m.$k"; done; }
+grows() { "$PY" -c 'import sys; v = [float(x) for x in sys.stdin.read().split()]; sys.exit(not (len(v) >= 2 and v[-1] > v[0] and all(b >= a for a, b in zip(v, v[1:]))))'; }
+say "$n snapshots; done: $(series outbox_projector_rebuild_events_done | tr '\n' ' ')"
+say "total: $(series outbox_projector_rebuild_events_total | tr '\n' ' ')"
+say "rate: $(series outbox_projector_rebuild_rate_events_per_second | tr '\n' ' ')"
+say "ETA: $(series outbox_projector_rebuild_eta_seconds | tr '\n' ' ')"
+check "/metrics: events done moves up" grows < <(series outbox_projector_rebuild_events_done)
+check "/metrics: events applied to the shadow move up" grows < <(series outbox_projector_events_applied_total)
+check "/metrics: the total grows with the writer" grows < <(series outbox_projector_rebuild_events_total)
+check "/metrics: a rate, and an ETA once it is known" "$PY" -c 'import sys; r = [float(x) for x in sys.argv[1].split()]; e = [float(x) for x in sys.argv[2].split()]; sys.exit(not (max(r) > 0 and any(x >= 0 for x in e)))' "$(series outbox_projector_rebuild_rate_events_per_second)" "$(series outbox_projector_rebuild_eta_seconds)"
+check "/metrics: lag = total - done" "$PY" -c 'import sys; d, t, l = ([int(x) for x in a.split()] for a in sys.argv[1:]); sys.exit(not all(z == max(y - x, 0) for x, y, z in zip(d, t, l)))' "$(series outbox_projector_rebuild_events_done)" "$(series outbox_projector_rebuild_events_total)" "$(series outbox_projector_rebuild_lag_events)"
+check "/metrics: phase building" grep -q "^1$" < <(series outbox_projector_rebuild_phase)
+sleep 3 # arrivals after the swap too
+touch "$TEST_TMP/stop_writer"; wait "$WRITER" || true
+at_end=$(records)
+say "records in the topics: $before before step 5, $at_swap at the swap, $at_end at the end"
+check "records were produced after the swap" test "$at_end" -gt "$at_swap"
+check "the daemon reaches the end in the twice-rebuilt schema" wait_sql "SELECT topic || ' ' || partition || ' ' || next_offset FROM projector_offsets WHERE projection = '$PROJ' ORDER BY 1" "$(end_offsets)" 180
+check_eq "each effect applied once after the swap under load" 1 "$(q "SELECT max(applied) FROM effects")"
 touch "$TEST_TMP/stop_reader"; wait "$READER" || true
 
 # A clean build of the same topics into its own schema, by a second projection.
@@ -105,12 +155,12 @@ check "the reader read many times" test "$(wc -l <"$TEST_TMP/reads")" -gt 20
 check_eq "the reader never failed (the schema was always there)" 0 "$(grep -c ERROR "$TEST_TMP/reads")"
 check_eq "count and version sum never went backwards, never 0" "ok" "$(awk 'BEGIN{r="ok"} {if ($1 == 0 || $1 < c || $2 < v) r="backwards at line " NR ": " $0; c=$1; v=$2} END{print r}' "$TEST_TMP/reads")"
 
-# The old model is kept until --drop-old.
-old=$(psql_read -c "SELECT nspname FROM pg_namespace WHERE nspname LIKE '${SCHEMA}\_\_old\_%'")
-check "the old model is kept" test -n "$old"
+# The old models are kept until --drop-old.
+olds() { psql_read -c "SELECT count(*) FROM pg_namespace WHERE nspname LIKE '${SCHEMA}\_\_old\_%'"; }
+check_eq "the two old models are kept" 2 "$(olds)"
 rc=0; "${REBUILD[@]}" --drop-old >"$TEST_TMP/drop.out" 2>&1 || rc=$?
 check_eq "rebuild --drop-old succeeds" 0 "$rc"
-check_eq "... and drops it" 0 "$(exists "$old")"
+check_eq "... and drops them" 0 "$(olds)"
 check_eq "rebuild of an unknown projection fails" 1 "$("$PROJECTOR" rebuild nosuch -c "$TEST_TMP/r.ini" >/dev/null 2>&1; echo $?)"
 kill -TERM "$PROJ_PID"; wait "$PROJ_PID" || true
 finish

@@ -21,6 +21,7 @@
 #include "projector_pgtext.h"
 #include "projector_projection.h"
 #include "projector_rebuild.h"
+#include "projector_rebuild_metrics.h"
 #include "projector_sqlstate.h"
 
 /* ------------------------------------------------------------------ SQLSTATE */
@@ -282,6 +283,27 @@ static void test_uuid_normalize(void **state)
 
 /* ------------------------------------------------------------------ text for PostgreSQL */
 
+static void test_rebuild_metrics_text(void **state)
+{
+    (void)state;
+    char *t = projector_rebuild_metrics_text("query", 450, 1000, 10.0, 1);
+    assert_non_null(t);
+    assert_non_null(strstr(t, "outbox_projector_rebuild_events_done{projection=\"query\"} 450\n"));
+    assert_non_null(
+        strstr(t, "outbox_projector_rebuild_events_total{projection=\"query\"} 1000\n"));
+    assert_non_null(strstr(t, "outbox_projector_rebuild_lag_events{projection=\"query\"} 550\n"));
+    assert_non_null(strstr(t, "outbox_projector_rebuild_phase{projection=\"query\"} 1\n"));
+    assert_non_null(
+        strstr(t, "outbox_projector_rebuild_rate_events_per_second{projection=\"query\"} 10\n"));
+    assert_non_null(strstr(t, "outbox_projector_rebuild_eta_seconds{projection=\"query\"} 55\n"));
+    assert_non_null(strstr(t, "# TYPE outbox_projector_rebuild_eta_seconds gauge\n"));
+    free(t);
+    t = projector_rebuild_metrics_text("query", 0, 0, 0.0, 2);
+    assert_non_null(t);
+    assert_non_null(strstr(t, "outbox_projector_rebuild_eta_seconds{projection=\"query\"} -1\n"));
+    free(t);
+}
+
 static void test_array_literal_quotes_and_escapes(void **state)
 {
     outbox_buf buf = OUTBOX_BUF_INIT;
@@ -492,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_projection_ddl_paths_are_relative_to_the_config_file),
         cmocka_unit_test(test_rebuild_conninfo_appends_the_shadow_search_path),
         cmocka_unit_test(test_rebuild_progress_line),
+        cmocka_unit_test(test_rebuild_metrics_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
