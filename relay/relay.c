@@ -1053,8 +1053,8 @@ int relay_new(const relay_settings *settings, const outbox_conf *conf, relay **o
         goto fail;
     int rc = relay_publish_new(kconf, on_delivery, r, &r->pub, errstr, errstr_size);
     kconf = NULL; /* now owned by the producer, also on failure */
-    if (rc != 0 || relay_txn_new(settings, conf, relay_publish_handle(r->pub), &r->txn, errstr,
-                                 errstr_size) != 0)
+    if (rc != 0 || relay_txn_new(settings, conf, relay_publish_handle(r->pub), &r->stats.eos,
+                                 &r->txn, errstr, errstr_size) != 0)
         goto fail;
     *out = r;
     return 0;

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "dlq.h"
 #include "prune.h"
+#include "txn.h"
 #include "settings.h"
 
 /* The one stats struct of the daemon. Written by the loop with relaxed atomics, read by the
@@ -54,6 +55,7 @@ typedef struct relay_stats {
     _Atomic int64_t slot_safe_wal_bytes;     /* safe_wal_size; -1: unlimited */
     _Atomic int64_t slot_wal_keep_bytes;     /* max_slot_wal_keep_size; -1: unlimited */
     relay_prune_stats prune;                 /* outbox.prune's thread */
+    relay_txn_stats eos;                     /* relay.exactly-once */
 } relay_stats;
 
 /* Which of the relays sharing a slot this one is (relay.lease-ttl; relay/lease.h). */

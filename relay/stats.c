@@ -46,6 +46,25 @@ static void relay_prune_render(outbox_metrics_buf *buf, const relay_prune_stats 
           "Published rows outbox.prune still lists (deleted once confirmed).", LOAD(pending));
 }
 
+/* relay.exactly-once's counters (all 0 while it is off). */
+static void relay_eos_render(outbox_metrics_buf *buf, const relay_txn_stats *stats)
+{
+    static const char *const name = "outbox_relay_kafka_transactions_total";
+    outbox_metrics_header(buf, name, OUTBOX_METRICS_COUNTER,
+                          "relay.exactly-once: Kafka transactions by result: committed, or "
+                          "aborted (streaming then restarts from the confirmed position).");
+    outbox_metrics_label committed = {"result", "committed"}, aborted = {"result", "aborted"};
+    outbox_metrics_counter(buf, name, &committed, 1, LOAD(committed));
+    outbox_metrics_counter(buf, name, &aborted, 1, LOAD(aborted));
+    counter(buf, "outbox_relay_transactions_skipped_total",
+            "relay.exactly-once: PostgreSQL transactions resent by the slot that Kafka already "
+            "had (skipped, and confirmed).",
+            LOAD(skipped));
+    gauge(buf, "outbox_relay_kafka_committed_lsn",
+          "relay.exactly-once: end LSN the last committed Kafka transaction covers.",
+          (int64_t)LOAD(committed_lsn));
+}
+
 char *relay_stats_render(const relay_stats *stats)
 {
     outbox_metrics_buf *buf = outbox_metrics_buf_new();
@@ -130,6 +149,7 @@ char *relay_stats_render(const relay_stats *stats)
             "Leases lost while streaming (paused or cut off longer than relay.lease-ttl).",
             LOAD(lease_losses));
     relay_prune_render(buf, &stats->prune);
+    relay_eos_render(buf, &stats->eos);
     char *text = outbox_metrics_buf_steal(buf, NULL);
     outbox_metrics_buf_destroy(buf);
     return text;

@@ -24,6 +24,7 @@ struct relay_txn {
     const relay_settings *s;
     const outbox_conf *conf;
     rd_kafka_t *rk; /* the relay's producer, borrowed */
+    relay_txn_stats *stats;
     char id[256], topic[256];
     bool initialized; /* init_transactions done on this producer */
 
@@ -91,7 +92,7 @@ int relay_txn_conf(const relay_settings *s, rd_kafka_conf_t *kconf, char *errstr
 }
 
 int relay_txn_new(const relay_settings *s, const outbox_conf *conf, rd_kafka_t *producer,
-                  relay_txn **out, char *errstr, size_t errstr_size)
+                  relay_txn_stats *stats, relay_txn **out, char *errstr, size_t errstr_size)
 {
     *out = NULL;
     if (!s->exactly_once)
@@ -104,6 +105,7 @@ int relay_txn_new(const relay_settings *s, const outbox_conf *conf, rd_kafka_t *
     t->s = s;
     t->conf = conf;
     t->rk = producer;
+    t->stats = stats;
     relay_txn_id(s, t->id, sizeof(t->id));
     if (relay_txn_state_topic(s, t->topic, sizeof(t->topic)) >= (int)sizeof(t->topic)) {
         snprintf(errstr, errstr_size, "relay.state-topic is too long (at most 255 bytes)");
@@ -169,6 +171,7 @@ static relay_txn_rc txn_abort(relay_txn *t, const char *why, char *errstr, size_
                     "confirmed position " RELAY_LSN_FMT,
                     t->messages, why, RELAY_LSN_ARGS(t->committed));
     t->open = false;
+    atomic_fetch_add_explicit(&t->stats->aborted, 1, memory_order_relaxed);
     return RELAY_TXN_OK;
 }
 
@@ -254,6 +257,7 @@ bool relay_txn_skip_begin(relay_txn *t, uint64_t commit_lsn)
     t->in_pg = true;
     if (relay_txn_skip(t->kafka_lsn, commit_lsn)) {
         t->skipped++;
+        atomic_fetch_add_explicit(&t->stats->skipped, 1, memory_order_relaxed);
         return true;
     }
     if (t->skipped) {
@@ -354,6 +358,8 @@ static relay_txn_rc txn_commit(relay_txn *t, char *errstr, size_t errstr_size)
     }
     t->open = false;
     t->committed = t->group_end;
+    atomic_fetch_add_explicit(&t->stats->committed, 1, memory_order_relaxed);
+    atomic_store_explicit(&t->stats->committed_lsn, t->group_end, memory_order_relaxed);
     outbox_log_debug(COMPONENT,
                      "exactly-once: committed %zu messages up to " RELAY_LSN_FMT " in one Kafka "
                      "transaction",

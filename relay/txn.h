@@ -51,6 +51,7 @@
  */
 
 #include <librdkafka/rdkafka.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,6 +60,15 @@
 #include "settings.h"
 
 typedef struct relay_txn relay_txn;
+
+/* Counters of the engine (relaxed atomics, written on the loop thread; rendered by
+ * relay/stats.c, all 0 while exactly-once is off). */
+typedef struct relay_txn_stats {
+    _Atomic uint64_t committed;     /* Kafka transactions committed */
+    _Atomic uint64_t aborted;       /* Kafka transactions aborted by this relay */
+    _Atomic uint64_t skipped;       /* PostgreSQL transactions skipped: already in Kafka */
+    _Atomic uint64_t committed_lsn; /* end LSN the last committed Kafka transaction covers */
+} relay_txn_stats;
 
 typedef enum relay_txn_rc {
     RELAY_TXN_OK = 0,
@@ -89,9 +99,10 @@ int relay_txn_conf(const relay_settings *s, rd_kafka_conf_t *kconf, char *errstr
                    size_t errstr_size) __attribute__((warn_unused_result));
 
 /* *out = the engine over `producer` (borrowed, created with relay_txn_conf's settings), or NULL
- * when exactly-once is off. `s` and `conf` are borrowed and must outlive it. 0, or -1 (ENOMEM). */
+ * when exactly-once is off. `s`, `conf` and `stats` are borrowed and must outlive it. 0, or -1
+ * (ENOMEM). */
 int relay_txn_new(const relay_settings *s, const outbox_conf *conf, rd_kafka_t *producer,
-                  relay_txn **out, char *errstr, size_t errstr_size)
+                  relay_txn_stats *stats, relay_txn **out, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 /* Abort a group still open (bounded wait), then free. NULL is fine. Before the producer goes. */

@@ -86,6 +86,9 @@ out=$("$PY" "$OUTBOX_SOURCE_DIR/tests/integration/verify_relay.py" --dump "$TEST
 say "$out"
 check_eq "read_committed: every row exactly once (no duplicate, no gap), in order per aggregate" \
   yes "$ok"
+committed=$(relay_metric 'outbox_relay_kafka_transactions_total{result="committed"}')
+check "the last relay committed Kafka transactions (metric: ${committed:-none})" \
+  test "${committed:-0}" -gt 0
 skips=$(grep -c "transactions already in Kafka" "$RELAY_LOG" || true)
 say "restarts that skipped transactions Kafka already had: $skips of $KILLS"
 

@@ -118,7 +118,8 @@ static void test_defaults_off_and_derived_from_the_slot(void **state)
     relay_txn_state_topic(&l.s, buf, sizeof(buf));
     assert_string_equal(buf, "orders.outbox-relay-state");
     relay_txn *t = (relay_txn *)&l; /* must be replaced */
-    assert_int_equal(relay_txn_new(&l.s, l.conf, NULL, &t, l.err, sizeof(l.err)), 0);
+    relay_txn_stats stats = {0};
+    assert_int_equal(relay_txn_new(&l.s, l.conf, NULL, &stats, &t, l.err, sizeof(l.err)), 0);
     assert_null(t); /* off: no engine, every hook a no-op */
     assert_int_equal(relay_txn_cap(NULL, 1234), 1234);
     assert_false(relay_txn_skip_begin(NULL, 1));
@@ -163,7 +164,8 @@ static void test_cap_never_decreases(void **state)
     load(&l, sets, 3);
     assert_int_equal(l.rc, 0);
     relay_txn *t = NULL;
-    assert_int_equal(relay_txn_new(&l.s, l.conf, NULL, &t, l.err, sizeof(l.err)), 0);
+    relay_txn_stats stats = {0};
+    assert_int_equal(relay_txn_new(&l.s, l.conf, NULL, &stats, &t, l.err, sizeof(l.err)), 0);
     assert_non_null(t);
     assert_int_equal(relay_txn_cap(t, 100), 100);
     assert_int_equal(relay_txn_cap(t, 300), 300);
