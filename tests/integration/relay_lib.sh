@@ -106,3 +106,70 @@ new_uuid() { cat /proc/sys/kernel/random/uuid; }
 
 # dump_header FILE NAME: header NAME of the first record of an outbox_kafka.py dump.
 dump_header() { "$PY" -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["headers"].get(sys.argv[2], ""))' "$1" "$2"; }
+
+# ---- relay.exactly-once tests
+
+# eos_start: start the relay and wait until it streams. The first transactional producer of a
+# fresh broker waits for __transaction_state to be created (50 partitions: slow on a loaded
+# box), hence the long wait.
+eos_start() {
+  "$RELAY_BIN" -c "$TEST_TMP/relay.ini" >>"$RELAY_LOG" 2>&1 &
+  RELAY_PID=$!
+  cleanup_hooks+=("kill -9 $RELAY_PID 2>/dev/null")
+  local i
+  for i in $(seq 1 600); do
+    [ "$(psql_app -c "SELECT active FROM pg_replication_slots WHERE slot_name = '$SLOT'")" = t ] && return 0
+    kill -0 "$RELAY_PID" 2>/dev/null || { tail -20 "$RELAY_LOG"; say "relay exited at start"; return 1; }
+    sleep 0.2
+  done
+  tail -20 "$RELAY_LOG"
+  say "relay did not start streaming within 120 s"
+  return 1
+}
+
+# eos_writer AGGTYPE SEED: insert_events batches until $TEST_TMP/stop exists; mostly small
+# transactions (1-60 rows), every fifth batch one large one (1,500 rows).
+eos_writer() {
+  local agg=$1 SEED=$2
+  local n=0
+  while [ ! -e "$TEST_TMP/stop" ]; do
+    n=$((n + 1))
+    if [ $((n % 5)) -eq 0 ]; then
+      insert_events 1500 40 1500 "$agg" "$((SEED + n))"
+    else
+      insert_events 400 40 60 "$agg" "$((SEED + n))"
+    fi
+    sleep 0.1
+  done
+}
+
+# eos_verify AGGTYPE TOPIC WHAT: once the writers stopped, wait until the slot confirms the last
+# write (only after Kafka committed it), then read TOPIC with read_committed (outbox_kafka.py)
+# and check every outbox row of AGGTYPE is there exactly once, in order per aggregate.
+eos_verify() {
+  local agg=$1 topic=$2 rows end_lsn i out ok
+  rows=$(psql_app -c "SELECT count(*) FROM outbox WHERE aggregate_type = '$agg'")
+  end_lsn=$(psql_app -c "SELECT pg_current_wal_lsn()")
+  say "writers stopped: $rows rows"
+  for i in $(seq 1 600); do
+    [ "$(psql_app -c "SELECT confirmed_flush_lsn >= '$end_lsn' FROM pg_replication_slots WHERE slot_name = '$SLOT'")" = t ] && break
+    sleep 0.2
+  done
+  check_eq "the relay caught up $3 (slot confirmed past the last write)" t \
+    "$(psql_app -c "SELECT confirmed_flush_lsn >= '$end_lsn' FROM pg_replication_slots WHERE slot_name = '$SLOT'")"
+  "$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic" \
+    --expect "$rows" --timeout 120 --out "$TEST_TMP/dump.jsonl"
+  out=$("$PY" "$OUTBOX_SOURCE_DIR/tests/integration/verify_relay.py" --dump "$TEST_TMP/dump.jsonl" \
+    --aggregate-type "$agg") && ok=yes || ok=no
+  say "$out"
+  check_eq "read_committed $3: every row exactly once (no duplicate, no gap), in order per aggregate" \
+    yes "$ok"
+}
+
+# eos_keep_log NAME: on failure, keep the relay's log in the build's test-output directory.
+eos_keep_log() {
+  [ "$_failures" -gt 0 ] || return 0
+  mkdir -p "$OUTBOX_BUILD_DIR/test-output"
+  cp "$RELAY_LOG" "$OUTBOX_BUILD_DIR/test-output/$1.log"
+  say "relay log kept in $OUTBOX_BUILD_DIR/test-output/$1.log"
+}

@@ -18,42 +18,9 @@ topic=$TOPIC_PREFIX.$agg
 state_topic=$TOPIC_PREFIX.state
 relay_config "[relay]" "exactly-once = on" "state-topic = $state_topic" "txn-max-time = 50ms"
 
-# eos_start: start the relay and wait until it streams. The first transactional producer of a
-# fresh broker waits for __transaction_state to be created (50 partitions: slow on a loaded
-# box), hence the long wait.
-eos_start() {
-  "$RELAY_BIN" -c "$TEST_TMP/relay.ini" >>"$RELAY_LOG" 2>&1 &
-  RELAY_PID=$!
-  cleanup_hooks+=("kill -9 $RELAY_PID 2>/dev/null")
-  local i
-  for i in $(seq 1 600); do
-    [ "$(psql_app -c "SELECT active FROM pg_replication_slots WHERE slot_name = '$SLOT'")" = t ] && return 0
-    kill -0 "$RELAY_PID" 2>/dev/null || { tail -20 "$RELAY_LOG"; say "relay exited at start"; return 1; }
-    sleep 0.2
-  done
-  tail -20 "$RELAY_LOG"
-  say "relay did not start streaming within 120 s"
-  return 1
-}
-
-# The writer: insert_events batches until $TEST_TMP/stop exists; mostly small transactions,
-# every fifth batch one large one.
-writer() {
-  local n=0
-  while [ ! -e "$TEST_TMP/stop" ]; do
-    n=$((n + 1))
-    if [ $((n % 5)) -eq 0 ]; then
-      insert_events 1500 40 1500 "$agg" "$((SEED + n))"
-    else
-      insert_events 400 40 60 "$agg" "$((SEED + n))"
-    fi
-    sleep 0.1
-  done
-}
-
 eos_start || { finish; exit; }
 t0=$(date +%s)
-writer &
+eos_writer "$agg" "$SEED" &
 WRITER_PID=$!
 cleanup_hooks+=("touch $TEST_TMP/stop; wait $WRITER_PID 2>/dev/null")
 
@@ -67,25 +34,7 @@ for k in $(seq 1 "$KILLS"); do
 done
 touch "$TEST_TMP/stop"
 wait "$WRITER_PID"
-rows=$(psql_app -c "SELECT count(*) FROM outbox WHERE aggregate_type = '$agg'")
-end_lsn=$(psql_app -c "SELECT pg_current_wal_lsn()")
-say "writers stopped: $rows rows"
-
-# Caught up: the slot confirms the end of the writes only after Kafka committed them.
-for i in $(seq 1 600); do
-  [ "$(psql_app -c "SELECT confirmed_flush_lsn >= '$end_lsn' FROM pg_replication_slots WHERE slot_name = '$SLOT'")" = t ] && break
-  sleep 0.2
-done
-check_eq "the relay caught up after $KILLS kills (slot confirmed past the last write)" t \
-  "$(psql_app -c "SELECT confirmed_flush_lsn >= '$end_lsn' FROM pg_replication_slots WHERE slot_name = '$SLOT'")"
-
-"$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic" \
-  --expect "$rows" --timeout 120 --out "$TEST_TMP/dump.jsonl"
-out=$("$PY" "$OUTBOX_SOURCE_DIR/tests/integration/verify_relay.py" --dump "$TEST_TMP/dump.jsonl" \
-  --aggregate-type "$agg") && ok=yes || ok=no
-say "$out"
-check_eq "read_committed: every row exactly once (no duplicate, no gap), in order per aggregate" \
-  yes "$ok"
+eos_verify "$agg" "$topic" "after $KILLS kills"
 committed=$(relay_metric 'outbox_relay_kafka_transactions_total{result="committed"}')
 check "the last relay committed Kafka transactions (metric: ${committed:-none})" \
   test "${committed:-0}" -gt 0
@@ -106,9 +55,5 @@ cfg = a.describe_configs([res])[res].result()
 sys.exit(0 if "compact" in cfg["cleanup.policy"].value else 1)
 PY
 say "took $(($(date +%s) - t0)) s after the stack was up"
-if [ "$_failures" -gt 0 ]; then
-  mkdir -p "$OUTBOX_BUILD_DIR/test-output"
-  cp "$RELAY_LOG" "$OUTBOX_BUILD_DIR/test-output/relay_exactly_once.log"
-  say "relay log kept in $OUTBOX_BUILD_DIR/test-output/relay_exactly_once.log"
-fi
+eos_keep_log relay_exactly_once
 finish
