@@ -25,21 +25,11 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "pgarray.h" /* outbox_pgarray_*: the array literals of the batch statements */
 #include "projector_batch.h"
 
 /* PostgreSQL's limit is "less than 8000 bytes"; this is the largest payload built. */
 #define PROJECTOR_NOTIFY_MAX 7999
-
-/* Start an array literal: buf gets "{". */
-int projector_pgarray_begin(outbox_buf *buf) __attribute__((warn_unused_result));
-
-/* Append one element (NULL = SQL NULL), quoted and escaped ('"' and '\'), comma-separated.
- * `first` says whether it is the first element. 0 or -1 (ENOMEM). */
-int projector_pgarray_add(outbox_buf *buf, const char *elem, int first)
-    __attribute__((warn_unused_result));
-
-/* Close the literal and NUL-terminate it (buf->data is then a C string; len excludes NUL). */
-int projector_pgarray_end(outbox_buf *buf) __attribute__((warn_unused_result));
 
 /* Start a set statement's array: buf gets "[". 0 or -1 (ENOMEM). */
 int projector_setarray_begin(outbox_buf *buf) __attribute__((warn_unused_result));

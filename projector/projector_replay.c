@@ -166,17 +166,17 @@ int projector_replay_run(const projector_settings *settings, const outbox_conf *
     if (list == NULL)
         goto done;
 
-    if (projector_pgarray_begin(&t) || projector_pgarray_begin(&p) || projector_pgarray_begin(&o))
+    if (outbox_pgarray_begin(&t) || outbox_pgarray_begin(&p) || outbox_pgarray_begin(&o))
         goto nomem;
     for (int i = 0; i < list->cnt; i++) {
         char part[16], off[32];
         snprintf(part, sizeof part, "%d", (int)list->elems[i].partition);
         snprintf(off, sizeof off, "%lld", (long long)list->elems[i].offset);
-        if (projector_pgarray_add(&t, list->elems[i].topic, i == 0) ||
-            projector_pgarray_add(&p, part, i == 0) || projector_pgarray_add(&o, off, i == 0))
+        if (outbox_pgarray_add(&t, list->elems[i].topic, i == 0) ||
+            outbox_pgarray_add(&p, part, i == 0) || outbox_pgarray_add(&o, off, i == 0))
             goto nomem;
     }
-    if (projector_pgarray_end(&t) || projector_pgarray_end(&p) || projector_pgarray_end(&o))
+    if (outbox_pgarray_end(&t) || outbox_pgarray_end(&p) || outbox_pgarray_end(&o))
         goto nomem;
 
     res = PQexec(conn, "BEGIN");

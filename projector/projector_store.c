@@ -715,8 +715,8 @@ static projector_rc apply_once(projector_store *store, projector_batch *batch, i
     /* Array literals of the live events' ids, types and aggregates, in batch order. */
     outbox_buf *ids = &store->a[0], *types = &store->a[1], *agg_types = &store->a[2],
                *agg_ids = &store->a[3];
-    if (projector_pgarray_begin(ids) || projector_pgarray_begin(types) ||
-        projector_pgarray_begin(agg_types) || projector_pgarray_begin(agg_ids))
+    if (outbox_pgarray_begin(ids) || outbox_pgarray_begin(types) ||
+        outbox_pgarray_begin(agg_types) || outbox_pgarray_begin(agg_ids))
         goto nomem;
     for (size_t i = 0; i < batch->count; i++) {
         projector_event *ev = &batch->events[i];
@@ -724,15 +724,15 @@ static projector_rc apply_once(projector_store *store, projector_batch *batch, i
             dead++;
             continue;
         }
-        if (projector_pgarray_add(ids, ev->id, live == 0) ||
-            projector_pgarray_add(types, ev->event_type, live == 0) ||
-            projector_pgarray_add(agg_types, ev->aggregate_type, live == 0) ||
-            projector_pgarray_add(agg_ids, ev->aggregate_id, live == 0))
+        if (outbox_pgarray_add(ids, ev->id, live == 0) ||
+            outbox_pgarray_add(types, ev->event_type, live == 0) ||
+            outbox_pgarray_add(agg_types, ev->aggregate_type, live == 0) ||
+            outbox_pgarray_add(agg_ids, ev->aggregate_id, live == 0))
             goto nomem;
         live++;
     }
-    if (projector_pgarray_end(ids) || projector_pgarray_end(types) ||
-        projector_pgarray_end(agg_types) || projector_pgarray_end(agg_ids))
+    if (outbox_pgarray_end(ids) || outbox_pgarray_end(types) || outbox_pgarray_end(agg_types) ||
+        outbox_pgarray_end(agg_ids))
         goto nomem;
 
     if (PQenterPipelineMode(store->conn) != 1) {
@@ -820,11 +820,10 @@ static projector_rc apply_once(projector_store *store, projector_batch *batch, i
                    *ag = &store->a[9];
         outbox_buf *d = &store->notify; /* reused below only after this statement is sent */
         int first = 1;
-        if (projector_pgarray_begin(t) || projector_pgarray_begin(p) ||
-            projector_pgarray_begin(o) || projector_pgarray_begin(e) ||
-            projector_pgarray_begin(y) || projector_pgarray_begin(s) ||
-            projector_pgarray_begin(r) || projector_pgarray_begin(d) ||
-            projector_pgarray_begin(g) || projector_pgarray_begin(ag))
+        if (outbox_pgarray_begin(t) || outbox_pgarray_begin(p) || outbox_pgarray_begin(o) ||
+            outbox_pgarray_begin(e) || outbox_pgarray_begin(y) || outbox_pgarray_begin(s) ||
+            outbox_pgarray_begin(r) || outbox_pgarray_begin(d) || outbox_pgarray_begin(g) ||
+            outbox_pgarray_begin(ag))
             goto nomem;
         for (size_t i = 0; i < batch->count; i++) {
             projector_event *ev = &batch->events[i];
@@ -834,23 +833,23 @@ static projector_rc apply_once(projector_store *store, projector_batch *batch, i
             snprintf(part, sizeof part, "%d", (int)ev->partition);
             snprintf(off, sizeof off, "%lld", (long long)ev->offset);
             snprintf(dlq, sizeof dlq, "%s%s", ev->topic, dlq_suffix);
-            if (projector_pgarray_add(t, ev->topic, first) ||
-                projector_pgarray_add(p, part, first) || projector_pgarray_add(o, off, first) ||
-                projector_pgarray_add(e, ev->id[0] ? ev->id : NULL, first) ||
-                projector_pgarray_add(y, ev->event_type, first) ||
-                projector_pgarray_add(s, ev->sqlstate[0] ? ev->sqlstate : NULL, first) ||
-                projector_pgarray_add(r, ev->reason ? ev->reason : "unknown", first) ||
-                projector_pgarray_add(d, dlq, first) ||
-                projector_pgarray_add(g, ev->aggregate_type, first) ||
-                projector_pgarray_add(ag, ev->aggregate_id, first))
+            if (outbox_pgarray_add(t, ev->topic, first) || outbox_pgarray_add(p, part, first) ||
+                outbox_pgarray_add(o, off, first) ||
+                outbox_pgarray_add(e, ev->id[0] ? ev->id : NULL, first) ||
+                outbox_pgarray_add(y, ev->event_type, first) ||
+                outbox_pgarray_add(s, ev->sqlstate[0] ? ev->sqlstate : NULL, first) ||
+                outbox_pgarray_add(r, ev->reason ? ev->reason : "unknown", first) ||
+                outbox_pgarray_add(d, dlq, first) ||
+                outbox_pgarray_add(g, ev->aggregate_type, first) ||
+                outbox_pgarray_add(ag, ev->aggregate_id, first))
                 goto nomem;
             first = 0;
             result->dead++;
         }
-        if (projector_pgarray_end(t) || projector_pgarray_end(p) || projector_pgarray_end(o) ||
-            projector_pgarray_end(e) || projector_pgarray_end(y) || projector_pgarray_end(s) ||
-            projector_pgarray_end(r) || projector_pgarray_end(d) || projector_pgarray_end(g) ||
-            projector_pgarray_end(ag))
+        if (outbox_pgarray_end(t) || outbox_pgarray_end(p) || outbox_pgarray_end(o) ||
+            outbox_pgarray_end(e) || outbox_pgarray_end(y) || outbox_pgarray_end(s) ||
+            outbox_pgarray_end(r) || outbox_pgarray_end(d) || outbox_pgarray_end(g) ||
+            outbox_pgarray_end(ag))
             goto nomem;
         const char *params[11] = {name,
                                   (const char *)t->data,
@@ -872,17 +871,16 @@ static projector_rc apply_once(projector_store *store, projector_batch *batch, i
             goto nomem;
         size_t npos = projector_batch_positions(batch, pos, batch->count);
         outbox_buf *t = &store->a[1], *p = &store->a[2], *o = &store->a[3];
-        int bad =
-            projector_pgarray_begin(t) || projector_pgarray_begin(p) || projector_pgarray_begin(o);
+        int bad = outbox_pgarray_begin(t) || outbox_pgarray_begin(p) || outbox_pgarray_begin(o);
         for (size_t i = 0; i < npos && !bad; i++) {
             char part[16];
             snprintf(part, sizeof part, "%d", (int)pos[i].partition);
             snprintf(num, sizeof num, "%lld", (long long)pos[i].next_offset);
-            bad = projector_pgarray_add(t, pos[i].topic, i == 0) ||
-                  projector_pgarray_add(p, part, i == 0) || projector_pgarray_add(o, num, i == 0);
+            bad = outbox_pgarray_add(t, pos[i].topic, i == 0) ||
+                  outbox_pgarray_add(p, part, i == 0) || outbox_pgarray_add(o, num, i == 0);
         }
         free(pos);
-        if (bad || projector_pgarray_end(t) || projector_pgarray_end(p) || projector_pgarray_end(o))
+        if (bad || outbox_pgarray_end(t) || outbox_pgarray_end(p) || outbox_pgarray_end(o))
             goto nomem;
         const char *params[4] = {name, (const char *)t->data, (const char *)p->data,
                                  (const char *)o->data};

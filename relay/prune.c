@@ -10,7 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "log.h"
+#include "pgarray.h"
 #include "settings.h"
 
 #define COMPONENT "prune"
@@ -51,6 +53,7 @@ struct relay_prune {
     pthread_t thread;
     PGconn *conn;
     const char **ids;     /* the batch being deleted (pointers into q's entries) */
+    outbox_buf literal;   /* the batch as an array literal, $1 of the DELETE */
     int64_t logged_us[4]; /* when each relay_prune_err was last logged */
 };
 
@@ -78,34 +81,6 @@ relay_prune_err relay_prune_classify(const char *sqlstate)
     if (strcmp(sqlstate, "55P03") == 0) /* lock_not_available (lock_timeout) */
         return RELAY_PRUNE_ERR_TRANSIENT;
     return RELAY_PRUNE_ERR_OTHER;
-}
-
-size_t relay_prune_array_literal(const char *const *ids, size_t n, char *out, size_t out_size)
-{
-    size_t len = 0;
-#define PUT(c)                                                                                     \
-    do {                                                                                           \
-        if (len + 1 < out_size)                                                                    \
-            out[len] = (c);                                                                        \
-        len++;                                                                                     \
-    } while (0)
-    PUT('{');
-    for (size_t i = 0; i < n; i++) {
-        if (i > 0)
-            PUT(',');
-        PUT('"');
-        for (const char *s = ids[i]; *s; s++) {
-            if (*s == '"' || *s == '\\')
-                PUT('\\');
-            PUT(*s);
-        }
-        PUT('"');
-    }
-    PUT('}');
-#undef PUT
-    if (out_size > 0)
-        out[len < out_size ? len : out_size - 1] = '\0';
-    return len;
 }
 
 /* An identifier, always double-quoted (embedded quotes doubled), appended at out. */
@@ -353,14 +328,13 @@ static relay_prune_err prune_delete(relay_prune *p, int table, size_t n)
         STAT_ADD(errors_transient, 1);
         return RELAY_PRUNE_ERR_TRANSIENT;
     }
-    size_t size = relay_prune_array_literal(p->ids, n, NULL, 0) + 1;
-    char *literal = malloc(size);
-    if (!literal)
-        return RELAY_PRUNE_ERR_TRANSIENT;
-    relay_prune_array_literal(p->ids, n, literal, size);
-    const char *params[1] = {literal};
+    int bad = outbox_pgarray_begin(&p->literal);
+    for (size_t i = 0; i < n && !bad; i++)
+        bad = outbox_pgarray_add(&p->literal, p->ids[i], i == 0);
+    if (bad || outbox_pgarray_end(&p->literal))
+        return RELAY_PRUNE_ERR_TRANSIENT; /* out of memory: try again later */
+    const char *params[1] = {(const char *)p->literal.data};
     PGresult *res = PQexecParams(p->conn, p->sql[table], 1, NULL, params, NULL, NULL, 0);
-    free(literal);
     relay_prune_err e = RELAY_PRUNE_OK;
     if (PQresultStatus(res) == PGRES_COMMAND_OK) {
         STAT_ADD(rows, strtoull(PQcmdTuples(res), NULL, 10));
@@ -422,6 +396,7 @@ static void prune_destroy(relay_prune *p)
         entry_free(&p->q[i]);
     free(p->q);
     free(p->ids);
+    outbox_buf_free(&p->literal);
     free(p->conninfo);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
@@ -457,6 +432,7 @@ relay_prune *relay_prune_start(const relay_prune_config *cfg, char *errstr, size
     }
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
+    outbox_buf_init(&p->literal);
     p->batch = cfg->batch > 0 ? cfg->batch : 1;
     p->interval_ms = cfg->interval_ms > 0 ? cfg->interval_ms : 1;
     p->stats = cfg->stats;

@@ -98,9 +98,4 @@ void relay_prune_confirmed(relay_prune *p, uint64_t lsn);
 /* Pure, for tests: the SQLSTATE's class, as above. */
 relay_prune_err relay_prune_classify(const char *sqlstate);
 
-/* Pure, for tests: ids[0..n) as a PostgreSQL array literal ({"a","b"}, each element quoted,
- * '"' and '\' escaped) into out. The length written (without the NUL), or the size needed when
- * it does not fit in out_size (out then holds nothing usable). */
-size_t relay_prune_array_literal(const char *const *ids, size_t n, char *out, size_t out_size);
-
 #endif

@@ -307,16 +307,16 @@ static void test_rebuild_metrics_text(void **state)
 static void test_array_literal_quotes_and_escapes(void **state)
 {
     outbox_buf buf = OUTBOX_BUF_INIT;
-    assert_int_equal(projector_pgarray_begin(&buf), 0);
-    assert_int_equal(projector_pgarray_add(&buf, "plain", 1), 0);
-    assert_int_equal(projector_pgarray_add(&buf, "a \"quoted\" \\ b,{x}", 0), 0);
-    assert_int_equal(projector_pgarray_add(&buf, NULL, 0), 0);
-    assert_int_equal(projector_pgarray_add(&buf, "", 0), 0);
-    assert_int_equal(projector_pgarray_end(&buf), 0);
+    assert_int_equal(outbox_pgarray_begin(&buf), 0);
+    assert_int_equal(outbox_pgarray_add(&buf, "plain", 1), 0);
+    assert_int_equal(outbox_pgarray_add(&buf, "a \"quoted\" \\ b,{x}", 0), 0);
+    assert_int_equal(outbox_pgarray_add(&buf, NULL, 0), 0);
+    assert_int_equal(outbox_pgarray_add(&buf, "", 0), 0);
+    assert_int_equal(outbox_pgarray_end(&buf), 0);
     assert_string_equal((char *)buf.data, "{\"plain\",\"a \\\"quoted\\\" \\\\ b,{x}\",NULL,\"\"}");
     assert_int_equal(buf.len, strlen((char *)buf.data));
-    assert_int_equal(projector_pgarray_begin(&buf), 0);
-    assert_int_equal(projector_pgarray_end(&buf), 0);
+    assert_int_equal(outbox_pgarray_begin(&buf), 0);
+    assert_int_equal(outbox_pgarray_end(&buf), 0);
     assert_string_equal((char *)buf.data, "{}");
     outbox_buf_free(&buf);
 }

@@ -1,6 +1,6 @@
-/* relay_prune: how a failed DELETE is classified, the id array it sends, and which rows it
- * lists: only committed transactions' rows, none of a transaction cut off by a new stream, and
- * none given up while the database cannot be reached. */
+/* relay_prune: how a failed DELETE is classified, and which rows it lists: only committed
+ * transactions' rows, none of a transaction cut off by a new stream, and none given up while the
+ * database cannot be reached. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -26,23 +26,6 @@ static void test_sqlstates_are_classified_by_code(void **state)
     assert_int_equal(relay_prune_classify("42P01"), RELAY_PRUNE_ERR_OTHER);
     assert_int_equal(relay_prune_classify("42703"), RELAY_PRUNE_ERR_OTHER);
     assert_int_equal(relay_prune_classify("22P02"), RELAY_PRUNE_ERR_OTHER);
-}
-
-static void test_ids_become_a_quoted_array_literal(void **state)
-{
-    (void)state;
-    const char *ids[] = {"0b7c6c5e-0000-4000-8000-000000000001", "a\"b", "c\\d", "e,f"};
-    char out[128];
-    size_t n = relay_prune_array_literal(ids, 4, out, sizeof(out));
-    const char *want = "{\"0b7c6c5e-0000-4000-8000-000000000001\",\"a\\\"b\",\"c\\\\d\",\"e,f\"}";
-    assert_string_equal(out, want);
-    assert_int_equal(n, strlen(want));
-    assert_int_equal(relay_prune_array_literal(ids, 0, out, sizeof(out)), 2);
-    assert_string_equal(out, "{}");
-    /* Too small: the size needed, nothing usable written past the buffer. */
-    char small[8];
-    assert_int_equal(relay_prune_array_literal(ids, 4, small, sizeof(small)), strlen(want));
-    assert_int_equal(relay_prune_array_literal(ids, 4, NULL, 0), strlen(want));
 }
 
 static int64_t load(_Atomic int64_t *v)
@@ -107,7 +90,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sqlstates_are_classified_by_code),
-        cmocka_unit_test(test_ids_become_a_quoted_array_literal),
         cmocka_unit_test(test_only_committed_rows_are_listed_and_kept_until_deleted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
