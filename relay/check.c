@@ -14,7 +14,6 @@
 #include "schemas_cmd.h"
 #include "topics.h"
 #include "txn.h"
-#include "txnstate.h"
 
 struct check {
     FILE *out;
@@ -574,7 +573,7 @@ static void check_state_topic(struct check *c, const relay_settings *s, rd_kafka
              "create it compacted (kafka-topics.sh --create --topic %s --partitions 1 --config "
              "cleanup.policy=compact), or set cleanup.policy=compact on it",
              topic);
-    if (relay_txnstate_topic_compacted(rk, topic, 10000, &compact, err, sizeof(err)) != 0)
+    if (relay_topics_compacted(rk, topic, 10000, &compact, err, sizeof(err)) != 0)
         check_warning(c, fix, "exactly-once state topic: %s (the relay creates it if allowed)",
                       err);
     else if (!compact)

@@ -5,12 +5,13 @@
 
 #define AUTO_CREATE "auto.create.topics.enable"
 
-/* The value of AUTO_CREATE in a DescribeConfigs result event. 0, or -1 with errstr. */
-static int auto_create_from_result(rd_kafka_event_t *ev, int32_t broker, bool *on, char *errstr,
-                                   size_t errstr_size)
+/* The value of configuration `key` in a DescribeConfigs result event, into value. 0, or -1 with
+ * errstr. */
+static int config_from_result(rd_kafka_event_t *ev, const char *what, const char *key, char *value,
+                              size_t value_size, char *errstr, size_t errstr_size)
 {
     if (rd_kafka_event_error(ev)) {
-        snprintf(errstr, errstr_size, "describing broker %d's configuration: %s", (int)broker,
+        snprintf(errstr, errstr_size, "describing %s's configuration: %s", what,
                  rd_kafka_event_error_string(ev));
         return -1;
     }
@@ -18,30 +19,30 @@ static int auto_create_from_result(rd_kafka_event_t *ev, int32_t broker, bool *o
     const rd_kafka_ConfigResource_t **res =
         rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &nres);
     if (nres < 1 || rd_kafka_ConfigResource_error(res[0])) {
-        snprintf(errstr, errstr_size, "describing broker %d's configuration: %s", (int)broker,
+        snprintf(errstr, errstr_size, "describing %s's configuration: %s", what,
                  nres < 1 ? "no result" : rd_kafka_ConfigResource_error_string(res[0]));
         return -1;
     }
     const rd_kafka_ConfigEntry_t **cfg = rd_kafka_ConfigResource_configs(res[0], &ncfg);
     for (size_t i = 0; i < ncfg; i++) {
-        if (strcmp(rd_kafka_ConfigEntry_name(cfg[i]), AUTO_CREATE) != 0)
+        if (strcmp(rd_kafka_ConfigEntry_name(cfg[i]), key) != 0)
             continue;
         const char *v = rd_kafka_ConfigEntry_value(cfg[i]);
-        *on = v && strcmp(v, "true") == 0;
+        snprintf(value, value_size, "%s", v ? v : "");
         return 0;
     }
-    snprintf(errstr, errstr_size, "broker %d does not report %s", (int)broker, AUTO_CREATE);
+    snprintf(errstr, errstr_size, "%s does not report %s", what, key);
     return -1;
 }
 
-/* AUTO_CREATE of one broker. 0, or -1 with errstr. */
-static int broker_auto_create(rd_kafka_t *rk, int32_t broker, int timeout_ms, bool *on,
-                              char *errstr, size_t errstr_size)
+/* Configuration `key` of the resource (`type`, `name`), e.g. a broker by id or a topic, into
+ * value. `what` names it in errstr. 0, or -1 with errstr. */
+static int describe_config(rd_kafka_t *rk, rd_kafka_ResourceType_t type, const char *name,
+                           const char *what, const char *key, char *value, size_t value_size,
+                           int timeout_ms, char *errstr, size_t errstr_size)
 {
     int rc = -1;
-    char id[16];
-    snprintf(id, sizeof(id), "%d", (int)broker);
-    rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, id);
+    rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(type, name);
     rd_kafka_AdminOptions_t *opts =
         rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
     rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
@@ -56,11 +57,11 @@ static int broker_auto_create(rd_kafka_t *rk, int32_t broker, int timeout_ms, bo
     rd_kafka_DescribeConfigs(rk, &res, 1, opts, queue);
     ev = rd_kafka_queue_poll(queue, timeout_ms + 1000);
     if (!ev) {
-        snprintf(errstr, errstr_size, "broker %d did not describe its configuration within %d ms",
-                 (int)broker, timeout_ms);
+        snprintf(errstr, errstr_size, "%s did not describe its configuration within %d ms", what,
+                 timeout_ms);
         goto done;
     }
-    rc = auto_create_from_result(ev, broker, on, errstr, errstr_size);
+    rc = config_from_result(ev, what, key, value, value_size, errstr, errstr_size);
 done:
     if (ev)
         rd_kafka_event_destroy(ev);
@@ -71,6 +72,39 @@ done:
     if (res)
         rd_kafka_ConfigResource_destroy(res);
     return rc;
+}
+
+/* AUTO_CREATE of one broker. 0, or -1 with errstr. */
+static int broker_auto_create(rd_kafka_t *rk, int32_t broker, int timeout_ms, bool *on,
+                              char *errstr, size_t errstr_size)
+{
+    char id[16], what[32], value[16];
+    snprintf(id, sizeof(id), "%d", (int)broker);
+    snprintf(what, sizeof(what), "broker %d", (int)broker);
+    if (describe_config(rk, RD_KAFKA_RESOURCE_BROKER, id, what, AUTO_CREATE, value, sizeof(value),
+                        timeout_ms, errstr, errstr_size) != 0)
+        return -1;
+    *on = strcmp(value, "true") == 0;
+    return 0;
+}
+
+int relay_topics_compacted(rd_kafka_t *rk, const char *topic, int timeout_ms, bool *compact,
+                           char *errstr, size_t errstr_size)
+{
+    bool missing = true;
+    char what[300], value[64];
+    if (relay_topics_missing(rk, &topic, 1, &missing, timeout_ms, errstr, errstr_size) != 0)
+        return -1;
+    if (missing) {
+        snprintf(errstr, errstr_size, "topic %s does not exist", topic);
+        return -1;
+    }
+    snprintf(what, sizeof(what), "topic %s", topic);
+    if (describe_config(rk, RD_KAFKA_RESOURCE_TOPIC, topic, what, "cleanup.policy", value,
+                        sizeof(value), timeout_ms, errstr, errstr_size) != 0)
+        return -1;
+    *compact = strstr(value, "compact") != NULL; /* a list of policies ("compact,delete") */
+    return 0;
 }
 
 int relay_topics_auto_create(rd_kafka_t *rk, int timeout_ms, bool *all_on, int32_t *off_broker,

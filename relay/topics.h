@@ -4,7 +4,8 @@
 /*
  * relay_topics: what the Kafka cluster says about topics, for `outbox-relay check`: whether its
  * brokers create a topic on first use (auto.create.topics.enable, read with DescribeConfigs),
- * and which of a list of topics exist (from the cluster's metadata, asked for all topics so
+ * whether a topic is compacted, and which of a list of topics exist (from the cluster's
+ * metadata, asked for all topics so
  * that asking never creates one).
  *
  * Blocking, each call bounded by timeout_ms. The rd_kafka_t is borrowed (any client type, e.g.
@@ -26,5 +27,10 @@ int relay_topics_auto_create(rd_kafka_t *rk, int timeout_ms, bool *all_on, int32
 int relay_topics_missing(rd_kafka_t *rk, const char *const *names, size_t n, bool *missing,
                          int timeout_ms, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
+
+/* Whether `topic`'s cleanup.policy includes compact (*compact), read with DescribeConfigs.
+ * 0, or -1 with errstr (the topic missing, or not described). */
+int relay_topics_compacted(rd_kafka_t *rk, const char *topic, int timeout_ms, bool *compact,
+                           char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
 
 #endif

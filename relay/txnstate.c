@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "topics.h"
+
 /* ---------------------------------------------------------------- the record (pure) */
 
 void relay_txnstate_encode(uint64_t end_lsn, uint8_t out[RELAY_TXNSTATE_SIZE])
@@ -59,29 +61,6 @@ static relay_txnstate_rc classify(rd_kafka_resp_err_t err)
     }
 }
 
-/* Whether `topic` exists (metadata of all topics: asking by name could create it). */
-static relay_txnstate_rc topic_exists(rd_kafka_t *rk, const char *topic, int timeout_ms,
-                                      bool *exists, char *errstr, size_t errstr_size)
-{
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
-    if (err) {
-        snprintf(errstr, errstr_size, "no metadata from Kafka: %s", rd_kafka_err2str(err));
-        return classify(err);
-    }
-    *exists = false;
-    for (int t = 0; t < md->topic_cnt && !*exists; t++)
-        *exists = strcmp(md->topics[t].topic, topic) == 0 && !md->topics[t].err;
-    rd_kafka_metadata_destroy(md);
-    return RELAY_TXNSTATE_OK;
-}
-
-/* Run one admin request already issued on `queue` to its result event (NULL on timeout). */
-static rd_kafka_event_t *admin_wait(rd_kafka_queue_t *queue, int timeout_ms)
-{
-    return rd_kafka_queue_poll(queue, timeout_ms + 1000);
-}
-
 static relay_txnstate_rc create_result(rd_kafka_event_t *ev, const char *topic, char *errstr,
                                        size_t errstr_size)
 {
@@ -106,22 +85,23 @@ static relay_txnstate_rc create_result(rd_kafka_event_t *ev, const char *topic, 
 relay_txnstate_rc relay_txnstate_topic_ensure(rd_kafka_t *rk, const char *topic, int timeout_ms,
                                               char *errstr, size_t errstr_size)
 {
-    bool exists = false;
-    relay_txnstate_rc rc = topic_exists(rk, topic, timeout_ms, &exists, errstr, errstr_size);
-    if (rc != RELAY_TXNSTATE_OK || exists)
-        return rc;
+    bool missing = true;
+    if (relay_topics_missing(rk, &topic, 1, &missing, timeout_ms, errstr, errstr_size) != 0)
+        return RELAY_TXNSTATE_ERR_RETRIABLE;
+    if (!missing)
+        return RELAY_TXNSTATE_OK;
+    relay_txnstate_rc rc = RELAY_TXNSTATE_ERR_FATAL;
     rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, 1, -1, errstr, errstr_size);
     rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
     rd_kafka_event_t *ev = NULL;
-    rc = RELAY_TXNSTATE_ERR_FATAL;
     if (!nt || !opts || !queue)
         goto done;
     if (rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact") ||
         rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, errstr, errstr_size))
         goto done;
     rd_kafka_CreateTopics(rk, &nt, 1, opts, queue);
-    ev = admin_wait(queue, timeout_ms);
+    ev = rd_kafka_queue_poll(queue, timeout_ms + 1000);
     if (!ev) {
         snprintf(errstr, errstr_size, "Kafka did not create the state topic %s within %d ms", topic,
                  timeout_ms);
@@ -138,74 +118,6 @@ done:
         rd_kafka_AdminOptions_destroy(opts);
     if (nt)
         rd_kafka_NewTopic_destroy(nt);
-    return rc;
-}
-
-/* cleanup.policy of the described topic in `ev`. */
-static relay_txnstate_rc policy_result(rd_kafka_event_t *ev, const char *topic, bool *compact,
-                                       char *errstr, size_t errstr_size)
-{
-    size_t nres = 0, ncfg = 0;
-    const rd_kafka_ConfigResource_t **res =
-        rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &nres);
-    rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
-    if (!err && nres == 1)
-        err = rd_kafka_ConfigResource_error(res[0]);
-    if (err || nres != 1) {
-        snprintf(errstr, errstr_size, "cannot describe topic %s: %s", topic,
-                 err ? rd_kafka_err2str(err) : "no result");
-        return classify(err);
-    }
-    const rd_kafka_ConfigEntry_t **cfg = rd_kafka_ConfigResource_configs(res[0], &ncfg);
-    for (size_t i = 0; i < ncfg; i++) {
-        if (strcmp(rd_kafka_ConfigEntry_name(cfg[i]), "cleanup.policy") != 0)
-            continue;
-        const char *v = rd_kafka_ConfigEntry_value(cfg[i]);
-        *compact = v && strstr(v, "compact"); /* a config value ("compact,delete"), not a message */
-        return RELAY_TXNSTATE_OK;
-    }
-    snprintf(errstr, errstr_size, "topic %s does not report cleanup.policy", topic);
-    return RELAY_TXNSTATE_ERR_FATAL;
-}
-
-relay_txnstate_rc relay_txnstate_topic_compacted(rd_kafka_t *rk, const char *topic, int timeout_ms,
-                                                 bool *compact, char *errstr, size_t errstr_size)
-{
-    bool exists = false;
-    relay_txnstate_rc rc = topic_exists(rk, topic, timeout_ms, &exists, errstr, errstr_size);
-    if (rc != RELAY_TXNSTATE_OK)
-        return rc;
-    if (!exists) {
-        snprintf(errstr, errstr_size, "topic %s does not exist", topic);
-        return RELAY_TXNSTATE_ERR_FATAL;
-    }
-    rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
-    rd_kafka_AdminOptions_t *opts =
-        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
-    rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
-    rd_kafka_event_t *ev = NULL;
-    rc = RELAY_TXNSTATE_ERR_FATAL;
-    if (!res || !opts || !queue ||
-        rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, errstr, errstr_size))
-        goto done;
-    rd_kafka_DescribeConfigs(rk, &res, 1, opts, queue);
-    ev = admin_wait(queue, timeout_ms);
-    if (!ev) {
-        snprintf(errstr, errstr_size, "Kafka did not describe topic %s within %d ms", topic,
-                 timeout_ms);
-        rc = RELAY_TXNSTATE_ERR_RETRIABLE;
-        goto done;
-    }
-    rc = policy_result(ev, topic, compact, errstr, errstr_size);
-done:
-    if (ev)
-        rd_kafka_event_destroy(ev);
-    if (queue)
-        rd_kafka_queue_destroy(queue);
-    if (opts)
-        rd_kafka_AdminOptions_destroy(opts);
-    if (res)
-        rd_kafka_ConfigResource_destroy(res);
     return rc;
 }
 

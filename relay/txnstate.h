@@ -55,12 +55,6 @@ relay_txnstate_rc relay_txnstate_topic_ensure(rd_kafka_t *rk, const char *topic,
                                               char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
-/* The topic's cleanup.policy includes compact (*compact). OK, or an error with errstr (the topic
- * missing, not described). For `check`. */
-relay_txnstate_rc relay_txnstate_topic_compacted(rd_kafka_t *rk, const char *topic, int timeout_ms,
-                                                 bool *compact, char *errstr, size_t errstr_size)
-    __attribute__((warn_unused_result));
-
 /* Read `topic` to its end with isolation.level=read_committed (a consumer of its own from the
  * [kafka] settings, no group, nothing committed) and set *end_lsn to the LSN of the last record
  * keyed `key` (the highest over partitions; 0 when there is none or the last is a tombstone).
