@@ -92,12 +92,12 @@ check "the daemon noticed the new generation" wait_for 30 grep -q "replay notice
 check "the daemon goes on to the end in the new schema" wait_sql "SELECT topic || ' ' || partition || ' ' || next_offset FROM projector_offsets WHERE projection = '$PROJ' ORDER BY 1" "$(end_offsets)" 120
 check_eq "each effect applied once in the rebuilt model" 1 "$(q "SELECT max(applied) FROM effects")"
 
-# 5. A whole rebuild from the beginning while a writer keeps producing (150 records/s), before,
-#    during and after the swap; the rebuild's /metrics scraped all along (smaller batches than
-#    the daemon's, so the build lasts a few seconds even on a fast box).
+# 5. A whole rebuild from the beginning while a writer keeps producing (100 records/s, ~100 s of
+#    stream), before, during and after the swap; the rebuild's /metrics scraped all along
+#    (smaller batches than the daemon's, so the build lasts a few seconds even on a fast box).
 records() { end_offsets | awk '{s += $3} END {print s + 0}'; }
 events_py produce --bootstrap "$OUTBOX_KAFKA" --prefix "$PREFIX" --events "$TOTAL" --seed 71 \
-  --dup-ratio 0.05 --registry "$OUTBOX_REGISTRY_URL" --from 6000 --rate 150 \
+  --dup-ratio 0.05 --registry "$OUTBOX_REGISTRY_URL" --from 6000 --rate 100 \
   --stop-file "$TEST_TMP/stop_writer" >/dev/null &
 WRITER=$!
 cleanup_hooks=("kill $WRITER 2>/dev/null" "${cleanup_hooks[@]}")
