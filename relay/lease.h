@@ -11,11 +11,18 @@
  *
  * A holder that was paused cannot know from its own memory whether it still holds the lease, so
  * relay_lease_check() must pass before anything is produced or confirmed: it trusts the lease
- * only when the last successful renewal started less than half a TTL ago, and otherwise renews
- * synchronously (which fails on a session the server ended).
+ * only when the last successful renewal started less than a third of a TTL ago, and otherwise
+ * renews synchronously (which fails on a session the server ended).
  *
- * Ownership: the caller owns the lease (relay_lease_free). Thread-safety: none; the relay's
- * loop thread only.
+ * The loop thread renews through its checks. While it is inside a long call (a registry request
+ * bounded by registry.timeout, which may well exceed the TTL; a reconnect), a keeper thread
+ * renews for it, but only while the loop's last check is less than the keep-alive bound old: a
+ * loop stuck longer stops being covered and loses the lease to a standby. A paused process
+ * pauses its keeper too, so a pause past the TTL still ends the lease.
+ *
+ * Ownership: the caller owns the lease (relay_lease_free). Thread-safety: the functions below
+ * are for the relay's loop thread; the lease's own keeper thread shares the session under a
+ * mutex, so the session is reached only through relay_lease_query().
  */
 
 #include <stdbool.h>
@@ -32,9 +39,14 @@ typedef enum relay_lease_rc {
 
 typedef struct relay_lease relay_lease;
 
-/* A lease on `slot` over `conninfo` (both copied), with time to live ttl_ms. NULL on ENOMEM. */
-relay_lease *relay_lease_new(const char *conninfo, const char *slot, int64_t ttl_ms)
-    __attribute__((warn_unused_result));
+/* A lease on `slot` over `conninfo` (both copied), with time to live ttl_ms; the keeper covers a
+ * loop thread that checked the lease less than keepalive_ms ago (0: no keeper). NULL on ENOMEM. */
+relay_lease *relay_lease_new(const char *conninfo, const char *slot, int64_t ttl_ms,
+                             int64_t keepalive_ms) __attribute__((warn_unused_result));
+
+/* The keep-alive bound for a TTL and the longest single call the loop makes (the registry's
+ * timeout): two such calls (a registration makes two) plus 5 s, at least 10 s and 3 TTLs. Pure. */
+int64_t relay_lease_keepalive_ms(int64_t ttl_ms, int64_t longest_call_ms);
 void relay_lease_free(relay_lease *l);
 
 /* Try once to take the lease (connecting first when needed). HELD, BUSY, or ERR_CONN with
@@ -49,7 +61,7 @@ relay_lease_rc relay_lease_check(relay_lease *l, char *errstr, size_t errstr_siz
     __attribute__((warn_unused_result));
 
 /* Whether the lease is held (as of the last check). */
-bool relay_lease_held(const relay_lease *l);
+bool relay_lease_held(relay_lease *l);
 
 /* The replication slot's active walsender, when the lease was just taken: the previous holder
  * lost its lease, so its walsender is ended (waiting at most wait_ms). Returns the pid ended,
@@ -57,9 +69,11 @@ bool relay_lease_held(const relay_lease *l);
 int relay_lease_end_previous(relay_lease *l, int64_t wait_ms, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
-/* The lease's session (NULL when not connected), for occasional queries of the holder (the slot's
- * health): a query that fails there means the lease is lost, as the next check finds. */
-PGconn *relay_lease_conn(relay_lease *l);
+/* Run fn(conn, arg) on the lease's session, under its mutex, for occasional short queries of the
+ * holder (the slot's health): a query that fails there means the lease is lost, as the next
+ * check finds. Returns fn's result, or -1 without calling it when there is no session. */
+typedef int (*relay_lease_query_fn)(PGconn *conn, void *arg);
+int relay_lease_query(relay_lease *l, relay_lease_query_fn fn, void *arg);
 
 /* Give the lease up (closes its session). */
 void relay_lease_release(relay_lease *l);

@@ -237,19 +237,31 @@ static bool relay_lease_ok(relay *r)
     return false;
 }
 
+struct slot_query {
+    const char *slot;
+    relay_slot_state st;
+};
+
+static int slot_query_run(PGconn *conn, void *arg)
+{
+    struct slot_query *q = arg;
+    char err[512];
+    return relay_slothealth_query(conn, q->slot, &q->st, err, sizeof(err));
+}
+
 /* The slot's WAL status, every RELAY_SLOT_CHECK_MS while streaming (one short query on the
  * lease's session): metrics, /healthz, and a warning while the slot is at risk of being
  * invalidated. */
 static void relay_slot_watch(relay *r)
 {
     int64_t now = now_us();
-    if (!r->lease || !r->stream || now < r->next_slot_check_us || !relay_lease_conn(r->lease))
+    if (!r->lease || !r->stream || now < r->next_slot_check_us)
         return;
     r->next_slot_check_us = now + RELAY_SLOT_CHECK_MS * 1000;
-    relay_slot_state st;
-    char err[512];
-    if (relay_slothealth_query(relay_lease_conn(r->lease), r->s->slot, &st, err, sizeof(err)) != 0)
+    struct slot_query q = {.slot = r->s->slot};
+    if (relay_lease_query(r->lease, slot_query_run, &q) != 0)
         return; /* a lost session is the lease's business; a missing slot, the stream's */
+    const relay_slot_state st = q.st;
     SET(slot_health, st.health);
     SET(slot_wal_retained_bytes, st.retained_bytes);
     SET(slot_safe_wal_bytes, st.safe_bytes);
@@ -1404,7 +1416,9 @@ int relay_run(relay *r, volatile sig_atomic_t *stop, char *errstr, size_t errstr
     int64_t backoff_ms = 500;
     if (relay_ensure_publication(r, errstr, errstr_size) != 0)
         return 1;
-    r->lease = relay_lease_new(r->s->conninfo, r->s->slot, r->s->lease_ttl_ms);
+    r->lease =
+        relay_lease_new(r->s->conninfo, r->s->slot, r->s->lease_ttl_ms,
+                        relay_lease_keepalive_ms(r->s->lease_ttl_ms, r->s->registry_timeout_ms));
     if (!r->lease) {
         snprintf(errstr, errstr_size, "out of memory");
         return 1;
