@@ -63,9 +63,9 @@ relay_lease *relay_lease_new(const char *conninfo, const char *slot, int64_t ttl
     return l;
 }
 
-int64_t relay_lease_keepalive_ms(int64_t ttl_ms, int64_t longest_call_ms)
+int64_t relay_lease_keepalive_ms(int64_t ttl_ms, int64_t longest_block_ms)
 {
-    int64_t ms = 2 * longest_call_ms + 5000; /* a registration is two requests */
+    int64_t ms = longest_block_ms + 5000;
     if (ms < 3 * ttl_ms)
         ms = 3 * ttl_ms;
     return ms < 10000 ? 10000 : ms;

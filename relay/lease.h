@@ -44,9 +44,10 @@ typedef struct relay_lease relay_lease;
 relay_lease *relay_lease_new(const char *conninfo, const char *slot, int64_t ttl_ms,
                              int64_t keepalive_ms) __attribute__((warn_unused_result));
 
-/* The keep-alive bound for a TTL and the longest single call the loop makes (the registry's
- * timeout): two such calls (a registration makes two) plus 5 s, at least 10 s and 3 TTLs. Pure. */
-int64_t relay_lease_keepalive_ms(int64_t ttl_ms, int64_t longest_call_ms);
+/* The keep-alive bound for a TTL and the longest the loop thread blocks between two checks (a
+ * registration's two registry requests; exactly-once's Kafka calls): that plus 5 s, at least
+ * 10 s and 3 TTLs. Pure. */
+int64_t relay_lease_keepalive_ms(int64_t ttl_ms, int64_t longest_block_ms);
 void relay_lease_free(relay_lease *l);
 
 /* Try once to take the lease (connecting first when needed). HELD, BUSY, or ERR_CONN with

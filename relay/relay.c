@@ -1356,6 +1356,16 @@ static int relay_ensure_publication(relay *r, char *errstr, size_t errstr_size)
                                     r->s->create_publication, errstr, errstr_size);
 }
 
+/* The longest the loop blocks between two lease checks: a schema registration (two registry
+ * requests), or one of exactly-once's Kafka calls. */
+static int64_t relay_longest_block_ms(const relay_settings *s)
+{
+    int64_t ms = 2 * s->registry_timeout_ms;
+    if (s->exactly_once && relay_txn_longest_block_ms() > ms)
+        ms = relay_txn_longest_block_ms();
+    return ms;
+}
+
 /* Standby: wait until this relay holds the slot's lease (polling), then end the walsender of
  * the holder that lost it. 0 with the lease held, 1 when stopped first. */
 static int relay_lease_wait(relay *r)
@@ -1418,7 +1428,7 @@ int relay_run(relay *r, volatile sig_atomic_t *stop, char *errstr, size_t errstr
         return 1;
     r->lease =
         relay_lease_new(r->s->conninfo, r->s->slot, r->s->lease_ttl_ms,
-                        relay_lease_keepalive_ms(r->s->lease_ttl_ms, r->s->registry_timeout_ms));
+                        relay_lease_keepalive_ms(r->s->lease_ttl_ms, relay_longest_block_ms(r->s)));
     if (!r->lease) {
         snprintf(errstr, errstr_size, "out of memory");
         return 1;

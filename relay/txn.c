@@ -20,6 +20,16 @@
 #define TXN_ABORT_TIMEOUT_MS 30000
 #define TXN_STATE_TIMEOUT_MS 30000
 
+int64_t relay_txn_longest_block_ms(void)
+{
+    int64_t ms = (int64_t)TXN_COMMIT_TIMEOUT_MS * TXN_COMMIT_ATTEMPTS;
+    const int64_t others[] = {TXN_INIT_TIMEOUT_MS, TXN_ABORT_TIMEOUT_MS, TXN_STATE_TIMEOUT_MS};
+    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+        if (others[i] > ms)
+            ms = others[i];
+    return ms;
+}
+
 struct relay_txn {
     const relay_settings *s;
     const outbox_conf *conf;

@@ -86,6 +86,10 @@ typedef enum relay_txn_rc {
  * exactly for the transactions whose end LSN <= kafka_lsn. */
 bool relay_txn_skip(uint64_t kafka_lsn, uint64_t commit_lsn);
 
+/* The longest the loop thread may block in one call of the engine (init, a commit with its
+ * retries, an abort, the state read), for the lease's keep-alive bound. Pure. */
+int64_t relay_txn_longest_block_ms(void);
+
 /* The effective transactional id and state topic of the settings (their defaults derive from
  * postgres.slot). Return the length written (truncated to size like snprintf). */
 int relay_txn_id(const relay_settings *s, char *out, size_t size);
