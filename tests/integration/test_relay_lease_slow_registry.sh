@@ -26,7 +26,7 @@ check_eq "the 20 events are on Kafka, once each" 20 "$(topic_count "$topic")"
 check_eq "no lease lost while the registry was slow" 0 "$(relay_metric outbox_relay_lease_losses_total)"
 check_eq "the relay still streams" 1 "$(relay_metric outbox_relay_streaming)"
 check "the log has no lost lease" bash -c "! grep -q 'lost the lease' '$RELAY_LOG'"
-grep -E "WARN|ERROR" "$RELAY_LOG" | head -20
+grep -E "WARN|ERROR" "$RELAY_LOG" | head -20 || true # what the relay saw, for the log
 relay_stop
 check_eq "clean stop" 0 "$RELAY_RC"
 finish
