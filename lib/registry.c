@@ -3,6 +3,7 @@
 #include "version.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <jansson.h>
 
 #include <inttypes.h>
@@ -47,9 +48,11 @@ struct outbox_registry {
     CURL *curl;
     struct curl_slist *get_headers;
     struct curl_slist *post_headers;
-    char *base;    /* as given, trailing '/' dropped: what requests use */
-    char *display; /* base without "user:password@": what messages show */
-    char *userpwd; /* basic auth "user:password", or NULL */
+    char *base;      /* as given, trailing '/' dropped: what requests use */
+    char *display;   /* base without "user:password@": what messages show */
+    char *userpwd;   /* basic auth "user:password", or NULL */
+    char *ca_file;   /* registry.ca-file as given, or NULL (the system's CAs): for messages */
+    char *cert_file; /* registry.cert-file, or NULL: for messages */
     long timeout_ms;
     char curl_errbuf[CURL_ERROR_SIZE];
     char *answer; /* the last answer's body, NUL-terminated */
@@ -170,6 +173,9 @@ outbox_registry_err outbox_registry_err_from_curl(int curl_code)
     case CURLE_SSL_CRL_BADFILE:
     case CURLE_SSL_ISSUER_ERROR:
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+#if LIBCURL_VERSION_NUM >= 0x074d00
+    case CURLE_SSL_CLIENTCERT:
+#endif
         return OUTBOX_REGISTRY_ERR_INVALID;
     case CURLE_OUT_OF_MEMORY:
         return OUTBOX_REGISTRY_ERR_NOMEM;
@@ -804,8 +810,82 @@ static char *url_without_userinfo(const char *url)
     return out;
 }
 
+/* One TLS file setting: readable now, or errstr naming the setting and the file. */
+static int tls_file_ok(const char *setting, const char *path, char *errstr, size_t errstr_size)
+{
+    if (!path || !*path)
+        return 0;
+    FILE *f = fopen(path, "r");
+    if (f) {
+        fclose(f);
+        return 0;
+    }
+    outbox_errstr_set(errstr, errstr_size, "%s \"%s\": cannot read it: %s", setting, path,
+                      strerror(errno));
+    return -1;
+}
+
+static bool tls_set(const char *value)
+{
+    return value && *value;
+}
+
+/* The TLS settings checked before any handle exists: -1 with errstr when one is unusable. */
+static int tls_check(const outbox_registry_tls *tls, char *errstr, size_t errstr_size)
+{
+    if (!tls)
+        return 0;
+    if (tls_set(tls->key_file) && !tls_set(tls->cert_file)) {
+        outbox_errstr_set(errstr, errstr_size,
+                          "registry.key-file is set without registry.cert-file: set the client "
+                          "certificate too (or neither)");
+        return -1;
+    }
+    if (tls_file_ok("registry.ca-file", tls->ca_file, errstr, errstr_size) ||
+        tls_file_ok("registry.cert-file", tls->cert_file, errstr, errstr_size) ||
+        tls_file_ok("registry.key-file", tls->key_file, errstr, errstr_size))
+        return -1;
+    return 0;
+}
+
+/* The TLS options on the handle (libcurl copies the strings). */
+static CURLcode tls_apply(outbox_registry *reg, const outbox_registry_tls *tls)
+{
+    CURLcode crc = curl_easy_setopt(reg->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+    if (!crc)
+        crc = curl_easy_setopt(reg->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!tls)
+        return crc;
+    if (!crc && tls_set(tls->ca_file))
+        crc = curl_easy_setopt(reg->curl, CURLOPT_CAINFO, tls->ca_file);
+    if (!crc && tls_set(tls->cert_file))
+        crc = curl_easy_setopt(reg->curl, CURLOPT_SSLCERT, tls->cert_file);
+    if (!crc && tls_set(tls->key_file))
+        crc = curl_easy_setopt(reg->curl, CURLOPT_SSLKEY, tls->key_file);
+    if (!crc && tls_set(tls->key_password))
+        crc = curl_easy_setopt(reg->curl, CURLOPT_KEYPASSWD, tls->key_password);
+    return crc;
+}
+
+/* Copies of the TLS file names for messages; -1 on ENOMEM. */
+static int tls_remember(outbox_registry *reg, const outbox_registry_tls *tls)
+{
+    if (tls && tls_set(tls->ca_file) && !(reg->ca_file = strdup(tls->ca_file)))
+        return -1;
+    if (tls && tls_set(tls->cert_file) && !(reg->cert_file = strdup(tls->cert_file)))
+        return -1;
+    return 0;
+}
+
 outbox_registry *outbox_registry_new(const char *base_url, long timeout_ms, const char *basic_auth,
                                      char *errstr, size_t errstr_size)
+{
+    return outbox_registry_new_tls(base_url, timeout_ms, basic_auth, NULL, errstr, errstr_size);
+}
+
+outbox_registry *outbox_registry_new_tls(const char *base_url, long timeout_ms,
+                                         const char *basic_auth, const outbox_registry_tls *tls,
+                                         char *errstr, size_t errstr_size)
 {
     outbox_registry *reg = NULL;
     const char *host;
@@ -834,6 +914,8 @@ outbox_registry *outbox_registry_new(const char *base_url, long timeout_ms, cons
         outbox_errstr_set(errstr, errstr_size, "registry basic auth must be \"user:password\"");
         return NULL;
     }
+    if (tls_check(tls, errstr, errstr_size))
+        return NULL;
 
     reg = calloc(1, sizeof(*reg));
     if (!reg)
@@ -853,6 +935,8 @@ outbox_registry *outbox_registry_new(const char *base_url, long timeout_ms, cons
         if (!reg->userpwd)
             goto nomem;
     }
+    if (tls_remember(reg, tls))
+        goto nomem;
     reg->get_headers = curl_slist_append(NULL, REGISTRY_ACCEPT);
     if (!reg->get_headers)
         goto nomem;
@@ -901,6 +985,8 @@ outbox_registry *outbox_registry_new(const char *base_url, long timeout_ms, cons
         crc = curl_easy_setopt(reg->curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
     if (!crc && reg->userpwd)
         crc = curl_easy_setopt(reg->curl, CURLOPT_USERPWD, reg->userpwd);
+    if (!crc)
+        crc = tls_apply(reg, tls);
     if (crc) {
         outbox_errstr_set(errstr, errstr_size, "registry: libcurl setup failed: %s",
                           curl_easy_strerror(crc));
@@ -930,6 +1016,8 @@ void outbox_registry_free(outbox_registry *reg)
         explicit_bzero(reg->userpwd, strlen(reg->userpwd));
         free(reg->userpwd);
     }
+    free(reg->cert_file);
+    free(reg->ca_file);
     free(reg->display);
     free(reg->base);
     free(reg);
@@ -963,6 +1051,49 @@ static outbox_registry_err count(outbox_registry *reg, outbox_registry_err rc)
     return rc;
 }
 
+/* A TLS failure (by its libcurl code), naming the files in use and the setting to fix; false
+ * for any other failure. */
+static bool describe_tls(const outbox_registry *reg, CURLcode crc, const char *what, char *detail,
+                         size_t detail_size)
+{
+    const char *ca = reg->ca_file ? reg->ca_file : "(none: the system's CAs)";
+    switch (crc) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_ISSUER_ERROR:
+        outbox_errstr_set(detail, detail_size,
+                          "TLS: the registry's certificate does not verify with CA file %s "
+                          "(registry.ca-file): %s; set registry.ca-file to the CA that signed it, "
+                          "and use a host name in registry.url that the certificate names",
+                          ca, what);
+        return true;
+    case CURLE_SSL_CACERT_BADFILE:
+        outbox_errstr_set(detail, detail_size,
+                          "TLS: CA file %s (registry.ca-file) cannot be used: %s; it must hold "
+                          "PEM certificates",
+                          ca, what);
+        return true;
+    case CURLE_SSL_CERTPROBLEM:
+        outbox_errstr_set(
+            detail, detail_size,
+            "TLS: client certificate %s or its key cannot be used (registry.cert-file, "
+            "registry.key-file, registry.key-password): %s",
+            reg->cert_file ? reg->cert_file : "(none)", what);
+        return true;
+    case CURLE_SSL_CONNECT_ERROR:
+#if LIBCURL_VERSION_NUM >= 0x074d00
+    case CURLE_SSL_CLIENTCERT:
+#endif
+        outbox_errstr_set(detail, detail_size,
+                          "TLS handshake with the registry failed (CA file %s, client certificate "
+                          "%s): %s; does the registry speak https on this port, and does it want "
+                          "a client certificate (registry.cert-file, registry.key-file)?",
+                          ca, reg->cert_file ? reg->cert_file : "none", what);
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* What went wrong below HTTP, and what to do about it. */
 static void describe_curl(const outbox_registry *reg, CURLcode crc, outbox_registry_err rc,
                           char *detail, size_t detail_size)
@@ -989,7 +1120,8 @@ static void describe_curl(const outbox_registry *reg, CURLcode crc, outbox_regis
                 what);
         break;
     default:
-        outbox_errstr_set(detail, detail_size, "%s", what);
+        if (!describe_tls(reg, crc, what, detail, detail_size))
+            outbox_errstr_set(detail, detail_size, "%s", what);
         break;
     }
 }

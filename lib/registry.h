@@ -73,7 +73,8 @@ const char *outbox_registry_err_name(outbox_registry_err err);
 outbox_registry_err outbox_registry_err_from_http_status(long status);
 
 /* Classification of a libcurl result (a CURLcode, as int): OK for CURLE_OK; configuration
- * errors (malformed URL, unsupported protocol, TLS peer verification, CA file) INVALID;
+ * errors (malformed URL, unsupported protocol, TLS peer verification, CA file, client
+ * certificate or key) INVALID;
  * out-of-memory NOMEM; resolve and connect failures CONNECT; CURLE_OPERATION_TIMEDOUT
  * TIMEOUT; every other failure TRANSPORT. Pure. */
 outbox_registry_err outbox_registry_err_from_curl(int curl_code);
@@ -169,6 +170,26 @@ outbox_registry_err outbox_registry_parse_error(long status, const char *body, s
  * handle and frees it with outbox_registry_free(); the arguments are copied. */
 outbox_registry *outbox_registry_new(const char *base_url, long timeout_ms, const char *basic_auth,
                                      char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/* TLS settings of an https registry (config keys registry.ca-file, registry.cert-file,
+ * registry.key-file, registry.key-password). Every member may be NULL or "" (not used). */
+typedef struct outbox_registry_tls {
+    const char *ca_file;      /* PEM CA certificates that verify the registry's certificate
+                                 (CURLOPT_CAINFO); NULL/"": the system's CAs */
+    const char *cert_file;    /* PEM client certificate (CURLOPT_SSLCERT), for mutual TLS */
+    const char *key_file;     /* PEM key of cert_file (CURLOPT_SSLKEY); NULL/"": in cert_file */
+    const char *key_password; /* passphrase of an encrypted key_file (CURLOPT_KEYPASSWD) */
+} outbox_registry_tls;
+
+/* outbox_registry_new() with TLS settings (tls may be NULL: none). The peer's certificate and
+ * host name are always verified. Each named file must be readable now: otherwise NULL with
+ * errstr naming the setting and the file (a key without a certificate is refused as well).
+ * Messages of later TLS failures name the URL and the CA file in use. The strings are copied;
+ * ownership and threads as outbox_registry_new(). */
+outbox_registry *outbox_registry_new_tls(const char *base_url, long timeout_ms,
+                                         const char *basic_auth, const outbox_registry_tls *tls,
+                                         char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 /* Frees the handle, its connection and its caches (pointers from lookup() become invalid).

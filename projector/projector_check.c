@@ -11,6 +11,8 @@
 
 #include "avro_resolve.h"
 #include "avro_schema.h"
+#include "kafka_probe.h"
+#include "pg_tls.h"
 #include "registry.h"
 
 #define TIMEOUT_MS 10000
@@ -81,11 +83,12 @@ static void check_registry(checker *c, const projector_settings *settings)
         note("registry: none configured (Confluent-framed records would be dead-lettered)");
         return;
     }
+    const outbox_registry_tls tls = projector_settings_registry_tls(settings);
     outbox_registry *reg =
-        outbox_registry_new(settings->registry_url, (long)settings->registry_timeout_ms,
-                            settings->registry_auth, errstr, sizeof errstr);
+        outbox_registry_new_tls(settings->registry_url, (long)settings->registry_timeout_ms,
+                                settings->registry_auth, &tls, errstr, sizeof errstr);
     if (reg == NULL) {
-        problem(c, "correct registry.url", "registry: %s", errstr);
+        problem(c, "correct registry.url or the registry's TLS files", "registry: %s", errstr);
         return;
     }
     if (outbox_registry_check(reg, compat, sizeof compat, errstr, sizeof errstr) !=
@@ -95,6 +98,26 @@ static void check_registry(checker *c, const projector_settings *settings)
     else
         ok("registry %s answers (compatibility %s)", outbox_registry_base_url(reg), compat);
     outbox_registry_free(reg);
+}
+
+/* The brokers did not answer: a TLS or SASL failure (by librdkafka's error code) names its
+ * settings; anything else the address. */
+static void check_kafka_unreachable(checker *c, const outbox_conf *conf, const char *servers,
+                                    rd_kafka_resp_err_t err)
+{
+    char why[1024];
+    switch (outbox_kafka_probe(conf, 5000, why, sizeof why)) {
+    case OUTBOX_KAFKA_PROBE_TLS:
+        problem(c, "correct the [kafka] TLS settings named above", "kafka: %s", why);
+        return;
+    case OUTBOX_KAFKA_PROBE_AUTH:
+        problem(c, "correct the [kafka] SASL settings", "kafka: %s", why);
+        return;
+    default:
+        problem(c, "start Kafka or correct kafka.bootstrap.servers",
+                "kafka %s: no answer within %d ms (%s)", servers ? servers : "(unset)", TIMEOUT_MS,
+                rd_kafka_err2str(err));
+    }
 }
 
 static void check_kafka(checker *c, const projector_settings *settings, const outbox_conf *conf)
@@ -121,10 +144,8 @@ static void check_kafka(checker *c, const projector_settings *settings, const ou
     const char *servers = outbox_conf_kafka_get(conf, "bootstrap.servers");
     rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, TIMEOUT_MS);
     if (err) {
-        problem(c, "start Kafka or correct kafka.bootstrap.servers",
-                "kafka %s: no answer within %d ms (%s)", servers ? servers : "(unset)", TIMEOUT_MS,
-                rd_kafka_err2str(err));
         rd_kafka_destroy(rk);
+        check_kafka_unreachable(c, conf, servers, err);
         return;
     }
     ok("kafka %s answers (%d broker(s))", servers ? servers : "(unset)", md->broker_cnt);
@@ -230,8 +251,16 @@ static void check_database(checker *c, const projector_settings *settings,
         char msg[512];
         snprintf(msg, sizeof msg, "%s", PQerrorMessage(conn));
         chomp(msg);
-        problem(c, "start PostgreSQL or correct `database` / postgres.conninfo",
-                "[projection %s] cannot connect to the read database: %s", proj->name, msg);
+        char tls[1024];
+        if (outbox_pg_tls_describe(conn, tls, sizeof tls))
+            problem(c,
+                    "correct the TLS settings in `database` / postgres.conninfo (sslrootcert, "
+                    "sslcert, sslkey, sslmode), or start PostgreSQL",
+                    "[projection %s] cannot connect to the read database: %s; %s", proj->name, msg,
+                    tls);
+        else
+            problem(c, "start PostgreSQL or correct `database` / postgres.conninfo",
+                    "[projection %s] cannot connect to the read database: %s", proj->name, msg);
         PQfinish(conn);
         return;
     }

@@ -687,8 +687,9 @@ projector_runner *projector_runner_new(const projector_runner_config *cfg, char 
     conf = NULL; /* now owned by the dlq */
 
     if (cfg->registry_url != NULL && cfg->registry_url[0] != '\0') {
-        r->reg = outbox_registry_new(cfg->registry_url, (long)cfg->registry_timeout_ms,
-                                     cfg->registry_auth, errstr, errstr_size);
+        r->reg =
+            outbox_registry_new_tls(cfg->registry_url, (long)cfg->registry_timeout_ms,
+                                    cfg->registry_auth, &cfg->registry_tls, errstr, errstr_size);
         if (r->reg == NULL)
             goto fail;
     }

@@ -44,6 +44,7 @@
 #include "projector_projection.h"
 #include "projector_stats.h"
 #include "projector_store.h"
+#include "registry.h"
 
 typedef struct projector_runner_config {
     const projector_projection *proj;     /* borrowed; outlives the runner */
@@ -55,6 +56,7 @@ typedef struct projector_runner_config {
     const char *registry_url;             /* NULL/"" = none */
     int64_t registry_timeout_ms;
     const char *registry_auth;
+    outbox_registry_tls registry_tls; /* borrowed strings; all NULL = no TLS settings */
     int64_t batch_size;
     int64_t batch_linger_ms;
     int64_t backoff_min_ms;

@@ -66,6 +66,18 @@ static const outbox_conf_def defs[] = {
                          "Bound of one registry request, connect included"),
     OUTBOX_CONF_STR("registry.basic-auth", S, registry_auth, NULL, OUTBOX_CONF_F_SECRET,
                     "user:password for the registry"),
+    OUTBOX_CONF_STR("registry.ca-file", S, registry_ca_file, NULL, OUTBOX_CONF_F_PATH,
+                    "PEM file of the CA certificates that verify an https registry's certificate "
+                    "(empty: the system's CAs; relative: to the config file's directory)"),
+    OUTBOX_CONF_STR("registry.cert-file", S, registry_cert_file, NULL, OUTBOX_CONF_F_PATH,
+                    "PEM client certificate for a registry that wants one (mutual TLS; empty: "
+                    "none; relative: to the config file's directory)"),
+    OUTBOX_CONF_STR("registry.key-file", S, registry_key_file, NULL, OUTBOX_CONF_F_PATH,
+                    "PEM key of registry.cert-file (empty: in the certificate file; relative: to "
+                    "the config file's directory)"),
+    OUTBOX_CONF_STR("registry.key-password", S, registry_key_password, NULL, OUTBOX_CONF_F_SECRET,
+                    "passphrase of an encrypted registry.key-file (a secret: give it as "
+                    "key-password-file = PATH)"),
     OUTBOX_CONF_BOOL("http.enabled", S, http_enabled, "true",
                      "Serve /metrics, /healthz and /events/{id}"),
     OUTBOX_CONF_STR("http.bind", S, http_bind, "127.0.0.1", 0, "HTTP listen address"),
@@ -183,6 +195,15 @@ const char *projector_settings_conninfo(const projector_settings *settings,
     return settings->conninfo;
 }
 
+outbox_registry_tls projector_settings_registry_tls(const projector_settings *settings)
+{
+    outbox_registry_tls tls = {.ca_file = settings->registry_ca_file,
+                               .cert_file = settings->registry_cert_file,
+                               .key_file = settings->registry_key_file,
+                               .key_password = settings->registry_key_password};
+    return tls;
+}
+
 projector_runner_config projector_settings_runner_config(const projector_settings *settings,
                                                          const projector_projection *proj,
                                                          const outbox_conf *conf)
@@ -194,6 +215,7 @@ projector_runner_config projector_settings_runner_config(const projector_setting
         .registry_url = settings->registry_url,
         .registry_timeout_ms = settings->registry_timeout_ms,
         .registry_auth = settings->registry_auth,
+        .registry_tls = projector_settings_registry_tls(settings),
         .batch_size = settings->batch_size,
         .batch_linger_ms = settings->batch_linger_ms,
         .backoff_min_ms = settings->backoff_min_ms,

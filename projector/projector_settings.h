@@ -35,6 +35,10 @@ typedef struct projector_settings {
     char *registry_url;
     int64_t registry_timeout_ms;
     char *registry_auth;
+    char *registry_ca_file;      /* registry.ca-file: NULL/"" = the system's CAs */
+    char *registry_cert_file;    /* registry.cert-file: NULL/"" = no client certificate */
+    char *registry_key_file;     /* registry.key-file: NULL/"" = in the certificate file */
+    char *registry_key_password; /* registry.key-password: NULL/"" = an unencrypted key */
     bool http_enabled;
     char *http_bind;
     int64_t http_port;
@@ -73,6 +77,10 @@ const char *projector_settings_reader_schemas(const projector_settings *settings
 /* The conninfo a projection uses: its own `database`, else postgres.conninfo. */
 const char *projector_settings_conninfo(const projector_settings *settings,
                                         const projector_projection *proj);
+
+/* The registry's TLS settings (registry.ca-file, cert-file, key-file, key-password), borrowed
+ * from settings. */
+outbox_registry_tls projector_settings_registry_tls(const projector_settings *settings);
 
 /* The settings' part of a runner configuration for proj (its conninfo, [kafka], registry,
  * batch, backoff, dedup and dead-letter settings); the caller sets schemas, readers, stats

@@ -7,6 +7,8 @@
 #include "avro_schema.h"
 #include "buf.h"
 #include "dlq.h"
+#include "kafka_probe.h"
+#include "pg_tls.h"
 #include "publish.h"
 #include "registry.h"
 #include "relay.h"
@@ -364,8 +366,17 @@ static void check_postgres(struct check *c, const relay_settings *s)
 {
     PGconn *pg = PQconnectdb(s->conninfo);
     if (PQstatus(pg) != CONNECTION_OK) {
-        check_problem(c, "check postgres.conninfo (host, port, dbname, user) and pg_hba.conf",
-                      "cannot connect to PostgreSQL: %s", PQerrorMessage(pg));
+        char msg[512], tls[1024];
+        snprintf(msg, sizeof(msg), "%s", pg ? PQerrorMessage(pg) : "out of memory");
+        msg[strcspn(msg, "\n")] = '\0';
+        if (outbox_pg_tls_describe(pg, tls, sizeof(tls)))
+            check_problem(c,
+                          "check the TLS settings in postgres.conninfo (sslrootcert, sslcert, "
+                          "sslkey, sslmode), then host, port, dbname, user and pg_hba.conf",
+                          "cannot connect to PostgreSQL: %s; %s", msg, tls);
+        else
+            check_problem(c, "check postgres.conninfo (host, port, dbname, user) and pg_hba.conf",
+                          "cannot connect to PostgreSQL: %s", msg);
         PQfinish(pg);
         return;
     }
@@ -582,6 +593,25 @@ static void check_state_topic(struct check *c, const relay_settings *s, rd_kafka
         check_ok(c, "exactly-once state topic %s is compacted", topic);
 }
 
+/* The brokers did not answer: a TLS or SASL failure (by librdkafka's error code) names its
+ * settings; anything else the address. */
+static void check_kafka_unreachable(struct check *c, const outbox_conf *conf, const char *err)
+{
+    char why[1024];
+    switch (outbox_kafka_probe(conf, 5000, why, sizeof(why))) {
+    case OUTBOX_KAFKA_PROBE_TLS:
+        check_problem(c, "fix the [kafka] TLS settings named above", "%s", why);
+        return;
+    case OUTBOX_KAFKA_PROBE_AUTH:
+        check_problem(c, "fix the [kafka] SASL settings", "%s", why);
+        return;
+    default:
+        check_problem(c, "check kafka.bootstrap.servers and that the brokers run",
+                      "Kafka at %s does not answer: %s",
+                      outbox_conf_kafka_get(conf, "bootstrap.servers"), err);
+    }
+}
+
 static void check_kafka(struct check *c, const relay_settings *s, const outbox_conf *conf)
 {
     char err[512];
@@ -596,9 +626,7 @@ static void check_kafka(struct check *c, const relay_settings *s, const outbox_c
         return;
     }
     if (relay_publish_ping(pub, 10000, err, sizeof(err)) != 0)
-        check_problem(c, "check kafka.bootstrap.servers and that the brokers run",
-                      "Kafka at %s does not answer: %s",
-                      outbox_conf_kafka_get(conf, "bootstrap.servers"), err);
+        check_kafka_unreachable(c, conf, err);
     else {
         check_ok(c, "Kafka answers at %s", outbox_conf_kafka_get(conf, "bootstrap.servers"));
         check_topics(c, s, conf, relay_publish_handle(pub));
@@ -626,11 +654,9 @@ static void check_registry(struct check *c, const relay_settings *s)
         check_ok(c, "no registry: Avro single-object encoding");
         return;
     }
-    outbox_registry *reg =
-        outbox_registry_new(s->registry_url, (long)s->registry_timeout_ms,
-                            s->registry_auth[0] ? s->registry_auth : NULL, err, sizeof(err));
+    outbox_registry *reg = relay_settings_registry_new(s, err, sizeof(err));
     if (!reg) {
-        check_problem(c, "fix registry.url", "%s", err);
+        check_problem(c, "fix registry.url or the registry's TLS files", "%s", err);
         return;
     }
     if (outbox_registry_check(reg, compat, sizeof(compat), err, sizeof(err)) != OUTBOX_REGISTRY_OK)

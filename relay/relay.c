@@ -530,8 +530,9 @@ static int relay_wait(relay *r, int64_t ms, char *errstr, size_t errstr_size)
 
 /* Register `schema` under `subject` after setting the subject's level to registry.compatibility,
  * retrying (with backoff, serving status updates) while the registry is unavailable. 0, -1
- * (relay problem, or the registry refuses the schema as incompatible: stop; errstr) or -2 (the
- * registry rejected it otherwise, e.g. invalid). */
+ * (relay problem, the registry refuses the schema as incompatible, or a fatal error of the
+ * relay's setup: TLS, credentials, URL; stop; errstr) or -2 (the registry rejected the schema
+ * as invalid: HTTP 422). */
 static int relay_schema_register(relay *r, const char *subject, const outbox_schema *schema,
                                  int32_t *id, char *errstr, size_t errstr_size)
 {
@@ -562,8 +563,18 @@ static int relay_schema_register(relay *r, const char *subject, const outbox_sch
                               outbox_schema_name(schema), subject, level, why);
             return -1;
         }
-        if (!outbox_registry_err_is_retriable(rc))
-            return -2;
+        if (rc == OUTBOX_REGISTRY_ERR_INVALID_SCHEMA)
+            return -2; /* the schema itself: a property of the event */
+        if (!outbox_registry_err_is_retriable(rc)) {
+            /* TLS, credentials, URL: the relay's setup, not the event's; stop before it */
+            char why[1024];
+            snprintf(why, sizeof(why), "%s", errstr);
+            outbox_errstr_set(errstr, errstr_size,
+                              "the registry cannot be used (%s): %s; nothing confirmed past the "
+                              "event",
+                              outbox_registry_err_name(rc), why);
+            return -1;
+        }
         INC(registry_retries);
         outbox_log_warn(COMPONENT, "registry unavailable (%s); retrying in %" PRId64 " ms", errstr,
                         backoff_ms);
@@ -1024,9 +1035,7 @@ static int relay_new_encoding(relay *r, char *errstr, size_t errstr_size)
     if (outbox_schemas_load_dir(s->schema_dir, &r->schemas, errstr, errstr_size) != 0)
         return -1;
     if (s->wire_format == RELAY_WIRE_CONFLUENT) {
-        r->registry =
-            outbox_registry_new(s->registry_url, (long)s->registry_timeout_ms,
-                                s->registry_auth[0] ? s->registry_auth : NULL, errstr, errstr_size);
+        r->registry = relay_settings_registry_new(s, errstr, errstr_size);
         if (!r->registry)
             return -1;
     }

@@ -301,11 +301,9 @@ int relay_schemas_check(const relay_settings *settings, FILE *out)
         return c.problems;
     }
     if (settings->registry_url[0] != '\0') {
-        c.reg = outbox_registry_new(settings->registry_url, (long)settings->registry_timeout_ms,
-                                    settings->registry_auth[0] ? settings->registry_auth : NULL,
-                                    err, sizeof err);
+        c.reg = relay_settings_registry_new(settings, err, sizeof err);
         if (c.reg == NULL)
-            say(&c, "fix registry.url", "%s", err);
+            say(&c, "fix registry.url or the registry's TLS files", "%s", err);
         else
             check_registry(&c, schemas);
     }

@@ -118,6 +118,18 @@ static const outbox_conf_def relay_settings_defs[] = {
                     "single-object encoding)"),
     OUTBOX_CONF_STR("registry.basic-auth", S, registry_auth, "", OUTBOX_CONF_F_SECRET,
                     "user:password for the registry, if it needs one"),
+    OUTBOX_CONF_STR("registry.ca-file", S, registry_ca_file, "", OUTBOX_CONF_F_PATH,
+                    "PEM file of the CA certificates that verify an https registry's certificate "
+                    "(empty: the system's CAs; relative: to the config file's directory)"),
+    OUTBOX_CONF_STR("registry.cert-file", S, registry_cert_file, "", OUTBOX_CONF_F_PATH,
+                    "PEM client certificate for a registry that wants one (mutual TLS; empty: "
+                    "none; relative: to the config file's directory)"),
+    OUTBOX_CONF_STR("registry.key-file", S, registry_key_file, "", OUTBOX_CONF_F_PATH,
+                    "PEM key of registry.cert-file (empty: in the certificate file; relative: to "
+                    "the config file's directory)"),
+    OUTBOX_CONF_STR("registry.key-password", S, registry_key_password, "", OUTBOX_CONF_F_SECRET,
+                    "passphrase of an encrypted registry.key-file (a secret: give it as "
+                    "key-password-file = PATH)"),
     OUTBOX_CONF_ENUM("registry.subject-strategy", S, subject_strategy, "topic-record", strategies,
                      "subject naming: topic-record (<topic>-<record>), topic (<topic>-value), "
                      "record (<record>)"),
@@ -384,6 +396,18 @@ int relay_settings_load(relay_settings *settings, const char *path, const char *
     memset(settings, 0, sizeof(*settings));
     outbox_conf_sources src = {.path = path, .envp = environ, .sets = sets, .set_count = nsets};
     return outbox_conf_load(&relay_settings_spec, settings, &src, NULL, confp, errstr, errstr_size);
+}
+
+outbox_registry *relay_settings_registry_new(const relay_settings *settings, char *errstr,
+                                             size_t errstr_size)
+{
+    const outbox_registry_tls tls = {.ca_file = settings->registry_ca_file,
+                                     .cert_file = settings->registry_cert_file,
+                                     .key_file = settings->registry_key_file,
+                                     .key_password = settings->registry_key_password};
+    return outbox_registry_new_tls(settings->registry_url, (long)settings->registry_timeout_ms,
+                                   settings->registry_auth[0] ? settings->registry_auth : NULL,
+                                   &tls, errstr, errstr_size);
 }
 
 void relay_settings_free(relay_settings *settings)

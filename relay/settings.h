@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "registry.h"
 #include "route.h"
 
 typedef enum relay_wire_format {
@@ -66,6 +67,10 @@ typedef struct relay_settings {
     /* [registry] */
     char *registry_url;
     char *registry_auth;
+    char *registry_ca_file;      /* registry.ca-file: "" = the system's CAs */
+    char *registry_cert_file;    /* registry.cert-file: "" = no client certificate */
+    char *registry_key_file;     /* registry.key-file: "" = the key is in the certificate file */
+    char *registry_key_password; /* registry.key-password: "" = an unencrypted key */
     int subject_strategy;
     int compatibility; /* registry.compatibility: outbox_compat_level */
     int64_t registry_timeout_ms;
@@ -101,6 +106,13 @@ int relay_settings_load(relay_settings *settings, const char *path, const char *
                         size_t nsets, outbox_conf **confp, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 void relay_settings_free(relay_settings *settings);
+
+/* A registry client for settings' registry.url with its timeout, basic auth and TLS files
+ * (outbox_registry_new_tls()): NULL with errstr on a bad setting or an unreadable file. The
+ * caller owns it (outbox_registry_free()). Main thread or the caller's own. */
+outbox_registry *relay_settings_registry_new(const relay_settings *settings, char *errstr,
+                                             size_t errstr_size)
+    __attribute__((warn_unused_result));
 
 /* The configured table named `schema`.`relname`, or NULL. */
 const relay_table *relay_settings_table_find(const relay_settings *settings, const char *schema,

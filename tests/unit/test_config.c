@@ -313,6 +313,45 @@ static void test_kafka_apply_for_gives_each_client_its_keys(void **state)
     release(&r);
 }
 
+/* TLS to the brokers: security.protocol and the ssl.* keys reach every client kind the daemons
+ * make (producer: relay, dead letters, check's admin requests; consumer: projector), unchanged,
+ * both through apply_for and through the whole-list apply (the relay's producer and check). */
+static void test_kafka_tls_keys_reach_every_client_kind(void **state)
+{
+    static const char *const keys[][2] = {{"security.protocol", "ssl"},
+                                          {"ssl.ca.location", "/etc/outbox/ca.pem"},
+                                          {"ssl.certificate.location", "/etc/outbox/client.pem"},
+                                          {"ssl.key.location", "/etc/outbox/client-key.pem"},
+                                          {"ssl.endpoint.identification.algorithm", "https"}};
+    const char *sets[] = {"kafka.security.protocol=ssl", "kafka.ssl.ca.location=/etc/outbox/ca.pem",
+                          "kafka.ssl.certificate.location=/etc/outbox/client.pem",
+                          "kafka.ssl.key.location=/etc/outbox/client-key.pem",
+                          "kafka.ssl.endpoint.identification.algorithm=https"};
+    load_result r;
+    char err[512], value[256];
+    (void)state;
+    load(&r, NULL, NULL, sets, 5);
+    assert_int_equal(r.rc, 0);
+    for (int kind = 0; kind < 3; kind++) {
+        rd_kafka_conf_t *rk_conf = rd_kafka_conf_new();
+        if (kind < 2) {
+            rd_kafka_type_t type = kind == 0 ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER;
+            assert_int_equal(outbox_conf_kafka_apply_for(r.conf, rk_conf, type, err, sizeof err),
+                             0);
+        } else {
+            assert_int_equal(outbox_conf_kafka_apply(r.conf, rk_conf, err, sizeof err), 0);
+        }
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+            size_t size = sizeof value;
+            assert_int_equal(rd_kafka_conf_get(rk_conf, keys[k][0], value, &size),
+                             RD_KAFKA_CONF_OK);
+            assert_string_equal(value, keys[k][1]);
+        }
+        rd_kafka_conf_destroy(rk_conf);
+    }
+    release(&r);
+}
+
 /* Control for the test above: the whole list handed to a producer makes it warn. */
 static void test_kafka_apply_all_to_a_producer_warns(void **state)
 {
@@ -814,6 +853,7 @@ int main(void)
         cmocka_unit_test(test_kafka_apply_reports_first_rejected_key),
         cmocka_unit_test(test_kafka_scope_comes_from_librdkafka),
         cmocka_unit_test(test_kafka_apply_for_gives_each_client_its_keys),
+        cmocka_unit_test(test_kafka_tls_keys_reach_every_client_kind),
         cmocka_unit_test(test_kafka_apply_all_to_a_producer_warns),
         cmocka_unit_test(test_unknown_key_suggests_closest),
         cmocka_unit_test(test_unknown_key_without_close_match_has_no_hint),

@@ -49,6 +49,71 @@ static void release(struct loaded *l)
         unlink(l->path);
 }
 
+/* registry.ca-file, cert-file and key-file in the ini file are taken relative to its directory
+ * (like avro.schema-dir); --set values as given; key-password is a secret print-config masks. */
+static void test_registry_tls_files_resolve_against_the_config(void **state)
+{
+    struct loaded l;
+    const char *ini = "[registry]\nurl = https://127.0.0.1:1/apis/ccompat/v7\n"
+                      "ca-file = tls/ca.pem\ncert-file = /etc/outbox/client.pem\n"
+                      "key-file = client-key.pem\nkey-password = hunter2\n";
+    (void)state;
+    load(&l, ini, NULL);
+    assert_int_equal(l.rc, 0);
+    assert_string_equal(l.s.registry_ca_file, "/tmp/tls/ca.pem");
+    assert_string_equal(l.s.registry_cert_file, "/etc/outbox/client.pem");
+    assert_string_equal(l.s.registry_key_file, "/tmp/client-key.pem");
+    assert_string_equal(l.s.registry_key_password, "hunter2");
+    char *dump = outbox_conf_dump(l.conf, &l.s);
+    assert_non_null(dump);
+    assert_null(strstr(dump, "hunter2"));
+    assert_non_null(strstr(dump, "registry.ca-file = /tmp/tls/ca.pem"));
+    free(dump);
+    release(&l);
+
+    const char *const sets[] = {"registry.ca-file=rel/ca.pem", NULL};
+    load(&l, NULL, sets);
+    assert_int_equal(l.rc, 0);
+    assert_string_equal(l.s.registry_ca_file, "rel/ca.pem");
+    assert_string_equal(l.s.registry_cert_file, "");
+    release(&l);
+}
+
+/* A TLS file the registry client cannot read is an error naming the setting and the file,
+ * before any request; so is a key without a certificate. */
+static void test_registry_tls_files_must_be_readable(void **state)
+{
+    struct loaded l;
+    char err[512];
+    (void)state;
+    const char *const missing[] = {"registry.url=https://127.0.0.1:1",
+                                   "registry.ca-file=/nonexistent/ca.pem", NULL};
+    load(&l, NULL, missing);
+    assert_int_equal(l.rc, 0);
+    assert_null(relay_settings_registry_new(&l.s, err, sizeof(err)));
+    assert_non_null(strstr(err, "registry.ca-file"));
+    assert_non_null(strstr(err, "/nonexistent/ca.pem"));
+    release(&l);
+
+    const char *const key_only[] = {"registry.url=https://127.0.0.1:1",
+                                    "registry.key-file=/dev/null", NULL};
+    load(&l, NULL, key_only);
+    assert_int_equal(l.rc, 0);
+    assert_null(relay_settings_registry_new(&l.s, err, sizeof(err)));
+    assert_non_null(strstr(err, "registry.cert-file"));
+    release(&l);
+
+    const char *const readable[] = {"registry.url=https://127.0.0.1:1",
+                                    "registry.ca-file=/dev/null", "registry.cert-file=/dev/null",
+                                    "registry.key-file=/dev/null", NULL};
+    load(&l, NULL, readable);
+    assert_int_equal(l.rc, 0);
+    outbox_registry *reg = relay_settings_registry_new(&l.s, err, sizeof(err));
+    assert_non_null(reg);
+    outbox_registry_free(reg);
+    release(&l);
+}
+
 static void test_default_is_public_outbox_and_messages_off(void **state)
 {
     struct loaded l;
@@ -138,6 +203,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_is_public_outbox_and_messages_off),
+        cmocka_unit_test(test_registry_tls_files_resolve_against_the_config),
+        cmocka_unit_test(test_registry_tls_files_must_be_readable),
         cmocka_unit_test(test_postgres_table_alone_keeps_working),
         cmocka_unit_test(test_tables_with_their_own_columns),
         cmocka_unit_test(test_table_mistakes_are_named),
