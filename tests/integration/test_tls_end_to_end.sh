@@ -58,8 +58,9 @@ check_eq "the relay's role connects over TLS" t \
 
 # ---------------------------------------------------------------- configurations
 # The registry's files relative to the config file's directory ($TEST_TMP): tls/ca.pem.
+# Requests get a minute: Apicurio answers slowly on a loaded machine.
 relay_config "${kafka_tls[@]}" "[registry]" "url = $OUTBOX_REGISTRY_URL" "ca-file = tls/ca.pem" \
-  "cert-file = tls/client.pem" "key-file = tls/client-key.pem"
+  "cert-file = tls/client.pem" "key-file = tls/client-key.pem" "timeout = 1m"
 psql_read -c "CREATE TABLE tls_effects (event_id uuid PRIMARY KEY, title text NOT NULL
     CHECK (title <> 'POISON'));
   GRANT SELECT, INSERT, UPDATE, TRUNCATE ON tls_effects TO outbox_projector"
@@ -76,6 +77,7 @@ url = $OUTBOX_REGISTRY_URL
 ca-file = tls/ca.pem
 cert-file = tls/client.pem
 key-file = tls/client-key.pem
+timeout = 1m
 
 [http]
 enabled = false
@@ -167,12 +169,13 @@ check "... the registry's names its URL and the CA file" \
 # cannot trust: it stops (exit 1, nothing confirmed past the event) instead of filing the valid
 # event as a dead letter.
 relay_config "${kafka_tls[@]}" "[registry]" "url = $OUTBOX_REGISTRY_URL" \
-  "ca-file = tls/other-ca.pem" "cert-file = tls/client.pem" "key-file = tls/client-key.pem"
+  "ca-file = tls/other-ca.pem" "cert-file = tls/client.pem" "key-file = tls/client-key.pem" \
+  "timeout = 1m"
 RELAY_LOG=$TEST_TMP/wrong-relay.log
 relay_start
 insert_events 1 1 1 tls
 rc=0
-for i in $(seq 1 150); do kill -0 "$RELAY_PID" 2>/dev/null || break; sleep 0.2; done
+for i in $(seq 1 300); do kill -0 "$RELAY_PID" 2>/dev/null || break; sleep 0.2; done
 relay_stop
 check_eq "the relay with a registry CA that did not sign its certificate stops with exit 1" 1 "$RELAY_RC"
 check "... with an error naming the registry URL and the CA file" \
