@@ -686,259 +686,385 @@ typedef enum apply_again {
     APPLY_IMMEDIATE, /* COMMIT failed permanently: again with constraints checked per statement */
 } apply_again;
 
+/* One attempt of the batch transaction: what its steps share. Lives on apply_once's stack. */
+typedef struct apply_txn {
+    projector_store *store;
+    projector_batch *batch;
+    const char *dlq_suffix;
+    bool immediate; /* SET CONSTRAINTS ALL IMMEDIATE after BEGIN */
+    projector_apply_result *result;
+    projector_store_error *err;
+    round1_state r1;  /* round 1's answers (generation, new ids) */
+    size_t nslots;    /* queries sent in the current round */
+    size_t live;      /* events that take a dedup row (not dead) */
+    size_t dead;      /* dead-lettered events */
+    size_t napplied;  /* NEW events' ids in store->ids (NOTIFY) */
+    size_t ndead_ids; /* dead events' ids in store->dead_ids (NOTIFY) */
+} apply_txn;
+
+static projector_rc txn_nomem(apply_txn *t)
+{
+    err_set(t->err, -1, NULL, "out of memory");
+    return PROJECTOR_ERR_FATAL;
+}
+
+/* The connection broke while sending (no SQLSTATE): transient, connection dropped. */
+static projector_rc txn_send_failed(apply_txn *t)
+{
+    return fail_result(t->store, NULL, -1, "sending the batch", t->err);
+}
+
+/* Array literals for several columns at once: begin, add one row, end. 0 or -1 (ENOMEM). */
+static int columns_begin(outbox_buf *const *cols, size_t n)
+{
+    for (size_t c = 0; c < n; c++)
+        if (outbox_pgarray_begin(cols[c]))
+            return -1;
+    return 0;
+}
+
+static int columns_add(outbox_buf *const *cols, const char *const *values, size_t n, bool first)
+{
+    for (size_t c = 0; c < n; c++)
+        if (outbox_pgarray_add(cols[c], values[c], first))
+            return -1;
+    return 0;
+}
+
+static int columns_end(outbox_buf *const *cols, size_t n)
+{
+    for (size_t c = 0; c < n; c++)
+        if (outbox_pgarray_end(cols[c]))
+            return -1;
+    return 0;
+}
+
+/* Connected, buffers sized for the batch, every live event PENDING again. */
+static projector_rc txn_start(apply_txn *t)
+{
+    projector_rc rc = projector_store_connect(t->store, t->err);
+    if (rc != PROJECTOR_OK)
+        return rc;
+    if (slots_reserve(t->store, t->batch->count + 16) || ids_reserve(t->store, t->batch->count))
+        return txn_nomem(t);
+    projector_batch_reset(t->batch);
+    return PROJECTOR_OK;
+}
+
+/* store->a[0..3]: ids, types, aggregate types and ids of the live events, in batch order (the
+ * dedup INSERT's $2..$5). Counts live and dead events. */
+static projector_rc build_dedup_columns(apply_txn *t)
+{
+    outbox_buf *cols[4] = {&t->store->a[0], &t->store->a[1], &t->store->a[2], &t->store->a[3]};
+    if (columns_begin(cols, 4))
+        return txn_nomem(t);
+    for (size_t i = 0; i < t->batch->count; i++) {
+        const projector_event *ev = &t->batch->events[i];
+        if (ev->state == PROJECTOR_EVENT_DEAD) {
+            t->dead++;
+            continue;
+        }
+        const char *row[4] = {ev->id, ev->event_type, ev->aggregate_type, ev->aggregate_id};
+        if (columns_add(cols, row, 4, t->live == 0))
+            return txn_nomem(t);
+        t->live++;
+    }
+    return columns_end(cols, 4) ? txn_nomem(t) : PROJECTOR_OK;
+}
+
+/* Round 1 sent: BEGIN, [SET CONSTRAINTS ALL IMMEDIATE], the generation FOR SHARE, the dedup
+ * rows (when any event is live), sync. */
+static projector_rc send_round1(apply_txn *t)
+{
+    projector_store *store = t->store;
+    const char *name = store->proj->name;
+    if (PQenterPipelineMode(store->conn) != 1) {
+        err_set(t->err, -1, NULL, "cannot enter pipeline mode: %s", PQerrorMessage(store->conn));
+        projector_store_disconnect(store);
+        return PROJECTOR_ERR_TRANSIENT;
+    }
+    const char *begin[1] = {"BEGIN"};
+    const char *set_immediate[1] = {"SET CONSTRAINTS ALL IMMEDIATE"};
+    const char *p_dedup[5] = {name, (const char *)store->a[0].data, (const char *)store->a[1].data,
+                              (const char *)store->a[2].data, (const char *)store->a[3].data};
+    if (send_query(store, &t->nslots, SLOT_INTERNAL, NULL, 0, begin) ||
+        (t->immediate && send_query(store, &t->nslots, SLOT_INTERNAL, NULL, 0, set_immediate)) ||
+        send_query(store, &t->nslots, SLOT_GEN, "projector_gen", 1, &name) ||
+        (t->live > 0 && send_query(store, &t->nslots, SLOT_DEDUP, "projector_dedup", 5, p_dedup)) ||
+        PQpipelineSync(store->conn) != 1)
+        return txn_send_failed(t);
+    return PROJECTOR_OK;
+}
+
+/* Round 1 read: the generation must be the one the offsets were read under (else STALE), and
+ * the ids the dedup INSERT returned turn the live events NEW or DUPLICATE. */
+static projector_rc read_round1(apply_txn *t, int64_t generation)
+{
+    const char *name = t->store->proj->name;
+    projector_rc rc = read_segment(t->store, t->nslots, round1_tuples, &t->r1, t->err);
+    if (rc != PROJECTOR_OK)
+        return rc;
+    if (!t->r1.have_generation) {
+        err_set(t->err, -1, NULL, "projection %s has no row in projector_projections", name);
+        return PROJECTOR_ERR_TRANSIENT;
+    }
+    if (t->r1.generation != generation) {
+        err_set(t->err, -1, NULL, "projection %s was replayed (generation %lld, expected %lld)",
+                name, (long long)t->r1.generation, (long long)generation);
+        return PROJECTOR_ERR_STALE;
+    }
+    if (projector_batch_mark(t->batch, (const char *const *)t->r1.new_ids, t->r1.new_count) < 0)
+        return txn_nomem(t);
+    return PROJECTOR_OK;
+}
+
+/* Round 1: which events are new, under the generation the offsets were read under. */
+static projector_rc round1(apply_txn *t, int64_t generation)
+{
+    projector_rc rc = build_dedup_columns(t);
+    if (rc == PROJECTOR_OK)
+        rc = send_round1(t);
+    if (rc == PROJECTOR_OK)
+        rc = read_round1(t, generation);
+    return rc;
+}
+
+/* What became of each event: duplicates and unmapped counted, the ids to announce listed. */
+static void collect_outcomes(apply_txn *t)
+{
+    projector_store *store = t->store;
+    for (size_t i = 0; i < t->batch->count; i++) {
+        const projector_event *ev = &t->batch->events[i];
+        if (ev->state == PROJECTOR_EVENT_DUPLICATE) {
+            t->result->duplicates++;
+        } else if (ev->state == PROJECTOR_EVENT_DEAD) {
+            if (ev->id[0] != '\0')
+                store->dead_ids[t->ndead_ids++] = ev->id;
+        } else if (ev->state == PROJECTOR_EVENT_NEW) {
+            store->ids[t->napplied++] = ev->id;
+            if (store->handler == NULL && ev->mapping < 0)
+                t->result->unmapped++;
+        }
+    }
+}
+
+/* The mapped statements of the NEW events, in batch order: one per event, or one per run
+ * (sqlset.<Type>). None in handler mode (the handler ran them). */
+static projector_rc send_statements(apply_txn *t)
+{
+    projector_store *store = t->store;
+    projector_run run;
+    size_t at = 0;
+    if (store->handler != NULL)
+        return PROJECTOR_OK;
+    while (projector_batch_next_run(t->batch, at, store->set_mapping, store->proj->mapping_count,
+                                    &run)) {
+        bool nomem = false;
+        if (send_run(store, &t->nslots, t->batch, &run, &nomem))
+            return nomem ? txn_nomem(t) : txn_send_failed(t);
+        t->result->applied += run.count;
+        if (run.set)
+            t->result->set_statements++;
+        at = run.end;
+    }
+    return PROJECTOR_OK;
+}
+
+enum { DEAD_COLUMNS = 10 };
+
+/* The dead-letter rows' columns (projector_dead's $2..$11) into store->a[1..9] and
+ * store->notify (reused for NOTIFY only after this statement is sent). */
+static projector_rc build_dead_columns(apply_txn *t, outbox_buf *const *cols)
+{
+    bool first = true;
+    if (columns_begin(cols, DEAD_COLUMNS))
+        return txn_nomem(t);
+    for (size_t i = 0; i < t->batch->count; i++) {
+        const projector_event *ev = &t->batch->events[i];
+        if (ev->state != PROJECTOR_EVENT_DEAD)
+            continue;
+        char part[16], off[32], dlq[512];
+        snprintf(part, sizeof part, "%d", (int)ev->partition);
+        snprintf(off, sizeof off, "%lld", (long long)ev->offset);
+        snprintf(dlq, sizeof dlq, "%s%s", ev->topic, t->dlq_suffix);
+        const char *row[DEAD_COLUMNS] = {ev->topic,
+                                         part,
+                                         off,
+                                         ev->id[0] ? ev->id : NULL,
+                                         ev->event_type,
+                                         ev->sqlstate[0] ? ev->sqlstate : NULL,
+                                         ev->reason ? ev->reason : "unknown",
+                                         dlq,
+                                         ev->aggregate_type,
+                                         ev->aggregate_id};
+        if (columns_add(cols, row, DEAD_COLUMNS, first))
+            return txn_nomem(t);
+        first = false;
+        t->result->dead++;
+    }
+    return columns_end(cols, DEAD_COLUMNS) ? txn_nomem(t) : PROJECTOR_OK;
+}
+
+/* The rows of projector_dead_letters for the events dead-lettered in this batch. */
+static projector_rc send_dead_letters(apply_txn *t)
+{
+    projector_store *store = t->store;
+    if (t->dead == 0)
+        return PROJECTOR_OK;
+    outbox_buf *cols[DEAD_COLUMNS] = {&store->a[1], &store->a[2], &store->a[3], &store->a[4],
+                                      &store->a[5], &store->a[6], &store->a[7], &store->notify,
+                                      &store->a[8], &store->a[9]};
+    projector_rc rc = build_dead_columns(t, cols);
+    if (rc != PROJECTOR_OK)
+        return rc;
+    const char *params[1 + DEAD_COLUMNS] = {store->proj->name};
+    for (size_t c = 0; c < DEAD_COLUMNS; c++)
+        params[1 + c] = (const char *)cols[c]->data;
+    if (send_query(store, &t->nslots, SLOT_INTERNAL, "projector_dead", 1 + DEAD_COLUMNS, params))
+        return txn_send_failed(t);
+    return PROJECTOR_OK;
+}
+
+/* The next offset of every partition of the batch, whatever became of its events. */
+static projector_rc send_offsets(apply_txn *t)
+{
+    projector_store *store = t->store;
+    projector_position *pos = malloc(t->batch->count * sizeof *pos);
+    if (pos == NULL)
+        return txn_nomem(t);
+    size_t npos = projector_batch_positions(t->batch, pos, t->batch->count);
+    outbox_buf *cols[3] = {&store->a[1], &store->a[2], &store->a[3]};
+    int bad = columns_begin(cols, 3);
+    for (size_t i = 0; i < npos && !bad; i++) {
+        char part[16], off[32];
+        snprintf(part, sizeof part, "%d", (int)pos[i].partition);
+        snprintf(off, sizeof off, "%lld", (long long)pos[i].next_offset);
+        const char *row[3] = {pos[i].topic, part, off};
+        bad = columns_add(cols, row, 3, i == 0);
+    }
+    free(pos);
+    if (bad || columns_end(cols, 3))
+        return txn_nomem(t);
+    const char *params[4] = {store->proj->name, (const char *)cols[0]->data,
+                             (const char *)cols[1]->data, (const char *)cols[2]->data};
+    if (npos > 0 && send_query(store, &t->nslots, SLOT_INTERNAL, "projector_offsets", 4, params))
+        return txn_send_failed(t);
+    return PROJECTOR_OK;
+}
+
+/* pg_notify of one kind of ids (applied or dead-lettered), in payloads under the limit. */
+static projector_rc send_notify_kind(apply_txn *t, projector_notify_kind kind)
+{
+    projector_store *store = t->store;
+    const char *const *list = kind == PROJECTOR_NOTIFY_APPLIED ? store->ids : store->dead_ids;
+    size_t n = kind == PROJECTOR_NOTIFY_APPLIED ? t->napplied : t->ndead_ids;
+    size_t at = 0;
+    while (at < n) {
+        long took = projector_notify_payload_kind(&store->notify, store->proj->name, kind, list, n,
+                                                  at, PROJECTOR_NOTIFY_MAX);
+        if (took <= 0)
+            return txn_nomem(t);
+        const char *params[2] = {store->proj->notify, (const char *)store->notify.data};
+        if (send_query(store, &t->nslots, SLOT_INTERNAL, "projector_notify", 2, params))
+            return txn_send_failed(t);
+        at += (size_t)took;
+        t->result->notifies++;
+    }
+    return PROJECTOR_OK;
+}
+
+/* Applied ids, then dead-lettered ones (what `outbox-projector wait` listens for), when the
+ * projection has a channel. */
+static projector_rc send_notifies(apply_txn *t)
+{
+    const char *channel = t->store->proj->notify;
+    if (channel == NULL || channel[0] == '\0')
+        return PROJECTOR_OK;
+    projector_rc rc = send_notify_kind(t, PROJECTOR_NOTIFY_APPLIED);
+    if (rc == PROJECTOR_OK)
+        rc = send_notify_kind(t, PROJECTOR_NOTIFY_FAILED);
+    return rc;
+}
+
+static projector_rc send_commit(apply_txn *t)
+{
+    const char *commit[1] = {"COMMIT"};
+    if (send_query(t->store, &t->nslots, SLOT_COMMIT, NULL, 0, commit) ||
+        PQpipelineSync(t->store->conn) != 1)
+        return txn_send_failed(t);
+    return PROJECTOR_OK;
+}
+
+/* Round 2 read: the COMMIT's outcome. A failed set run or a permanent failure at COMMIT asks
+ * for another attempt (*again). */
+static projector_rc read_round2(apply_txn *t, apply_again *again)
+{
+    projector_store *store = t->store;
+    projector_rc rc = read_segment(store, t->nslots, round1_tuples, &t->r1, t->err);
+    if (rc == PROJECTOR_ERR_PERMANENT && split_failed_run(store, t->batch))
+        *again = APPLY_SPLIT;
+    if (rc != PROJECTOR_OK && !t->immediate && commit_failed_permanently(store, t->err))
+        *again = APPLY_IMMEDIATE;
+    if (rc != PROJECTOR_OK)
+        return rc;
+    if (PQexitPipelineMode(store->conn) != 1) {
+        /* Committed; the connection is just in a state we do not trust. */
+        projector_store_disconnect(store);
+    }
+    return PROJECTOR_OK;
+}
+
+/* Round 2: the mapped statements of the new events, dead letters, offsets, NOTIFY, COMMIT. */
+static projector_rc round2(apply_txn *t, apply_again *again)
+{
+    t->nslots = 0;
+    collect_outcomes(t);
+    projector_rc rc = send_statements(t);
+    if (rc == PROJECTOR_OK)
+        rc = send_dead_letters(t);
+    if (rc == PROJECTOR_OK)
+        rc = send_offsets(t);
+    if (rc == PROJECTOR_OK)
+        rc = send_notifies(t);
+    if (rc == PROJECTOR_OK)
+        rc = send_commit(t);
+    if (rc == PROJECTOR_OK)
+        rc = read_round2(t, again);
+    return rc;
+}
+
 /* One attempt of the batch transaction. `immediate`: SET CONSTRAINTS ALL IMMEDIATE right after
  * BEGIN, so a deferred constraint fails the statement (the event) that breaks it instead of
- * COMMIT. *again: whether and how the caller tries again. */
+ * COMMIT. *again: whether and how the caller tries again. On error the transaction is rolled
+ * back and the live events are PENDING again. */
 static projector_rc apply_once(projector_store *store, projector_batch *batch, int64_t generation,
                                const char *dlq_suffix, bool immediate,
                                projector_apply_result *result, projector_store_error *err,
                                apply_again *again)
 {
-    const char *name = store->proj->name;
-    round1_state r1 = {0};
-    size_t nslots = 0;
-    size_t live = 0, dead = 0;
-    projector_rc rc = projector_store_connect(store, err);
-    char num[64];
-
+    apply_txn t = {.store = store,
+                   .batch = batch,
+                   .dlq_suffix = dlq_suffix,
+                   .immediate = immediate,
+                   .result = result,
+                   .err = err};
     memset(result, 0, sizeof *result);
     err->event_index = -1;
     store->batch = batch;
+    projector_rc rc = txn_start(&t);
     if (rc != PROJECTOR_OK)
         return rc;
-    if (slots_reserve(store, batch->count + 16) || ids_reserve(store, batch->count)) {
-        err_set(err, -1, NULL, "out of memory");
-        return PROJECTOR_ERR_FATAL;
-    }
-    projector_batch_reset(batch);
-
-    /* Array literals of the live events' ids, types and aggregates, in batch order. */
-    outbox_buf *ids = &store->a[0], *types = &store->a[1], *agg_types = &store->a[2],
-               *agg_ids = &store->a[3];
-    if (outbox_pgarray_begin(ids) || outbox_pgarray_begin(types) ||
-        outbox_pgarray_begin(agg_types) || outbox_pgarray_begin(agg_ids))
-        goto nomem;
-    for (size_t i = 0; i < batch->count; i++) {
-        projector_event *ev = &batch->events[i];
-        if (ev->state == PROJECTOR_EVENT_DEAD) {
-            dead++;
-            continue;
-        }
-        if (outbox_pgarray_add(ids, ev->id, live == 0) ||
-            outbox_pgarray_add(types, ev->event_type, live == 0) ||
-            outbox_pgarray_add(agg_types, ev->aggregate_type, live == 0) ||
-            outbox_pgarray_add(agg_ids, ev->aggregate_id, live == 0))
-            goto nomem;
-        live++;
-    }
-    if (outbox_pgarray_end(ids) || outbox_pgarray_end(types) || outbox_pgarray_end(agg_types) ||
-        outbox_pgarray_end(agg_ids))
-        goto nomem;
-
-    if (PQenterPipelineMode(store->conn) != 1) {
-        err_set(err, -1, NULL, "cannot enter pipeline mode: %s", PQerrorMessage(store->conn));
-        projector_store_disconnect(store);
-        return PROJECTOR_ERR_TRANSIENT;
-    }
-
-    /* Round 1: BEGIN, generation check, dedup rows. */
-    {
-        const char *begin[1] = {"BEGIN"};
-        const char *set_immediate[1] = {"SET CONSTRAINTS ALL IMMEDIATE"};
-        const char *p_dedup[5] = {name, (const char *)ids->data, (const char *)types->data,
-                                  (const char *)agg_types->data, (const char *)agg_ids->data};
-        if (send_query(store, &nslots, SLOT_INTERNAL, NULL, 0, begin) ||
-            (immediate && send_query(store, &nslots, SLOT_INTERNAL, NULL, 0, set_immediate)) ||
-            send_query(store, &nslots, SLOT_GEN, "projector_gen", 1, &name) ||
-            (live > 0 && send_query(store, &nslots, SLOT_DEDUP, "projector_dedup", 5, p_dedup)) ||
-            PQpipelineSync(store->conn) != 1)
-            goto send_failed;
-    }
-    rc = read_segment(store, nslots, round1_tuples, &r1, err);
-    if (rc != PROJECTOR_OK)
-        goto fail;
-    if (!r1.have_generation) {
-        err_set(err, -1, NULL, "projection %s has no row in projector_projections", name);
-        rc = PROJECTOR_ERR_TRANSIENT;
-        goto fail;
-    }
-    if (r1.generation != generation) {
-        err_set(err, -1, NULL, "projection %s was replayed (generation %lld, expected %lld)", name,
-                (long long)r1.generation, (long long)generation);
-        rc = PROJECTOR_ERR_STALE;
-        goto fail;
-    }
-    long fresh = projector_batch_mark(batch, (const char *const *)r1.new_ids, r1.new_count);
-    if (fresh < 0)
-        goto nomem;
-
+    rc = round1(&t, generation);
     /* Handler mode: the handler's statements run now, each event after the other. */
-    if (store->handler != NULL) {
+    if (rc == PROJECTOR_OK && store->handler != NULL)
         rc = run_handler(store, batch, result, err);
-        if (rc != PROJECTOR_OK)
-            goto fail;
+    if (rc == PROJECTOR_OK)
+        rc = round2(&t, again);
+    round1_free(&t.r1);
+    if (rc != PROJECTOR_OK) {
+        abort_txn(store);
+        projector_batch_reset(batch);
     }
-
-    /* Round 2: mapped statements of the new events, dead letters, offsets, NOTIFY, COMMIT. */
-    nslots = 0;
-    size_t napplied = 0, ndead_ids = 0;
-    for (size_t i = 0; i < batch->count; i++) {
-        projector_event *ev = &batch->events[i];
-        if (ev->state == PROJECTOR_EVENT_DUPLICATE) {
-            result->duplicates++;
-            continue;
-        }
-        if (ev->state == PROJECTOR_EVENT_DEAD && ev->id[0] != '\0')
-            store->dead_ids[ndead_ids++] = ev->id;
-        if (ev->state != PROJECTOR_EVENT_NEW)
-            continue;
-        store->ids[napplied++] = ev->id;
-        if (store->handler == NULL && ev->mapping < 0)
-            result->unmapped++;
-    }
-    /* The statements, in batch order: one per event, or one per run (sqlset.<Type>). */
-    if (store->handler == NULL) {
-        projector_run run;
-        size_t at = 0;
-        while (projector_batch_next_run(batch, at, store->set_mapping, store->proj->mapping_count,
-                                        &run)) {
-            bool nomem = false;
-            if (send_run(store, &nslots, batch, &run, &nomem)) {
-                if (nomem)
-                    goto nomem;
-                goto send_failed;
-            }
-            result->applied += run.count;
-            if (run.set)
-                result->set_statements++;
-            at = run.end;
-        }
-    }
-    if (dead > 0) {
-        outbox_buf *t = &store->a[1], *p = &store->a[2], *o = &store->a[3], *e = &store->a[4],
-                   *y = &store->a[5], *s = &store->a[6], *r = &store->a[7], *g = &store->a[8],
-                   *ag = &store->a[9];
-        outbox_buf *d = &store->notify; /* reused below only after this statement is sent */
-        int first = 1;
-        if (outbox_pgarray_begin(t) || outbox_pgarray_begin(p) || outbox_pgarray_begin(o) ||
-            outbox_pgarray_begin(e) || outbox_pgarray_begin(y) || outbox_pgarray_begin(s) ||
-            outbox_pgarray_begin(r) || outbox_pgarray_begin(d) || outbox_pgarray_begin(g) ||
-            outbox_pgarray_begin(ag))
-            goto nomem;
-        for (size_t i = 0; i < batch->count; i++) {
-            projector_event *ev = &batch->events[i];
-            if (ev->state != PROJECTOR_EVENT_DEAD)
-                continue;
-            char part[16], off[32], dlq[512];
-            snprintf(part, sizeof part, "%d", (int)ev->partition);
-            snprintf(off, sizeof off, "%lld", (long long)ev->offset);
-            snprintf(dlq, sizeof dlq, "%s%s", ev->topic, dlq_suffix);
-            if (outbox_pgarray_add(t, ev->topic, first) || outbox_pgarray_add(p, part, first) ||
-                outbox_pgarray_add(o, off, first) ||
-                outbox_pgarray_add(e, ev->id[0] ? ev->id : NULL, first) ||
-                outbox_pgarray_add(y, ev->event_type, first) ||
-                outbox_pgarray_add(s, ev->sqlstate[0] ? ev->sqlstate : NULL, first) ||
-                outbox_pgarray_add(r, ev->reason ? ev->reason : "unknown", first) ||
-                outbox_pgarray_add(d, dlq, first) ||
-                outbox_pgarray_add(g, ev->aggregate_type, first) ||
-                outbox_pgarray_add(ag, ev->aggregate_id, first))
-                goto nomem;
-            first = 0;
-            result->dead++;
-        }
-        if (outbox_pgarray_end(t) || outbox_pgarray_end(p) || outbox_pgarray_end(o) ||
-            outbox_pgarray_end(e) || outbox_pgarray_end(y) || outbox_pgarray_end(s) ||
-            outbox_pgarray_end(r) || outbox_pgarray_end(d) || outbox_pgarray_end(g) ||
-            outbox_pgarray_end(ag))
-            goto nomem;
-        const char *params[11] = {name,
-                                  (const char *)t->data,
-                                  (const char *)p->data,
-                                  (const char *)o->data,
-                                  (const char *)e->data,
-                                  (const char *)y->data,
-                                  (const char *)s->data,
-                                  (const char *)r->data,
-                                  (const char *)d->data,
-                                  (const char *)g->data,
-                                  (const char *)ag->data};
-        if (send_query(store, &nslots, SLOT_INTERNAL, "projector_dead", 11, params))
-            goto send_failed;
-    }
-    {
-        projector_position *pos = malloc(batch->count * sizeof *pos);
-        if (pos == NULL)
-            goto nomem;
-        size_t npos = projector_batch_positions(batch, pos, batch->count);
-        outbox_buf *t = &store->a[1], *p = &store->a[2], *o = &store->a[3];
-        int bad = outbox_pgarray_begin(t) || outbox_pgarray_begin(p) || outbox_pgarray_begin(o);
-        for (size_t i = 0; i < npos && !bad; i++) {
-            char part[16];
-            snprintf(part, sizeof part, "%d", (int)pos[i].partition);
-            snprintf(num, sizeof num, "%lld", (long long)pos[i].next_offset);
-            bad = outbox_pgarray_add(t, pos[i].topic, i == 0) ||
-                  outbox_pgarray_add(p, part, i == 0) || outbox_pgarray_add(o, num, i == 0);
-        }
-        free(pos);
-        if (bad || outbox_pgarray_end(t) || outbox_pgarray_end(p) || outbox_pgarray_end(o))
-            goto nomem;
-        const char *params[4] = {name, (const char *)t->data, (const char *)p->data,
-                                 (const char *)o->data};
-        if (npos > 0 && send_query(store, &nslots, SLOT_INTERNAL, "projector_offsets", 4, params))
-            goto send_failed;
-    }
-    if (store->proj->notify != NULL && store->proj->notify[0] != '\0') {
-        /* Applied ids, then dead-lettered ones (what `outbox-projector wait` listens for). */
-        for (int kind = PROJECTOR_NOTIFY_APPLIED; kind <= PROJECTOR_NOTIFY_FAILED; kind++) {
-            const char *const *list =
-                kind == PROJECTOR_NOTIFY_APPLIED ? store->ids : store->dead_ids;
-            size_t n = kind == PROJECTOR_NOTIFY_APPLIED ? napplied : ndead_ids;
-            size_t at = 0;
-            while (at < n) {
-                long took =
-                    projector_notify_payload_kind(&store->notify, name, (projector_notify_kind)kind,
-                                                  list, n, at, PROJECTOR_NOTIFY_MAX);
-                if (took <= 0)
-                    goto nomem;
-                const char *params[2] = {store->proj->notify, (const char *)store->notify.data};
-                if (send_query(store, &nslots, SLOT_INTERNAL, "projector_notify", 2, params))
-                    goto send_failed;
-                at += (size_t)took;
-                result->notifies++;
-            }
-        }
-    }
-    {
-        const char *commit[1] = {"COMMIT"};
-        if (send_query(store, &nslots, SLOT_COMMIT, NULL, 0, commit) ||
-            PQpipelineSync(store->conn) != 1)
-            goto send_failed;
-    }
-    rc = read_segment(store, nslots, round1_tuples, &r1, err);
-    if (rc == PROJECTOR_ERR_PERMANENT && split_failed_run(store, batch))
-        *again = APPLY_SPLIT;
-    if (rc != PROJECTOR_OK && !immediate && commit_failed_permanently(store, err))
-        *again = APPLY_IMMEDIATE;
-    if (rc != PROJECTOR_OK)
-        goto fail;
-    if (PQexitPipelineMode(store->conn) != 1) {
-        /* Committed; the connection is just in a state we do not trust. */
-        projector_store_disconnect(store);
-    }
-    round1_free(&r1);
-    return PROJECTOR_OK;
-
-send_failed:
-    /* The connection broke while sending (no SQLSTATE): transient, connection dropped. */
-    rc = fail_result(store, NULL, -1, "sending the batch", err);
-    goto fail;
-nomem:
-    err_set(err, -1, NULL, "out of memory");
-    rc = PROJECTOR_ERR_FATAL;
-fail:
-    round1_free(&r1);
-    abort_txn(store);
-    projector_batch_reset(batch);
     return rc;
 }
 
