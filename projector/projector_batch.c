@@ -227,6 +227,18 @@ long projector_batch_mark(projector_batch *batch, const char *const *new_ids, si
     return fresh;
 }
 
+size_t projector_batch_mark_all_new(projector_batch *batch)
+{
+    size_t fresh = 0;
+    for (size_t i = 0; i < batch->count; i++) {
+        if (batch->events[i].state != PROJECTOR_EVENT_PENDING)
+            continue;
+        batch->events[i].state = PROJECTOR_EVENT_NEW;
+        fresh++;
+    }
+    return fresh;
+}
+
 int projector_event_kill(projector_event *ev, const char *sqlstate, const char *reason)
 {
     char *copy = strdup(reason ? reason : "unknown");

@@ -136,6 +136,10 @@ void projector_batch_reset(projector_batch *batch);
 long projector_batch_mark(projector_batch *batch, const char *const *new_ids, size_t n)
     __attribute__((warn_unused_result));
 
+/* The one-round transaction's answer (its strict dedup INSERT succeeded, so every live event
+ * took a new dedup row): every PENDING event becomes NEW. Returns how many. */
+size_t projector_batch_mark_all_new(projector_batch *batch);
+
 /* Free the event's strings (not msg) and zero it except msg; mapping -1, state PENDING. */
 void projector_event_reset(projector_event *ev);
 

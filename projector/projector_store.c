@@ -24,6 +24,16 @@ static const char SQL_DEDUP[] =
     "INSERT INTO projector_dedup (projection, event_id, event_type, aggregate_type, aggregate_id) "
     "SELECT $1, u, y, g, a FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[]) AS "
     "x(u, y, g, a) ON CONFLICT DO NOTHING RETURNING event_id::text";
+/* The one-round transaction's dedup rows: no ON CONFLICT, so an event applied before (or twice
+ * in the batch) fails the INSERT with 23505, and a generation other than $6 (a replay since the
+ * offsets were read; the row locked FOR SHARE as in round 1) or a missing projection row puts a
+ * NULL id that fails it with 23502: either way nothing after it runs and the batch goes the
+ * two-round way. */
+static const char SQL_DEDUP_STRICT[] =
+    "INSERT INTO projector_dedup (projection, event_id, event_type, aggregate_type, aggregate_id) "
+    "SELECT $1, CASE WHEN (SELECT generation FROM projector_projections WHERE projection = $1 FOR "
+    "SHARE) = $6::bigint THEN u END, y, g, a FROM unnest($2::uuid[], $3::text[], $4::text[], "
+    "$5::text[]) AS x(u, y, g, a)";
 static const char SQL_DEAD[] =
     "INSERT INTO projector_dead_letters (projection, topic, partition, \"offset\", event_id, "
     "event_type, sqlstate, reason, dlq_topic, aggregate_type, aggregate_id) SELECT $1, t, p, o, "
@@ -51,10 +61,11 @@ static const struct {
     const char *name;
     const char *sql;
 } internal_statements[] = {
-    {"projector_gen", SQL_GEN},         {"projector_gen_read", SQL_GEN_READ},
-    {"projector_dedup", SQL_DEDUP},     {"projector_dead", SQL_DEAD},
-    {"projector_offsets", SQL_OFFSETS}, {"projector_notify", SQL_NOTIFY},
-    {"projector_load", SQL_LOAD},       {"projector_prune", SQL_PRUNE},
+    {"projector_gen", SQL_GEN},       {"projector_gen_read", SQL_GEN_READ},
+    {"projector_dedup", SQL_DEDUP},   {"projector_dedup_strict", SQL_DEDUP_STRICT},
+    {"projector_dead", SQL_DEAD},     {"projector_offsets", SQL_OFFSETS},
+    {"projector_notify", SQL_NOTIFY}, {"projector_load", SQL_LOAD},
+    {"projector_prune", SQL_PRUNE},
 };
 
 struct projector_store {
@@ -72,7 +83,13 @@ struct projector_store {
     const char **ids;      /* applied ids for NOTIFY */
     const char **dead_ids; /* dead-lettered ids for NOTIFY */
     size_t id_cap;
-    const projector_batch *batch;    /* during apply: slot numbers index its events */
+    const projector_batch *batch; /* during apply: slot numbers index its events */
+    bool two_rounds;       /* the last batch had duplicates (or its one-round attempt failed): the
+                            * next one goes the two-round way */
+    bool in_flight;        /* a one-round transaction sent, its outcome not read yet */
+    struct apply_txn *txn; /* the one-round transaction's state; malloc'd on first use */
+    projector_apply_result txn_result; /* its result and error, until finished */
+    projector_store_error txn_err;
     projector_store_handler handler; /* NULL: the projection's mapped statements */
     void *handler_opaque;
 };
@@ -149,6 +166,7 @@ void projector_store_free(projector_store *store)
     outbox_buf_free(&store->notify);
     free(store->slots);
     free(store->slot_runs);
+    free(store->txn);
     free(store->set_mapping);
     outbox_buf_free(&store->setarray);
     free(store->ids);
@@ -772,12 +790,10 @@ static projector_rc build_dedup_columns(apply_txn *t)
     return columns_end(cols, 4) ? txn_nomem(t) : PROJECTOR_OK;
 }
 
-/* Round 1 sent: BEGIN, [SET CONSTRAINTS ALL IMMEDIATE], the generation FOR SHARE, the dedup
- * rows (when any event is live), sync. */
-static projector_rc send_round1(apply_txn *t)
+/* Pipeline mode entered; BEGIN and, when asked, SET CONSTRAINTS ALL IMMEDIATE sent. */
+static projector_rc send_begin(apply_txn *t)
 {
     projector_store *store = t->store;
-    const char *name = store->proj->name;
     if (PQenterPipelineMode(store->conn) != 1) {
         err_set(t->err, -1, NULL, "cannot enter pipeline mode: %s", PQerrorMessage(store->conn));
         projector_store_disconnect(store);
@@ -785,11 +801,24 @@ static projector_rc send_round1(apply_txn *t)
     }
     const char *begin[1] = {"BEGIN"};
     const char *set_immediate[1] = {"SET CONSTRAINTS ALL IMMEDIATE"};
+    if (send_query(store, &t->nslots, SLOT_INTERNAL, NULL, 0, begin) ||
+        (t->immediate && send_query(store, &t->nslots, SLOT_INTERNAL, NULL, 0, set_immediate)))
+        return txn_send_failed(t);
+    return PROJECTOR_OK;
+}
+
+/* Round 1 sent: BEGIN, the generation FOR SHARE, the dedup rows (when any event is live),
+ * sync. */
+static projector_rc send_round1(apply_txn *t)
+{
+    projector_store *store = t->store;
+    const char *name = store->proj->name;
+    projector_rc rc = send_begin(t);
+    if (rc != PROJECTOR_OK)
+        return rc;
     const char *p_dedup[5] = {name, (const char *)store->a[0].data, (const char *)store->a[1].data,
                               (const char *)store->a[2].data, (const char *)store->a[3].data};
-    if (send_query(store, &t->nslots, SLOT_INTERNAL, NULL, 0, begin) ||
-        (t->immediate && send_query(store, &t->nslots, SLOT_INTERNAL, NULL, 0, set_immediate)) ||
-        send_query(store, &t->nslots, SLOT_GEN, "projector_gen", 1, &name) ||
+    if (send_query(store, &t->nslots, SLOT_GEN, "projector_gen", 1, &name) ||
         (t->live > 0 && send_query(store, &t->nslots, SLOT_DEDUP, "projector_dedup", 5, p_dedup)) ||
         PQpipelineSync(store->conn) != 1)
         return txn_send_failed(t);
@@ -1014,10 +1043,10 @@ static projector_rc read_round2(apply_txn *t, apply_again *again)
     return PROJECTOR_OK;
 }
 
-/* Round 2: the mapped statements of the new events, dead letters, offsets, NOTIFY, COMMIT. */
-static projector_rc round2(apply_txn *t, apply_again *again)
+/* Round 2 sent: the mapped statements of the new events, dead letters, offsets, NOTIFY,
+ * COMMIT, sync. */
+static projector_rc send_round2(apply_txn *t)
 {
-    t->nslots = 0;
     collect_outcomes(t);
     projector_rc rc = send_statements(t);
     if (rc == PROJECTOR_OK)
@@ -1028,19 +1057,28 @@ static projector_rc round2(apply_txn *t, apply_again *again)
         rc = send_notifies(t);
     if (rc == PROJECTOR_OK)
         rc = send_commit(t);
+    return rc;
+}
+
+/* Round 2: sent, then read. */
+static projector_rc round2(apply_txn *t, apply_again *again)
+{
+    t->nslots = 0;
+    projector_rc rc = send_round2(t);
     if (rc == PROJECTOR_OK)
         rc = read_round2(t, again);
     return rc;
 }
 
-/* One attempt of the batch transaction. `immediate`: SET CONSTRAINTS ALL IMMEDIATE right after
- * BEGIN, so a deferred constraint fails the statement (the event) that breaks it instead of
- * COMMIT. *again: whether and how the caller tries again. On error the transaction is rolled
- * back and the live events are PENDING again. */
-static projector_rc apply_once(projector_store *store, projector_batch *batch, int64_t generation,
-                               const char *dlq_suffix, bool immediate,
-                               projector_apply_result *result, projector_store_error *err,
-                               apply_again *again)
+/* The two-round transaction (round 1 tells which events are new, round 2 applies them).
+ * `immediate`: SET CONSTRAINTS ALL IMMEDIATE right after BEGIN, so a deferred constraint fails
+ * the statement (the event) that breaks it instead of COMMIT. *again: whether and how the
+ * caller tries again. On error the transaction is rolled back and the live events are PENDING
+ * again. */
+static projector_rc apply_two_rounds(projector_store *store, projector_batch *batch,
+                                     int64_t generation, const char *dlq_suffix, bool immediate,
+                                     projector_apply_result *result, projector_store_error *err,
+                                     apply_again *again)
 {
     apply_txn t = {.store = store,
                    .batch = batch,
@@ -1068,6 +1106,150 @@ static projector_rc apply_once(projector_store *store, projector_batch *batch, i
     return rc;
 }
 
+/* Whether the batch may try the one-round transaction: the last batch had no duplicate, no
+ * handler runs between the rounds, and some event takes a dedup row. */
+static bool one_round_fits(const projector_store *store, const projector_batch *batch)
+{
+    if (store->two_rounds || store->handler != NULL)
+        return false;
+    for (size_t i = 0; i < batch->count; i++)
+        if (batch->events[i].state != PROJECTOR_EVENT_DEAD)
+            return true;
+    return false;
+}
+
+/* BEGIN, [SET CONSTRAINTS ALL IMMEDIATE], the strict dedup INSERT (every live event must be new,
+ * under `generation`), then every live event is NEW. */
+static projector_rc send_strict_dedup(apply_txn *t, int64_t generation)
+{
+    projector_store *store = t->store;
+    char gen[32];
+    snprintf(gen, sizeof gen, "%lld", (long long)generation);
+    projector_rc rc = send_begin(t);
+    if (rc != PROJECTOR_OK)
+        return rc;
+    const char *params[6] = {store->proj->name,
+                             (const char *)store->a[0].data,
+                             (const char *)store->a[1].data,
+                             (const char *)store->a[2].data,
+                             (const char *)store->a[3].data,
+                             gen};
+    if (send_query(store, &t->nslots, SLOT_INTERNAL, "projector_dedup_strict", 6, params))
+        return txn_send_failed(t);
+    projector_batch_mark_all_new(t->batch);
+    return PROJECTOR_OK;
+}
+
+/*
+ * The one-round transaction: the whole of it (BEGIN, strict dedup rows, statements, dead
+ * letters, offsets, NOTIFY, COMMIT) in one pipeline, one round trip, betting that every live
+ * event is new, as it is unless Kafka redelivered. The strict INSERT fails when the bet is lost
+ * or the generation moved, and the server then skips everything up to the sync: nothing is
+ * committed. Any error: rolled back, events PENDING again, and the caller runs the two-round
+ * transaction, which tells duplicates, staleness and failing events apart as always.
+ * one_round_send sends it (state in store->txn), one_round_finish reads its outcome.
+ */
+static projector_rc one_round_send(projector_store *store, projector_batch *batch,
+                                   int64_t generation, const char *dlq_suffix, bool immediate)
+{
+    if (store->txn == NULL && (store->txn = malloc(sizeof *store->txn)) == NULL) {
+        err_set(&store->txn_err, -1, NULL, "out of memory");
+        return PROJECTOR_ERR_FATAL;
+    }
+    apply_txn *t = store->txn;
+    *t = (apply_txn){.store = store,
+                     .batch = batch,
+                     .dlq_suffix = dlq_suffix,
+                     .immediate = immediate,
+                     .result = &store->txn_result,
+                     .err = &store->txn_err};
+    memset(t->result, 0, sizeof *t->result);
+    t->err->event_index = -1;
+    store->batch = batch;
+    projector_rc rc = txn_start(t);
+    if (rc != PROJECTOR_OK)
+        return rc;
+    rc = build_dedup_columns(t);
+    if (rc == PROJECTOR_OK)
+        rc = send_strict_dedup(t, generation);
+    if (rc == PROJECTOR_OK)
+        rc = send_round2(t);
+    if (rc != PROJECTOR_OK) {
+        abort_txn(store);
+        projector_batch_reset(batch);
+    }
+    return rc;
+}
+
+static projector_rc one_round_finish(projector_store *store, projector_apply_result *result,
+                                     projector_store_error *err)
+{
+    apply_txn *t = store->txn;
+    apply_again ignored = APPLY_DONE; /* the two-round attempt that follows a failure decides */
+    projector_rc rc = read_round2(t, &ignored);
+    if (rc != PROJECTOR_OK) {
+        abort_txn(store);
+        projector_batch_reset(t->batch);
+        store->two_rounds = true;
+    }
+    *result = *t->result;
+    *err = *t->err;
+    return rc;
+}
+
+bool projector_store_apply_send(projector_store *store, projector_batch *batch, int64_t generation,
+                                const char *dlq_suffix)
+{
+    if (!one_round_fits(store, batch))
+        return false;
+    if (one_round_send(store, batch, generation, dlq_suffix, false) != PROJECTOR_OK) {
+        store->two_rounds = true;
+        return false;
+    }
+    store->in_flight = true;
+    return true;
+}
+
+projector_rc projector_store_apply_finish(projector_store *store, projector_apply_result *result,
+                                          projector_store_error *err)
+{
+    store->in_flight = false;
+    return one_round_finish(store, result, err);
+}
+
+/* One attempt of the batch transaction: one round when it fits, else (or when that failed)
+ * two rounds. Duplicates send the next batch the two-round way; a clean batch brings the one
+ * round back. */
+static projector_rc apply_attempt(projector_store *store, projector_batch *batch,
+                                  int64_t generation, const char *dlq_suffix, bool immediate,
+                                  projector_apply_result *result, projector_store_error *err,
+                                  apply_again *again)
+{
+    if (one_round_fits(store, batch) &&
+        one_round_send(store, batch, generation, dlq_suffix, immediate) == PROJECTOR_OK &&
+        one_round_finish(store, result, err) == PROJECTOR_OK)
+        return PROJECTOR_OK;
+    store->two_rounds = true;
+    projector_rc rc =
+        apply_two_rounds(store, batch, generation, dlq_suffix, immediate, result, err, again);
+    if (rc == PROJECTOR_OK)
+        store->two_rounds = result->duplicates > 0;
+    return rc;
+}
+
+/* A FATAL error of the attempt with constraints checked per statement that still names no
+ * event: say so. */
+static void note_unblamed_commit(projector_store_error *err)
+{
+    if (err->event_index >= 0 || err->sqlstate[0] == '\0' ||
+        projector_sqlstate_classify(err->sqlstate) != PROJECTOR_SQLSTATE_PERMANENT)
+        return;
+    size_t len = strlen(err->message);
+    snprintf(err->message + len, sizeof err->message - len,
+             " (COMMIT failed permanently even with every constraint checked per statement: no "
+             "event can be blamed)");
+}
+
 projector_rc projector_store_apply(projector_store *store, projector_batch *batch,
                                    int64_t generation, const char *dlq_suffix,
                                    projector_apply_result *result, projector_store_error *err)
@@ -1077,24 +1259,19 @@ projector_rc projector_store_apply(projector_store *store, projector_batch *batc
     for (;;) {
         apply_again again = APPLY_DONE;
         projector_rc rc =
-            apply_once(store, batch, generation, dlq_suffix, immediate, result, err, &again);
+            apply_attempt(store, batch, generation, dlq_suffix, immediate, result, err, &again);
         result->set_fallbacks = fallbacks;
         result->commit_retries = commit_retries;
         if (again == APPLY_DONE) {
-            if (rc == PROJECTOR_ERR_FATAL && immediate && err->event_index < 0 &&
-                err->sqlstate[0] != '\0' &&
-                projector_sqlstate_classify(err->sqlstate) == PROJECTOR_SQLSTATE_PERMANENT)
-                snprintf(err->message + strlen(err->message),
-                         sizeof err->message - strlen(err->message),
-                         " (COMMIT failed permanently even with every constraint checked per "
-                         "statement: no event can be blamed)");
+            if (rc == PROJECTOR_ERR_FATAL && immediate)
+                note_unblamed_commit(err);
             return rc;
         }
         /* Each split marks at least two more events single, and the immediate attempt is made
          * once: this ends. */
-        if (again == APPLY_SPLIT)
+        if (again == APPLY_SPLIT) {
             fallbacks++;
-        else {
+        } else {
             immediate = true;
             commit_retries++;
         }

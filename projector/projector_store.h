@@ -5,8 +5,17 @@
  * projector_store: one projection's connection to its read database, and the one transaction
  * per batch that makes each effect happen exactly once.
  *
- * projector_store_apply() runs, in ONE transaction, over libpq's pipeline mode (two round
- * trips per batch whatever its size):
+ * projector_store_apply() runs, in ONE transaction, over libpq's pipeline mode, one of two ways.
+ *
+ * One round (the usual way, one round trip per batch whatever its size): BEGIN; a strict dedup
+ * INSERT without ON CONFLICT, whose rows carry the id only while the projection's generation
+ * (locked FOR SHARE) is the expected one; every live event is then taken as NEW and round 2
+ * below follows in the same pipeline. A redelivered event fails the INSERT (23505), a replay
+ * or a missing projection row puts a NULL id (23502): PostgreSQL skips the rest up to the
+ * sync, nothing commits, and the batch goes the two-round way, which every later batch also
+ * takes until one has no duplicate. Effects, dedup rows and offsets commit together either way.
+ *
+ * Two rounds (two round trips per batch):
  *   round 1: BEGIN;
  *            SELECT generation ... FOR SHARE   (a replay that committed since the offsets were
  *                                                read makes the batch STALE; a replay running
@@ -135,6 +144,26 @@ projector_rc projector_store_generation(projector_store *store, int64_t *generat
 projector_rc projector_store_apply(projector_store *store, projector_batch *batch,
                                    int64_t generation, const char *dlq_suffix,
                                    projector_apply_result *result, projector_store_error *err)
+    __attribute__((warn_unused_result));
+
+/*
+ * The batch transaction in two calls, so the caller can read and decode the next batch while
+ * PostgreSQL works on this one (the one-round transaction, see above):
+ *  projector_store_apply_send() sends it and returns at once: true when it is in flight; then
+ *    `batch` must stay untouched and no other call may use the store until
+ *    projector_store_apply_finish(). False: nothing is in flight (the batch does not fit the
+ *    one round: a duplicate was seen lately, handler mode, only dead events; or sending
+ *    failed): write the batch with projector_store_apply().
+ *  projector_store_apply_finish() waits for the outcome: PROJECTOR_OK, committed (result
+ *    filled, every live event NEW); anything else: rolled back, events PENDING again, the
+ *    next call goes the two-round way: write the batch with projector_store_apply(), which
+ *    classifies what happened.
+ * Same thread as every other call.
+ */
+bool projector_store_apply_send(projector_store *store, projector_batch *batch, int64_t generation,
+                                const char *dlq_suffix) __attribute__((warn_unused_result));
+projector_rc projector_store_apply_finish(projector_store *store, projector_apply_result *result,
+                                          projector_store_error *err)
     __attribute__((warn_unused_result));
 
 /*

@@ -226,6 +226,26 @@ static void test_batch_marks_first_occurrence_new_and_the_rest_duplicate(void **
     projector_batch_free(&b, NULL);
 }
 
+/* The one-round transaction's answer: every live event NEW, dead ones stay dead. */
+static void test_batch_mark_all_new_leaves_dead_events_dead(void **state)
+{
+    projector_batch b;
+    projector_batch_init(&b);
+    add(&b, "t", 0, 10, ID(1), 0);
+    projector_event *dead = add(&b, "t", 0, 11, ID(2), 0);
+    assert_int_equal(projector_event_kill(dead, NULL, "undecodable"), 0);
+    add(&b, "t", 1, 3, ID(3), 0);
+    assert_int_equal(projector_batch_mark_all_new(&b), 2);
+    assert_int_equal(b.events[0].state, PROJECTOR_EVENT_NEW);
+    assert_int_equal(b.events[1].state, PROJECTOR_EVENT_DEAD);
+    assert_int_equal(b.events[2].state, PROJECTOR_EVENT_NEW);
+    /* A failed attempt puts them back to PENDING for the two-round one. */
+    projector_batch_reset(&b);
+    assert_int_equal(b.events[0].state, PROJECTOR_EVENT_PENDING);
+    assert_int_equal(b.events[1].state, PROJECTOR_EVENT_DEAD);
+    projector_batch_free(&b, NULL);
+}
+
 static void test_batch_positions_cover_every_partition_whatever_the_state(void **state)
 {
     projector_batch b;
@@ -503,6 +523,7 @@ int main(void)
         cmocka_unit_test(test_projection_errors_name_key_file_and_fix),
         cmocka_unit_test(test_identifiers),
         cmocka_unit_test(test_batch_marks_first_occurrence_new_and_the_rest_duplicate),
+        cmocka_unit_test(test_batch_mark_all_new_leaves_dead_events_dead),
         cmocka_unit_test(test_batch_positions_cover_every_partition_whatever_the_state),
         cmocka_unit_test(test_batch_is_due_by_count_or_linger),
         cmocka_unit_test(test_uuid_normalize),
