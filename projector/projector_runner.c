@@ -27,7 +27,10 @@ struct projector_runner {
     outbox_registry *reg;
     projector_decoder *dec;
     projector_store *store;
-    projector_batch batch;
+    projector_batch batch;    /* being filled */
+    projector_batch inflight; /* its one-round transaction sent, the outcome not read yet */
+    bool in_flight;
+    int64_t inflight_started_ms;
     rd_kafka_topic_partition_list_t *assignment; /* what we hold, with no offsets */
     int64_t generation;
     bool reseek;
@@ -142,6 +145,8 @@ static int stored_offsets(projector_runner *r, rd_kafka_topic_partition_list_t *
     return 0;
 }
 
+static void finish_inflight(projector_runner *r);
+
 static bool cooperative(projector_runner *r)
 {
     const char *proto = rd_kafka_rebalance_protocol(r->rk);
@@ -160,6 +165,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     bool coop = cooperative(r);
     rd_kafka_error_t *error = NULL;
     rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+    /* The stored offsets read on assign, and what a revoke drops, assume no transaction open. */
+    finish_inflight(r);
 
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         projector_stat_add(&r->cfg.stats->assigns, 1);
@@ -225,6 +233,7 @@ done:
 /* A replay changed the generation: drop the batch, re-read the offsets, seek there. */
 static void reseek(projector_runner *r)
 {
+    finish_inflight(r);
     r->reseek = false;
     projector_batch_clear(&r->batch, msg_free);
     projector_stat_add(&r->cfg.stats->replays_seen, 1);
@@ -261,12 +270,12 @@ static void reseek(projector_runner *r)
 
 /* ------------------------------------------------------------------ the batch */
 
-static void commit_advisory(projector_runner *r)
+static void commit_advisory(projector_runner *r, const projector_batch *b)
 {
-    projector_position *pos = malloc(r->batch.count * sizeof *pos);
+    projector_position *pos = malloc(b->count * sizeof *pos);
     if (pos == NULL)
         return;
-    size_t n = projector_batch_positions(&r->batch, pos, r->batch.count);
+    size_t n = projector_batch_positions(b, pos, b->count);
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)n);
     for (size_t i = 0; i < n; i++)
         rd_kafka_topic_partition_list_add(list, pos[i].topic, pos[i].partition)->offset =
@@ -277,14 +286,14 @@ static void commit_advisory(projector_runner *r)
     free(pos);
 }
 
-static void count_committed(projector_runner *r, const projector_apply_result *res,
-                            int64_t started_ms)
+static void count_committed(projector_runner *r, const projector_batch *b,
+                            const projector_apply_result *res, int64_t started_ms)
 {
     projector_stats *st = r->cfg.stats;
     uint64_t dead_sql = 0, dead_decode = 0;
-    for (size_t i = 0; i < r->batch.count; i++)
-        if (r->batch.events[i].state == PROJECTOR_EVENT_DEAD) {
-            if (r->batch.events[i].sqlstate[0])
+    for (size_t i = 0; i < b->count; i++)
+        if (b->events[i].state == PROJECTOR_EVENT_DEAD) {
+            if (b->events[i].sqlstate[0])
                 dead_sql++;
             else
                 dead_decode++;
@@ -299,26 +308,36 @@ static void count_committed(projector_runner *r, const projector_apply_result *r
     projector_stat_add(&st->batches, 1);
     projector_stat_set(&st->last_commit_ms, unix_ms());
     outbox_metrics_histogram_observe(st->batch_seconds, (double)(now_ms() - started_ms) / 1000.0);
-    outbox_metrics_histogram_observe(st->batch_events, (double)r->batch.count);
+    outbox_metrics_histogram_observe(st->batch_events, (double)b->count);
     outbox_log(OUTBOX_LOG_DEBUG, COMPONENT, r->ctx,
                "batch of %zu committed: %llu applied, %llu duplicate, %llu unmapped, %llu dead",
-               r->batch.count, (unsigned long long)res->applied,
-               (unsigned long long)res->duplicates, (unsigned long long)res->unmapped,
-               (unsigned long long)res->dead);
+               b->count, (unsigned long long)res->applied, (unsigned long long)res->duplicates,
+               (unsigned long long)res->unmapped, (unsigned long long)res->dead);
 }
 
-/* Write the batch: dead letters first (acknowledged), then the one transaction. Returns with
- * the batch empty (committed, or dropped on STALE/stop) unless fatal. */
-static void flush(projector_runner *r)
+/* Batch b committed: counted, offsets committed to Kafka (advisory), emptied. */
+static void batch_committed(projector_runner *r, projector_batch *b,
+                            const projector_apply_result *res, int64_t started_ms)
 {
-    int64_t started = now_ms();
+    count_committed(r, b, res, started_ms);
+    commit_advisory(r, b);
+    projector_batch_clear(b, msg_free);
+    backoff_reset(r);
+    set_state(r, PROJECTOR_STATE_RUNNING);
+}
+
+/* Write batch b now: dead letters first (acknowledged), then the one transaction, retried as
+ * its errors say. Returns with b empty unless fatal: true when committed, false when dropped
+ * (STALE, stop) or fatal. */
+static bool flush(projector_runner *r, projector_batch *b, int64_t started)
+{
     char errstr[1024];
     projector_store_error err;
     projector_apply_result res;
 
-    while (r->batch.count > 0 && !r->fatal) {
-        long sent = projector_dlq_send(r->dlq, &r->batch, (int)r->cfg.dlq_timeout_ms, errstr,
-                                       sizeof errstr);
+    while (b->count > 0 && !r->fatal) {
+        long sent =
+            projector_dlq_send(r->dlq, b, (int)r->cfg.dlq_timeout_ms, errstr, sizeof errstr);
         if (sent < 0) {
             projector_stat_add(&r->cfg.stats->retries_dlq, 1);
             set_state(r, PROJECTOR_STATE_RETRYING);
@@ -329,8 +348,8 @@ static void flush(projector_runner *r)
                 break;
             continue;
         }
-        projector_rc rc = projector_store_apply(r->store, &r->batch, r->generation,
-                                                r->cfg.dlq_suffix, &res, &err);
+        projector_rc rc =
+            projector_store_apply(r->store, b, r->generation, r->cfg.dlq_suffix, &res, &err);
         if (res.set_fallbacks > 0) {
             projector_stat_add(&r->cfg.stats->retries_set, res.set_fallbacks);
             outbox_log(OUTBOX_LOG_INFO, COMPONENT, r->ctx,
@@ -346,14 +365,10 @@ static void flush(projector_runner *r)
         }
         switch (rc) {
         case PROJECTOR_OK:
-            count_committed(r, &res, started);
-            commit_advisory(r);
-            projector_batch_clear(&r->batch, msg_free);
-            backoff_reset(r);
-            set_state(r, PROJECTOR_STATE_RUNNING);
-            return;
+            batch_committed(r, b, &res, started);
+            return true;
         case PROJECTOR_ERR_PERMANENT: {
-            projector_event *ev = &r->batch.events[err.event_index];
+            projector_event *ev = &b->events[err.event_index];
             outbox_log(OUTBOX_LOG_WARN, COMPONENT, r->ctx,
                        "event %s (%s) at %s [%d] @%lld cannot be applied, dead-lettering it: "
                        "SQLSTATE %s: %s",
@@ -362,7 +377,7 @@ static void flush(projector_runner *r)
             if (projector_event_kill(ev, err.sqlstate, err.message)) {
                 r->fatal = true;
                 outbox_log(OUTBOX_LOG_ERROR, COMPONENT, r->ctx, "out of memory");
-                return;
+                return false;
             }
             projector_stat_add(&r->cfg.stats->retries_permanent, 1);
             continue;
@@ -371,8 +386,8 @@ static void flush(projector_runner *r)
             projector_stat_add(&r->cfg.stats->retries_transient, 1);
             set_state(r, PROJECTOR_STATE_RETRYING);
             outbox_log(OUTBOX_LOG_WARN, COMPONENT, r->ctx,
-                       "batch of %zu rolled back (SQLSTATE %s: %s); retrying in %lld ms",
-                       r->batch.count, err.sqlstate[0] ? err.sqlstate : "none", err.message,
+                       "batch of %zu rolled back (SQLSTATE %s: %s); retrying in %lld ms", b->count,
+                       err.sqlstate[0] ? err.sqlstate : "none", err.message,
                        (long long)r->backoff_ms);
             if (!backoff(r))
                 goto abandon;
@@ -385,13 +400,74 @@ static void flush(projector_runner *r)
             outbox_log(OUTBOX_LOG_ERROR, COMPONENT, r->ctx, "stopping this projection: %s%s%s",
                        err.message, err.sqlstate[0] ? " SQLSTATE " : "", err.sqlstate);
             r->fatal = true;
-            return;
+            return false;
         }
     }
+    if (b->count == 0)
+        return true;
 abandon:
     /* Nothing committed: the records are read again (stored offsets) after the rebalance,
      * reseek or restart that follows. */
-    projector_batch_clear(&r->batch, msg_free);
+    projector_batch_clear(b, msg_free);
+    return false;
+}
+
+/* The in-flight transaction's outcome: committed, or the batch written again the ordinary way
+ * (which tells duplicates, staleness and failing events apart). When it ends uncommitted
+ * (stale, stopping, fatal) the batch being filled goes too: its events come after the
+ * in-flight ones, so they must not commit first; they are read again from the stored offsets
+ * after the reseek or restart that follows. */
+static void finish_inflight(projector_runner *r)
+{
+    projector_apply_result res;
+    projector_store_error err;
+    if (!r->in_flight)
+        return;
+    r->in_flight = false;
+    if (projector_store_apply_finish(r->store, &res, &err) == PROJECTOR_OK) {
+        batch_committed(r, &r->inflight, &res, r->inflight_started_ms);
+        return;
+    }
+    outbox_log(OUTBOX_LOG_DEBUG, COMPONENT, r->ctx,
+               "one-round transaction of %zu events rolled back (SQLSTATE %s: %s); writing the "
+               "batch the two-round way",
+               r->inflight.count, err.sqlstate[0] ? err.sqlstate : "none", err.message);
+    if (!flush(r, &r->inflight, r->inflight_started_ms))
+        projector_batch_clear(&r->batch, msg_free);
+}
+
+/* Whether any event of the batch is dead (its dead letter must be sent before the transaction). */
+static bool batch_has_dead(const projector_batch *b)
+{
+    for (size_t i = 0; i < b->count; i++)
+        if (b->events[i].state == PROJECTOR_EVENT_DEAD)
+            return true;
+    return false;
+}
+
+/* The due batch: its transaction sent and left in flight while the next batch is read and
+ * decoded (finished before anything else uses the store or the assignment changes), when the
+ * store takes it in one round and no dead letter must go first; else written now. The
+ * previous in-flight transaction is finished first, so batches commit in order. */
+static void write_due(projector_runner *r)
+{
+    finish_inflight(r);
+    if (r->fatal || r->reseek || r->batch.count == 0)
+        return;
+    int64_t started = now_ms();
+    if (!batch_has_dead(&r->batch)) {
+        projector_batch filled = r->batch; /* r->inflight is empty: swap them */
+        r->batch = r->inflight;
+        r->inflight = filled;
+        if (projector_store_apply_send(r->store, &r->inflight, r->generation, r->cfg.dlq_suffix)) {
+            r->in_flight = true;
+            r->inflight_started_ms = started;
+            return;
+        }
+        r->inflight = r->batch;
+        r->batch = filled;
+    }
+    flush(r, &r->batch, started);
 }
 
 /* ------------------------------------------------------------------ consuming */
@@ -454,7 +530,9 @@ static void take(projector_runner *r, rd_kafka_message_t *msg)
             r->fatal = true;
             return;
         }
-        /* RETRY: the registry is unreachable; the record is fine. */
+        /* RETRY: the registry is unreachable; the record is fine. No transaction stays open
+         * over the wait. */
+        finish_inflight(r);
         set_state(r, PROJECTOR_STATE_RETRYING);
         outbox_log(OUTBOX_LOG_WARN, COMPONENT, r->ctx,
                    "cannot decode yet (%s); retrying in %lld ms", errstr, (long long)r->backoff_ms);
@@ -567,7 +645,7 @@ int projector_runner_run(projector_runner *r)
         int64_t now = now_ms();
         if (projector_batch_due(&r->batch, (size_t)r->cfg.batch_size, r->cfg.batch_linger_ms,
                                 now)) {
-            flush(r);
+            write_due(r);
             continue;
         }
         int64_t wait = projector_batch_wait_ms(&r->batch, r->cfg.batch_linger_ms, now);
@@ -576,15 +654,20 @@ int projector_runner_run(projector_runner *r)
         rd_kafka_message_t *msg = rd_kafka_consumer_poll(r->rk, (int)wait);
         if (msg != NULL)
             take(r, msg);
-        if (r->batch.count == 0 && !r->fatal)
+        else
+            finish_inflight(r); /* nothing to decode meanwhile */
+        if (r->batch.count == 0 && !r->fatal) {
+            finish_inflight(r);
             maintenance(r, now_ms());
+        }
     }
-    if (!r->fatal && r->batch.count > 0) {
-        r->final = true;
-        flush(r);
-    }
+    r->final = true;
+    finish_inflight(r);
+    if (!r->fatal && r->batch.count > 0)
+        flush(r, &r->batch, now_ms());
 out:
     projector_batch_clear(&r->batch, msg_free);
+    projector_batch_clear(&r->inflight, msg_free);
     if (r->rk != NULL) {
         r->final = true;
         kerr = rd_kafka_consumer_close(r->rk);
@@ -664,6 +747,7 @@ projector_runner *projector_runner_new(const projector_runner_config *cfg, char 
     r->cfg = *cfg;
     snprintf(r->ctx, sizeof r->ctx, "projection=%s", cfg->proj->name);
     projector_batch_init(&r->batch);
+    projector_batch_init(&r->inflight);
     r->assignment = rd_kafka_topic_partition_list_new(8);
     r->backoff_ms = cfg->backoff_min_ms;
 
@@ -743,6 +827,7 @@ void projector_runner_free(projector_runner *r)
     if (r == NULL)
         return;
     projector_batch_free(&r->batch, msg_free);
+    projector_batch_free(&r->inflight, msg_free);
     if (r->rk != NULL)
         rd_kafka_destroy(r->rk);
     projector_dlq_free(r->dlq, 5000);

@@ -11,7 +11,16 @@
  *   poll one record (the rebalance callback runs inside the poll, on this thread)
  *   decode it into the batch (undecodable: dead, with the reason)
  *   when the batch is due (batch-size events, or batch-linger after its first event):
- *     send the dead letters and wait for their acks; then projector_store_apply()
+ *     finish the transaction in flight, if any (below);
+ *     no dead event: projector_store_apply_send() sends the whole one-round transaction and
+ *       the batch stays in flight while the next one is polled and decoded; its outcome is
+ *       read when the next batch is due, when a poll finds nothing to decode, and before
+ *       anything else uses the store or the assignment (rebalance, reseek, maintenance, a
+ *       decoder retry, shutdown); committed: as OK below; rolled back: written again now,
+ *       the ordinary way; ending uncommitted (stale, stop) it drops the batch being filled
+ *       too, whose events come after its own;
+ *     else (or when the store cannot take it in one round): send the dead letters and wait
+ *     for their acks; then projector_store_apply()
  *       OK         Kafka-side commit of the same offsets, async, advisory only
  *       TRANSIENT  back off (doubling, retry-backoff-min .. -max), reconnect, retry the batch
  *       PERMANENT  the failing event becomes dead (reason, SQLSTATE); retry without it
@@ -21,16 +30,18 @@
  * Rebalances (eager or cooperative, whatever partition.assignment.strategy says): on assign the
  * stored offsets are read from the read database and the partitions are assigned AT them (no
  * offset stored: the projection's `start`, earliest or latest); on revoke the pending batch's
- * events of the revoked partitions are dropped before unassigning. No transaction is ever open
- * during a poll (the batch transaction runs between polls and ends in COMMIT or ROLLBACK), so a
- * rebalance never interrupts one; a record dropped on revoke is re-read by the next owner from
- * the stored offsets, and the dedup table stops any effect from applying twice even when a
- * zombie (a member the group already expelled) commits late.
+ * events of the revoked partitions are dropped before unassigning. The rebalance callback
+ * first finishes the transaction in flight (committed, or written again, or dropped), so a
+ * rebalance never interrupts one and the offsets read on assign include it; a record dropped on
+ * revoke is re-read by the next owner from the stored offsets, and the dedup table stops any
+ * effect from applying twice even when a zombie (a member the group already expelled) commits
+ * late.
  *
  * Replays: every batch checks the projection's generation inside its transaction; when idle
  * the runner polls it every replay-poll. A change drops the batch and re-reads the offsets.
  *
- * Shutdown: when *stop becomes non-zero the pending batch is written (one attempt, with the
+ * Shutdown: when *stop becomes non-zero the transaction in flight is finished, the pending
+ * batch is written (one attempt, with the
  * normal retries cut short), the consumer is closed (revoking its partitions) and the thread
  * ends.
  */
