@@ -481,6 +481,7 @@ value:
             return rc;
         break;
     }
+    tok->end = (uint32_t)(p - tz->start);
 after:
     /* A value ended; what may follow depends on the enclosing container. Letters directly
      * after a literal or number ("truex", "1true") fail here, as jansson fails them. */
@@ -503,6 +504,7 @@ after:
 close:
     depth--;
     scratch->toks[stack[depth]].next = (uint32_t)scratch->n_toks;
+    scratch->toks[stack[depth]].end = (uint32_t)(p - tz->start);
     goto after;
 key:
     p = skip_ws(p, end);
@@ -517,6 +519,7 @@ key:
     rc = scan_string(tz, &p, tok, 1);
     if (rc != 0)
         return rc;
+    tok->end = (uint32_t)(p - tz->start);
     p = skip_ws(p, end);
     if (p == end || *p != ':')
         return tok_fail(tz, p);

@@ -56,6 +56,9 @@ typedef struct outbox_avro_token {
                         numbers: offset of the number text in the input */
     uint32_t len;    /* STRING, numbers: length in bytes; ARRAY: elements; OBJECT: members */
     uint32_t next;   /* index of the first token after this value */
+    uint32_t end;    /* offset in the input just past the value or key (a string's closing
+                        quote included): a member's value text runs from after its key's end,
+                        whitespace and ':' to the value's end (e.g. handed on as text) */
     uint8_t type;    /* outbox_avro_tok_type */
     uint8_t escaped; /* STRING: had escapes; its decoded UTF-8 is in scratch->str */
 } outbox_avro_token;

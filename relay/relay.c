@@ -680,11 +680,10 @@ static int relay_encode(relay *r, const outbox_schema *schema)
     relay_event *ev = &r->ev;
     char err[1024], reason[1200];
     outbox_avro_enc_rc rc;
-    if (ev->payload_json) /* a logical message's payload, parsed with its envelope */
-        rc = outbox_avro_json_encode(schema, ev->payload_json, &r->value, err, sizeof(err));
-    else /* straight from the text, authoritative (jansson only for the exact reason) */
-        rc = outbox_avro_json_encode_text(schema, ev->payload_raw, ev->payload_raw_len, &r->scratch,
-                                          &r->value, err, sizeof(err));
+    /* A row's payload column or a logical message's payload member, straight from the text
+     * (authoritative; jansson only for the exact reason): one encoder, one outcome. */
+    rc = outbox_avro_json_encode_text(schema, ev->payload_text, ev->payload_text_len, &r->scratch,
+                                      &r->value, err, sizeof(err));
     switch (rc) {
     case OUTBOX_AVRO_ENC_OK:
         return 0;

@@ -1,5 +1,8 @@
 #include "route.h"
 
+#include "avro_schema.h"
+#include "avro_text.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,7 +155,7 @@ relay_route_err relay_event_parse_payload(relay_event *ev, char *errstr, size_t 
     json_error_t jerr = {0}; /* jansson leaves it untouched when its first allocation fails */
     if (ev->payload_json || ev->payload_bytes)
         return RELAY_ROUTE_OK;
-    ev->payload_json = json_loadb(ev->payload_raw, ev->payload_raw_len, JSON_DECODE_ANY, &jerr);
+    ev->payload_json = json_loadb(ev->payload_text, ev->payload_text_len, JSON_DECODE_ANY, &jerr);
     if (!ev->payload_json) {
         if (json_load_err(&jerr) == RELAY_ROUTE_ERR_NOMEM)
             return route_nomem(errstr, errstr_size);
@@ -203,8 +206,6 @@ void relay_event_reset(relay_event *ev)
 {
     if (ev->payload_json)
         json_decref(ev->payload_json);
-    if (ev->envelope)
-        json_decref(ev->envelope);
     char *store = ev->store;
     size_t cap = ev->store_cap;
     relay_header *headers = ev->headers;
@@ -364,6 +365,8 @@ static relay_route_err route_fill(const relay_route *route, const struct route_f
     if (f->v[RELAY_COL_PAYLOAD].ptr) {
         ev->payload_raw = ev_put(ev, f->v[RELAY_COL_PAYLOAD].ptr, f->v[RELAY_COL_PAYLOAD].len);
         ev->payload_raw_len = f->v[RELAY_COL_PAYLOAD].len;
+        ev->payload_text = ev->payload_raw; /* a message narrows it to its payload member */
+        ev->payload_text_len = ev->payload_raw_len;
     }
 
     /* Metadata headers first: present even on a dead letter. */
@@ -540,66 +543,145 @@ done:
     return rc;
 }
 
-static relay_value envelope_string(json_t *env, const char *key, char *bad, size_t bad_size)
+/* A logical message's envelope, read with the tokenizer the payload encoder uses
+ * (lib/avro_text): it takes every JSON text jansson takes and numbers jansson cannot hold, so a
+ * payload decides its outcome in the encoder, exactly as the same payload in a table row. */
+struct envelope {
+    outbox_avro_scratch scratch;
+    const char *content;
+    long payload, headers; /* token index of the member's value, or -1 */
+    long payload_key;      /* token index of the payload's key */
+};
+
+/* The text of the value of the member whose key is token `key`: from after the key, the
+ * whitespace and the ':' (JSON's whitespace: space, tab, LF, CR) to the value's end. */
+static relay_value envelope_member_text(const struct envelope *e, long key)
 {
-    json_t *v = json_object_get(env, key);
-    if (!v || json_is_null(v))
-        return (relay_value){NULL, 0};
-    if (json_is_string(v))
-        return (relay_value){json_string_value(v), json_string_length(v)};
-    if (!bad[0])
+    const outbox_avro_token *k = &e->scratch.toks[key], *v = &e->scratch.toks[key + 1];
+    size_t s = k->end;
+    while (s < v->end && e->content[s] != '\0' && strchr(" \t\n\r:", e->content[s]) != NULL)
+        s++;
+    return (relay_value){e->content + s, v->end - s};
+}
+
+/* The value of string member `tok` (or nothing for null); else `bad` names the field. */
+static relay_value envelope_string(struct envelope *e, size_t tok, const char *key, char *bad,
+                                   size_t bad_size)
+{
+    const outbox_avro_token *t = &e->scratch.toks[tok];
+    if (t->type == OUTBOX_AVRO_TOK_STRING)
+        return (relay_value){outbox_avro_tok_str(&e->scratch, e->content, t), t->len};
+    if (t->type != OUTBOX_AVRO_TOK_NULL && !bad[0])
         snprintf(bad, bad_size, "envelope field \"%s\" must be a string", key);
     return (relay_value){NULL, 0};
+}
+
+/* Walk the envelope object's members into f and e (a repeated key: the last one counts, as
+ * jansson keeps it). */
+static void envelope_members(struct envelope *e, struct route_fields *f, char *bad, size_t bad_size)
+{
+    static const char *const fields[] = {"id", "aggregate_type", "aggregate_id", "event_type"};
+    const outbox_avro_scratch *sc = &e->scratch;
+    size_t key = 1;
+
+    for (uint32_t m = 0; m < sc->toks[0].len; m++, key = sc->toks[key + 1].next) {
+        const outbox_avro_token *k = &sc->toks[key];
+        const char *name = outbox_avro_tok_str(sc, e->content, k);
+        for (int c = 0; c <= RELAY_COL_EVENT_TYPE; c++)
+            if (k->len == strlen(fields[c]) && memcmp(name, fields[c], k->len) == 0)
+                f->v[c] = envelope_string(e, key + 1, fields[c], bad, bad_size);
+        if (k->len == 7 && memcmp(name, "payload", 7) == 0) {
+            e->payload = sc->toks[key + 1].type == OUTBOX_AVRO_TOK_NULL ? -1 : (long)key + 1;
+            e->payload_key = (long)key;
+        } else if (k->len == 7 && memcmp(name, "headers", 7) == 0)
+            e->headers = (long)key + 1;
+    }
+}
+
+/* The envelope's "headers" object as jansson reads the headers column of a table row. */
+static relay_route_err envelope_headers(struct envelope *e, json_t **headers, char *bad,
+                                        size_t bad_size)
+{
+    json_error_t jerr = {0}; /* jansson leaves it untouched when its first allocation fails */
+    const outbox_avro_token *t;
+
+    *headers = NULL;
+    if (e->headers < 0 || e->scratch.toks[e->headers].type == OUTBOX_AVRO_TOK_NULL)
+        return RELAY_ROUTE_OK;
+    t = &e->scratch.toks[e->headers];
+    if (t->type == OUTBOX_AVRO_TOK_OBJECT)
+        *headers = json_loadb(e->content + t->start, t->end - t->start, 0, &jerr); /* '{'..'}' */
+    if (*headers == NULL && t->type == OUTBOX_AVRO_TOK_OBJECT &&
+        json_load_err(&jerr) == RELAY_ROUTE_ERR_NOMEM)
+        return RELAY_ROUTE_ERR_NOMEM;
+    if (*headers == NULL && !bad[0])
+        snprintf(bad, bad_size, "envelope field \"headers\" must be an object");
+    return RELAY_ROUTE_OK;
+}
+
+/* Content that is not a JSON object: a dead letter keeping the original bytes. */
+static relay_route_err message_not_object(const relay_route *route, const char *content, size_t len,
+                                          const relay_txn_meta *meta, relay_event *ev,
+                                          const char *why, char *errstr, size_t errstr_size)
+{
+    struct route_fields f;
+    memset(&f, 0, sizeof(f));
+    f.v[RELAY_COL_PAYLOAD] = (relay_value){content, len};
+    relay_route_err rc = route_fill(route, &f, NULL, meta, ev, errstr, errstr_size);
+    if (!relay_route_err_is_event(rc) && rc != RELAY_ROUTE_OK)
+        return rc;
+    snprintf(errstr, errstr_size, "logical message content is %s", why);
+    return RELAY_ROUTE_INVALID_JSON;
 }
 
 relay_route_err relay_route_message(const relay_route *route, const char *content, size_t len,
                                     const relay_txn_meta *meta, relay_event *ev, char *errstr,
                                     size_t errstr_size)
 {
-    json_error_t jerr = {0}; /* jansson leaves it untouched when its first allocation fails */
+    struct envelope e = {.content = content, .payload = -1, .headers = -1};
     struct route_fields f;
-    char bad[128] = "";
+    json_t *headers = NULL;
+    char bad[128] = "", why[160];
+    relay_route_err rc;
 
     memset(&f, 0, sizeof(f));
-    ev->envelope = json_loadb(content, len, 0, &jerr);
-    if (!ev->envelope && json_load_err(&jerr) == RELAY_ROUTE_ERR_NOMEM)
-        return route_nomem(errstr, errstr_size);
-    if (!ev->envelope || !json_is_object(ev->envelope)) {
-        /* Keep the original bytes for the dead letter. */
-        f.v[RELAY_COL_PAYLOAD] = (relay_value){content, len};
-        relay_route_err rc = route_fill(route, &f, NULL, meta, ev, errstr, errstr_size);
-        if (!relay_route_err_is_event(rc) && rc != RELAY_ROUTE_OK)
-            return rc;
-        if (ev->envelope)
-            snprintf(errstr, errstr_size, "logical message content is not a JSON object");
-        else
-            snprintf(errstr, errstr_size,
-                     "logical message content is not valid JSON: %s at line %d column %d",
-                     jerr.text, jerr.line, jerr.column);
-        return RELAY_ROUTE_INVALID_JSON;
+    outbox_avro_scratch_init(&e.scratch, 0);
+    int trc = outbox_avro_text_tokenize(&e.scratch, content, len, bad, sizeof(bad));
+    if (trc == OUTBOX_AVRO_ERR_NOMEM) {
+        rc = route_nomem(errstr, errstr_size);
+        goto done;
     }
-    json_t *env = ev->envelope;
-    f.v[RELAY_COL_ID] = envelope_string(env, "id", bad, sizeof(bad));
-    f.v[RELAY_COL_AGGREGATE_TYPE] = envelope_string(env, "aggregate_type", bad, sizeof(bad));
-    f.v[RELAY_COL_AGGREGATE_ID] = envelope_string(env, "aggregate_id", bad, sizeof(bad));
-    f.v[RELAY_COL_EVENT_TYPE] = envelope_string(env, "event_type", bad, sizeof(bad));
-    json_t *payload = json_object_get(env, "payload");
-    json_t *headers = json_object_get(env, "headers");
-    if (headers && !json_is_object(headers)) {
-        if (!bad[0])
-            snprintf(bad, sizeof(bad), "envelope field \"headers\" must be an object");
-        headers = NULL;
+    if (trc != OUTBOX_AVRO_OK || e.scratch.toks[0].type != OUTBOX_AVRO_TOK_OBJECT) {
+        snprintf(why, sizeof(why), trc != OUTBOX_AVRO_OK ? "not valid JSON: %s" : "%s",
+                 trc != OUTBOX_AVRO_OK ? bad : "not a JSON object");
+        rc = message_not_object(route, content, len, meta, ev, why, errstr, errstr_size);
+        goto done;
+    }
+    bad[0] = '\0';
+    envelope_members(&e, &f, bad, sizeof(bad));
+    if ((rc = envelope_headers(&e, &headers, bad, sizeof(bad))) != RELAY_ROUTE_OK) {
+        rc = route_nomem(errstr, errstr_size);
+        goto done;
     }
     /* The dead-letter copy of the payload is the whole original message. */
-    if (payload && !json_is_null(payload))
+    if (e.payload >= 0)
         f.v[RELAY_COL_PAYLOAD] = (relay_value){content, len};
-    relay_route_err rc = route_fill(route, &f, headers, meta, ev, errstr, errstr_size);
+    rc = route_fill(route, &f, headers, meta, ev, errstr, errstr_size);
     if (rc != RELAY_ROUTE_OK)
-        return rc;
+        goto done;
     if (bad[0]) {
         snprintf(errstr, errstr_size, "%s", bad);
-        return RELAY_ROUTE_INVALID_JSON;
+        rc = RELAY_ROUTE_INVALID_JSON;
+        goto done;
     }
-    ev->payload_json = json_incref(payload);
-    return RELAY_ROUTE_OK;
+    /* What the encoder reads: the payload member's own text, inside the event's copy. */
+    relay_value text = envelope_member_text(&e, e.payload_key);
+    ev->payload_text = ev->payload_raw + (text.ptr - content);
+    ev->payload_text_len = text.len;
+    if (!route->lazy_payload)
+        rc = relay_event_parse_payload(ev, errstr, errstr_size);
+done:
+    json_decref(headers);
+    outbox_avro_scratch_free(&e.scratch);
+    return rc;
 }

@@ -52,9 +52,10 @@ relay_route *relay_route_new(const char *topic_template, const char *const *colu
                              char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
 void relay_route_free(relay_route *route);
 
-/* Lazy payloads: relay_route_row() leaves a JSON payload as text (payload_json NULL) for the
- * caller to encode straight from text, parsing it with relay_event_parse_payload() only when
- * needed. Off by default. Set before the route is shared. */
+/* Lazy payloads: relay_route_row() and relay_route_message() leave a JSON payload as text
+ * (payload_text; payload_json NULL) for the caller to encode straight from text, parsing it with
+ * relay_event_parse_payload() only when needed. Off by default. Set before the route is
+ * shared. */
 void relay_route_set_lazy_payload(relay_route *route, bool lazy);
 
 /* The column name of `col` under this route (for messages). */
@@ -80,9 +81,15 @@ typedef struct relay_event {
     json_t *payload_json;
     const uint8_t *payload_bytes;
     size_t payload_bytes_len;
-    /* The original payload text or bytes, for dead letters. */
+    /* The original payload text or bytes, for dead letters (a logical message: all of it). */
     const char *payload_raw;
     size_t payload_raw_len;
+    /* The payload's JSON text, what the encoder reads: the payload column's text, or the
+     * "payload" member's text inside a logical message (a span of payload_raw). Both kinds go
+     * through the same encoder (outbox_avro_json_encode_text), so the same payload gets the
+     * same outcome (e.g. a 20-digit number: a double, or out of range for a long). */
+    const char *payload_text;
+    size_t payload_text_len;
     relay_header *headers;
     size_t nheaders;
     /* Entries of the headers column/object dropped because their name is reserved. */
@@ -91,7 +98,6 @@ typedef struct relay_event {
     char *store;
     size_t store_len, store_cap;
     size_t headers_cap;
-    json_t *envelope;
 } relay_event;
 
 void relay_event_init(relay_event *ev);
@@ -146,13 +152,16 @@ relay_route_err relay_route_row(const relay_route *route,
                                 const relay_txn_meta *meta, relay_event *ev, char *errstr,
                                 size_t errstr_size) __attribute__((warn_unused_result));
 
-/* Parse the event's raw JSON payload into payload_json (a no-op when already parsed).
+/* Parse the event's JSON payload (payload_text) into payload_json (a no-op when parsed).
  * RELAY_ROUTE_OK, RELAY_ROUTE_INVALID_JSON with errstr = the dead-letter reason ("payload is not
  * valid JSON: ..."), or RELAY_ROUTE_ERR_NOMEM. */
 relay_route_err relay_event_parse_payload(relay_event *ev, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
-/* Route a logical message's content (the JSON envelope). Same contract as relay_route_row. */
+/* Route a logical message's content (the JSON envelope). Same contract as relay_route_row. The
+ * envelope is read with lib/avro_text's tokenizer (not jansson, which refuses a whole document
+ * with a number beyond int64), so its "payload" reaches the encoder as text, as a row's does;
+ * its "headers" object is read by jansson, as a row's headers column. */
 relay_route_err relay_route_message(const relay_route *route, const char *content, size_t len,
                                     const relay_txn_meta *meta, relay_event *ev, char *errstr,
                                     size_t errstr_size) __attribute__((warn_unused_result));

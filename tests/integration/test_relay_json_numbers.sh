@@ -3,6 +3,8 @@
 # digits, which jansson refuses ("too big integer"). Such events are valid: a double/float field
 # takes them exactly (decoded by python3-avro, compared bit for bit), and a long they do not
 # fit is a schema mismatch whose reason names the field and the range, never "invalid JSON".
+# The same payloads as logical messages (pg_logical_emit_message, the envelope built from the
+# rows' jsonb text) have the same outcome: same values, same dead letter.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/relay_lib.sh"
 
@@ -17,7 +19,7 @@ cat >"$TEST_TMP/schemas/Measured.avsc" <<'AVSC'
   {"name": "either", "type": ["null", "long", "double"]},
   {"name": "count", "type": "long"}]}
 AVSC
-relay_config "[avro]" "schema-dir = $TEST_TMP/schemas"
+relay_config "[avro]" "schema-dir = $TEST_TMP/schemas" "[outbox]" "logical-messages = true"
 relay_start
 
 e1=$(new_uuid); e2=$(new_uuid); e3=$(new_uuid); bad=$(new_uuid); e4=$(new_uuid)
@@ -31,14 +33,26 @@ ins "$e3" "{\"id\": \"$e3\", \"value\": 1e308, \"approx\": 0.5, \"either\": null
 ins "$bad" "{\"id\": \"$bad\", \"value\": 1, \"approx\": 1, \"either\": null, \"count\": 1e19}"
 ins "$e4" "{\"id\": \"$e4\", \"value\": 2.5, \"approx\": 2.5, \"either\": 1.5, \"count\": 2}"
 
+# msg ID ROW: a logical message carrying ROW's payload as jsonb prints it (1e19 as digits)
+msg() {
+  psql_app -c "SELECT pg_logical_emit_message(true, 'outbox', json_build_object('id', '$1',
+    'aggregate_type', '$agg', 'aggregate_id', 'm1', 'event_type', 'Measured',
+    'payload', (SELECT payload FROM outbox WHERE id = '$2'))::text)" >/dev/null
+}
+m1=$(new_uuid); m2=$(new_uuid); m3=$(new_uuid); mbad=$(new_uuid); m4=$(new_uuid)
+msg "$m1" "$e1"; msg "$m2" "$e2"; msg "$m3" "$e3"; msg "$mbad" "$bad"; msg "$m4" "$e4"
+
 check_eq "jsonb really prints 1e19 as digits" 10000000000000000000 \
   "$(psql_app -c "SELECT payload->>'value' FROM outbox WHERE id = '$e1'")"
 check "jsonb prints 1e308 as 309 digits" test "$(psql_app -c "SELECT length(payload->>'value') FROM outbox WHERE id = '$e3'")" = 309
 
-for i in $(seq 1 150); do [ "$(topic_count "$topic")" -ge 4 ] && break; sleep 0.2; done
-"$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic" --expect 4 \
+for i in $(seq 1 150); do [ "$(topic_count "$topic")" -ge 8 ] && break; sleep 0.2; done
+"$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic" --expect 8 \
   --timeout 60 --schemas "$TEST_TMP/schemas" --out "$TEST_TMP/good.jsonl"
-check_eq "the four valid events are published, in order" "$e1 $e2 $e3 $e4" \
+check_eq "the four valid events are published, in order, as rows then as messages" \
+  "$e1 $e2 $e3 $e4 $m1 $m2 $m3 $m4" \
+  "$("$PY" -c 'import json,sys; print(" ".join(json.loads(l)["headers"]["id"] for l in open(sys.argv[1])))' "$TEST_TMP/good.jsonl")"
+check_eq "... each message with its row's payload" "$e1 $e2 $e3 $e4 $e1 $e2 $e3 $e4" \
   "$("$PY" -c 'import json,sys; print(" ".join(json.loads(l)["value"]["id"] for l in open(sys.argv[1])))' "$TEST_TMP/good.jsonl")"
 check "values decode exactly as python3-avro reads them (double bit for bit, float rounded)" \
   "$PY" - "$TEST_TMP/good.jsonl" <<'PY'
@@ -48,24 +62,29 @@ want = [(1e19, f32(1e19), 1e19, 1), (-9.3e18, f32(9.3e18), 7, 922337203685477580
         (1e308, 0.5, None, -9223372036854775808), (2.5, 2.5, 1.5, 2)]
 got = [json.loads(l)["value"] for l in open(sys.argv[1])]
 ok = True
-for w, g in zip(want, got):
+for w, g in zip(want + want, got):
     have = (g["value"], g["approx"], g["either"], g["count"])
     same = all((a is None and b is None) or (a == b and type(a) is type(b)) for a, b in zip(w, have))
     if not same:
         print("want", w, "got", have, file=sys.stderr)
         ok = False
-sys.exit(0 if ok and len(got) == 4 else 1)
+sys.exit(0 if ok and len(got) == 8 else 1)
 PY
 
-for i in $(seq 1 100); do [ "$(topic_count "$topic.dlq")" -ge 1 ] && break; sleep 0.2; done
-"$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic.dlq" --expect 1 \
+for i in $(seq 1 100); do [ "$(topic_count "$topic.dlq")" -ge 2 ] && break; sleep 0.2; done
+"$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic.dlq" --expect 2 \
   --timeout 60 --out "$TEST_TMP/dlq.jsonl"
-hdr() { dump_header "$TEST_TMP/dlq.jsonl" "$1"; }
-check_eq "the long out of range is the one dead letter" "$bad" "$(hdr id)"
-check_eq "its class is schema_mismatch, not invalid_json" schema_mismatch "$(hdr outbox.dlq.class)"
-check "its reason names the field and the range" grep -q \
-  "count: value 10000000000000000000 out of range for long \[-9223372036854775808, 9223372036854775807\]" \
-  <<<"$(hdr outbox.dlq.reason)"
+# dlq N HEADER: the header of the N-th dead letter
+dlq() { "$PY" -c 'import json,sys; print(json.loads(open(sys.argv[1]).readlines()[int(sys.argv[2])])["headers"].get(sys.argv[3], ""))' "$TEST_TMP/dlq.jsonl" "$1" "$2"; }
+check_eq "the long out of range is the one dead letter, as a row and as a message" "$bad $mbad" \
+  "$(dlq 0 id) $(dlq 1 id)"
+check_eq "its class is schema_mismatch both ways, not invalid_json" "schema_mismatch schema_mismatch" \
+  "$(dlq 0 outbox.dlq.class) $(dlq 1 outbox.dlq.class)"
+for n in 0 1; do
+  check "its reason names the field and the range ($n)" grep -q \
+    "count: value 10000000000000000000 out of range for long \[-9223372036854775808, 9223372036854775807\]" \
+    <<<"$(dlq $n outbox.dlq.reason)"
+done
 invalid=$(relay_metric 'outbox_relay_dead_letters_total{reason="invalid_json"}')
 check "no invalid_json dead letter (counter: [${invalid}])" test "${invalid:-0}" = 0
 relay_stop

@@ -524,6 +524,57 @@ static void test_only_transactional_messages_publish(void **state)
     assert_int_equal(relay_loop_confirmable(fx->relay), lsn + 0x300);
 }
 
+/* A PostRated logical message envelope around `payload` (the caller frees it). */
+static char *rated_envelope(const char *id, const char *payload)
+{
+    char *env = NULL;
+    assert_true(asprintf(&env,
+                         "{\"id\": \"%s\", \"aggregate_type\": \"post\", \"aggregate_id\": \"p1\", "
+                         "\"event_type\": \"PostRated\", \"payload\": %s, \"headers\": {}}",
+                         id, payload) > 0);
+    return env;
+}
+
+/* One payload, one outcome, whether a row or a logical message carries it: a 20-digit integer
+ * (valid JSON that jansson cannot hold) is a double's value, and out of range for a long (a
+ * schema mismatch, never invalid_json). The same Avro bytes reach Kafka either way. */
+static void test_a_payload_has_one_outcome_as_a_row_and_as_a_message(void **state)
+{
+    struct env *fx = *state;
+    const char *const on[] = {"outbox.logical-messages=true", NULL};
+    const char *fits = "{\"id\": \"post-1\", \"score\": 12345678901234567890, \"votes\": 3}";
+    const char *too_big = "{\"id\": \"post-2\", \"score\": 1.5, \"votes\": 12345678901234567890}";
+    uint64_t lsn = INSERT_COMMIT_END + 0x1000;
+    relay_start(fx, on);
+    fixture *frames = fixture_load("outbox_insert.bin");
+    feed(fx, frames, 1, 2); /* the Relation message of public.outbox */
+    fixture_free(frames);
+
+    char *msg_fits = rated_envelope("msg-fits", fits),
+         *msg_big = rated_envelope("msg-big", too_big);
+    assert_int_equal(feed_txn(fx, lsn, "row-fits", "PostRated", fits), 0);
+    assert_int_equal(feed_message(fx, lsn + 0x200, true, msg_fits), 0);
+    assert_int_equal(feed_txn(fx, lsn + 0x400, "row-big", "PostRated", too_big), 0);
+    assert_int_equal(feed_message(fx, lsn + 0x600, true, msg_big), 0);
+    free(msg_fits);
+    free(msg_big);
+    drain(fx);
+    assert_null(relay_loop_failure(fx->relay));
+
+    struct record recs[4], dead[4];
+    assert_int_equal(consume(fx, "outbox.event.post", recs, 4), 2);
+    assert_string_equal(recs[0].id, "row-fits");
+    assert_string_equal(recs[1].id, "msg-fits");
+    assert_int_equal(recs[0].value_len, recs[1].value_len);
+    assert_memory_equal(recs[0].value, recs[1].value, recs[0].value_len);
+    assert_int_equal(consume(fx, "outbox.event.post.dlq", dead, 4), 2);
+    assert_string_equal(dead[0].id, "row-big");
+    assert_string_equal(dead[1].id, "msg-big");
+    assert_string_equal(dead[0].dlq_class, "schema_mismatch");
+    assert_string_equal(dead[1].dlq_class, "schema_mismatch");
+    assert_int_equal(relay_loop_confirmable(fx->relay), lsn + 0x700);
+}
+
 /* Reserved names in a message's "headers" are dropped, counted, and the event still publishes
  * with its own id. */
 static void test_reserved_headers_are_counted(void **state)
@@ -644,6 +695,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_logical_messages_are_off_by_default, setup, teardown),
         cmocka_unit_test_setup_teardown(test_only_transactional_messages_publish, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_payload_has_one_outcome_as_a_row_and_as_a_message,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_reserved_headers_are_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_memory_while_encoding_stops_unconfirmed, setup,
                                         teardown),

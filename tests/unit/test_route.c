@@ -265,6 +265,87 @@ static void test_message_not_json_is_dead_letter(void **state)
     relay_route_free(route);
 }
 
+/* A message's payload reaches the encoder as its own text, whatever numbers it holds: the
+ * envelope is read by the encoder's tokenizer (jansson refuses a whole document holding an
+ * integer beyond int64), so the message routes exactly as the row with that payload: same
+ * outcome, same text handed to the encoder; the dead-letter copy stays the whole message. */
+static void test_message_payload_beyond_jansson_routes_like_the_row(void **state)
+{
+#define PAYLOAD "{\"n\": 12345678901234567890, \"d\": [1e400, {\"k\": \"\\u00e9\"}], \"e\": {}}"
+    static const char msg[] = "{\"id\":\"e9\",\"aggregate_type\":\"post\",\"aggregate_id\":\"p9\","
+                              "\"event_type\":\"PostRated\",\"payload\":  " PAYLOAD
+                              " ,\"headers\":{\"traceparent\":\"00-x\"}}";
+    relay_value v[RELAY_ROUTE_NCOLS] = {
+        V("e9"), V("post"), V("p9"), V("PostRated"), V(PAYLOAD), V("{\"traceparent\":\"00-x\"}")};
+    relay_route *route = default_route();
+    relay_event row, ev;
+    char err[256];
+    (void)state;
+    relay_route_set_lazy_payload(route, true); /* as the relay runs: the encoder reads the text */
+    relay_event_init(&row);
+    relay_event_init(&ev);
+
+    assert_int_equal(relay_route_row(route, v, false, &meta, &row, err, sizeof(err)),
+                     RELAY_ROUTE_OK);
+    assert_int_equal(relay_route_message(route, msg, strlen(msg), &meta, &ev, err, sizeof(err)),
+                     RELAY_ROUTE_OK);
+    assert_int_equal(ev.payload_text_len, row.payload_text_len);
+    assert_memory_equal(ev.payload_text, row.payload_text, row.payload_text_len);
+    assert_memory_equal(ev.payload_text, PAYLOAD, strlen(PAYLOAD));
+    assert_int_equal(ev.payload_raw_len, strlen(msg));
+    assert_string_equal(ev.topic, row.topic);
+    assert_string_equal(header(&ev, "traceparent"), "00-x");
+    assert_string_equal(header(&ev, "id"), "e9");
+    /* parsed on demand, both fail alike: jansson cannot hold the number */
+    assert_int_equal(relay_event_parse_payload(&row, err, sizeof(err)), RELAY_ROUTE_INVALID_JSON);
+    assert_int_equal(relay_event_parse_payload(&ev, err, sizeof(err)), RELAY_ROUTE_INVALID_JSON);
+    relay_event_free(&row);
+    relay_event_free(&ev);
+    relay_route_free(route);
+#undef PAYLOAD
+}
+
+/* Envelope fields of the wrong kind are the event's fault, named; a repeated key: the last one
+ * counts (as jansson keeps it). */
+static void test_message_envelope_field_kinds(void **state)
+{
+    relay_route *route = default_route();
+    relay_event ev;
+    char err[256];
+    (void)state;
+    relay_event_init(&ev);
+    const char *msg = "{\"id\": 7, \"aggregate_type\": \"post\", \"aggregate_id\": \"p\", "
+                      "\"event_type\": \"X\", \"payload\": {}}";
+    assert_int_equal(relay_route_message(route, msg, strlen(msg), &meta, &ev, err, sizeof(err)),
+                     RELAY_ROUTE_NULL_COLUMN);
+    relay_event_reset(&ev);
+    msg = "{\"id\": \"e\", \"aggregate_type\": \"post\", \"aggregate_id\": \"p\", "
+          "\"event_type\": \"X\", \"payload\": {}, \"headers\": [1]}";
+    assert_int_equal(relay_route_message(route, msg, strlen(msg), &meta, &ev, err, sizeof(err)),
+                     RELAY_ROUTE_INVALID_JSON);
+    assert_string_equal(err, "envelope field \"headers\" must be an object");
+    relay_event_reset(&ev);
+    msg = "{\"id\": \"a\", \"aggregate_type\": \"post\", \"aggregate_id\": \"p\", "
+          "\"event_type\": \"X\", \"payload\": {\"v\": 1}, \"id\": \"b\"}";
+    assert_int_equal(relay_route_message(route, msg, strlen(msg), &meta, &ev, err, sizeof(err)),
+                     RELAY_ROUTE_OK);
+    assert_string_equal(ev.id, "b");
+    relay_event_reset(&ev);
+    msg = "{\"id\": \"e\", \"aggregate_type\": \"post\", \"aggregate_id\": \"p\", "
+          "\"event_type\": \"X\", \"payload\"\t:\r\n \"x\\u00e9\" }";
+    assert_int_equal(relay_route_message(route, msg, strlen(msg), &meta, &ev, err, sizeof(err)),
+                     RELAY_ROUTE_OK);
+    assert_int_equal(ev.payload_text_len, strlen("\"x\\u00e9\""));
+    assert_memory_equal(ev.payload_text, "\"x\\u00e9\"", ev.payload_text_len);
+    relay_event_reset(&ev);
+    msg = "[1]";
+    assert_int_equal(relay_route_message(route, msg, strlen(msg), &meta, &ev, err, sizeof(err)),
+                     RELAY_ROUTE_INVALID_JSON);
+    assert_string_equal(err, "logical message content is not a JSON object");
+    relay_event_free(&ev);
+    relay_route_free(route);
+}
+
 static void test_message_missing_field_is_dead_letter(void **state)
 {
     relay_route *route = default_route();
@@ -408,6 +489,8 @@ int main(void)
         cmocka_unit_test(test_bad_bytea_is_dead_letter),
         cmocka_unit_test(test_message_envelope_routes_like_row),
         cmocka_unit_test(test_message_not_json_is_dead_letter),
+        cmocka_unit_test(test_message_payload_beyond_jansson_routes_like_the_row),
+        cmocka_unit_test(test_message_envelope_field_kinds),
         cmocka_unit_test(test_message_missing_field_is_dead_letter),
         cmocka_unit_test(test_headers_column_cannot_override_reserved_headers),
         cmocka_unit_test(test_out_of_memory_is_the_relays_failure_not_the_events),
