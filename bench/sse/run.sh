@@ -9,7 +9,13 @@
 #     http.sse-backlog events behind is disconnected by design).
 #  3. Delivery latency under a steady load: CLIENTS fresh clients, RATE events/s produced for
 #     SECONDS; per event and client, receive time - the batch's transaction time (taken before
-#     its COMMIT, so an upper bound of COMMIT -> client), p50/p90/p99/max.
+#     its COMMIT, so an upper bound of COMMIT -> client), p50/p90/p99/max. It starts once the
+#     drain's streams are closed on the server and its stream has published every drained event
+#     (outbox_projector_sse_clients, _sse_events_total): else the new clients are refused (503,
+#     or at http.max-connections) and get the drain's tail as a burst, measured as latency.
+#  After each phase: how the projector's streams ended (outbox_projector_sse_streams_ended_total
+#  by reason, _sse_refused_total) and the load average. The projector's log and the clients'
+#  reports are kept in OUTBOX_BENCH_SSE_OUT (default: a new /tmp/bench-sse-out.XXXXXX).
 #
 #   nice bench/sse/run.sh [CLIENTS] [RATE] [SECONDS] [BACKLOG]   defaults: 1000 50 60 20000
 # OUTBOX_BENCH_SSE_PORT: the projector's HTTP port (default 9199).
@@ -29,6 +35,8 @@ eval "$("$REPO/compose/stack" env)"
 [ -x "$PROJECTOR" ] && [ -x "$CLIENT" ] || { echo "build first: cmake --build build" >&2; exit 1; }
 ulimit -n 20000 2>/dev/null || true
 TMP=$(mktemp -d /tmp/bench-sse.XXXXXX)
+OUT=${OUTBOX_BENCH_SSE_OUT:-$(mktemp -d /tmp/bench-sse-out.XXXXXX)}
+mkdir -p "$OUT"
 RUN=$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')
 SCHEMA=bsse_$RUN PREFIX=bsse.$RUN PROJ=bsse$RUN
 psql_read() { PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 -tA "$OUTBOX_PG_READ_SUPER" "$@"; }
@@ -37,6 +45,7 @@ cleanup() {
   [ -n "${PROJ_PID:-}" ] && kill -9 "$PROJ_PID" 2>/dev/null || true
   [ -n "${CL_PID:-}" ] && kill -9 "$CL_PID" 2>/dev/null || true
   psql_read -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1 || true
+  cp "$TMP"/p.log "$TMP"/*.out "$TMP"/*.err "$OUT"/ 2>/dev/null || true
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -73,6 +82,32 @@ rate_since() {
      FROM (SELECT applied_at FROM projector_dedup WHERE projection = '$PROJ' ORDER BY applied_at OFFSET $1) x"
 }
 
+# metric NAME: the projection's value on /metrics (0 when absent)
+metric() {
+  curl -fsS -m 30 "http://127.0.0.1:$PORT/metrics" |
+    awk -v n="$1{projection=\"$PROJ\"${2:-}}" '$1 == n && !seen {print $2; seen = 1} END {if (!seen) print 0}'
+}
+ends() {
+  local r out=""
+  for r in client_gone slow timeout stopped; do
+    out+="$r $(metric outbox_projector_sse_streams_ended_total ",reason=\"$r\"") "
+  done
+  echo "streams ended: ${out}refused(503) $(metric outbox_projector_sse_refused_total); load $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+# streams_settled: no stream open on the server and every event this projector process applied
+# published to its stream (both counters are the process's own)
+streams_settled() {
+  local i
+  for i in $(seq 1 600); do
+    [ "$(metric outbox_projector_sse_clients)" = 0 ] &&
+      [ "$(metric outbox_projector_sse_events_total)" -ge "$(metric outbox_projector_events_applied_total)" ] &&
+      return 0
+    sleep 0.5
+  done
+  echo "streams did not settle: $(metric outbox_projector_sse_clients) open, $(metric outbox_projector_sse_events_total) of $(metric outbox_projector_events_applied_total) published" >&2
+  return 1
+}
+
 echo "0. warm-up: 500 events"
 produce 9 500
 start_projector
@@ -98,6 +133,10 @@ wait_applied $((base + BACKLOG))
 rate_b=$(rate_since "$base")
 sleep 2
 kill -TERM "$CL_PID" 2>/dev/null; wait "$CL_PID" 2>/dev/null || true; CL_PID=
+t_settle=$(date +%s)
+streams_settled
+ends_b=$(ends)
+echo "   settled in $(($(date +%s) - t_settle)) s; $ends_b"
 
 echo "3. steady load: $RATE events/s for $SECS s, $CLIENTS clients"
 total=$((RATE * SECS))
@@ -114,6 +153,7 @@ done
 wait_applied $((base + total))
 rate_c=$(rate_since "$base")
 wait "$CL_PID" || true; CL_PID=
+ends_c=$(ends)
 stop_projector
 
 echo
@@ -121,7 +161,11 @@ echo "== SSE benchmark ($(nproc) cores, shared with other work: load average $(c
 echo "projector drain, no clients:           $rate_a events/s"
 echo "projector drain, $CLIENTS clients:        $rate_b events/s  (ratio $(echo "scale=2; $rate_b / $rate_a" | bc))"
 echo "   clients during the drain: $(cat "$TMP/drain.out")"
+sed 's/^/   drain: /' "$TMP/drain.err"
+echo "   projector after the drain: $ends_b"
 echo "steady $RATE events/s x $SECS s (applied at $rate_c events/s):"
 echo "   $(cat "$TMP/steady.out")"
+sed 's/^/   steady: /' "$TMP/steady.err"
+echo "   projector after the steady phase (cumulative): $ends_c"
 echo "   (latency: client receive time - the batch's transaction time, an upper bound of COMMIT -> client)"
-{ grep -c "fell more than" "$TMP/p.log" || true; } | sed 's/^/   clients dropped as laggards (log lines): /'
+echo "   (logs and client reports: $OUT)"
