@@ -121,11 +121,14 @@ metric() { curl -fsS -m 10 "http://127.0.0.1:$port/metrics" | awk -v n="$1" '$1 
 L="projection=\"$PROJ\""
 for _ in $(seq 100); do [ "$(metric "outbox_projector_sse_clients{$L}")" = 0 ] && break; sleep 0.1; done
 check_eq "no stream is open once every client left" 0 "$(metric "outbox_projector_sse_clients{$L}")"
-check_eq "the four clients that hung up count as client_gone" 4 \
+# Counted as what the slow client saw (checked above: dropped; when a loaded box's socket buffers
+# hold all its events it is not, and those checks fail, not these too)
+dropped=$($PY -c 'import json,sys; print(1 if json.load(open(sys.argv[1]))["eof"] else 0)' "$TEST_TMP/slow.json")
+check_eq "the clients that hung up count as client_gone" $((5 - dropped)) \
   "$(metric "outbox_projector_sse_streams_ended_total{$L,reason=\"client_gone\"}")"
-check_eq "the dropped one as slow" 1 "$(metric "outbox_projector_sse_streams_ended_total{$L,reason=\"slow\"}")"
+check_eq "the dropped one as slow" "$dropped" "$(metric "outbox_projector_sse_streams_ended_total{$L,reason=\"slow\"}")"
 check_eq "none as timeout" 0 "$(metric "outbox_projector_sse_streams_ended_total{$L,reason=\"timeout\"}")"
-check_eq "the drop is the one WARN about a stream" 1 "$(grep -c "WARN \[http\]" "$TEST_TMP/p.log")"
+check_eq "the drop is the one WARN about a stream" "$dropped" "$(grep -c "WARN \[http\]" "$TEST_TMP/p.log" || true)"
 
 kill -TERM "$PROJ_PID"; wait "$PROJ_PID" || true
 finish
