@@ -20,18 +20,10 @@
 #include "projector_stats.h"
 #include "projector_store.h"
 
-const char outbox_consumer_schemas_default[] = OUTBOX_DEFAULT_SCHEMA_DIR;
 const outbox_conf_enum outbox_consumer_start_names[] = {
     {"earliest", OUTBOX_CONSUMER_START_EARLIEST},
     {"latest", OUTBOX_CONSUMER_START_LATEST},
     {NULL, 0}};
-const outbox_conf_enum outbox_consumer_log_levels[] = {{"error", OUTBOX_LOG_ERROR},
-                                                       {"warn", OUTBOX_LOG_WARN},
-                                                       {"info", OUTBOX_LOG_INFO},
-                                                       {"debug", OUTBOX_LOG_DEBUG},
-                                                       {NULL, 0}};
-const outbox_conf_enum outbox_consumer_log_formats[] = {
-    {"text", OUTBOX_LOG_FORMAT_TEXT}, {"json", OUTBOX_LOG_FORMAT_JSON}, {NULL, 0}};
 
 struct outbox_consumer {
     const outbox_consumer_settings *settings;
@@ -39,8 +31,8 @@ struct outbox_consumer {
     void *opaque;
     projector_projection proj; /* built here, not parsed: no mappings */
     outbox_schemas *schemas;
-    outbox_schemas *readers;        /* consumer.reader-schemas, NULL = none */
-    outbox_schema_history *history; /* consumer.schema-history, NULL = none */
+    outbox_schemas *readers;        /* avro.reader-schema-dir, NULL = none */
+    outbox_schema_history *history; /* avro.schema-history, NULL = none */
     projector_stats stats;
     bool stats_ready;
     atomic_int stop;
@@ -101,6 +93,15 @@ int outbox_consumer_settings_check(const outbox_consumer_settings *s, char *errs
     return 0;
 }
 
+int outbox_consumer_settings_finalize(outbox_consumer_settings *s, const outbox_conf *conf,
+                                      char *errstr, size_t errstr_size)
+{
+    if (outbox_conf_http_finalize(conf, &s->http_listen, &s->http_enabled, &s->http_bind,
+                                  &s->http_port, errstr, errstr_size))
+        return -1;
+    return outbox_consumer_settings_check(s, errstr, errstr_size);
+}
+
 /* The plain table: the library's keys alone (struct at offset 0 of a wrapper). */
 typedef struct plain_settings {
     outbox_consumer_settings c;
@@ -112,9 +113,9 @@ static const outbox_conf_def plain_defs[] = {OUTBOX_CONSUMER_CONF_DEFS(plain_set
 static int plain_finalize(void *target, const outbox_conf *conf, void *opaque, char *errstr,
                           size_t errstr_size)
 {
-    (void)conf;
     (void)opaque;
-    return outbox_consumer_settings_check(&((plain_settings *)target)->c, errstr, errstr_size);
+    return outbox_consumer_settings_finalize(&((plain_settings *)target)->c, conf, errstr,
+                                             errstr_size);
 }
 
 int outbox_consumer_settings_load(outbox_consumer_settings *settings, const char *program,

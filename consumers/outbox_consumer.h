@@ -95,9 +95,9 @@ typedef struct outbox_consumer_settings {
     char *group;              /* consumer.group: "" = outbox-consumer.NAME */
     int start;                /* consumer.start: outbox_consumer_start_at */
     char *notify;             /* consumer.notify: NOTIFY channel of applied ids, "" = none */
-    char *schemas_dir;        /* consumer.schemas */
-    char *reader_schemas_dir; /* consumer.reader-schemas: "" = none */
-    char *schema_history_dir; /* consumer.schema-history: "" = none */
+    char *schemas_dir;        /* avro.schema-dir (was consumer.schemas) */
+    char *reader_schemas_dir; /* avro.reader-schema-dir: "" = none */
+    char *schema_history_dir; /* avro.schema-history: "" = none */
     int64_t batch_size;       /* consumer.batch-size */
     int64_t batch_linger_ms;
     int64_t backoff_min_ms;
@@ -109,24 +109,21 @@ typedef struct outbox_consumer_settings {
     char *registry_url;
     int64_t registry_timeout_ms;
     char *registry_auth;
-    bool http_enabled;
-    char *http_bind;
-    int64_t http_port;
-    int log_level;  /* outbox_log_level */
-    int log_format; /* outbox_log_format */
+    bool http_enabled; /* from http.listen by outbox_consumer_settings_finalize() */
+    char *http_bind;   /* from http.listen (or the deprecated http.bind) */
+    int64_t http_port; /* from http.listen (or the deprecated http.port); 0 = any */
+    int log_level;     /* outbox_log_level */
+    int log_format;    /* outbox_log_format */
+    char *http_listen; /* http.listen: HOST:PORT or off */
 } outbox_consumer_settings;
 
-/* The installed schemas directory (<datadir>/outbox-toolkit/schemas), consumer.schemas' default. */
-extern const char outbox_consumer_schemas_default[];
 extern const outbox_conf_enum outbox_consumer_start_names[];
-extern const outbox_conf_enum outbox_consumer_log_levels[];
-extern const outbox_conf_enum outbox_consumer_log_formats[];
 
 /* The library's config table entries, for a settings struct embedded as member `m` of `T`. */
 #define OUTBOX_CONSUMER_CONF_DEFS(T, m)                                                            \
-    OUTBOX_CONF_STR("postgres.conninfo", T, m.conninfo, NULL, OUTBOX_CONF_F_REQUIRED,              \
-                    "Database of the consumer: its dedup rows, offsets and the handler's own "     \
-                    "tables, written in one transaction per batch (libpq conninfo)"),              \
+    OUTBOX_CONF_DEFS_CONNINFO(T, m.conninfo, OUTBOX_CONF_F_REQUIRED,                               \
+                              "the consumer's database: its dedup rows, offsets and the "          \
+                              "handler's own tables, written in one transaction per batch"),       \
         OUTBOX_CONF_STR("consumer.name", T, m.name, NULL, OUTBOX_CONF_F_REQUIRED,                  \
                         "Name of the consumer: the key of its dedup rows and offsets "             \
                         "([A-Za-z0-9_.-])"),                                                       \
@@ -138,20 +135,8 @@ extern const outbox_conf_enum outbox_consumer_log_formats[];
                          "Where to start without stored offsets: earliest or latest"),             \
         OUTBOX_CONF_STR("consumer.notify", T, m.notify, "", 0,                                     \
                         "NOTIFY channel for handled event ids (empty: none)"),                     \
-        OUTBOX_CONF_STR("consumer.schemas", T, m.schemas_dir, outbox_consumer_schemas_default,     \
-                        OUTBOX_CONF_F_PATH,                                                        \
-                        "Directory of *.avsc schemas for single-object encoded values "            \
-                        "(relative: to the config file's directory)"),                             \
-        OUTBOX_CONF_STR("consumer.schema-history", T, m.schema_history_dir, "",                    \
-                        OUTBOX_CONF_F_PATH,                                                        \
-                        "Directory of earlier schema versions, <EventType>/<version>.avsc: the "   \
-                        "writer schemas of single-object encoded events consumer.schemas no "      \
-                        "longer has"),                                                             \
-        OUTBOX_CONF_STR("consumer.reader-schemas", T, m.reader_schemas_dir, "",                    \
-                        OUTBOX_CONF_F_PATH,                                                        \
-                        "Directory of *.avsc reader schemas: each event is resolved (Avro schema " \
-                        "resolution) to the reader schema of its record, so the handler's "        \
-                        "payload has that shape; empty = the writer's shape"),                     \
+        OUTBOX_CONF_DEFS_SCHEMAS(T, m.schemas_dir, m.schema_history_dir),                          \
+        OUTBOX_CONF_DEFS_READER_SCHEMAS(T, m.reader_schemas_dir),                                  \
         OUTBOX_CONF_INT("consumer.batch-size", T, m.batch_size, "100", 1, 5000,                    \
                         "Most events per transaction"),                                            \
         OUTBOX_CONF_DURATION("consumer.batch-linger", T, m.batch_linger_ms, "50ms", 0, 60000,      \
@@ -169,27 +154,25 @@ extern const outbox_conf_enum outbox_consumer_log_formats[];
                         "Dead-letter topic of topic T: T followed by this suffix"),                \
         OUTBOX_CONF_DURATION("consumer.dlq-timeout", T, m.dlq_timeout_ms, "30s", 1000, 600000,     \
                              "Longest wait for Kafka to acknowledge dead letters"),                \
-        OUTBOX_CONF_STR("registry.url", T, m.registry_url, NULL, 0,                                \
-                        "Confluent-compatible schema registry for Confluent-framed values; "       \
-                        "empty = none"),                                                           \
-        OUTBOX_CONF_DURATION("registry.timeout", T, m.registry_timeout_ms, "5s", 100, 120000,      \
-                             "Bound of one registry request"),                                     \
-        OUTBOX_CONF_STR("registry.basic-auth", T, m.registry_auth, NULL, OUTBOX_CONF_F_SECRET,     \
-                        "user:password for the registry"),                                         \
-        OUTBOX_CONF_BOOL("http.enabled", T, m.http_enabled, "false",                               \
-                         "Serve /metrics and /healthz"),                                           \
-        OUTBOX_CONF_STR("http.bind", T, m.http_bind, "127.0.0.1", 0, "HTTP listen address"),       \
-        OUTBOX_CONF_INT("http.port", T, m.http_port, "9189", 0, 65535,                             \
-                        "HTTP port (0 = any free port, logged)"),                                  \
-        OUTBOX_CONF_ENUM("log.level", T, m.log_level, "info", outbox_consumer_log_levels,          \
-                         "error, warn, info or debug"),                                            \
-        OUTBOX_CONF_ENUM("log.format", T, m.log_format, "text", outbox_consumer_log_formats,       \
-                         "text or json lines")
+        OUTBOX_CONF_DEFS_REGISTRY(T, m.registry_url, m.registry_timeout_ms, m.registry_auth),      \
+        OUTBOX_CONF_DEFS_HTTP_LISTEN(T, m.http_listen, "off"),                                     \
+        OUTBOX_CONF_DEFS_LOG(T, m.log_level, m.log_format),                                        \
+        OUTBOX_CONF_ALIAS("consumer.schemas", "avro.schema-dir"),                                  \
+        OUTBOX_CONF_ALIAS("consumer.schema-history", "avro.schema-history"),                       \
+        OUTBOX_CONF_ALIAS("consumer.reader-schemas", "avro.reader-schema-dir"),                    \
+        OUTBOX_CONF_DEFS_HTTP_OLD(T, m.http_enabled, m.http_bind, m.http_port, "false", "9189")
 
-/* Cross-field checks for a service's finalize hook: a valid name, at least one topic, backoff
- * min <= max, a non-empty dlq suffix. 0, or -1 with errstr naming the key and the fix. */
+/* Cross-field checks: a valid name, at least one topic, backoff min <= max, a non-empty dlq
+ * suffix. 0, or -1 with errstr naming the key and the fix. Pure. */
 int outbox_consumer_settings_check(const outbox_consumer_settings *settings, char *errstr,
                                    size_t errstr_size) __attribute__((warn_unused_result));
+
+/* What a service's finalize hook calls: http.listen (or the deprecated http.enabled/bind/port)
+ * into http_enabled/http_bind/http_port, then outbox_consumer_settings_check(). 0, or -1 with
+ * errstr. Main thread, while loading. */
+int outbox_consumer_settings_finalize(outbox_consumer_settings *settings, const outbox_conf *conf,
+                                      char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
 
 /* For a service without keys of its own: load the library's table alone (ini file, environment
  * <env_prefix>_<SECTION>_<KEY>, --set), checked. *settings must be zeroed; *confp receives the
@@ -257,7 +240,7 @@ typedef struct outbox_consumer outbox_consumer;
 
 /*
  * Build a consumer (Kafka consumer and dead-letter producer, decoder, store; no connection
- * yet; the schemas directory is loaded now; HTTP started when http.enabled). `settings` and
+ * yet; the schemas directory is loaded now; HTTP started unless http.listen is off). `settings` and
  * `conf` ([kafka] passthrough, may be NULL) are borrowed and must outlive the consumer.
  * `handler` gets `opaque`. NULL with errstr on a configuration error. Main thread.
  */
@@ -280,7 +263,7 @@ void outbox_consumer_stop(outbox_consumer *consumer);
 /* False once it stopped (cleanly or on a fatal error). Any thread. */
 bool outbox_consumer_running(const outbox_consumer *consumer);
 
-/* The HTTP port actually bound (http.port 0 = any), 0 without HTTP. */
+/* The HTTP port actually bound (http.listen port 0 = any), 0 without HTTP. */
 uint16_t outbox_consumer_http_port(const outbox_consumer *consumer);
 
 /* Free everything (after join/run returned, or when never started). NULL is a no-op. */

@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "kafka_scope.h"
+#include "log.h"
 
 #define CONF_KAFKA_SECTION "kafka"
 #define CONF_ENV_NAME_MAX 256
@@ -129,7 +130,9 @@ struct outbox_conf {
     size_t ndefs;
     char **origins;  /* per def: "default", "relay.ini:3", ... */
     bool *from_file; /* per def: the value was read from a KEY-file (never printed) */
+    bool *by_name;   /* per def: the user set it by this very name (not through an alias) */
     conf_items kafka;
+    conf_items deprecated; /* section = old key, key = new key, file/line = where */
     conf_items sections;
 };
 
@@ -219,6 +222,21 @@ static long conf_find_def(const outbox_conf_def *defs, const char *section, cons
             return i;
     }
     return -1;
+}
+
+static long conf_find_name(const outbox_conf_def *defs, const char *name)
+{
+    for (long i = 0; defs[i].name; i++) {
+        if (strcmp(defs[i].name, name) == 0)
+            return i;
+    }
+    return -1;
+}
+
+/* Entries with a field of their own (every one but aliases). */
+static bool conf_def_has_field(const outbox_conf_def *def)
+{
+    return !(def->flags & OUTBOX_CONF_F_ALIAS);
 }
 
 static void *conf_field(void *target, const outbox_conf_def *def)
@@ -749,6 +767,7 @@ typedef struct conf_loader {
     bool section_seen; /* a "[...]" line since the previous key */
 
     bool value_from_file; /* the value being assigned was read from a KEY-file */
+    bool via_alias;       /* the value being assigned was given under an alias */
 
     /* the previous key, for continuation lines */
     conf_prev_kind prev_kind;
@@ -813,10 +832,51 @@ char *outbox_conf_path_from(const char *file, const char *value)
     return path;
 }
 
+static bool conf_from_user(const char *file, int line)
+{
+    return line > 0 || strcmp(file, "the table default") != 0;
+}
+
+/* A use of a deprecated spelling (idx), once per place it is given (a continuation line
+ * re-assigns the same key). */
+static int conf_note_deprecated(conf_loader *ld, long idx, const char *file, int line)
+{
+    const outbox_conf_def *def = &ld->spec->defs[idx];
+    conf_items *list = &ld->conf->deprecated;
+    for (size_t i = 0; i < list->count; i++) {
+        const outbox_conf_item *item = &list->items[i];
+        if (strcmp(item->section, def->name) == 0 && strcmp(item->file, file) == 0 &&
+            item->line == line)
+            return 0;
+    }
+    if (conf_items_add(list, def->name, def->replaced_by, "", file, line) != 0) {
+        conf_fail(ld, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static int conf_set_def(conf_loader *ld, long idx, const char *value, const char *file, int line);
+
+/* A value given under alias idx goes to the key that replaced it. */
+static int conf_set_alias(conf_loader *ld, long idx, const char *value, const char *file, int line)
+{
+    long target = conf_find_name(ld->spec->defs, ld->spec->defs[idx].replaced_by);
+    if (conf_set_origin(ld, idx, file, line) != 0 || conf_note_deprecated(ld, idx, file, line))
+        return -1;
+    ld->conf->by_name[idx] = true;
+    ld->via_alias = true;
+    int rc = conf_set_def(ld, target, value, file, line);
+    ld->via_alias = false;
+    return rc;
+}
+
 /* Parse `value` for table entry idx and store it into the target. */
 static int conf_set_def(conf_loader *ld, long idx, const char *value, const char *file, int line)
 {
     const outbox_conf_def *def = &ld->spec->defs[idx];
+    if (def->flags & OUTBOX_CONF_F_ALIAS)
+        return conf_set_alias(ld, idx, value, file, line);
     void *field = conf_field(ld->target, def);
     int64_t num = 0;
     bool flag = false;
@@ -887,6 +947,11 @@ static int conf_set_def(conf_loader *ld, long idx, const char *value, const char
     }
     rc = conf_set_origin(ld, idx, file, line);
     ld->conf->from_file[idx] = ld->value_from_file;
+    if (rc == 0 && conf_from_user(file, line) && !ld->via_alias) {
+        ld->conf->by_name[idx] = true;
+        if (def->flags & OUTBOX_CONF_F_DEPRECATED)
+            rc = conf_note_deprecated(ld, idx, file, line);
+    }
 out:
     free(expected.data);
     return rc;
@@ -1466,6 +1531,19 @@ out:
     return rc;
 }
 
+/* An alias or deprecated entry names a key of the table with a field (not another alias). */
+static int conf_check_replaced_by(conf_loader *ld, const outbox_conf_def *def)
+{
+    long target = def->replaced_by != NULL ? conf_find_name(ld->spec->defs, def->replaced_by) : -1;
+    if (target < 0 || !conf_def_has_field(&ld->spec->defs[target]) ||
+        ((def->flags & OUTBOX_CONF_F_ALIAS) && def->def != NULL)) {
+        conf_fail(ld, "config table: '%s' is replaced by '%s', which is not a key of the table",
+                  def->name, def->replaced_by ? def->replaced_by : "(none)");
+        return -1;
+    }
+    return 0;
+}
+
 /* Programmer errors in the table, reported like config errors. */
 static int conf_check_spec(conf_loader *ld)
 {
@@ -1489,6 +1567,9 @@ static int conf_check_spec(conf_loader *ld)
                       def->name);
             return -1;
         }
+        if ((def->flags & (OUTBOX_CONF_F_ALIAS | OUTBOX_CONF_F_DEPRECATED)) &&
+            conf_check_replaced_by(ld, def) != 0)
+            return -1;
         if (def->type > OUTBOX_CONF_ENUM) {
             conf_fail(ld, "config table: '%s' has an unknown type", def->name);
             return -1;
@@ -1524,6 +1605,8 @@ static int conf_apply_defaults(conf_loader *ld)
 {
     for (long i = 0; ld->spec->defs[i].name; i++) {
         const outbox_conf_def *def = &ld->spec->defs[i];
+        if (!conf_def_has_field(def))
+            continue;
         void *field = conf_field(ld->target, def);
         switch (def->type) {
         case OUTBOX_CONF_STRING:
@@ -1544,7 +1627,7 @@ static int conf_apply_defaults(conf_loader *ld)
     }
     for (long i = 0; ld->spec->defs[i].name; i++) {
         const outbox_conf_def *def = &ld->spec->defs[i];
-        if (def->def == NULL) {
+        if (def->def == NULL || !conf_def_has_field(def)) {
             if (conf_set_origin(ld, i, "the table default", 0) != 0)
                 return -1;
             continue;
@@ -1604,6 +1687,28 @@ static int conf_check_sections(conf_loader *ld, void *opaque)
     return 0;
 }
 
+/* An old spelling and the key that replaced it, both set by the user: which one was meant
+ * cannot be guessed. */
+static int conf_check_replaced(conf_loader *ld)
+{
+    const outbox_conf *conf = ld->conf;
+    for (size_t i = 0; i < conf->ndefs; i++) {
+        const outbox_conf_def *def = &ld->spec->defs[i];
+        if (!(def->flags & (OUTBOX_CONF_F_ALIAS | OUTBOX_CONF_F_DEPRECATED)) || !conf->by_name[i])
+            continue;
+        long t = conf_find_name(ld->spec->defs, def->replaced_by);
+        if (!conf->by_name[t])
+            continue;
+        conf_fail(ld,
+                  "both %s (%s) and %s (%s) are set: keep %s and remove %s, its deprecated "
+                  "spelling",
+                  def->name, conf->origins[i], def->replaced_by, conf->origins[t], def->replaced_by,
+                  def->name);
+        return -1;
+    }
+    return 0;
+}
+
 int outbox_conf_load(const outbox_conf_spec *spec, void *target, const outbox_conf_sources *src,
                      void *opaque, outbox_conf **confp, char *errstr, size_t errstr_size)
 {
@@ -1628,7 +1733,8 @@ int outbox_conf_load(const outbox_conf_spec *spec, void *target, const outbox_co
         ld.conf->ndefs++;
     ld.conf->origins = calloc(ld.conf->ndefs + 1, sizeof *ld.conf->origins);
     ld.conf->from_file = calloc(ld.conf->ndefs + 1, sizeof *ld.conf->from_file);
-    if (ld.conf->origins == NULL || ld.conf->from_file == NULL) {
+    ld.conf->by_name = calloc(ld.conf->ndefs + 1, sizeof *ld.conf->by_name);
+    if (ld.conf->origins == NULL || ld.conf->from_file == NULL || ld.conf->by_name == NULL) {
         conf_fail(&ld, "out of memory");
         goto out;
     }
@@ -1641,6 +1747,8 @@ int outbox_conf_load(const outbox_conf_spec *spec, void *target, const outbox_co
     if (src && src->envp && conf_load_env(&ld, src->envp) != 0)
         goto out;
     if (src && src->set_count && conf_load_sets(&ld, src->sets, src->set_count) != 0)
+        goto out;
+    if (conf_check_replaced(&ld) != 0)
         goto out;
     if (conf_check_sections(&ld, opaque) != 0)
         goto out;
@@ -1673,7 +1781,7 @@ void outbox_conf_free(const outbox_conf_def *defs, void *target)
     if (defs == NULL || target == NULL)
         return;
     for (const outbox_conf_def *def = defs; def->name; def++) {
-        if (def->type != OUTBOX_CONF_STRING)
+        if (def->type != OUTBOX_CONF_STRING || !conf_def_has_field(def))
             continue;
         char **field = conf_field(target, def);
         free(*field);
@@ -1691,7 +1799,9 @@ void outbox_conf_destroy(outbox_conf *conf)
         free(conf->origins);
     }
     free(conf->from_file);
+    free(conf->by_name);
     conf_items_free(&conf->kafka);
+    conf_items_free(&conf->deprecated);
     conf_items_free(&conf->sections);
     free(conf);
 }
@@ -1709,6 +1819,25 @@ const char *outbox_conf_kafka_get(const outbox_conf *conf, const char *name)
             return conf->kafka.items[i].value;
     }
     return NULL;
+}
+
+const outbox_conf_item *outbox_conf_deprecated(const outbox_conf *conf, size_t *countp)
+{
+    *countp = conf->deprecated.count;
+    return conf->deprecated.items;
+}
+
+void outbox_conf_log_deprecated(const outbox_conf *conf, const char *component)
+{
+    char where[512];
+    for (size_t i = 0; i < conf->deprecated.count; i++) {
+        const outbox_conf_item *item = &conf->deprecated.items[i];
+        conf_where(item->file, item->line, where, sizeof where);
+        outbox_log(OUTBOX_LOG_WARN, component, NULL,
+                   "configuration: %s %s is deprecated, use %s instead (the old name is accepted "
+                   "until the next release)",
+                   item->section, where, item->key);
+    }
 }
 
 const outbox_conf_item *outbox_conf_sections(const outbox_conf *conf, size_t *countp)
@@ -1811,6 +1940,25 @@ static void conf_default_text(const outbox_conf_def *def, conf_str *s)
         conf_str_puts(s, def->def);
 }
 
+/* The old spellings still accepted, with their replacements. */
+static void conf_help_deprecated(const outbox_conf_spec *spec, conf_str *s)
+{
+    char env[CONF_ENV_NAME_MAX];
+    bool first = true;
+    for (const outbox_conf_def *def = spec->defs; def->name; def++) {
+        if (!(def->flags & (OUTBOX_CONF_F_ALIAS | OUTBOX_CONF_F_DEPRECATED)))
+            continue;
+        if (first)
+            conf_str_puts(s, "\nDeprecated spellings, accepted with a warning until the next "
+                             "release (setting one and its replacement is an error):\n");
+        first = false;
+        conf_str_printf(s, "  %s  -> %s", def->name, def->replaced_by);
+        if (conf_env_name(spec->env_prefix, def->name, env, sizeof env) == 0)
+            conf_str_printf(s, "  (env %s)", env);
+        conf_str_puts(s, "\n");
+    }
+}
+
 char *outbox_conf_help(const outbox_conf_spec *spec)
 {
     conf_str s = {0};
@@ -1830,6 +1978,8 @@ char *outbox_conf_help(const outbox_conf_spec *spec)
                     "print-config shows such values as ***.\n\n",
                     spec->program ? spec->program : "this program");
     for (const outbox_conf_def *def = spec->defs; def->name; def++) {
+        if (def->flags & (OUTBOX_CONF_F_ALIAS | OUTBOX_CONF_F_DEPRECATED))
+            continue; /* listed at the end */
         conf_str_printf(&s, "  %s  (%s", def->name, conf_type_name(def->type));
         if (def->type == OUTBOX_CONF_ENUM) {
             conf_str_puts(&s, ": ");
@@ -1854,6 +2004,7 @@ char *outbox_conf_help(const outbox_conf_spec *spec)
                     "      env %s_KAFKA_<NAME>, '_' -> '.' (%s_KAFKA_BOOTSTRAP_SERVERS -> "
                     "bootstrap.servers)\n",
                     spec->env_prefix, spec->env_prefix);
+    conf_help_deprecated(spec, &s);
     return conf_str_take(&s);
 }
 
@@ -1870,6 +2021,18 @@ static void conf_md_cell(conf_str *s, const char *text)
     }
 }
 
+static void conf_md_deprecated(const outbox_conf_spec *spec, const outbox_conf_def *def,
+                               conf_str *s)
+{
+    char env[CONF_ENV_NAME_MAX];
+    conf_str_printf(s, "| `%s` | deprecated | | | ", def->name);
+    if (conf_env_name(spec->env_prefix, def->name, env, sizeof env) == 0)
+        conf_str_printf(s, "`%s`", env);
+    conf_str_printf(s,
+                    " | old spelling of `%s`, accepted with a warning until the next release |\n",
+                    def->replaced_by);
+}
+
 char *outbox_conf_markdown(const outbox_conf_spec *spec)
 {
     conf_str s = {0}, cell = {0};
@@ -1878,6 +2041,10 @@ char *outbox_conf_markdown(const outbox_conf_spec *spec)
     conf_str_puts(&s, "| Key | Type | Default | Range | Environment | Description |\n"
                       "|---|---|---|---|---|---|\n");
     for (const outbox_conf_def *def = spec->defs; def->name; def++) {
+        if (def->flags & (OUTBOX_CONF_F_ALIAS | OUTBOX_CONF_F_DEPRECATED)) {
+            conf_md_deprecated(spec, def, &s);
+            continue;
+        }
         conf_str_printf(&s, "| `%s` | %s", def->name, conf_type_name(def->type));
         if (def->type == OUTBOX_CONF_ENUM) {
             conf_str_puts(&s, ": ");
@@ -1957,6 +2124,8 @@ char *outbox_conf_dump(const outbox_conf *conf, const void *target)
 
     for (size_t i = 0; i < conf->ndefs; i++) {
         const outbox_conf_def *def = &conf->spec->defs[i];
+        if (def->flags & (OUTBOX_CONF_F_ALIAS | OUTBOX_CONF_F_DEPRECATED))
+            continue; /* their values are in the keys that replaced them */
         conf_str_printf(&s, "%s = ", def->name);
         if (conf->from_file[i])
             conf_str_puts(&s, "***"); /* read from a KEY-file: a secret by choice */

@@ -128,6 +128,14 @@ typedef struct outbox_conf_enum {
  * relative to that file's directory (so a config and the files it names move together);
  * values from the environment, --set or the default are used as given. */
 #define OUTBOX_CONF_F_PATH 0x4u
+/* The old name of key `replaced_by` (OUTBOX_CONF_ALIAS): a value given under it (file,
+ * environment <PREFIX>_<OLD_NAME>, --set) goes to the new key, with a deprecation notice
+ * (outbox_conf_deprecated); setting both names is an error naming both. No field of its own. */
+#define OUTBOX_CONF_F_ALIAS 0x8u
+/* An old key with a field of its own whose meaning moved into key `replaced_by` in another
+ * form (e.g. http.port into http.listen): the daemon's finalize translates it. A user value
+ * gives a deprecation notice; setting it and `replaced_by` is an error naming both. */
+#define OUTBOX_CONF_F_DEPRECATED 0x10u
 
 /* One table entry. Tables end with OUTBOX_CONF_END ({.name = NULL}). */
 typedef struct outbox_conf_def {
@@ -139,6 +147,7 @@ typedef struct outbox_conf_def {
     const outbox_conf_enum *enums; /* ENUM: the allowed names */
     unsigned flags;                /* OUTBOX_CONF_F_* */
     const char *doc;               /* one line for --help and the README */
+    const char *replaced_by;       /* ALIAS/DEPRECATED entries: the key that replaces it */
 } outbox_conf_def;
 
 /* offsetof(T, m), and a compile error unless T.m has type `ctype`. */
@@ -175,6 +184,29 @@ typedef struct outbox_conf_def {
     {                                                                                              \
         .name = (name_), .type = OUTBOX_CONF_ENUM, .offset = OUTBOX_CONF_FIELD_(T, m, int),        \
         .def = (def_), .enums = (enums_), .doc = (doc_)                                            \
+    }
+/* `old_` is the deprecated spelling of table key `new_`, accepted for one release. */
+#define OUTBOX_CONF_ALIAS(old_, new_)                                                              \
+    {                                                                                              \
+        .name = (old_), .type = OUTBOX_CONF_STRING, .flags = OUTBOX_CONF_F_ALIAS,                  \
+        .replaced_by = (new_)                                                                      \
+    }
+/* Deprecated keys with a field of their own, replaced by `new_` in another form. */
+#define OUTBOX_CONF_OLD_STR(name_, T, m, def_, new_)                                               \
+    {                                                                                              \
+        .name = (name_), .type = OUTBOX_CONF_STRING, .offset = OUTBOX_CONF_FIELD_(T, m, char *),   \
+        .def = (def_), .flags = OUTBOX_CONF_F_DEPRECATED, .replaced_by = (new_)                    \
+    }
+#define OUTBOX_CONF_OLD_BOOL(name_, T, m, def_, new_)                                              \
+    {                                                                                              \
+        .name = (name_), .type = OUTBOX_CONF_BOOL, .offset = OUTBOX_CONF_FIELD_(T, m, bool),       \
+        .def = (def_), .flags = OUTBOX_CONF_F_DEPRECATED, .replaced_by = (new_)                    \
+    }
+#define OUTBOX_CONF_OLD_INT(name_, T, m, def_, min_, max_, new_)                                   \
+    {                                                                                              \
+        .name = (name_), .type = OUTBOX_CONF_INT, .offset = OUTBOX_CONF_FIELD_(T, m, int64_t),     \
+        .def = (def_), .min = (min_), .max = (max_), .flags = OUTBOX_CONF_F_DEPRECATED,            \
+        .replaced_by = (new_)                                                                      \
     }
 #define OUTBOX_CONF_END                                                                            \
     {                                                                                              \
@@ -261,6 +293,15 @@ const char *outbox_conf_kafka_get(const outbox_conf *conf, const char *name);
 /* The items of sections the table does not know, in order. Owned by conf. */
 const outbox_conf_item *outbox_conf_sections(const outbox_conf *conf, size_t *countp);
 
+/* The deprecated spellings the user gave, one item per use: section = the old key, key = the
+ * key that replaces it, value = "", file/line = where (as for outbox_conf_item). In load
+ * order; *countp receives the count. Owned by conf. */
+const outbox_conf_item *outbox_conf_deprecated(const outbox_conf *conf, size_t *countp);
+
+/* Log each deprecation notice at WARN (component `component`): the old key, the new one and
+ * where it was set. Main thread, after the log level and format are set. */
+void outbox_conf_log_deprecated(const outbox_conf *conf, const char *component);
+
 /* Where the effective value of table key `name` came from: "default", "relay.ini:3",
  * "environment variable OUTBOX_RELAY_X", "--set", or NULL for an unknown name. Owned by conf. */
 const char *outbox_conf_origin(const outbox_conf *conf, const char *name);
@@ -331,5 +372,103 @@ char *outbox_conf_dump(const outbox_conf *conf, const void *target);
 /* `value` as outbox_conf_dump() would print it for key `name` (e.g. a conninfo before logging
  * it). malloc'd, caller frees; NULL when out of memory or value is NULL. Any thread. */
 char *outbox_conf_mask(const char *name, const char *value);
+
+/*
+ * Keys every daemon shares (relay, projector, consumers), defined once here so that their
+ * names, types, ranges, defaults and help cannot drift apart: a daemon's table includes the
+ * macro with its own struct type and members. Old spellings are listed with them.
+ */
+
+/* log.level, log.format: values are lib/log.h's outbox_log_level / outbox_log_format. */
+extern const outbox_conf_enum outbox_conf_log_levels[];
+extern const outbox_conf_enum outbox_conf_log_formats[];
+#define OUTBOX_CONF_DEFS_LOG(T, level_m, format_m)                                                 \
+    OUTBOX_CONF_ENUM("log.level", T, level_m, "info", outbox_conf_log_levels,                      \
+                     "error, warn, info or debug"),                                                \
+        OUTBOX_CONF_ENUM("log.format", T, format_m, "text", outbox_conf_log_formats,               \
+                         "text or json lines")
+
+/* postgres.conninfo; `doc_` says which database and role (flags_: OUTBOX_CONF_F_REQUIRED or 0). */
+#define OUTBOX_CONF_DEFS_CONNINFO(T, m, flags_, doc_)                                              \
+    OUTBOX_CONF_STR("postgres.conninfo", T, m, NULL, (flags_),                                     \
+                    "libpq connection string (conninfo or URI) of " doc_)
+
+/* registry.url, registry.timeout, registry.basic-auth. */
+#define OUTBOX_CONF_DEFS_REGISTRY(T, url_m, timeout_m, auth_m)                                     \
+    OUTBOX_CONF_STR("registry.url", T, url_m, "", 0,                                               \
+                    "Confluent-compatible schema registry base URL, e.g. "                         \
+                    "http://127.0.0.1:8081/apis/ccompat/v7 (empty: no registry; the relay then "   \
+                    "uses Avro single-object encoding)"),                                          \
+        OUTBOX_CONF_DURATION("registry.timeout", T, timeout_m, "5s", 100, 120000,                  \
+                             "bound on one registry request, connect included (the relay keeps "   \
+                             "its status updates meanwhile)"),                                     \
+        OUTBOX_CONF_STR("registry.basic-auth", T, auth_m, "", OUTBOX_CONF_F_SECRET,                \
+                        "user:password for the registry, if it needs one")
+
+/* registry.ca-file, registry.cert-file, registry.key-file, registry.key-password (TLS). */
+#define OUTBOX_CONF_DEFS_REGISTRY_TLS(T, ca_m, cert_m, key_m, password_m)                          \
+    OUTBOX_CONF_STR("registry.ca-file", T, ca_m, "", OUTBOX_CONF_F_PATH,                           \
+                    "PEM file of the CA certificates that verify an https registry's "             \
+                    "certificate (empty: the system's CAs; relative: to the config file's "        \
+                    "directory)"),                                                                 \
+        OUTBOX_CONF_STR("registry.cert-file", T, cert_m, "", OUTBOX_CONF_F_PATH,                   \
+                        "PEM client certificate for a registry that wants one (mutual TLS; "       \
+                        "empty: none; relative: to the config file's directory)"),                 \
+        OUTBOX_CONF_STR("registry.key-file", T, key_m, "", OUTBOX_CONF_F_PATH,                     \
+                        "PEM key of registry.cert-file (empty: in the certificate file; "          \
+                        "relative: to the config file's directory)"),                              \
+        OUTBOX_CONF_STR("registry.key-password", T, password_m, "", OUTBOX_CONF_F_SECRET,          \
+                        "passphrase of an encrypted registry.key-file (a secret: give it as "      \
+                        "key-password-file = PATH)")
+
+/* http.listen; `def_` is the daemon's own default address ("127.0.0.1:9187", or "off"). */
+#define OUTBOX_CONF_DEFS_HTTP_LISTEN(T, m, def_)                                                   \
+    OUTBOX_CONF_STR("http.listen", T, m, def_, 0,                                                  \
+                    "HOST:PORT of the HTTP server (/metrics, /healthz, ...; port 0: any free "     \
+                    "port, logged); off or empty: no HTTP server")
+
+/* The old http.enabled, http.bind and http.port of the projector and the consumers, replaced by
+ * http.listen: outbox_conf_http_finalize() translates them. */
+#define OUTBOX_CONF_DEFS_HTTP_OLD(T, enabled_m, bind_m, port_m, enabled_def, port_def)             \
+    OUTBOX_CONF_OLD_BOOL("http.enabled", T, enabled_m, enabled_def, "http.listen"),                \
+        OUTBOX_CONF_OLD_STR("http.bind", T, bind_m, "127.0.0.1", "http.listen"),                   \
+        OUTBOX_CONF_OLD_INT("http.port", T, port_m, port_def, 0, 65535, "http.listen")
+
+/* avro.schema-dir and avro.schema-history (relative paths: to the config file's directory). */
+extern const char outbox_conf_schema_dir_default[]; /* <datadir>/outbox-toolkit/schemas */
+#define OUTBOX_CONF_DEFS_SCHEMAS(T, dir_m, history_m)                                              \
+    OUTBOX_CONF_STR("avro.schema-dir", T, dir_m, outbox_conf_schema_dir_default,                   \
+                    OUTBOX_CONF_F_PATH,                                                            \
+                    "directory of <EventType>.avsc schemas; the event type names the record "      \
+                    "(relative: to the config file's directory)"),                                 \
+        OUTBOX_CONF_STR("avro.schema-history", T, history_m, "", OUTBOX_CONF_F_PATH,               \
+                        "directory of earlier schema versions, <EventType>/<version>.avsc: the "   \
+                        "writer schemas of single-object encoded events avro.schema-dir no "       \
+                        "longer has, and what the relay's `schemas` and `check` compare with "     \
+                        "(empty: none; relative: to the config file's directory)")
+
+/* avro.reader-schema-dir (projector and consumers). */
+#define OUTBOX_CONF_DEFS_READER_SCHEMAS(T, m)                                                      \
+    OUTBOX_CONF_STR("avro.reader-schema-dir", T, m, "", OUTBOX_CONF_F_PATH,                        \
+                    "directory of *.avsc reader schemas: each event is resolved (Avro schema "     \
+                    "resolution) to the reader schema of its record, so the statement or handler " \
+                    "sees that shape (empty: the writer's shape; relative: to the config file's "  \
+                    "directory)")
+
+/*
+ * http.listen after loading, for a daemon with the old keys (enabled/bind/port non-NULL:
+ * the fields of OUTBOX_CONF_DEFS_HTTP_OLD): when the user set any old key, *listen becomes
+ * "BIND:PORT" or "off" from them (the deprecation is noted by the loader; http.listen set
+ * too is already an error). Then *listen is checked and, with the old fields, split into
+ * *enabled, *bind (replaced, malloc'd) and *port. For the relay pass NULL for the three: it
+ * only checks. 0, or -1 with errstr naming http.listen and the expected form. For finalize.
+ */
+int outbox_conf_http_finalize(const outbox_conf *conf, char **listen, bool *enabled, char **bind,
+                              int64_t *port, char *errstr, size_t errstr_size) OUTBOX_MUSTCHECK;
+
+/* http.listen `listen` split: *enabled false for "off" or "", else HOST and PORT. 0, or -1
+ * when it is not HOST:PORT. Pure. */
+int outbox_conf_http_listen_parse(const char *listen, bool *enabled, char *host, size_t host_size,
+                                  uint16_t *port);
 
 #endif

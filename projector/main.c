@@ -94,12 +94,12 @@ static int run(projector_settings *settings, outbox_conf *conf)
         goto done;
     }
     if (outbox_schemas_load_dir(settings->schemas_dir, &schemas, errstr, sizeof errstr)) {
-        outbox_log_error("projector", "projector.schemas: %s", errstr);
+        outbox_log_error("projector", "avro.schema-dir: %s", errstr);
         goto done;
     }
     if (settings->schema_history_dir != NULL && settings->schema_history_dir[0] != '\0' &&
         outbox_schema_history_load(settings->schema_history_dir, &history, errstr, sizeof errstr)) {
-        outbox_log_error("projector", "projector.schema-history: %s", errstr);
+        outbox_log_error("projector", "avro.schema-history: %s", errstr);
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
@@ -358,6 +358,7 @@ int main(int argc, char **argv)
     }
     outbox_log_set_level((outbox_log_level)settings.log_level);
     outbox_log_set_format((outbox_log_format)settings.log_format);
+    outbox_conf_log_deprecated(conf, "config");
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
     if (waiting) {

@@ -68,7 +68,7 @@ static void check_schemas(checker *c, const projector_settings *settings, outbox
 {
     char errstr[512];
     if (outbox_schemas_load_dir(settings->schemas_dir, schemas, errstr, sizeof errstr)) {
-        problem(c, "point projector.schemas at the directory of the relay's *.avsc files",
+        problem(c, "point avro.schema-dir at the directory of the relay's *.avsc files",
                 "schemas directory %s: %s", settings->schemas_dir, errstr);
         *schemas = NULL;
         return;
@@ -310,7 +310,7 @@ static void check_database(checker *c, const projector_settings *settings,
 }
 
 /* A projection's reader schemas load, and each resolves from the writer schema of the same
- * record in projector.schemas (when there is one). */
+ * record in avro.schema-dir (when there is one). */
 static void check_readers(checker *c, const projector_settings *settings,
                           const projector_projection *proj, const outbox_schemas *schemas)
 {

@@ -214,7 +214,7 @@ projector_decode_rc projector_decode_value(projector_decoder *dec, const void *d
         if (schema == NULL) {
             snprintf(errstr, errstr_size,
                      "no schema with fingerprint %016llx in the schemas directory "
-                     "(projector.schemas) or the schema history (projector.schema-history)",
+                     "(avro.schema-dir) or the schema history (avro.schema-history)",
                      (unsigned long long)wire.fingerprint);
             return PROJECTOR_DECODE_DEAD;
         }

@@ -55,7 +55,7 @@ projector_decoder *projector_decoder_new(const outbox_schemas *schemas, outbox_r
 void projector_decoder_free(projector_decoder *dec);
 
 /*
- * history (projector.schema-history; NULL: none): earlier writer schemas, looked up by
+ * history (avro.schema-history; NULL: none): earlier writer schemas, looked up by
  * fingerprint when the schemas directory has none for a single-object encoded value.
  * Reader schemas (a projection's reader-schemas directory; NULL: none, the default): a value
  * whose writer record has a reader schema of the same name is resolved to it by the Avro

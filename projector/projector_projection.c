@@ -22,7 +22,7 @@ const char projector_projection_help[] =
     "none)\n"
     "  start = earliest|latest  where to start without stored offsets\n"
     "  reader-schemas = DIR     *.avsc reader schemas: each event is resolved to the one of its\n"
-    "                           record (Avro rules; default projector.reader-schemas)\n"
+    "                           record (Avro rules; default avro.reader-schema-dir)\n"
     "  ddl = F1, F2             SQL files `rebuild` runs, in order, in a new shadow schema to\n"
     "                           create the model (the projector's own tables are created\n"
     "                           first; statements must not name a schema)\n"

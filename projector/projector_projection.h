@@ -14,7 +14,7 @@
  *                                                        ; default: projector.NAME
  *   start    = earliest                                  ; no stored offset: earliest|latest
  *   reader-schemas = schemas/reader                      ; reader schemas (Avro resolution)
- *                                                        ; default: projector.reader-schemas
+ *                                                        ; default: avro.reader-schema-dir
  *   ddl      = sql/projector.sql, model.sql           ; files `rebuild` runs, in order, to
  *                                                        ; create the model in a shadow schema
  *   sql.PostCreated = INSERT INTO posts ... $1 ...        ; one statement per event type
@@ -67,7 +67,7 @@ typedef struct projector_projection {
     char **topics;
     size_t topic_count;
     char *database;       /* NULL: the global [postgres] conninfo */
-    char *reader_schemas; /* NULL: projector.reader-schemas; "" = none */
+    char *reader_schemas; /* NULL: avro.reader-schema-dir; "" = none */
     char *group;
     char **tables;
     size_t table_count;

@@ -3,7 +3,8 @@
 
 /*
  * projector_rebuild_metrics: `outbox-projector rebuild NAME` serves its progress while it runs,
- * on http.bind:http.rebuild-port (0: any free port; the URL is printed), as Prometheus text:
+ * on http.listen's host at http.rebuild-port (0: any free port; the URL is printed), as
+ * Prometheus text:
  *
  *   outbox_projector_rebuild_events_done{projection}    gauge  records of the projection's
  *                                                              topics the shadow has consumed
@@ -35,8 +36,8 @@ typedef enum projector_rebuild_phase {
 
 typedef struct projector_rebuild_metrics projector_rebuild_metrics;
 
-/* Start serving (http.enabled, http.bind, http.rebuild-port). NULL with errstr on failure, NULL
- * with errstr "" when http.enabled is off. Main thread. */
+/* Start serving (http.listen, http.rebuild-port). NULL with errstr on failure, NULL
+ * with errstr "" when http.listen is off. Main thread. */
 projector_rebuild_metrics *
 projector_rebuild_metrics_start(const projector_settings *settings, const char *projection,
                                 projector_stats *shadow, char *errstr, size_t errstr_size)

@@ -9,32 +9,13 @@
 
 #define S projector_settings
 
-static const outbox_conf_enum log_levels[] = {{"error", OUTBOX_LOG_ERROR},
-                                              {"warn", OUTBOX_LOG_WARN},
-                                              {"info", OUTBOX_LOG_INFO},
-                                              {"debug", OUTBOX_LOG_DEBUG},
-                                              {NULL, 0}};
-static const outbox_conf_enum log_formats[] = {
-    {"text", OUTBOX_LOG_FORMAT_TEXT}, {"json", OUTBOX_LOG_FORMAT_JSON}, {NULL, 0}};
-
 #define DAY_MS (24LL * 3600 * 1000)
 
 static const outbox_conf_def defs[] = {
-    OUTBOX_CONF_STR("postgres.conninfo", S, conninfo, NULL, 0,
-                    "Read database (libpq conninfo) of projections without their own `database`"),
-    OUTBOX_CONF_STR("projector.schemas", S, schemas_dir, OUTBOX_DEFAULT_SCHEMA_DIR,
-                    OUTBOX_CONF_F_PATH,
-                    "Directory of *.avsc schemas for single-object encoded values (relative: to "
-                    "the config file's directory)"),
-    OUTBOX_CONF_STR("projector.schema-history", S, schema_history_dir, NULL, OUTBOX_CONF_F_PATH,
-                    "Directory of earlier schema versions, <EventType>/<version>.avsc: the writer "
-                    "schemas of single-object encoded events that projector.schemas no longer "
-                    "has (relative: to the config file's directory)"),
-    OUTBOX_CONF_STR("projector.reader-schemas", S, reader_schemas_dir, NULL, OUTBOX_CONF_F_PATH,
-                    "Directory of *.avsc reader schemas: each event is resolved (Avro schema "
-                    "resolution) to the reader schema of its record, so $1 has that shape; "
-                    "empty = the writer's shape. A projection's reader-schemas overrides it "
-                    "(relative: to the config file's directory)"),
+    OUTBOX_CONF_DEFS_CONNINFO(S, conninfo, 0,
+                              "the read database of projections without their own `database`"),
+    OUTBOX_CONF_DEFS_SCHEMAS(S, schemas_dir, schema_history_dir),
+    OUTBOX_CONF_DEFS_READER_SCHEMAS(S, reader_schemas_dir),
     OUTBOX_CONF_INT("projector.batch-size", S, batch_size, "500", 1, PROJECTOR_STORE_MAX_BATCH,
                     "Most events per batch transaction"),
     OUTBOX_CONF_DURATION("projector.batch-linger", S, batch_linger_ms, "100ms", 0, 60000,
@@ -59,34 +40,14 @@ static const outbox_conf_def defs[] = {
                          "How long `rebuild` keeps a replaced model (schema NAME__old_<time>): "
                          "older ones are dropped at the next swap; 0 = until `rebuild NAME "
                          "--drop-old`"),
-    OUTBOX_CONF_STR("registry.url", S, registry_url, NULL, 0,
-                    "Confluent-compatible schema registry for Confluent-framed values (e.g. "
-                    "http://127.0.0.1:18081/apis/ccompat/v7); empty = none"),
-    OUTBOX_CONF_DURATION("registry.timeout", S, registry_timeout_ms, "5s", 100, 120000,
-                         "Bound of one registry request, connect included"),
-    OUTBOX_CONF_STR("registry.basic-auth", S, registry_auth, NULL, OUTBOX_CONF_F_SECRET,
-                    "user:password for the registry"),
-    OUTBOX_CONF_STR("registry.ca-file", S, registry_ca_file, NULL, OUTBOX_CONF_F_PATH,
-                    "PEM file of the CA certificates that verify an https registry's certificate "
-                    "(empty: the system's CAs; relative: to the config file's directory)"),
-    OUTBOX_CONF_STR("registry.cert-file", S, registry_cert_file, NULL, OUTBOX_CONF_F_PATH,
-                    "PEM client certificate for a registry that wants one (mutual TLS; empty: "
-                    "none; relative: to the config file's directory)"),
-    OUTBOX_CONF_STR("registry.key-file", S, registry_key_file, NULL, OUTBOX_CONF_F_PATH,
-                    "PEM key of registry.cert-file (empty: in the certificate file; relative: to "
-                    "the config file's directory)"),
-    OUTBOX_CONF_STR("registry.key-password", S, registry_key_password, NULL, OUTBOX_CONF_F_SECRET,
-                    "passphrase of an encrypted registry.key-file (a secret: give it as "
-                    "key-password-file = PATH)"),
-    OUTBOX_CONF_BOOL("http.enabled", S, http_enabled, "true",
-                     "Serve /metrics, /healthz and /events/{id}"),
-    OUTBOX_CONF_STR("http.bind", S, http_bind, "127.0.0.1", 0, "HTTP listen address"),
-    OUTBOX_CONF_INT("http.port", S, http_port, "9188", 0, 65535,
-                    "HTTP port (0 = any free port, logged)"),
+    OUTBOX_CONF_DEFS_REGISTRY(S, registry_url, registry_timeout_ms, registry_auth),
+    OUTBOX_CONF_DEFS_REGISTRY_TLS(S, registry_ca_file, registry_cert_file, registry_key_file,
+                                  registry_key_password),
+    OUTBOX_CONF_DEFS_HTTP_LISTEN(S, http_listen, "127.0.0.1:9188"),
     OUTBOX_CONF_INT("http.rebuild-port", S, http_rebuild_port, "9189", 0, 65535,
                     "HTTP port `rebuild` serves its progress on (/metrics: events done, total, "
-                    "lag, rate, ETA; /healthz) while it runs, at http.bind (0 = any free port, "
-                    "printed)"),
+                    "lag, rate, ETA; /healthz) while it runs, at http.listen's host (0 = any free "
+                    "port, printed)"),
     OUTBOX_CONF_INT("http.max-connections", S, http_max_connections, "1100", 8, 10000,
                     "Most open HTTP connections (one thread and one file descriptor each); "
                     "event streams count"),
@@ -98,8 +59,12 @@ static const outbox_conf_def defs[] = {
     OUTBOX_CONF_INT("http.sse-replay-max", S, sse_replay_max, "10000", 0, 1000000,
                     "Most events replayed to a stream client resuming with Last-Event-ID; "
                     "beyond it the client gets `event: reset`"),
-    OUTBOX_CONF_ENUM("log.level", S, log_level, "info", log_levels, "error, warn, info or debug"),
-    OUTBOX_CONF_ENUM("log.format", S, log_format, "text", log_formats, "text or json lines"),
+    OUTBOX_CONF_DEFS_LOG(S, log_level, log_format),
+    /* old spellings, accepted with a warning until the next release */
+    OUTBOX_CONF_ALIAS("projector.schemas", "avro.schema-dir"),
+    OUTBOX_CONF_ALIAS("projector.schema-history", "avro.schema-history"),
+    OUTBOX_CONF_ALIAS("projector.reader-schemas", "avro.reader-schema-dir"),
+    OUTBOX_CONF_DEFS_HTTP_OLD(S, http_enabled, http_bind, http_port, "true", "9188"),
     OUTBOX_CONF_END};
 
 static int on_sections(void *target, const outbox_conf_item *items, size_t count, void *opaque,
@@ -116,7 +81,6 @@ static int finalize(void *target, const outbox_conf *conf, void *opaque, char *e
 {
     S *settings = target;
     const bool *optional = opaque; /* non-NULL: projections are optional (load_opt) */
-    (void)conf;
     if (settings->projections.count == 0 && optional == NULL) {
         snprintf(errstr, errstr_size,
                  "no projection configured: add a [projection NAME] section with topics and "
@@ -146,7 +110,9 @@ static int finalize(void *target, const outbox_conf *conf, void *opaque, char *e
                  "projector.dlq-suffix is empty: dead letters would go back to their own topic");
         return -1;
     }
-    return 0;
+    return outbox_conf_http_finalize(conf, &settings->http_listen, &settings->http_enabled,
+                                     &settings->http_bind, &settings->http_port, errstr,
+                                     errstr_size);
 }
 
 const outbox_conf_spec projector_settings_spec = {.program = "outbox-projector",

@@ -19,9 +19,9 @@
 
 typedef struct projector_settings {
     char *conninfo;           /* postgres.conninfo: default read database */
-    char *schemas_dir;        /* projector.schemas */
-    char *reader_schemas_dir; /* projector.reader-schemas; NULL/"" = none */
-    char *schema_history_dir; /* projector.schema-history; NULL/"" = none */
+    char *schemas_dir;        /* avro.schema-dir (was projector.schemas) */
+    char *reader_schemas_dir; /* avro.reader-schema-dir; NULL/"" = none */
+    char *schema_history_dir; /* avro.schema-history; NULL/"" = none */
     int64_t batch_size;
     int64_t batch_linger_ms;
     int64_t backoff_min_ms;
@@ -39,10 +39,11 @@ typedef struct projector_settings {
     char *registry_cert_file;    /* registry.cert-file: NULL/"" = no client certificate */
     char *registry_key_file;     /* registry.key-file: NULL/"" = in the certificate file */
     char *registry_key_password; /* registry.key-password: NULL/"" = an unencrypted key */
-    bool http_enabled;
-    char *http_bind;
-    int64_t http_port;
-    int64_t http_rebuild_port; /* `rebuild` serves its progress there */
+    char *http_listen;           /* http.listen: HOST:PORT or off */
+    bool http_enabled;           /* from http.listen (or the deprecated http.enabled) */
+    char *http_bind;             /* from http.listen (or the deprecated http.bind) */
+    int64_t http_port;           /* from http.listen (or the deprecated http.port); 0 = any */
+    int64_t http_rebuild_port;   /* `rebuild` serves its progress there */
     int64_t http_max_connections;
     int64_t sse_max_clients;
     int64_t sse_backlog;
@@ -69,7 +70,7 @@ int projector_settings_load_opt(projector_settings *settings, const outbox_conf_
 /* Free what load allocated. Safe twice. */
 void projector_settings_free(projector_settings *settings);
 
-/* The reader-schemas directory of a projection (its own key, else projector.reader-schemas),
+/* The reader-schemas directory of a projection (its own key, else avro.reader-schema-dir),
  * or NULL when it has none. */
 const char *projector_settings_reader_schemas(const projector_settings *settings,
                                               const projector_projection *proj);

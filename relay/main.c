@@ -148,6 +148,7 @@ int main(int argc, char **argv)
     loaded = true;
     outbox_log_set_level((outbox_log_level)settings.log_level);
     outbox_log_set_format((outbox_log_format)settings.log_format);
+    outbox_conf_log_deprecated(conf, "config");
 
     if (strcmp(cmd, "print-config") == 0) {
         char *dump = outbox_conf_dump(conf, &settings);
@@ -178,17 +179,13 @@ int main(int argc, char **argv)
         outbox_log_error("relay", "cannot start: %s", err);
         goto done;
     }
-    if (settings.http_listen[0]) {
-        char host[256];
-        uint16_t port;
-        if (outbox_http_listen_parse(settings.http_listen, host, sizeof(host), &port) != 0) {
-            outbox_log_error("relay",
-                             "http.listen = '%s': expected address:port, e.g. "
-                             "127.0.0.1:9187 (empty disables the HTTP server)",
-                             settings.http_listen);
-            rc = 2;
-            goto done;
-        }
+    char host[256];
+    uint16_t port = 0;
+    bool listen = false;
+    /* checked when loading (exit 2 there): here it only splits */
+    if (outbox_conf_http_listen_parse(settings.http_listen, &listen, host, sizeof(host), &port) ==
+            0 &&
+        listen) {
         if (outbox_http_start(host, port, on_http, (void *)relay_get_stats(r), &http, err,
                               sizeof(err)) != 0) {
             outbox_log_error("relay", "HTTP server on %s: %s", settings.http_listen, err);

@@ -36,16 +36,11 @@ static const outbox_conf_enum compat_levels[] = {
 static const outbox_conf_enum too_large_modes[] = {
     {"dead-letter", RELAY_TOO_LARGE_DEAD_LETTER}, {"stop", RELAY_TOO_LARGE_STOP}, {NULL, 0}};
 
-/* Values match lib/log.h's levels and formats. */
-static const outbox_conf_enum log_levels[] = {
-    {"error", 0}, {"warn", 1}, {"info", 2}, {"debug", 3}, {NULL, 0}};
-static const outbox_conf_enum log_formats[] = {{"text", 0}, {"json", 1}, {NULL, 0}};
-
 #define S relay_settings
 static const outbox_conf_def relay_settings_defs[] = {
-    OUTBOX_CONF_STR("postgres.conninfo", S, conninfo, NULL, OUTBOX_CONF_F_REQUIRED,
-                    "libpq connection string of the source database, as a role with "
-                    "REPLICATION (e.g. \"host=127.0.0.1 port=5432 dbname=app user=outbox_relay\")"),
+    OUTBOX_CONF_DEFS_CONNINFO(S, conninfo, OUTBOX_CONF_F_REQUIRED,
+                              "the source database, as a role with REPLICATION (e.g. "
+                              "\"host=127.0.0.1 port=5432 dbname=app user=outbox_relay\")"),
     OUTBOX_CONF_STR("postgres.slot", S, slot, "outbox_relay", 0,
                     "logical replication slot (pgoutput) the relay reads and confirms"),
     OUTBOX_CONF_STR("postgres.publication", S, publication, "outbox_pub", 0,
@@ -101,40 +96,18 @@ static const outbox_conf_def relay_settings_defs[] = {
                     "dead-letter topic template; ${topic} is the event's topic"),
     OUTBOX_CONF_STR("dlq.fallback-topic", S, dlq_fallback_topic, "outbox.dlq", 0,
                     "dead-letter topic for events whose own topic cannot be computed"),
-    OUTBOX_CONF_STR("avro.schema-dir", S, schema_dir, OUTBOX_DEFAULT_SCHEMA_DIR, OUTBOX_CONF_F_PATH,
-                    "directory of <EventType>.avsc schemas; the event type names the record "
-                    "(relative: to the config file's directory)"),
+    OUTBOX_CONF_DEFS_SCHEMAS(S, schema_dir, schema_history),
     OUTBOX_CONF_ENUM("avro.wire-format", S, wire_format, "auto", wire_formats,
                      "auto, confluent (registry framing) or single-object (fingerprint framing)"),
-    OUTBOX_CONF_STR("avro.schema-history", S, schema_history, "", OUTBOX_CONF_F_PATH,
-                    "directory of previous versions, <EventType>/<version>.avsc, that `schemas` "
-                    "and `check` compare schemas/ with (empty: none; relative: to the config "
-                    "file's directory)"),
     OUTBOX_CONF_ENUM("registry.compatibility", S, compatibility, "BACKWARD", compat_levels,
                      "compatibility level the relay sets on each subject it registers to (a "
                      "refusal stops it); also the level of the avro.schema-history check"),
-    OUTBOX_CONF_STR("registry.url", S, registry_url, "", 0,
-                    "Confluent-compatible schema registry base URL (empty: no registry, Avro "
-                    "single-object encoding)"),
-    OUTBOX_CONF_STR("registry.basic-auth", S, registry_auth, "", OUTBOX_CONF_F_SECRET,
-                    "user:password for the registry, if it needs one"),
-    OUTBOX_CONF_STR("registry.ca-file", S, registry_ca_file, "", OUTBOX_CONF_F_PATH,
-                    "PEM file of the CA certificates that verify an https registry's certificate "
-                    "(empty: the system's CAs; relative: to the config file's directory)"),
-    OUTBOX_CONF_STR("registry.cert-file", S, registry_cert_file, "", OUTBOX_CONF_F_PATH,
-                    "PEM client certificate for a registry that wants one (mutual TLS; empty: "
-                    "none; relative: to the config file's directory)"),
-    OUTBOX_CONF_STR("registry.key-file", S, registry_key_file, "", OUTBOX_CONF_F_PATH,
-                    "PEM key of registry.cert-file (empty: in the certificate file; relative: to "
-                    "the config file's directory)"),
-    OUTBOX_CONF_STR("registry.key-password", S, registry_key_password, "", OUTBOX_CONF_F_SECRET,
-                    "passphrase of an encrypted registry.key-file (a secret: give it as "
-                    "key-password-file = PATH)"),
+    OUTBOX_CONF_DEFS_REGISTRY(S, registry_url, registry_timeout_ms, registry_auth),
+    OUTBOX_CONF_DEFS_REGISTRY_TLS(S, registry_ca_file, registry_cert_file, registry_key_file,
+                                  registry_key_password),
     OUTBOX_CONF_ENUM("registry.subject-strategy", S, subject_strategy, "topic-record", strategies,
                      "subject naming: topic-record (<topic>-<record>), topic (<topic>-value), "
                      "record (<record>)"),
-    OUTBOX_CONF_DURATION("registry.timeout", S, registry_timeout_ms, "5s", 100, 60000,
-                         "bound on one registry request; the stream keeps its status updates"),
     OUTBOX_CONF_DURATION("relay.status-interval", S, status_interval_ms, "10s", 100, 3600000,
                          "standby status update interval; keep well below wal_sender_timeout"),
     OUTBOX_CONF_SIZE("relay.max-inflight", S, max_inflight_bytes, "64MB", 65536, (int64_t)1 << 40,
@@ -170,10 +143,8 @@ static const outbox_conf_def relay_settings_defs[] = {
                          "PostgreSQL commit once it is this old (or at once when idle)"),
     OUTBOX_CONF_DURATION("relay.registry-retry-max", S, registry_retry_max_ms, "30s", 100, 3600000,
                          "longest backoff between registry retries while it is down"),
-    OUTBOX_CONF_STR("http.listen", S, http_listen, "127.0.0.1:9187", 0,
-                    "address:port for /metrics and /healthz (empty: no HTTP server)"),
-    OUTBOX_CONF_ENUM("log.level", S, log_level, "info", log_levels, "error, warn, info or debug"),
-    OUTBOX_CONF_ENUM("log.format", S, log_format, "text", log_formats, "text or json lines"),
+    OUTBOX_CONF_DEFS_HTTP_LISTEN(S, http_listen, "127.0.0.1:9187"),
+    OUTBOX_CONF_DEFS_LOG(S, log_level, log_format),
     OUTBOX_CONF_END};
 #undef S
 
@@ -248,12 +219,11 @@ static int tables_parse(relay_settings *s, const outbox_conf *conf, char *errstr
 {
     if (s->tables_list[0] == '\0')
         return tables_add(s, s->table, strlen(s->table), errstr, errstr_size);
-    const char *origin = outbox_conf_origin(conf, "postgres.table");
-    if (origin && strcmp(origin, "default") != 0) {
+    if (outbox_conf_is_set(conf, "postgres.table")) {
         snprintf(errstr, errstr_size,
                  "both postgres.table (%s) and postgres.tables are set: keep postgres.tables "
                  "and list every outbox table in it",
-                 origin);
+                 outbox_conf_origin(conf, "postgres.table"));
         return -1;
     }
     for (const char *p = s->tables_list;;) {
@@ -379,7 +349,7 @@ static int settings_finalize(void *target, const outbox_conf *conf, void *opaque
         snprintf(errstr, errstr_size, "outbox.message-prefix must not be empty");
         return -1;
     }
-    return 0;
+    return outbox_conf_http_finalize(conf, &s->http_listen, NULL, NULL, NULL, errstr, errstr_size);
 }
 
 const outbox_conf_spec relay_settings_spec = {

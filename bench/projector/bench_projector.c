@@ -101,8 +101,8 @@ static double run_projector(const bench_target *t, const char *name, const char 
     snprintf(set_sql, sizeof set_sql, "projection %s.%s", name, mapping);
     snprintf(set_batch, sizeof set_batch, "projector.batch-size=%ld", t->batch);
     snprintf(set_notify, sizeof set_notify, "projection %s.notify=", name);
-    const char *sets[] = {set_topics, set_db,     set_kafka,           set_sql,
-                          set_batch,  set_notify, "http.enabled=false"};
+    const char *sets[] = {set_topics, set_db,     set_kafka,        set_sql,
+                          set_batch,  set_notify, "http.listen=off"};
     projector_settings settings;
     memset(&settings, 0, sizeof settings);
     outbox_conf *conf = NULL;

@@ -32,13 +32,14 @@ CREATE TABLE posts (post_id uuid PRIMARY KEY, author_id text NOT NULL, author_na
 SQL
 psql_s -c "CREATE SCHEMA $schema" -c "SET search_path = $schema" -f "$root/sql/projector.sql" -f "$tmp/model.sql" >/dev/null
 cat >"$tmp/bench.ini" <<INI
+[avro]
+schema-dir = $root/schemas
 [projector]
-schemas = $root/schemas
 batch-size = $batch
 batch-linger = 200ms
 dedup-retention = 0
 [http]
-enabled = false
+listen = off
 [log]
 level = warn
 [kafka]

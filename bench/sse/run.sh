@@ -59,7 +59,7 @@ sed -e "s|@NAME@|$PROJ|g" -e "s|@PREFIX@|$PREFIX|g" \
     -e "s|@REGISTRY@|${OUTBOX_REGISTRY_URL:-}|g" -e "s|@SCHEMAS@|$REPO/schemas|g" \
     "$FIX/test.ini.in" | sed 's/^level = info/level = warn/' >"$TMP/p.ini"
 
-start_projector() { "$PROJECTOR" -c "$TMP/p.ini" --set "http.port=$PORT" >>"$TMP/p.log" 2>&1 & PROJ_PID=$!; }
+start_projector() { "$PROJECTOR" -c "$TMP/p.ini" --set "http.listen=127.0.0.1:$PORT" >>"$TMP/p.log" 2>&1 & PROJ_PID=$!; }
 stop_projector() { kill -TERM "$PROJ_PID"; wait "$PROJ_PID" || true; PROJ_PID=; }
 produce() { # SEED EVENTS [FROM TO]
   $PY "$FIX/blog_events.py" produce --bootstrap "$OUTBOX_KAFKA" --prefix "$PREFIX" --seed "$1" \

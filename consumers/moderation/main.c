@@ -151,6 +151,7 @@ int main(int argc, char **argv)
     }
     outbox_log_set_level((outbox_log_level)settings.consumer.log_level);
     outbox_log_set_format((outbox_log_format)settings.consumer.log_format);
+    outbox_conf_log_deprecated(conf, "config");
     curl_global_init(CURL_GLOBAL_DEFAULT);
     rc = serve(&settings, conf);
     outbox_conf_destroy(conf);

@@ -178,9 +178,8 @@ static int finalize(void *target, const outbox_conf *conf, void *opaque, char *e
                     size_t errstr_size)
 {
     S *settings = target;
-    (void)conf;
     (void)opaque;
-    if (outbox_consumer_settings_check(&settings->consumer, errstr, errstr_size))
+    if (outbox_consumer_settings_finalize(&settings->consumer, conf, errstr, errstr_size))
         return -1;
     if (!projector_identifier_valid(settings->outbox_table)) {
         snprintf(errstr, errstr_size,

@@ -217,13 +217,15 @@ client.id = chaos-relay
             "projector": """[postgres]
 conninfo = host={pgh} port={pg} dbname=blog_read user=outbox_projector connect_timeout=10
 
+[avro]
+schema-dir = {schemas}
+
 [projector]
-schemas = {schemas}
 batch-linger = 20ms
 retry-backoff-max = 2s
 
 [http]
-port = 0
+listen = 127.0.0.1:0
 
 {registry}
 [kafka]
@@ -254,8 +256,10 @@ sql.CommentModerated = WITH e AS (
             "moderation": """[postgres]
 conninfo = host={pgh} port={pg} dbname=blog user=outbox_moderation connect_timeout=10 options='-c search_path={s},public'
 
+[avro]
+schema-dir = {schemas}
+
 [consumer]
-schemas = {schemas}
 name = {name}
 topics = {topic}
 batch-linger = 20ms
@@ -267,7 +271,7 @@ reason = mentions oranges
 outbox-table = public.outbox
 
 [http]
-port = 0
+listen = off
 
 {registry}
 [kafka]

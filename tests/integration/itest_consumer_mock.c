@@ -257,7 +257,7 @@ static outbox_consumer *consumer_start(cluster *c, outbox_consumer_settings *set
     snprintf(s_group, sizeof s_group, "consumer.group=%s", c->group);
     snprintf(s_boot, sizeof s_boot, "kafka.bootstrap.servers=%s",
              rd_kafka_mock_cluster_bootstraps(c->mcluster));
-    snprintf(s_schemas, sizeof s_schemas, "consumer.schemas=%s", SCHEMA_DIR);
+    snprintf(s_schemas, sizeof s_schemas, "avro.schema-dir=%s", SCHEMA_DIR);
     const char *sets[] = {s_conn,
                           "consumer.name=cmock",
                           "consumer.topics=" TOPIC,

@@ -52,7 +52,7 @@ start)
   OUTBOX_MODERATION_POSTGRES_CONNINFO="host=127.0.0.1 port=$OUTBOX_PG_PORT user=outbox_moderation dbname=blog" \\
   OUTBOX_MODERATION_KAFKA_BOOTSTRAP_SERVERS="$OUTBOX_KAFKA" OUTBOX_MODERATION_REGISTRY_URL="$OUTBOX_REGISTRY_URL" \\
     nohup "$OUTBOX_BUILD_DIR/consumers/outbox-moderation" -c compose/demo.d/moderation.ini \\
-    --set "http.port=$((OUTBOX_DEMO_HTTP_BASE + 2))" >>"$DEMO/moderation.log" 2>&1 </dev/null &
+    --set "http.listen=127.0.0.1:$((OUTBOX_DEMO_HTTP_BASE + 2))" >>"$DEMO/moderation.log" 2>&1 </dev/null &
   echo \$! >"\$pidfile" ;;
 esac
 SH

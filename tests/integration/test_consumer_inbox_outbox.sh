@@ -70,7 +70,6 @@ conninfo = host=127.0.0.1 port=$OUTBOX_PG_PORT dbname=blog user=outbox_moderatio
 name = $NAME
 topics = $TOPIC
 notify = moderation.$SFX
-schemas = $OUTBOX_SOURCE_DIR/schemas
 batch-size = 50
 batch-linger = 20ms
 retry-backoff-min = 50ms
@@ -82,9 +81,11 @@ url = ${OUTBOX_REGISTRY_URL:-}
 [moderation]
 outbox-table = $SCHEMA.outbox
 
+[avro]
+schema-dir = $OUTBOX_SOURCE_DIR/schemas
+
 [http]
-enabled = true
-port = 0
+listen = 127.0.0.1:0
 
 [kafka]
 bootstrap.servers = $OUTBOX_KAFKA

@@ -95,9 +95,9 @@ check "print-config shows the value read from postgres.conninfo-file as ***" \
 check "print-config does not show the secret" test "$(grep -c not-needed-on-loopback "$TEST_TMP/print-config.txt")" = 0
 relay_start
 OUTBOX_REGISTRY_URL='' proj_ini "$TEST_TMP/projector.ini"
-sed -i '/^schemas = /d' "$TEST_TMP/projector.ini"
+sed -i '/^schema-dir = /d' "$TEST_TMP/projector.ini"
 check "the projector config names no schema directory (the installed default applies)" \
-  test "$(grep -c '^schemas' "$TEST_TMP/projector.ini")" = 0
+  test "$(grep -c '^schema-dir' "$TEST_TMP/projector.ini")" = 0
 proj_start "$TEST_TMP/projector.ini" "$TEST_TMP/projector.log"
 
 insert_events 20 5 4 post

@@ -20,7 +20,7 @@ produce() { events_py produce --bootstrap "$OUTBOX_KAFKA" --prefix "$PREFIX" --e
 in_txn() { psql_read -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$APP' AND xact_start IS NOT NULL AND ${1:-true}"; }
 start() { proj_start "$TEST_TMP/p.ini" "$TEST_TMP/p.log" --set projector.batch-size=300; }
 
-check "the set statements prepare (check)" "$PROJECTOR" check -c "$TEST_TMP/p.ini" --set http.port=0 >"$TEST_TMP/check.log" 2>&1
+check "the set statements prepare (check)" "$PROJECTOR" check -c "$TEST_TMP/p.ini" --set http.listen=127.0.0.1:0 >"$TEST_TMP/check.log" 2>&1
 check "check names them sqlset.<Type>" grep -q "sqlset.CommentUpdated prepares" "$TEST_TMP/check.log"
 
 produce 0 2500

@@ -67,13 +67,13 @@ sql.CommentCreated = INSERT INTO comments SELECT (\$1->>'comment_id')::uuid, (\$
 INI
 }
 {
-  printf '[projector]\nschemas = %s\n[registry]\nurl = %s\n[kafka]\nbootstrap.servers = %s\n' \
+  printf '[avro]\nschema-dir = %s\n[registry]\nurl = %s\n[kafka]\nbootstrap.servers = %s\n' \
     "$OUTBOX_SOURCE_DIR/schemas" "$OUTBOX_REGISTRY_URL" "$OUTBOX_KAFKA"
   projection evoa$RUN_ID evo_a_$RUN_ID "$mixed" "$EVO/v3"
   projection evob$RUN_ID evo_b_$RUN_ID "$newest" "$EVO/v3"
   projection evoc$RUN_ID evo_c_$RUN_ID "$mixed"
 } >"$TEST_TMP/projector.ini"
-"$PROJECTOR" -c "$TEST_TMP/projector.ini" --set http.enabled=false >"$TEST_TMP/projector.log" 2>&1 &
+"$PROJECTOR" -c "$TEST_TMP/projector.ini" --set http.listen=off >"$TEST_TMP/projector.log" 2>&1 &
 ppid=$!
 cleanup_hooks+=("kill -9 $ppid 2>/dev/null")
 count() { psql_read -c "SELECT count(*) FROM $1.comments"; }

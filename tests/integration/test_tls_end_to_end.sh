@@ -71,8 +71,10 @@ cat >"$TEST_TMP/projector.ini" <<INI
 [postgres]
 conninfo = $OUTBOX_PG_READ
 
+[avro]
+schema-dir = $OUTBOX_SOURCE_DIR/schemas
+
 [projector]
-schemas = $OUTBOX_SOURCE_DIR/schemas
 batch-linger = 50ms
 
 [registry]
@@ -83,7 +85,7 @@ key-file = tls/client-key.pem
 timeout = 1m
 
 [http]
-enabled = false
+listen = off
 
 [kafka]
 bootstrap.servers = $OUTBOX_KAFKA

@@ -205,7 +205,7 @@ static void test_older_versions_come_from_the_schema_history(void **state)
     outbox_schema_history *history = NULL;
     assert_int_equal(outbox_schema_history_load(dir, &history, err, sizeof err), 0);
 
-    /* a v1 single-object event; projector.schemas holds only v3 */
+    /* a v1 single-object event; avro.schema-dir holds only v3 */
     outbox_schemas *v1 = load(SCHEMA_DIR);
     outbox_schemas *v3 = load(EVOLUTION "/v3");
     outbox_buf buf = OUTBOX_BUF_INIT;
@@ -215,7 +215,7 @@ static void test_older_versions_come_from_the_schema_history(void **state)
     const char *name = NULL;
     assert_int_equal(projector_decode_value(dec, buf.data, buf.len, &json, &name, err, sizeof err),
                      PROJECTOR_DECODE_DEAD);
-    assert_non_null(strstr(err, "projector.schema-history"));
+    assert_non_null(strstr(err, "avro.schema-history"));
     projector_decoder_set_readers(dec, v3, history);
     assert_int_equal(projector_decode_value(dec, buf.data, buf.len, &json, &name, err, sizeof err),
                      PROJECTOR_DECODE_OK);
