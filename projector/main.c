@@ -3,10 +3,13 @@
  *
  *   outbox-projector [run] [-c FILE] [--set section.key=value]...
  *   outbox-projector check [-c FILE] [--set ...]
+ *   outbox-projector print-config [-c FILE] [--set ...]
  *   outbox-projector replay NAME (--from-beginning | --from-time T) [-c FILE] [--set ...]
  *   outbox-projector rebuild NAME [--cancel | --drop-old] [-c FILE] [--set ...]
  *   outbox-projector wait NAME EVENT_ID [--timeout 5s] [--channel CH] [-c FILE] [--set ...]
  *   outbox-projector --help | --help-config-markdown | --version
+ *
+ * The command line is lib/cli's, shared with the other daemons.
  *
  * Exit codes: 0 clean stop / check passed / replay done; 1 a projection stopped on a fatal
  * error, check found problems, replay or rebuild failed; 2 usage or configuration error.
@@ -23,6 +26,7 @@
 
 #include <curl/curl.h>
 
+#include "cli.h"
 #include "config.h"
 #include "log.h"
 #include "projector_check.h"
@@ -35,44 +39,43 @@
 #include "projector_wait.h"
 #include "version.h"
 
-extern char **environ;
+static const char usage_text[] =
+    "usage: outbox-projector [run] [-c FILE] [--set section.key=value]...\n"
+    "       outbox-projector check [-c FILE] [--set ...]\n"
+    "       outbox-projector print-config [-c FILE] [--set ...]\n"
+    "         the effective configuration, secrets masked, with each origin\n"
+    "       outbox-projector replay NAME (--from-beginning | --from-time T) [-c FILE] "
+    "[--set ...]\n"
+    "         truncates the live tables: readers see an empty, then partial model;\n"
+    "         on a live system use rebuild\n"
+    "       outbox-projector rebuild NAME [--cancel | --drop-old] [-c FILE] [--set ...]\n"
+    "         builds the model into schema S__rebuild from the beginning while the\n"
+    "         daemon serves S, then swaps the two in one transaction (resumable);\n"
+    "         progress on the terminal and on http.listen's host:http.rebuild-port/metrics\n"
+    "       outbox-projector wait NAME EVENT_ID [--timeout 5s] [--channel CH] "
+    "[-c FILE] [--set ...]\n"
+    "         exit 0 applied, 1 failed (reason printed), 2 timed out, 3 error\n"
+    "       outbox-projector --help | --help-config-markdown | --version\n";
 
-static volatile sig_atomic_t got_signal;
+static const char *const projector_commands[] = {"run",  "check",        "replay", "rebuild",
+                                                 "wait", "print-config", NULL};
 
-static void on_signal(int sig)
-{
-    got_signal = sig;
-}
+static const outbox_cli_option projector_options[] = {
+    {"--from-beginning", false}, {"--from-time", true}, {"--cancel", false}, {"--drop-old", false},
+    {"--timeout", true},         {"--channel", true},   {NULL, false}};
 
-/* SIGTERM and SIGINT set got_signal (the daemon and `rebuild` stop cleanly on it). */
-static void catch_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-}
+static char projection_help_tail[4096];
+static char projection_markdown_tail[4096];
 
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: outbox-projector [run] [-c FILE] [--set section.key=value]...\n"
-                 "       outbox-projector check [-c FILE] [--set ...]\n"
-                 "       outbox-projector replay NAME (--from-beginning | --from-time T) [-c FILE] "
-                 "[--set ...]\n"
-                 "         truncates the live tables: readers see an empty, then partial model;\n"
-                 "         on a live system use rebuild\n"
-                 "       outbox-projector rebuild NAME [--cancel | --drop-old] [-c FILE] "
-                 "[--set ...]\n"
-                 "         builds the model into schema S__rebuild from the beginning while the\n"
-                 "         daemon serves S, then swaps the two in one transaction (resumable);\n"
-                 "         progress on the terminal and on http.bind:http.rebuild-port/metrics\n"
-                 "       outbox-projector wait NAME EVENT_ID [--timeout 5s] [--channel CH] "
-                 "[-c FILE] [--set ...]\n"
-                 "         exit 0 applied, 1 failed (reason printed), 2 timed out, 3 error\n"
-                 "       outbox-projector --help | --help-config-markdown | --version\n");
-}
+static outbox_cli_spec projector_cli = {
+    .program = "outbox-projector",
+    .commands = projector_commands,
+    .options = projector_options,
+    .conf_spec = &projector_settings_spec,
+    .usage = usage_text,
+    .help_tail = projection_help_tail,
+    .markdown_tail = projection_markdown_tail,
+};
 
 static int run(projector_settings *settings, outbox_conf *conf)
 {
@@ -137,7 +140,7 @@ static int run(projector_settings *settings, outbox_conf *conf)
                         settings->http_bind, (unsigned)projector_httpd_port(httpd));
     }
 
-    catch_signals();
+    volatile sig_atomic_t *got_signal = outbox_cli_catch_signals();
 
     for (; started < n; started++)
         if (projector_runner_start(runners[started], errstr, sizeof errstr)) {
@@ -150,8 +153,8 @@ static int run(projector_settings *settings, outbox_conf *conf)
 
     /* The main thread waits for a signal or for every projection to have stopped. */
     for (;;) {
-        if (got_signal) {
-            outbox_log_info("projector", "signal %d: stopping", (int)got_signal);
+        if (*got_signal) {
+            outbox_log_info("projector", "signal %d: stopping", (int)*got_signal);
             break;
         }
         size_t alive = 0;
@@ -222,171 +225,140 @@ static int wait_command(const projector_settings *settings, const char *name, co
     return (int)rc;
 }
 
+/* The command's arguments, after parsing: what it needs and nothing that belongs to another. */
+typedef struct projector_args {
+    const char *name;      /* replay, rebuild, wait: the projection */
+    const char *event_id;  /* wait */
+    const char *from_time; /* replay --from-time */
+    bool from_beginning;
+    projector_rebuild_action rebuild_action;
+    int64_t timeout_ms; /* wait --timeout */
+    const char *channel;
+} projector_args;
+
+static bool given(const outbox_cli *cli, const char *name, const char **value)
+{
+    return outbox_cli_option_given(&projector_cli, cli, name, value);
+}
+
+/* 0, or the exit status of a usage error (message printed). */
+static int args_check(const outbox_cli *cli, projector_args *a)
+{
+    const char *cmd = cli->command, *timeout = NULL;
+    bool wait = strcmp(cmd, "wait") == 0,
+         named = wait || strcmp(cmd, "replay") == 0 || strcmp(cmd, "rebuild") == 0;
+    size_t want = wait ? 2 : named ? 1 : 0;
+    memset(a, 0, sizeof *a);
+    a->name = cli->arg_count > 0 ? cli->args[0] : NULL;
+    a->event_id = cli->arg_count > 1 ? cli->args[1] : NULL;
+    a->from_beginning = given(cli, "--from-beginning", NULL);
+    (void)given(cli, "--from-time", &a->from_time);
+    (void)given(cli, "--channel", &a->channel);
+    a->timeout_ms = 5000;
+    if (given(cli, "--cancel", NULL))
+        a->rebuild_action = PROJECTOR_REBUILD_CANCEL;
+    if (given(cli, "--drop-old", NULL))
+        a->rebuild_action = PROJECTOR_REBUILD_DROP_OLD;
+    const char *problem = NULL;
+    if (cli->arg_count != want)
+        problem = wait    ? "wait needs a projection name and an event id"
+                  : named ? "replay and rebuild need a projection name"
+                          : "this command takes no arguments";
+    else if (wait && given(cli, "--timeout", &timeout) &&
+             projector_wait_timeout_parse(timeout, &a->timeout_ms))
+        problem = "--timeout takes a duration such as 500ms, 5s or 2m (a plain number is seconds)";
+    else if (!wait && (given(cli, "--timeout", NULL) || a->channel != NULL))
+        problem = "--timeout/--channel belong to wait";
+    else if (strcmp(cmd, "replay") == 0 && a->from_beginning == (a->from_time != NULL))
+        problem = "replay needs exactly one of --from-beginning or --from-time T";
+    else if (strcmp(cmd, "replay") != 0 && (a->from_beginning || a->from_time != NULL))
+        problem = "--from-beginning/--from-time belong to replay";
+    else if (strcmp(cmd, "rebuild") != 0 && a->rebuild_action != PROJECTOR_REBUILD_RUN)
+        problem = "--cancel/--drop-old belong to rebuild";
+    if (problem == NULL)
+        return 0;
+    fprintf(stderr, "outbox-projector: %s\n\n%s", problem, usage_text);
+    return wait ? PROJECTOR_WAIT_ERROR : 2;
+}
+
+static int run_command(const char *cmd, const projector_args *a, projector_settings *settings,
+                       outbox_conf *conf)
+{
+    char errstr[2048];
+    if (strcmp(cmd, "wait") == 0)
+        return wait_command(settings, a->name, a->event_id, a->timeout_ms, a->channel);
+    if (strcmp(cmd, "check") == 0)
+        return projector_check_run(settings, conf) == 0 ? 0 : 1;
+    if (strcmp(cmd, "print-config") == 0)
+        return outbox_cli_print_config(conf, settings, stdout);
+    if (strcmp(cmd, "replay") == 0) {
+        if (projector_replay_run(settings, conf, a->name, a->from_time, errstr, sizeof errstr)) {
+            fprintf(stderr, "outbox-projector replay: %s\n", errstr);
+            return 1;
+        }
+        return 0;
+    }
+    if (strcmp(cmd, "rebuild") == 0) {
+        volatile sig_atomic_t *got_signal = outbox_cli_catch_signals();
+        if (projector_rebuild_run(settings, conf, a->name, a->rebuild_action, got_signal, errstr,
+                                  sizeof errstr)) {
+            fprintf(stderr, "outbox-projector rebuild: %s\n", errstr);
+            return 1;
+        }
+        return 0;
+    }
+    return run(settings, conf);
+}
+
+/* An argument `wait`: a usage error then exits PROJECTOR_WAIT_ERROR, as wait's own do. */
+static bool argv_waits(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "wait") == 0)
+            return true;
+    return false;
+}
+
 int main(int argc, char **argv)
 {
-    const char *path = NULL;
-    const char *command = "run";
-    const char *replay_name = NULL;
-    const char *from_time = NULL;
-    bool from_beginning = false;
-    projector_rebuild_action rebuild_action = PROJECTOR_REBUILD_RUN;
-    bool rebuild_flag = false;
-    const char *wait_name = NULL;
-    const char *wait_id = NULL;
-    const char *wait_timeout = NULL;
-    const char *wait_channel = NULL;
-    const char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    size_t set_count = 0;
+    outbox_cli cli;
+    projector_args args;
     projector_settings settings;
     outbox_conf *conf = NULL;
     char errstr[2048];
-    int rc = 2;
-    bool have_command = false;
+    int rc;
 
+    snprintf(projection_help_tail, sizeof projection_help_tail, "\n%s", projector_projection_help);
+    snprintf(projection_markdown_tail, sizeof projection_markdown_tail,
+             "\nKeys of a `[projection NAME]` section:\n\n```\n%s```\n", projector_projection_help);
+    if (outbox_cli_parse(&projector_cli, argc, argv, &cli, errstr, sizeof errstr) != 0) {
+        fprintf(stderr, "outbox-projector: %s\n\n%s", errstr, usage_text);
+        return argv_waits(argc, argv) ? PROJECTOR_WAIT_ERROR : 2;
+    }
+    if (cli.action != OUTBOX_CLI_RUN) {
+        rc = outbox_cli_info(&projector_cli, &cli, stdout);
+        goto done;
+    }
+    bool waiting = strcmp(cli.command, "wait") == 0;
+    rc = args_check(&cli, &args);
+    if (rc != 0)
+        goto done;
     memset(&settings, 0, sizeof settings);
-    if (sets == NULL)
-        return 2;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            usage(stdout);
-            char *help = outbox_conf_help(&projector_settings_spec);
-            if (help != NULL)
-                printf("\n%s", help);
-            printf("\n%s", projector_projection_help);
-            free(help);
-            free(sets);
-            return 0;
-        }
-        if (strcmp(arg, "--help-config-markdown") == 0) {
-            char *md = outbox_conf_markdown(&projector_settings_spec);
-            if (md != NULL)
-                printf("%s\nKeys of a `[projection NAME]` section:\n\n```\n%s```\n", md,
-                       projector_projection_help);
-            free(md);
-            free(sets);
-            return md ? 0 : 1;
-        }
-        if (strcmp(arg, "--version") == 0) {
-            printf("outbox-projector %s\n", outbox_version());
-            free(sets);
-            return 0;
-        }
-        if ((strcmp(arg, "-c") == 0 || strcmp(arg, "--config") == 0) && i + 1 < argc) {
-            path = argv[++i];
-        } else if (strcmp(arg, "--set") == 0 && i + 1 < argc) {
-            sets[set_count++] = argv[++i];
-        } else if (strcmp(arg, "--from-beginning") == 0) {
-            from_beginning = true;
-        } else if (strcmp(arg, "--from-time") == 0 && i + 1 < argc) {
-            from_time = argv[++i];
-        } else if (strcmp(arg, "--cancel") == 0 || strcmp(arg, "--drop-old") == 0) {
-            rebuild_action = arg[2] == 'c' ? PROJECTOR_REBUILD_CANCEL : PROJECTOR_REBUILD_DROP_OLD;
-            rebuild_flag = true;
-        } else if (strcmp(arg, "--timeout") == 0 && i + 1 < argc) {
-            wait_timeout = argv[++i];
-        } else if (strcmp(arg, "--channel") == 0 && i + 1 < argc) {
-            wait_channel = argv[++i];
-        } else if (arg[0] != '-' && !have_command &&
-                   (strcmp(arg, "run") == 0 || strcmp(arg, "check") == 0 ||
-                    strcmp(arg, "replay") == 0 || strcmp(arg, "rebuild") == 0 ||
-                    strcmp(arg, "wait") == 0)) {
-            command = arg;
-            have_command = true;
-        } else if (arg[0] != '-' &&
-                   (strcmp(command, "replay") == 0 || strcmp(command, "rebuild") == 0) &&
-                   replay_name == NULL) {
-            replay_name = arg;
-        } else if (arg[0] != '-' && strcmp(command, "wait") == 0 && wait_id == NULL) {
-            if (wait_name == NULL)
-                wait_name = arg;
-            else
-                wait_id = arg;
-        } else {
-            fprintf(stderr, "outbox-projector: unexpected argument '%s'\n", arg);
-            usage(stderr);
-            free(sets);
-            return strcmp(command, "wait") == 0 ? PROJECTOR_WAIT_ERROR : 2;
-        }
-    }
-    bool waiting = strcmp(command, "wait") == 0;
-    int64_t timeout_ms = 5000;
-    if (waiting && (wait_id == NULL || (wait_timeout != NULL &&
-                                        projector_wait_timeout_parse(wait_timeout, &timeout_ms)))) {
-        fprintf(stderr, "outbox-projector: wait needs a projection name and an event id, and "
-                        "--timeout takes a duration such as 500ms, 5s or 2m (a plain number is "
-                        "seconds)\n");
-        usage(stderr);
-        free(sets);
-        return PROJECTOR_WAIT_ERROR;
-    }
-    if (!waiting && (wait_timeout != NULL || wait_channel != NULL)) {
-        fprintf(stderr, "outbox-projector: --timeout/--channel belong to wait\n");
-        free(sets);
-        return 2;
-    }
-    if (strcmp(command, "replay") == 0 &&
-        (replay_name == NULL || from_beginning == (from_time != NULL))) {
-        fprintf(stderr, "outbox-projector: replay needs a projection name and exactly one of "
-                        "--from-beginning or --from-time T\n");
-        usage(stderr);
-        free(sets);
-        return 2;
-    }
-    if (strcmp(command, "rebuild") == 0 && replay_name == NULL) {
-        fprintf(stderr, "outbox-projector: rebuild needs a projection name\n");
-        usage(stderr);
-        free(sets);
-        return 2;
-    }
-    if (strcmp(command, "rebuild") != 0 && rebuild_flag) {
-        fprintf(stderr, "outbox-projector: --cancel/--drop-old belong to rebuild\n");
-        free(sets);
-        return 2;
-    }
-    if (strcmp(command, "replay") != 0 && (from_beginning || from_time != NULL)) {
-        fprintf(stderr, "outbox-projector: --from-beginning/--from-time belong to replay\n");
-        free(sets);
-        return 2;
-    }
-
-    outbox_conf_sources src = {.path = path, .envp = environ, .sets = sets, .set_count = set_count};
+    outbox_conf_sources src = outbox_cli_sources(&cli);
     if (projector_settings_load_opt(&settings, &src, !waiting, &conf, errstr, sizeof errstr)) {
         fprintf(stderr, "outbox-projector: %s\n", errstr);
-        free(sets);
-        return waiting ? PROJECTOR_WAIT_ERROR : 2;
+        rc = waiting ? PROJECTOR_WAIT_ERROR : 2;
+        goto done;
     }
     outbox_log_set_level((outbox_log_level)settings.log_level);
     outbox_log_set_format((outbox_log_format)settings.log_format);
     outbox_conf_log_deprecated(conf, "config");
     curl_global_init(CURL_GLOBAL_DEFAULT);
-
-    if (waiting) {
-        rc = wait_command(&settings, wait_name, wait_id, timeout_ms, wait_channel);
-    } else if (strcmp(command, "check") == 0) {
-        rc = projector_check_run(&settings, conf) == 0 ? 0 : 1;
-    } else if (strcmp(command, "replay") == 0) {
-        if (projector_replay_run(&settings, conf, replay_name, from_time, errstr, sizeof errstr)) {
-            fprintf(stderr, "outbox-projector replay: %s\n", errstr);
-            rc = 1;
-        } else {
-            rc = 0;
-        }
-    } else if (strcmp(command, "rebuild") == 0) {
-        catch_signals();
-        rc = 0;
-        if (projector_rebuild_run(&settings, conf, replay_name, rebuild_action, &got_signal, errstr,
-                                  sizeof errstr)) {
-            fprintf(stderr, "outbox-projector rebuild: %s\n", errstr);
-            rc = 1;
-        }
-    } else {
-        rc = run(&settings, conf);
-    }
-
+    rc = run_command(cli.command, &args, &settings, conf);
     outbox_conf_destroy(conf);
     projector_settings_free(&settings);
     curl_global_cleanup();
-    free(sets);
+done:
+    outbox_cli_free(&cli);
     return rc;
 }

@@ -1,10 +1,10 @@
 /* outbox-relay: PostgreSQL outbox (logical replication, pgoutput) -> Avro -> Kafka. */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
@@ -12,14 +12,6 @@
 #include "schemas_cmd.h"
 #include "settings.h"
 #include "version.h"
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
 
 /* /metrics and /healthz, served from the HTTP server's threads: reads only atomics. */
 static void on_http(void *ctx, const outbox_http_request *req, outbox_http_response *resp)
@@ -52,151 +44,79 @@ static void on_http(void *ctx, const outbox_http_request *req, outbox_http_respo
     }
 }
 
-static void usage(FILE *out)
+static const char usage_text[] =
+    "usage: outbox-relay [run|check|schemas|print-config] [-c FILE] [--set K=V]...\n"
+    "       outbox-relay --help | --help-config-markdown | --version\n"
+    "\n"
+    "Tails PostgreSQL's logical replication stream (pgoutput) and publishes every\n"
+    "outbox event to Kafka as Avro. A WAL position is confirmed to PostgreSQL only\n"
+    "after Kafka acknowledged every event up to it.\n"
+    "\n"
+    "commands:\n"
+    "  run           stream (the default)\n"
+    "  check         validate the configuration and the live environment (wal_level,\n"
+    "                privileges, outbox tables, publication, slot, who may emit logical\n"
+    "                messages, Kafka, whether the topics the outbox needs exist when the\n"
+    "                brokers do not create them, registry); exit 0 when ready\n"
+    "  schemas       is each schema of avro.schema-dir compatible with the versions\n"
+    "                registered under the subjects carrying its record (or kept in\n"
+    "                avro.schema-history)? exit 0 when all are (also part of check)\n"
+    "  print-config  the effective configuration, secrets and key material masked,\n"
+    "                with each origin\n"
+    "options:\n"
+    "  -c, --config FILE      ini file (default: none; environment and --set only)\n"
+    "  -s, --set K=V          override one key, e.g. --set relay.status-interval=5s\n"
+    "      --help-config-markdown   the configuration reference as a Markdown table\n"
+    "\n"
+    "exit status: 0 stopped cleanly (SIGTERM/SIGINT), 1 runtime failure (nothing\n"
+    "undelivered was confirmed), 2 bad usage or configuration, 3 check found problems\n";
+
+static const char *const relay_commands[] = {"run", "check", "schemas", "print-config", NULL};
+
+static const outbox_cli_spec relay_cli = {
+    .program = "outbox-relay",
+    .commands = relay_commands,
+    .conf_spec = &relay_settings_spec,
+    .usage = usage_text,
+};
+
+/* The HTTP server on http.listen (checked when loading), unless it is off. 0, or 2. */
+static int start_http(const relay_settings *settings, relay *r, outbox_http_server **http)
 {
-    fprintf(out,
-            "usage: outbox-relay [run|check|schemas|print-config] [-c FILE] [--set K=V]...\n"
-            "       outbox-relay --help | --help-config-markdown | --version\n"
-            "\n"
-            "Tails PostgreSQL's logical replication stream (pgoutput) and publishes every\n"
-            "outbox event to Kafka as Avro. A WAL position is confirmed to PostgreSQL only\n"
-            "after Kafka acknowledged every event up to it.\n"
-            "\n"
-            "commands:\n"
-            "  run           stream (the default)\n"
-            "  check         validate the configuration and the live environment (wal_level,\n"
-            "                privileges, outbox tables, publication, slot, who may emit logical\n"
-            "                messages, Kafka, whether the topics the outbox needs exist when the\n"
-            "                brokers do not create them, registry); exit 0 when ready\n"
-            "  schemas       is each schema of avro.schema-dir compatible with the versions\n"
-            "                registered under the subjects carrying its record (or kept in\n"
-            "                avro.schema-history)? exit 0 when all are (also part of check)\n"
-            "  print-config  the effective configuration, secrets and key material masked,\n"
-            "                with each origin\n"
-            "options:\n"
-            "  -c, --config FILE      ini file (default: none; environment and --set only)\n"
-            "  -s, --set K=V          override one key, e.g. --set relay.status-interval=5s\n"
-            "      --help-config-markdown   the configuration reference as a Markdown table\n"
-            "\n"
-            "exit status: 0 stopped cleanly (SIGTERM/SIGINT), 1 runtime failure (nothing\n"
-            "undelivered was confirmed), 2 bad usage or configuration, 3 check found problems\n\n");
+    char host[256], err[512];
+    uint16_t port = 0;
+    bool listen = false;
+    if (outbox_conf_http_listen_parse(settings->http_listen, &listen, host, sizeof(host), &port) !=
+            0 ||
+        !listen)
+        return 0;
+    if (outbox_http_start(host, port, on_http, (void *)relay_get_stats(r), http, err,
+                          sizeof(err)) != 0) {
+        outbox_log_error("relay", "HTTP server on %s: %s", settings->http_listen, err);
+        return 2;
+    }
+    outbox_log_info("relay", "metrics on http://%s:%u/metrics", host,
+                    (unsigned)outbox_http_port(*http));
+    return 0;
 }
 
-int main(int argc, char **argv)
+/* The daemon: stream until SIGTERM/SIGINT or a failure. */
+static int serve(const relay_settings *settings, const outbox_conf *conf)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},         {"help-config-markdown", no_argument, NULL, 'm'},
-        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
-    const char *path = NULL;
-    const char **sets = calloc((size_t)argc + 1, sizeof(*sets));
-    size_t nsets = 0;
-    int c, rc = 2;
-    relay_settings settings;
-    outbox_conf *conf = NULL;
     relay *r = NULL;
     outbox_http_server *http = NULL;
     char err[2048];
-    bool loaded = false;
+    int rc = 2;
+    volatile sig_atomic_t *stop = outbox_cli_catch_signals();
 
-    if (!sets)
-        return 2;
-    while ((c = getopt_long(argc, argv, "c:s:hV", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            path = optarg;
-            break;
-        case 's':
-            sets[nsets++] = optarg;
-            break;
-        case 'h': {
-            usage(stdout);
-            char *help = outbox_conf_help(&relay_settings_spec);
-            fputs(help ? help : "", stdout);
-            free(help);
-            rc = 0;
-            goto done;
-        }
-        case 'm': {
-            char *md = outbox_conf_markdown(&relay_settings_spec);
-            fputs(md ? md : "", stdout);
-            free(md);
-            rc = 0;
-            goto done;
-        }
-        case 'V':
-            printf("outbox-relay %s\n", outbox_version());
-            rc = 0;
-            goto done;
-        default:
-            usage(stderr);
-            goto done;
-        }
-    }
-    const char *cmd = optind < argc ? argv[optind++] : "run";
-    if (optind < argc || (strcmp(cmd, "run") && strcmp(cmd, "check") && strcmp(cmd, "schemas") &&
-                          strcmp(cmd, "print-config"))) {
-        fprintf(stderr, "outbox-relay: unknown command or argument '%s'\n",
-                optind < argc ? argv[optind] : cmd);
-        usage(stderr);
-        goto done;
-    }
-    if (relay_settings_load(&settings, path, sets, nsets, &conf, err, sizeof(err)) != 0) {
-        fprintf(stderr, "outbox-relay: configuration: %s\n", err);
-        goto done;
-    }
-    loaded = true;
-    outbox_log_set_level((outbox_log_level)settings.log_level);
-    outbox_log_set_format((outbox_log_format)settings.log_format);
-    outbox_conf_log_deprecated(conf, "config");
-
-    if (strcmp(cmd, "print-config") == 0) {
-        char *dump = outbox_conf_dump(conf, &settings);
-        fputs(dump ? dump : "", stdout);
-        free(dump);
-        rc = 0;
-        goto done;
-    }
-    if (strcmp(cmd, "schemas") == 0) {
-        fprintf(stdout, "outbox-relay schemas\n");
-        rc = relay_schemas_check(&settings, stdout) == 0 ? 0 : 3;
-        goto done;
-    }
-    if (strcmp(cmd, "check") == 0) {
-        rc = relay_check(&settings, conf, stdout) == 0 ? 0 : 3;
-        goto done;
-    }
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    if (relay_new(&settings, conf, &r, err, sizeof(err)) != 0) {
+    if (relay_new(settings, conf, &r, err, sizeof(err)) != 0) {
         outbox_log_error("relay", "cannot start: %s", err);
         goto done;
     }
-    char host[256];
-    uint16_t port = 0;
-    bool listen = false;
-    /* checked when loading (exit 2 there): here it only splits */
-    if (outbox_conf_http_listen_parse(settings.http_listen, &listen, host, sizeof(host), &port) ==
-            0 &&
-        listen) {
-        if (outbox_http_start(host, port, on_http, (void *)relay_get_stats(r), &http, err,
-                              sizeof(err)) != 0) {
-            outbox_log_error("relay", "HTTP server on %s: %s", settings.http_listen, err);
-            rc = 2;
-            goto done;
-        }
-        outbox_log_info("relay", "metrics on http://%s:%u/metrics", host,
-                        (unsigned)outbox_http_port(http));
-    }
+    if (start_http(settings, r, &http) != 0)
+        goto done;
     outbox_log_info("relay", "outbox-relay %s starting", outbox_version());
-    rc = relay_run(r, &stop_requested, err, sizeof(err));
+    rc = relay_run(r, stop, err, sizeof(err));
     if (rc != 0)
         outbox_log_error("relay", "stopped: %s", err);
     else
@@ -205,9 +125,44 @@ done:
     if (http)
         outbox_http_stop(http);
     relay_free(r);
-    if (loaded)
-        relay_settings_free(&settings);
+    return rc;
+}
+
+static int run_command(const char *cmd, relay_settings *settings, outbox_conf *conf)
+{
+    if (strcmp(cmd, "print-config") == 0)
+        return outbox_cli_print_config(conf, settings, stdout);
+    if (strcmp(cmd, "schemas") == 0) {
+        fprintf(stdout, "outbox-relay schemas\n");
+        return relay_schemas_check(settings, stdout) == 0 ? 0 : 3;
+    }
+    if (strcmp(cmd, "check") == 0)
+        return relay_check(settings, conf, stdout) == 0 ? 0 : 3;
+    return serve(settings, conf);
+}
+
+int main(int argc, char **argv)
+{
+    outbox_cli cli;
+    relay_settings settings;
+    outbox_conf *conf = NULL;
+    char err[2048];
+    int rc = 2;
+
+    if (!outbox_cli_begin(&relay_cli, argc, argv, &cli, &rc))
+        return rc;
+    if (relay_settings_load(&settings, cli.config, cli.sets, cli.set_count, &conf, err,
+                            sizeof(err)) != 0) {
+        fprintf(stderr, "outbox-relay: configuration: %s\n", err);
+        goto done;
+    }
+    outbox_log_set_level((outbox_log_level)settings.log_level);
+    outbox_log_set_format((outbox_log_format)settings.log_format);
+    outbox_conf_log_deprecated(conf, "config");
+    rc = run_command(cli.command, &settings, conf);
+    relay_settings_free(&settings);
     outbox_conf_destroy(conf);
-    free(sets);
+done:
+    outbox_cli_free(&cli);
     return rc;
 }
