@@ -109,12 +109,16 @@ typedef struct outbox_consumer_settings {
     char *registry_url;
     int64_t registry_timeout_ms;
     char *registry_auth;
-    bool http_enabled; /* from http.listen by outbox_consumer_settings_finalize() */
-    char *http_bind;   /* from http.listen (or the deprecated http.bind) */
-    int64_t http_port; /* from http.listen (or the deprecated http.port); 0 = any */
-    int log_level;     /* outbox_log_level */
-    int log_format;    /* outbox_log_format */
-    char *http_listen; /* http.listen: HOST:PORT or off */
+    bool http_enabled;           /* from http.listen by outbox_consumer_settings_finalize() */
+    char *http_bind;             /* from http.listen (or the deprecated http.bind) */
+    int64_t http_port;           /* from http.listen (or the deprecated http.port); 0 = any */
+    int log_level;               /* outbox_log_level */
+    int log_format;              /* outbox_log_format */
+    char *http_listen;           /* http.listen: HOST:PORT or off */
+    char *registry_ca_file;      /* registry.ca-file: "" = the system's CAs */
+    char *registry_cert_file;    /* registry.cert-file: "" = no client certificate */
+    char *registry_key_file;     /* registry.key-file: "" = in the certificate file */
+    char *registry_key_password; /* registry.key-password (a secret) */
 } outbox_consumer_settings;
 
 extern const outbox_conf_enum outbox_consumer_start_names[];
@@ -155,6 +159,8 @@ extern const outbox_conf_enum outbox_consumer_start_names[];
         OUTBOX_CONF_DURATION("consumer.dlq-timeout", T, m.dlq_timeout_ms, "30s", 1000, 600000,     \
                              "Longest wait for Kafka to acknowledge dead letters"),                \
         OUTBOX_CONF_DEFS_REGISTRY(T, m.registry_url, m.registry_timeout_ms, m.registry_auth),      \
+        OUTBOX_CONF_DEFS_REGISTRY_TLS(T, m.registry_ca_file, m.registry_cert_file,                 \
+                                      m.registry_key_file, m.registry_key_password),               \
         OUTBOX_CONF_DEFS_HTTP_LISTEN(T, m.http_listen, "off"),                                     \
         OUTBOX_CONF_DEFS_LOG(T, m.log_level, m.log_format),                                        \
         OUTBOX_CONF_ALIAS("consumer.schemas", "avro.schema-dir"),                                  \

@@ -147,6 +147,38 @@ static void test_plain_consumer_settings_load(void **state)
     outbox_conf_destroy(conf);
 }
 
+static outbox_consumer_rc no_handler(void *opaque, PGconn *conn, const outbox_consumer_event *ev,
+                                     outbox_consumer_error *err)
+{
+    return OUTBOX_CONSUMER_OK;
+}
+
+/* The library's services share the daemons' registry TLS keys: a CA file that cannot be read
+ * stops outbox_consumer_new with the setting named (before: registry.ca-file was unknown). */
+static void test_consumer_registry_tls_keys(void **state)
+{
+    const char *sets[] = {"postgres.conninfo=dbname=x",
+                          "consumer.name=audit",
+                          "consumer.topics=a",
+                          "registry.url=https://127.0.0.1:1/apis/ccompat/v7",
+                          "registry.ca-file=/nonexistent/outbox-test-ca.pem",
+                          "avro.schema-dir=" SCHEMA_DIR};
+    outbox_consumer_settings s;
+    outbox_conf *conf = NULL;
+    char errstr[512];
+    memset(&s, 0, sizeof s);
+    outbox_conf_sources src = {.sets = sets, .set_count = 6};
+    assert_int_equal(
+        outbox_consumer_settings_load(&s, "audit", "AUDIT", &src, &conf, errstr, sizeof errstr), 0);
+    assert_string_equal(s.registry_ca_file, "/nonexistent/outbox-test-ca.pem");
+    outbox_consumer *c = outbox_consumer_new(&s, conf, no_handler, NULL, errstr, sizeof errstr);
+    assert_null(c);
+    assert_non_null(strstr(errstr, "registry.ca-file"));
+    assert_non_null(strstr(errstr, "/nonexistent/outbox-test-ca.pem"));
+    outbox_consumer_settings_free(&s);
+    outbox_conf_destroy(conf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -159,6 +191,7 @@ int main(void)
         cmocka_unit_test(test_settings_defaults_and_library_keys),
         cmocka_unit_test(test_settings_name_the_missing_or_bad_key),
         cmocka_unit_test(test_plain_consumer_settings_load),
+        cmocka_unit_test(test_consumer_registry_tls_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
