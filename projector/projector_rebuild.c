@@ -22,6 +22,7 @@
 #define SCHEMA_MAX 43 /* + "__old_" + 14 digits = 63, PostgreSQL's identifier limit */
 #define SWAP_WAIT_MS 60000
 #define WATERMARK_TIMEOUT_MS 10000
+#define WATERMARK_GIVEUP_MS 120000 /* a broker silent that long ends the rebuild (resumable) */
 
 extern const char projector_sql_text[]; /* sql/projector.sql (generated) */
 
@@ -644,6 +645,26 @@ static void progress_show(progress *pr, int64_t done, int64_t total, bool final)
     fflush(stdout);
 }
 
+/* The high watermarks while the build runs. A broker that does not answer for a while (a leader
+ * moving, a restart) is waited for, as the shadow's runner waits for it: *since is when the
+ * trouble started (0: none). Non-zero only when it lasted WATERMARK_GIVEUP_MS (errstr set). */
+static int broker_trouble(rebuild *rb, int64_t *since)
+{
+    if (watermarks(rb) == 0) {
+        if (*since != 0)
+            outbox_log_info(COMPONENT, "the broker answers again; the rebuild goes on");
+        *since = 0;
+        return 0;
+    }
+    if (*since == 0)
+        *since = now_ms();
+    if (now_ms() - *since > WATERMARK_GIVEUP_MS)
+        return -1;
+    outbox_log_warn(COMPONENT, "%s; retrying (the build goes on, for up to %d s)", rb->errstr,
+                    WATERMARK_GIVEUP_MS / 1000);
+    return 0;
+}
+
 /* Serve the progress on /metrics (a port in use or http off: on the terminal only). */
 static projector_rebuild_metrics *metrics_start(rebuild *rb, shadow_runner *sr)
 {
@@ -667,6 +688,7 @@ static int build_and_swap(rebuild *rb, const volatile sig_atomic_t *interrupted)
     int64_t *shadow = calloc((size_t)rb->parts->cnt, sizeof *shadow);
     progress pr = {.tty = isatty(STDOUT_FILENO) == 1};
     projector_rebuild_metrics *metrics = NULL;
+    int64_t trouble_since = 0;
     int rc = -1;
     if (live == NULL || shadow == NULL) {
         fail(rb, "out of memory");
@@ -690,8 +712,12 @@ static int build_and_swap(rebuild *rb, const volatile sig_atomic_t *interrupted)
                  rb->shadow);
             goto done;
         }
+        if (broker_trouble(rb, &trouble_since))
+            goto done;
+        if (trouble_since != 0)
+            continue; /* no fresh watermarks: progress and the catch-up test wait */
         int64_t done_n = 0, total = 0;
-        if (watermarks(rb) || stored(rb, rb->qshadow, shadow))
+        if (stored(rb, rb->qshadow, shadow))
             goto done;
         totals(rb, shadow, &done_n, &total);
         progress_show(&pr, done_n, total, false);
