@@ -51,7 +51,7 @@ LOAD=$!
 "${REBUILD[@]}" >"$TEST_TMP/r1.out" 2>&1 &
 R=$!
 QSCHEMA=${SCHEMA}__rebuild check "the shadow fills" wait_sql "SELECT count(*) > 0 FROM ${SCHEMA}__rebuild.effects" t 120
-kill -9 "$R"; wait "$R" 2>/dev/null || true
+kill -9 "$R" 2>/dev/null || true; wait "$R" 2>/dev/null || true
 check_eq "after kill -9 during the build the shadow is kept" 1 "$(exists "${SCHEMA}__rebuild")"
 check_eq "... and the live schema still serves" t "$(q "SELECT count(*) > 2000 FROM $SCHEMA.effects")"
 rc=0; "${REBUILD[@]}" --cancel >"$TEST_TMP/cancel.out" 2>&1 || rc=$?
@@ -63,18 +63,21 @@ check_eq "... and drops the shadow" 0 "$(exists "${SCHEMA}__rebuild")"
 "${REBUILD[@]}" >"$TEST_TMP/r2.out" 2>&1 &
 R=$!
 check "the shadow fills again" wait_sql "SELECT count(*) > 0 FROM ${SCHEMA}__rebuild.effects" t 120
-kill -9 "$R"; wait "$R" 2>/dev/null || true
+kill -9 "$R" 2>/dev/null || true; wait "$R" 2>/dev/null || true
 
 # 3. kill -9 during the swap: a session holding the live row FOR SHARE (as a live batch does)
 #    keeps the swap transaction waiting; the rebuild dies inside it.
 psql_read -c "BEGIN" -c "SELECT generation FROM $SCHEMA.projector_projections WHERE projection = '$PROJ' FOR SHARE" -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
 HOLD=$!
+# Before the schemas are dropped (a DROP would wait on the blocker's lock for its 600 s).
+unblock() { psql_read -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(600)%' AND pid <> pg_backend_pid()" >/dev/null 2>&1 || true; }
+cleanup_hooks=("kill $HOLD 2>/dev/null" unblock "${cleanup_hooks[@]}")
 check "the blocker holds the row" wait_sql "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(600)%' AND state = 'active' AND pid <> pg_backend_pid()" 1 30
 "${REBUILD[@]}" >"$TEST_TMP/r3.out" 2>&1 &
 R=$!
 check "the resumed rebuild says so" wait_for 60 grep -q "resuming the rebuild" "$TEST_TMP/r3.out"
 check "the swap waits on the live row" wait_sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'outbox-projector-rebuild' AND wait_event_type = 'Lock'" 1 180
-kill -9 "$R"; wait "$R" 2>/dev/null || true
+kill -9 "$R" 2>/dev/null || true; wait "$R" 2>/dev/null || true
 kill "$HOLD" 2>/dev/null; wait "$HOLD" 2>/dev/null || true
 psql_read -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(600)%' AND pid <> pg_backend_pid()" >/dev/null
 check_eq "after kill -9 during the swap the live schema is the old one" 1 "$(exists "$SCHEMA")"
