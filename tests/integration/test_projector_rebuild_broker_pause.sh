@@ -18,7 +18,7 @@ printf '[projection %s]\nddl = %s, %s\n' "$PROJ" "$OUTBOX_SOURCE_DIR/sql/readmod
 cp "$TEST_TMP/p.ini" "$TEST_TMP/r.ini"
 printf "[projection %s]\ndatabase = %s options='-c search_path=%s'\n" "$PROJ" "$OUTBOX_PG_READ_SUPER" "$SCHEMA" >>"$TEST_TMP/r.ini"
 
-events_py produce --bootstrap "$OUTBOX_KAFKA" --prefix "$PREFIX" --events 12000 --seed 71 \
+events_py produce --bootstrap "$OUTBOX_KAFKA" --prefix "$PREFIX" --events 30000 --seed 71 \
   --dup-ratio 0.05 --registry "$OUTBOX_REGISTRY_URL" >/dev/null
 proj_start "$TEST_TMP/p.ini" "$TEST_TMP/p.log"
 check "the live model is built" wait_sql "SELECT topic || ' ' || partition || ' ' || next_offset FROM projector_offsets WHERE projection = '$PROJ' ORDER BY 1" "$(end_offsets)" 120
@@ -26,7 +26,7 @@ check "the live model is built" wait_sql "SELECT topic || ' ' || partition || ' 
 kpid=$(cat "$OUTBOX_STATE_DIR/kafka/kafka.pid")
 cleanup_hooks=("kill -CONT $kpid 2>/dev/null" "${cleanup_hooks[@]}")
 "$PROJECTOR" rebuild "$PROJ" -c "$TEST_TMP/r.ini" --set http.rebuild-port=0 \
-  --set projector.batch-size=10 >"$TEST_TMP/r.out" 2>&1 &
+  --set projector.batch-size=5 >"$TEST_TMP/r.out" 2>&1 &
 R=$!
 cleanup_hooks=("kill -9 $R 2>/dev/null" "${cleanup_hooks[@]}")
 QSCHEMA=${SCHEMA}__rebuild check "the shadow fills" wait_sql "SELECT count(*) > 0 FROM ${SCHEMA}__rebuild.effects" t 120
