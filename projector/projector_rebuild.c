@@ -645,24 +645,39 @@ static void progress_show(progress *pr, int64_t done, int64_t total, bool final)
     fflush(stdout);
 }
 
-/* The high watermarks while the build runs. A broker that does not answer for a while (a leader
- * moving, a restart) is waited for, as the shadow's runner waits for it: *since is when the
+projector_broker_health projector_rebuild_broker_health(int64_t *since_ms, bool answered,
+                                                        int64_t now_ms, int64_t giveup_ms)
+{
+    if (answered) {
+        bool was = *since_ms != 0;
+        *since_ms = 0;
+        return was ? PROJECTOR_BROKER_RECOVERED : PROJECTOR_BROKER_OK;
+    }
+    if (*since_ms == 0)
+        *since_ms = now_ms;
+    return now_ms - *since_ms > giveup_ms ? PROJECTOR_BROKER_GIVE_UP : PROJECTOR_BROKER_WAITING;
+}
+
+/* The high watermarks while the build runs; a broker that does not answer is waited for (see
+ * projector_rebuild_broker_health), as the shadow's runner waits for it: *since is when the
  * trouble started (0: none). Non-zero only when it lasted WATERMARK_GIVEUP_MS (errstr set). */
 static int broker_trouble(rebuild *rb, int64_t *since)
 {
-    if (watermarks(rb) == 0) {
-        if (*since != 0)
-            outbox_log_info(COMPONENT, "the broker answers again; the rebuild goes on");
-        *since = 0;
+    switch (projector_rebuild_broker_health(since, watermarks(rb) == 0, now_ms(),
+                                            WATERMARK_GIVEUP_MS)) {
+    case PROJECTOR_BROKER_OK:
         return 0;
+    case PROJECTOR_BROKER_RECOVERED:
+        outbox_log_info(COMPONENT, "the broker answers again; the rebuild goes on");
+        return 0;
+    case PROJECTOR_BROKER_WAITING:
+        outbox_log_warn(COMPONENT, "%s; retrying (the build goes on, for up to %d s)", rb->errstr,
+                        WATERMARK_GIVEUP_MS / 1000);
+        return 0;
+    case PROJECTOR_BROKER_GIVE_UP:
+        break;
     }
-    if (*since == 0)
-        *since = now_ms();
-    if (now_ms() - *since > WATERMARK_GIVEUP_MS)
-        return -1;
-    outbox_log_warn(COMPONENT, "%s; retrying (the build goes on, for up to %d s)", rb->errstr,
-                    WATERMARK_GIVEUP_MS / 1000);
-    return 0;
+    return -1;
 }
 
 /* Serve the progress on /metrics (a port in use or http off: on the terminal only). */
@@ -694,6 +709,13 @@ static int build_and_swap(rebuild *rb, const volatile sig_atomic_t *interrupted)
         fail(rb, "out of memory");
         goto done;
     }
+    /* The rate's baseline: where the shadow stands (0 or a resumed build's count) as the runner
+     * starts, so a build that ends within the first tick still shows how fast it went. */
+    int64_t base_total = 0;
+    if (stored(rb, rb->qshadow, shadow))
+        goto done;
+    totals(rb, shadow, &pr.last_done, &base_total);
+    pr.last_ms = now_ms();
     if (shadow_start(rb, &sr))
         goto done;
     metrics = metrics_start(rb, &sr);

@@ -66,4 +66,19 @@ char *projector_conninfo_with_schema(const char *conninfo, const char *schema);
 void projector_rebuild_progress_format(char *out, size_t size, int64_t done, int64_t total,
                                        double rate, bool bar);
 
+/* The rebuild's patience with a broker that does not answer its watermark queries for a while
+ * (a leader moving, a restart): the build goes on and asks again, and ends only when the
+ * trouble has lasted longer than giveup_ms. */
+typedef enum {
+    PROJECTOR_BROKER_OK,        /* the broker answered */
+    PROJECTOR_BROKER_RECOVERED, /* it answered again after some trouble */
+    PROJECTOR_BROKER_WAITING,   /* it did not answer; keep building and ask again */
+    PROJECTOR_BROKER_GIVE_UP,   /* it has not answered for longer than giveup_ms */
+} projector_broker_health;
+
+/* One watermark query's outcome (answered or not, at now_ms) folded into *since_ms, the time
+ * the trouble started (0: none; updated). Pure. */
+projector_broker_health projector_rebuild_broker_health(int64_t *since_ms, bool answered,
+                                                        int64_t now_ms, int64_t giveup_ms);
+
 #endif

@@ -107,7 +107,7 @@ cleanup_hooks=("kill $WRITER 2>/dev/null" "${cleanup_hooks[@]}")
 before=$(records)
 more_than() { test "$(records)" -gt "$1"; }
 check "the writer is producing" wait_for 120 more_than "$before"
-"${REBUILD[@]}" --set projector.batch-size=50 >"$TEST_TMP/r5.out" 2>&1 &
+"${REBUILD[@]}" --set projector.batch-size=20 >"$TEST_TMP/r5.out" 2>&1 &
 R=$!
 check "the rebuild serves its progress" wait_for 60 grep -q "^metrics on http://" "$TEST_TMP/r5.out"
 MURL=$(sed -n 's|^metrics on \(http://[^ ]*\)$|\1|p' "$TEST_TMP/r5.out" | head -1)

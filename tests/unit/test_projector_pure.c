@@ -95,6 +95,35 @@ static void test_rebuild_progress_line(void **state)
     assert_string_equal(line, "100.0% 0/0 events  0 ev/s  lag 0  ETA ?");
 }
 
+/* A broker that stops answering the watermark queries for a while (a leader moving, a restart)
+ * does not end the rebuild; one silent past the give-up time does (it used to end on the first
+ * failed query: "kafka watermarks of T [p]: Broker: Not leader for partition"). */
+static void test_rebuild_waits_out_broker_trouble(void **state)
+{
+    (void)state;
+    int64_t since = 0;
+    assert_int_equal(projector_rebuild_broker_health(&since, true, 1000, 120000),
+                     PROJECTOR_BROKER_OK);
+    assert_int_equal(projector_rebuild_broker_health(&since, false, 2000, 120000),
+                     PROJECTOR_BROKER_WAITING);
+    assert_int_equal(since, 2000);
+    assert_int_equal(projector_rebuild_broker_health(&since, false, 60000, 120000),
+                     PROJECTOR_BROKER_WAITING);
+    assert_int_equal(since, 2000); /* the trouble's start is kept while it lasts */
+    assert_int_equal(projector_rebuild_broker_health(&since, true, 61000, 120000),
+                     PROJECTOR_BROKER_RECOVERED);
+    assert_int_equal(since, 0);
+    assert_int_equal(projector_rebuild_broker_health(&since, true, 62000, 120000),
+                     PROJECTOR_BROKER_OK);
+    /* a new trouble counts from its own start, and ends the rebuild past the give-up time */
+    assert_int_equal(projector_rebuild_broker_health(&since, false, 70000, 120000),
+                     PROJECTOR_BROKER_WAITING);
+    assert_int_equal(projector_rebuild_broker_health(&since, false, 190000, 120000),
+                     PROJECTOR_BROKER_WAITING);
+    assert_int_equal(projector_rebuild_broker_health(&since, false, 190001, 120000),
+                     PROJECTOR_BROKER_GIVE_UP);
+}
+
 static outbox_conf_item item(const char *section, const char *key, const char *value, int line)
 {
     outbox_conf_item it = {section, key, value, "p.ini", line};
@@ -535,6 +564,7 @@ int main(void)
         cmocka_unit_test(test_projection_ddl_paths_are_relative_to_the_config_file),
         cmocka_unit_test(test_rebuild_conninfo_appends_the_shadow_search_path),
         cmocka_unit_test(test_rebuild_progress_line),
+        cmocka_unit_test(test_rebuild_waits_out_broker_trouble),
         cmocka_unit_test(test_rebuild_metrics_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
