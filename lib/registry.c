@@ -132,6 +132,23 @@ const char *outbox_registry_err_name(outbox_registry_err err)
     return "?";
 }
 
+const char *outbox_registry_err_fix(outbox_registry_err err)
+{
+    switch (err) {
+    case OUTBOX_REGISTRY_ERR_NOT_FOUND:
+    case OUTBOX_REGISTRY_ERR_HTTP:
+    case OUTBOX_REGISTRY_ERR_PROTOCOL:
+        return "check registry.url: " REGISTRY_API_HINT;
+    case OUTBOX_REGISTRY_ERR_AUTH:
+        return "check registry.basic-auth (user:password) and that user's rights in the registry";
+    case OUTBOX_REGISTRY_ERR_INVALID:
+        return "check registry.url and the registry's TLS settings (registry.ca-file, "
+               "registry.cert-file, registry.key-file, registry.key-password)";
+    default:
+        return "";
+    }
+}
+
 outbox_registry_err outbox_registry_err_from_http_status(long status)
 {
     if (status >= 200 && status <= 299)

@@ -67,6 +67,12 @@ bool outbox_registry_err_is_retriable(outbox_registry_err err);
 /* The code's name without prefix ("TIMEOUT", "INCOMPATIBLE"; "OK"). Static storage. */
 const char *outbox_registry_err_name(outbox_registry_err err);
 
+/* For a fatal code that says the caller's registry settings are wrong (NOT_FOUND, AUTH, HTTP,
+ * PROTOCOL, INVALID): what to fix, naming the registry.* settings ("check registry.basic-auth
+ * ..."). "" for any other code (the retriable ones, INCOMPATIBLE, INVALID_SCHEMA, NOMEM, OK).
+ * Static storage. Pure. */
+const char *outbox_registry_err_fix(outbox_registry_err err);
+
 /* Classification of an HTTP status: OK for 2xx, else the codes above (5xx, 429, 408 are
  * UNAVAILABLE; 409 INCOMPATIBLE; 422 INVALID_SCHEMA; 404 NOT_FOUND; 401, 403 AUTH; anything
  * else, including 1xx and 3xx, HTTP). Pure. */

@@ -88,7 +88,7 @@ struct relay {
 
     volatile sig_atomic_t *stop;
     bool failed;
-    char fail_msg[512];
+    char fail_msg[2048];
 };
 
 static volatile sig_atomic_t never_stop;
@@ -555,7 +555,7 @@ static int relay_schema_register(relay *r, const char *subject, const outbox_sch
             return 0;
         if (rc == OUTBOX_REGISTRY_ERR_INCOMPATIBLE) {
             /* publishing would break readers: stop before the event, nothing confirmed */
-            char why[1024];
+            char why[2048];
             snprintf(why, sizeof(why), "%s", errstr);
             outbox_errstr_set(errstr, errstr_size,
                               "the registry refuses %s under subject %s (compatibility %s): %s; "
@@ -567,12 +567,13 @@ static int relay_schema_register(relay *r, const char *subject, const outbox_sch
             return -2; /* the schema itself: a property of the event */
         if (!outbox_registry_err_is_retriable(rc)) {
             /* TLS, credentials, URL: the relay's setup, not the event's; stop before it */
-            char why[1024];
+            char why[2048];
             snprintf(why, sizeof(why), "%s", errstr);
+            const char *fix = outbox_registry_err_fix(rc);
             outbox_errstr_set(errstr, errstr_size,
-                              "the registry cannot be used (%s): %s; nothing confirmed past the "
-                              "event",
-                              outbox_registry_err_name(rc), why);
+                              "the registry cannot be used (%s%s%s); nothing confirmed past the "
+                              "event, which is published once that is fixed: %s",
+                              outbox_registry_err_name(rc), fix[0] ? ": " : "", fix, why);
             return -1;
         }
         INC(registry_retries);
@@ -613,7 +614,7 @@ static int relay_schema_id(relay *r, const char *topic, const outbox_schema *sch
  * (failed). */
 static int relay_value_header(relay *r, const outbox_schema *schema)
 {
-    char err[1024];
+    char err[2048];
     outbox_buf_reset(&r->value);
     if (r->s->wire_format != RELAY_WIRE_CONFLUENT) {
         if (outbox_wire_single_object_write(&r->value, outbox_schema_fingerprint(schema), err,
@@ -624,7 +625,7 @@ static int relay_value_header(relay *r, const outbox_schema *schema)
     int32_t id;
     int rc = relay_schema_id(r, r->ev.topic, schema, &id, err, sizeof(err));
     if (rc == -2) {
-        char reason[1200];
+        char reason[2304];
         snprintf(reason, sizeof(reason), "registry rejected schema %s: %s",
                  outbox_schema_name(schema), err);
         return relay_dead_letter(r, RELAY_DLQ_REGISTRY_REJECTED, reason) == 0 ? 1 : -1;

@@ -691,6 +691,27 @@ static void test_err_names_are_distinct(void **state)
     assert_string_equal(outbox_registry_err_name(OUTBOX_REGISTRY_ERR_TIMEOUT), "TIMEOUT");
 }
 
+/* The settings' faults (a wrong URL, refused credentials, TLS) name the setting to fix; the
+ * event's (422, 409), the retriable ones and OK have no fix of the settings to offer. */
+static void test_err_fix_names_the_setting(void **state)
+{
+    for (int a = OUTBOX_REGISTRY_OK; a <= OUTBOX_REGISTRY_ERR_NOMEM; a++) {
+        outbox_registry_err err = (outbox_registry_err)a;
+        bool settings = err == OUTBOX_REGISTRY_ERR_NOT_FOUND || err == OUTBOX_REGISTRY_ERR_AUTH ||
+                        err == OUTBOX_REGISTRY_ERR_HTTP || err == OUTBOX_REGISTRY_ERR_PROTOCOL ||
+                        err == OUTBOX_REGISTRY_ERR_INVALID;
+        print_message("%s -> \"%s\"\n", outbox_registry_err_name(err),
+                      outbox_registry_err_fix(err));
+        assert_int_equal(outbox_registry_err_fix(err)[0] != '\0', settings);
+    }
+    assert_non_null(strstr(outbox_registry_err_fix(OUTBOX_REGISTRY_ERR_NOT_FOUND),
+                           "registry.url: the registry URL must be the base"));
+    assert_non_null(
+        strstr(outbox_registry_err_fix(OUTBOX_REGISTRY_ERR_AUTH), "registry.basic-auth"));
+    assert_non_null(
+        strstr(outbox_registry_err_fix(OUTBOX_REGISTRY_ERR_INVALID), "registry.ca-file"));
+}
+
 /* ------------------------------------------------------------------ client, no request */
 
 static void test_new_rejects_a_url_that_is_not_http(void **state)
@@ -814,6 +835,7 @@ int main(void)
         cmocka_unit_test(test_http_status_classification),
         cmocka_unit_test(test_curl_result_classification),
         cmocka_unit_test(test_err_names_are_distinct),
+        cmocka_unit_test(test_err_fix_names_the_setting),
         cmocka_unit_test(test_new_rejects_a_url_that_is_not_http),
         cmocka_unit_test(test_new_rejects_a_timeout_that_does_not_bound),
         cmocka_unit_test(test_new_rejects_basic_auth_without_colon),
