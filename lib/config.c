@@ -1709,6 +1709,36 @@ static int conf_check_replaced(conf_loader *ld)
     return 0;
 }
 
+/* A key whose value the daemon's finalize builds from deprecated keys (http.listen from
+ * http.enabled/bind/port) takes its origin from them, so print-config and error messages say
+ * where the user set it, not "default": "<origin> (<old key>)", several joined by ", ". Its
+ * replacement cannot be set by name as well (conf_check_replaced). A value read from a KEY-file
+ * keeps the replacement masked too. */
+static int conf_origin_from_deprecated(conf_loader *ld)
+{
+    outbox_conf *conf = ld->conf;
+    for (size_t i = 0; i < conf->ndefs; i++) {
+        const outbox_conf_def *def = &ld->spec->defs[i];
+        if (!(def->flags & OUTBOX_CONF_F_DEPRECATED) || !conf->by_name[i])
+            continue;
+        long t = conf_find_name(ld->spec->defs, def->replaced_by);
+        bool first = strcmp(conf->origins[t], "default") == 0;
+        conf_str s = {0};
+        if (!first)
+            conf_str_printf(&s, "%s, ", conf->origins[t]);
+        conf_str_printf(&s, "%s (%s)", conf->origins[i], def->name);
+        char *origin = conf_str_take(&s);
+        if (origin == NULL) {
+            conf_fail(ld, "out of memory");
+            return -1;
+        }
+        free(conf->origins[t]);
+        conf->origins[t] = origin;
+        conf->from_file[t] = conf->from_file[t] || conf->from_file[i];
+    }
+    return 0;
+}
+
 int outbox_conf_load(const outbox_conf_spec *spec, void *target, const outbox_conf_sources *src,
                      void *opaque, outbox_conf **confp, char *errstr, size_t errstr_size)
 {
@@ -1749,6 +1779,8 @@ int outbox_conf_load(const outbox_conf_spec *spec, void *target, const outbox_co
     if (src && src->set_count && conf_load_sets(&ld, src->sets, src->set_count) != 0)
         goto out;
     if (conf_check_replaced(&ld) != 0)
+        goto out;
+    if (conf_origin_from_deprecated(&ld) != 0)
         goto out;
     if (conf_check_sections(&ld, opaque) != 0)
         goto out;

@@ -303,7 +303,9 @@ const outbox_conf_item *outbox_conf_deprecated(const outbox_conf *conf, size_t *
 void outbox_conf_log_deprecated(const outbox_conf *conf, const char *component);
 
 /* Where the effective value of table key `name` came from: "default", "relay.ini:3",
- * "environment variable OUTBOX_RELAY_X", "--set", or NULL for an unknown name. Owned by conf. */
+ * "environment variable OUTBOX_RELAY_X", "--set", or NULL for an unknown name. A key built from
+ * deprecated keys (OUTBOX_CONF_F_DEPRECATED, e.g. http.listen from http.port) names theirs:
+ * "relay.ini:3 (http.port)", several joined by ", ". Owned by conf. */
 const char *outbox_conf_origin(const outbox_conf *conf, const char *name);
 
 /* Whether the user set key `name` (file, environment or --set): a table key whose value is not

@@ -306,6 +306,69 @@ static void test_old_http_key_and_http_listen_is_an_error(void **state)
         fail_msg("message: %s", err);
 }
 
+/* http.listen built from the old keys has their origin, not "default": print-config and the
+ * messages about http.listen say where the user set it. */
+static void test_old_http_keys_give_http_listen_their_origin(void **state)
+{
+    fixture *fx = *state;
+    http_config h;
+    outbox_conf *conf = NULL;
+    char err[512], want[512];
+    write_ini(fx, "; old spellings\n[http]\nport = 9300\n");
+    memset(&h, 0, sizeof h);
+    outbox_conf_sources file = {.path = fx->ini};
+    assert_int_equal(outbox_conf_load(&http_spec, &h, &file, NULL, &conf, err, sizeof err), 0);
+    assert_string_equal(h.listen, "127.0.0.1:9300");
+    snprintf(want, sizeof want, "%s:3 (http.port)", fx->ini);
+    assert_string_equal(outbox_conf_origin(conf, "http.listen"), want);
+    char *dump = outbox_conf_dump(conf, &h);
+    assert_non_null(dump);
+    snprintf(want, sizeof want, "http.listen = 127.0.0.1:9300  # %s:3 (http.port)\n", fx->ini);
+    if (strstr(dump, want) == NULL)
+        fail_msg("print-config:\n%s", dump);
+    free(dump);
+    outbox_conf_destroy(conf);
+    outbox_conf_free(http_defs, &h);
+
+    char *envp[] = {"OUTBOX_TEST_HTTP_ENABLED=false", NULL};
+    const char *sets[] = {"http.bind=127.0.0.2"};
+    outbox_conf_sources env = {.envp = envp};
+    memset(&h, 0, sizeof h);
+    assert_int_equal(outbox_conf_load(&http_spec, &h, &env, NULL, &conf, err, sizeof err), 0);
+    assert_string_equal(h.listen, "off");
+    assert_string_equal(outbox_conf_origin(conf, "http.listen"),
+                        "environment variable OUTBOX_TEST_HTTP_ENABLED (http.enabled)");
+    outbox_conf_destroy(conf);
+    outbox_conf_free(http_defs, &h);
+
+    outbox_conf_sources both = {.path = fx->ini, .sets = sets, .set_count = 1};
+    memset(&h, 0, sizeof h);
+    assert_int_equal(outbox_conf_load(&http_spec, &h, &both, NULL, &conf, err, sizeof err), 0);
+    assert_string_equal(h.listen, "127.0.0.2:9300");
+    snprintf(want, sizeof want, "--set (http.bind), %s:3 (http.port)", fx->ini);
+    assert_string_equal(outbox_conf_origin(conf, "http.listen"), want);
+    outbox_conf_destroy(conf);
+    outbox_conf_free(http_defs, &h);
+}
+
+/* Without old keys http.listen keeps its own origin. */
+static void test_http_listen_origin_without_old_keys(void **state)
+{
+    (void)state;
+    http_config h;
+    outbox_conf *conf = NULL;
+    char err[512];
+    assert_int_equal(load_http(&h, NULL, 0, err, sizeof err, &conf), 0);
+    assert_string_equal(outbox_conf_origin(conf, "http.listen"), "default");
+    outbox_conf_destroy(conf);
+    outbox_conf_free(http_defs, &h);
+    const char *sets[] = {"http.listen=127.0.0.1:0"};
+    assert_int_equal(load_http(&h, sets, 1, err, sizeof err, &conf), 0);
+    assert_string_equal(outbox_conf_origin(conf, "http.listen"), "--set");
+    outbox_conf_destroy(conf);
+    outbox_conf_free(http_defs, &h);
+}
+
 /* ------------------------------------------------------------------ the projector's table */
 
 static void test_projector_old_schema_keys_apply_with_notices(void **state)
@@ -371,6 +434,9 @@ int main(void)
         cmocka_unit_test(test_http_listen_malformed_is_an_error),
         cmocka_unit_test(test_old_http_keys_become_http_listen),
         cmocka_unit_test(test_old_http_key_and_http_listen_is_an_error),
+        cmocka_unit_test_setup_teardown(test_old_http_keys_give_http_listen_their_origin, setup,
+                                        teardown),
+        cmocka_unit_test(test_http_listen_origin_without_old_keys),
         cmocka_unit_test_setup_teardown(test_projector_old_schema_keys_apply_with_notices, setup,
                                         teardown),
         cmocka_unit_test(test_projector_new_keys),
