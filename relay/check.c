@@ -14,7 +14,7 @@
 #include "relay.h"
 #include "route.h"
 #include "schemas_cmd.h"
-#include "topics.h"
+#include "kafka_topics.h"
 #include "txn.h"
 
 struct check {
@@ -525,7 +525,7 @@ static void check_topics(struct check *c, const relay_settings *s, const outbox_
     char err[512];
     bool on = false;
     int32_t off = -1;
-    if (relay_topics_auto_create(rk, 10000, &on, &off, err, sizeof(err)) != 0) {
+    if (outbox_kafka_topics_auto_create(rk, 10000, &on, &off, err, sizeof(err)) != 0) {
         check_problem(c,
                       "allow the relay's Kafka user to describe the cluster's configuration "
                       "(DescribeConfigs), or create the outbox topics and run check again",
@@ -543,8 +543,8 @@ static void check_topics(struct check *c, const relay_settings *s, const outbox_
     struct needed nd = {0};
     bool *missing = NULL;
     if (needed_collect(c, s, &nd) != 0 || !(missing = calloc(nd.n, sizeof(*missing))) ||
-        relay_topics_missing(rk, (const char *const *)nd.topics, nd.n, missing, 10000, err,
-                             sizeof(err)) != 0) {
+        outbox_kafka_topics_missing(rk, (const char *const *)nd.topics, nd.n, missing, 10000, err,
+                                    sizeof(err)) != 0) {
         if (nd.n && missing)
             check_problem(c, "check that Kafka answers", "cannot list the topics: %s", err);
         goto done;
@@ -584,7 +584,7 @@ static void check_state_topic(struct check *c, const relay_settings *s, rd_kafka
              "create it compacted (kafka-topics.sh --create --topic %s --partitions 1 --config "
              "cleanup.policy=compact), or set cleanup.policy=compact on it",
              topic);
-    if (relay_topics_compacted(rk, topic, 10000, &compact, err, sizeof(err)) != 0)
+    if (outbox_kafka_topics_compacted(rk, topic, 10000, &compact, err, sizeof(err)) != 0)
         check_warning(c, fix, "exactly-once state topic: %s (the relay creates it if allowed)",
                       err);
     else if (!compact)

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "topics.h"
+#include "kafka_topics.h"
 
 /* ---------------------------------------------------------------- the record (pure) */
 
@@ -86,7 +86,7 @@ relay_txnstate_rc relay_txnstate_topic_ensure(rd_kafka_t *rk, const char *topic,
                                               char *errstr, size_t errstr_size)
 {
     bool missing = true;
-    if (relay_topics_missing(rk, &topic, 1, &missing, timeout_ms, errstr, errstr_size) != 0)
+    if (outbox_kafka_topics_missing(rk, &topic, 1, &missing, timeout_ms, errstr, errstr_size) != 0)
         return RELAY_TXNSTATE_ERR_RETRIABLE;
     if (!missing)
         return RELAY_TXNSTATE_OK;

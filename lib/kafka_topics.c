@@ -1,4 +1,4 @@
-#include "topics.h"
+#include "kafka_topics.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -88,12 +88,12 @@ static int broker_auto_create(rd_kafka_t *rk, int32_t broker, int timeout_ms, bo
     return 0;
 }
 
-int relay_topics_compacted(rd_kafka_t *rk, const char *topic, int timeout_ms, bool *compact,
-                           char *errstr, size_t errstr_size)
+int outbox_kafka_topics_compacted(rd_kafka_t *rk, const char *topic, int timeout_ms, bool *compact,
+                                  char *errstr, size_t errstr_size)
 {
     bool missing = true;
     char what[300], value[64];
-    if (relay_topics_missing(rk, &topic, 1, &missing, timeout_ms, errstr, errstr_size) != 0)
+    if (outbox_kafka_topics_missing(rk, &topic, 1, &missing, timeout_ms, errstr, errstr_size) != 0)
         return -1;
     if (missing) {
         snprintf(errstr, errstr_size, "topic %s does not exist", topic);
@@ -107,8 +107,8 @@ int relay_topics_compacted(rd_kafka_t *rk, const char *topic, int timeout_ms, bo
     return 0;
 }
 
-int relay_topics_auto_create(rd_kafka_t *rk, int timeout_ms, bool *all_on, int32_t *off_broker,
-                             char *errstr, size_t errstr_size)
+int outbox_kafka_topics_auto_create(rd_kafka_t *rk, int timeout_ms, bool *all_on,
+                                    int32_t *off_broker, char *errstr, size_t errstr_size)
 {
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
@@ -131,8 +131,8 @@ int relay_topics_auto_create(rd_kafka_t *rk, int timeout_ms, bool *all_on, int32
     return rc;
 }
 
-int relay_topics_missing(rd_kafka_t *rk, const char *const *names, size_t n, bool *missing,
-                         int timeout_ms, char *errstr, size_t errstr_size)
+int outbox_kafka_topics_missing(rd_kafka_t *rk, const char *const *names, size_t n, bool *missing,
+                                int timeout_ms, char *errstr, size_t errstr_size)
 {
     const struct rd_kafka_metadata *md = NULL;
     /* all topics: asking for one by name may create it where auto-creation is on */
