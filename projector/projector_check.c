@@ -12,6 +12,7 @@
 #include "avro_resolve.h"
 #include "avro_schema.h"
 #include "kafka_probe.h"
+#include "pg_table.h"
 #include "pg_tls.h"
 #include "registry.h"
 
@@ -180,61 +181,27 @@ static void check_kafka(checker *c, const projector_settings *settings, const ou
     rd_kafka_destroy(rk);
 }
 
-static bool query_bool(PGconn *conn, const char *sql, int n, const char *const *params, bool *value,
-                       char *errstr, size_t errstr_size)
-{
-    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
-    bool okay = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
-    if (okay)
-        *value = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-    else {
-        snprintf(errstr, errstr_size, "%s", PQresultErrorMessage(res));
-        chomp(errstr);
-    }
-    PQclear(res);
-    return okay;
-}
-
 static void check_table(checker *c, PGconn *conn, const projector_projection *proj,
                         const char *table, const char *privileges, const char *fix_missing)
 {
-    char errstr[512];
-    bool exists = false, allowed = false;
-    const char *p1[1] = {table};
-    if (!query_bool(conn, "SELECT to_regclass($1) IS NOT NULL", 1, p1, &exists, errstr,
-                    sizeof errstr)) {
+    char errstr[512], missing[128], fix[512];
+    switch (outbox_pg_table_privileges(conn, table, privileges, missing, sizeof missing, errstr,
+                                       sizeof errstr)) {
+    case OUTBOX_PG_TABLE_ERROR:
         problem(c, "see the message", "[projection %s] table %s: %s", proj->name, table, errstr);
         return;
-    }
-    if (!exists) {
+    case OUTBOX_PG_TABLE_MISSING:
         problem(c, fix_missing, "[projection %s] table %s does not exist in the read database",
                 proj->name, table);
         return;
-    }
-    /* has_table_privilege() with a list answers "any of": ask one privilege at a time. */
-    char missing[128] = "";
-    char list[128];
-    snprintf(list, sizeof list, "%s", privileges);
-    for (char *save = NULL, *priv = strtok_r(list, ", ", &save); priv != NULL;
-         priv = strtok_r(NULL, ", ", &save)) {
-        const char *p2[2] = {table, priv};
-        if (!query_bool(conn, "SELECT has_table_privilege(to_regclass($1), $2)", 2, p2, &allowed,
-                        errstr, sizeof errstr)) {
-            problem(c, "see the message", "[projection %s] table %s: %s", proj->name, table,
-                    errstr);
-            return;
-        }
-        if (!allowed)
-            snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s%s",
-                     missing[0] ? ", " : "", priv);
-    }
-    if (missing[0]) {
-        char fix[512];
+    case OUTBOX_PG_TABLE_LACKS:
         snprintf(fix, sizeof fix, "GRANT %s ON %s TO %s", missing, table,
                  PQuser(conn) ? PQuser(conn) : "<role>");
         problem(c, fix, "[projection %s] role %s lacks %s on %s", proj->name,
                 PQuser(conn) ? PQuser(conn) : "?", missing, table);
         return;
+    case OUTBOX_PG_TABLE_OK:
+        break;
     }
     ok("[projection %s] table %s: %s", proj->name, table, privileges);
 }

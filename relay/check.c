@@ -1,14 +1,11 @@
 /* `outbox-relay check`: every problem of the live environment, each with its fix. */
 #include <libpq-fe.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "avro_schema.h"
 #include "buf.h"
+#include "check_report.h"
 #include "dlq.h"
-#include "kafka_probe.h"
-#include "pg_tls.h"
 #include "publish.h"
 #include "registry.h"
 #include "relay.h"
@@ -16,50 +13,6 @@
 #include "schemas_cmd.h"
 #include "kafka_topics.h"
 #include "txn.h"
-
-struct check {
-    FILE *out;
-    int problems;
-    int warnings;
-};
-
-static void check_ok(struct check *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void check_ok(struct check *c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("  ok       ", c->out);
-    vfprintf(c->out, fmt, ap);
-    fputc('\n', c->out);
-    va_end(ap);
-}
-
-static void check_problem(struct check *c, const char *fix, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void check_problem(struct check *c, const char *fix, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("  PROBLEM  ", c->out);
-    vfprintf(c->out, fmt, ap);
-    fprintf(c->out, "\n           fix: %s\n", fix);
-    va_end(ap);
-    c->problems++;
-}
-
-/* Not a problem (the relay works), but likely not what was meant. */
-static void check_warning(struct check *c, const char *fix, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void check_warning(struct check *c, const char *fix, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("  WARNING  ", c->out);
-    vfprintf(c->out, fmt, ap);
-    fprintf(c->out, "\n           fix: %s\n", fix);
-    va_end(ap);
-    c->warnings++;
-}
 
 /* One-row, one-column query; NULL on error or no row (caller frees). */
 static char *query1(PGconn *pg, const char *sql, int nparams, const char *const *params)
@@ -73,26 +26,28 @@ static char *query1(PGconn *pg, const char *sql, int nparams, const char *const 
 }
 
 /* wal_level, wal_sender_timeout against the status interval, the REPLICATION attribute. */
-static void check_server(struct check *c, PGconn *pg, const relay_settings *s)
+static void check_server(outbox_check *c, PGconn *pg, const relay_settings *s)
 {
     char *v = query1(pg, "SHOW wal_level", 0, NULL);
     if (v && strcmp(v, "logical") == 0)
-        check_ok(c, "wal_level = logical");
+        outbox_check_ok(c, "wal_level = logical");
     else
-        check_problem(c, "set wal_level = logical in postgresql.conf and restart PostgreSQL",
-                      "wal_level = %s", v ? v : "?");
+        outbox_check_problem(c, "set wal_level = logical in postgresql.conf and restart PostgreSQL",
+                             "wal_level = %s", v ? v : "?");
     free(v);
     v = query1(pg, "SELECT setting FROM pg_settings WHERE name = 'wal_sender_timeout'", 0, NULL);
     if (v) {
         long timeout_ms = atol(v);
         if (timeout_ms > 0 && s->status_interval_ms * 2 > timeout_ms)
-            check_problem(c, "lower relay.status-interval to well below half of it",
-                          "relay.status-interval (%lld ms) is not well inside wal_sender_timeout "
-                          "(%ld ms): the walsender may drop an idle relay",
-                          (long long)s->status_interval_ms, timeout_ms);
+            outbox_check_problem(
+                c, "lower relay.status-interval to well below half of it",
+                "relay.status-interval (%lld ms) is not well inside wal_sender_timeout "
+                "(%ld ms): the walsender may drop an idle relay",
+                (long long)s->status_interval_ms, timeout_ms);
         else
-            check_ok(c, "relay.status-interval %lld ms is well inside wal_sender_timeout %ld ms",
-                     (long long)s->status_interval_ms, timeout_ms);
+            outbox_check_ok(
+                c, "relay.status-interval %lld ms is well inside wal_sender_timeout %ld ms",
+                (long long)s->status_interval_ms, timeout_ms);
     }
     free(v);
     v = query1(pg,
@@ -100,14 +55,14 @@ static void check_server(struct check *c, PGconn *pg, const relay_settings *s)
                "current_user",
                0, NULL);
     if (v && strcmp(v, "true") == 0)
-        check_ok(c, "role %s has REPLICATION", PQuser(pg));
+        outbox_check_ok(c, "role %s has REPLICATION", PQuser(pg));
     else
-        check_problem(c, "ALTER ROLE <relay role> REPLICATION (as a superuser)",
-                      "role %s lacks the REPLICATION attribute", PQuser(pg));
+        outbox_check_problem(c, "ALTER ROLE <relay role> REPLICATION (as a superuser)",
+                             "role %s lacks the REPLICATION attribute", PQuser(pg));
     free(v);
 }
 
-static void check_tables(struct check *c, PGconn *pg, const relay_settings *s)
+static void check_tables(outbox_check *c, PGconn *pg, const relay_settings *s)
 {
     for (size_t i = 0; i < s->ntables; i++) {
         const relay_table *t = &s->tables[i];
@@ -117,17 +72,17 @@ static void check_tables(struct check *c, PGconn *pg, const relay_settings *s)
                          "r.relnamespace WHERE n.nspname = $1 AND r.relname = $2",
                          2, tp);
         if (v)
-            check_ok(c, "outbox table %s exists", t->name);
+            outbox_check_ok(c, "outbox table %s exists", t->name);
         else
-            check_problem(c, "run sql/outbox.sql, or set postgres.table(s) to your outbox table(s)",
-                          "outbox table %s does not exist (or is not visible to %s)", t->name,
-                          PQuser(pg));
+            outbox_check_problem(
+                c, "run sql/outbox.sql, or set postgres.table(s) to your outbox table(s)",
+                "outbox table %s does not exist (or is not visible to %s)", t->name, PQuser(pg));
         free(v);
     }
 }
 
 /* Tables the publication publishes that the relay does not read: decoded, then dropped. */
-static void check_publication_extra(struct check *c, PGconn *pg, const relay_settings *s)
+static void check_publication_extra(outbox_check *c, PGconn *pg, const relay_settings *s)
 {
     const char *pp[1] = {s->publication};
     PGresult *res = PQexecParams(pg,
@@ -138,36 +93,38 @@ static void check_publication_extra(struct check *c, PGconn *pg, const relay_set
         const char *schema = PQgetvalue(res, i, 0), *rel = PQgetvalue(res, i, 1);
         if (relay_settings_table_find(s, schema, rel))
             continue;
-        check_warning(c,
-                      "add it to postgres.tables if its rows are events, else ALTER PUBLICATION "
-                      "<name> DROP TABLE <it> (as its owner)",
-                      "publication %s also publishes %s.%s, which the relay does not read: its "
-                      "changes are decoded and ignored",
-                      s->publication, schema, rel);
+        outbox_check_warning(
+            c,
+            "add it to postgres.tables if its rows are events, else ALTER PUBLICATION "
+            "<name> DROP TABLE <it> (as its owner)",
+            "publication %s also publishes %s.%s, which the relay does not read: its "
+            "changes are decoded and ignored",
+            s->publication, schema, rel);
     }
     PQclear(res);
 }
 
-static void check_publication(struct check *c, PGconn *pg, const relay_settings *s)
+static void check_publication(outbox_check *c, PGconn *pg, const relay_settings *s)
 {
     const char *pp[1] = {s->publication};
     char *v = query1(pg, "SELECT pubinsert::text FROM pg_publication WHERE pubname = $1", 1, pp);
     if (!v) {
         if (s->create_publication)
-            check_ok(c,
-                     "publication %s missing: the relay will create it (needs ownership of the "
-                     "outbox tables)",
-                     s->publication);
+            outbox_check_ok(
+                c,
+                "publication %s missing: the relay will create it (needs ownership of the "
+                "outbox tables)",
+                s->publication);
         else
-            check_problem(c,
-                          "run sql/outbox.sql as the table owner, or set "
-                          "postgres.create-publication = true",
-                          "publication %s does not exist", s->publication);
+            outbox_check_problem(c,
+                                 "run sql/outbox.sql as the table owner, or set "
+                                 "postgres.create-publication = true",
+                                 "publication %s does not exist", s->publication);
         return;
     }
     if (strcmp(v, "true") != 0)
-        check_problem(c, "ALTER PUBLICATION <name> SET (publish = 'insert')",
-                      "publication %s does not publish inserts", s->publication);
+        outbox_check_problem(c, "ALTER PUBLICATION <name> SET (publish = 'insert')",
+                             "publication %s does not publish inserts", s->publication);
     free(v);
     for (size_t i = 0; i < s->ntables; i++) {
         const relay_table *t = &s->tables[i];
@@ -177,16 +134,17 @@ static void check_publication(struct check *c, PGconn *pg, const relay_settings 
                    "schemaname = $2 AND tablename = $3",
                    3, tp);
         if (v)
-            check_ok(c, "publication %s covers %s", s->publication, t->name);
+            outbox_check_ok(c, "publication %s covers %s", s->publication, t->name);
         else
-            check_problem(c, "ALTER PUBLICATION <name> ADD TABLE <outbox table> (as its owner)",
-                          "publication %s does not cover %s", s->publication, t->name);
+            outbox_check_problem(c,
+                                 "ALTER PUBLICATION <name> ADD TABLE <outbox table> (as its owner)",
+                                 "publication %s does not cover %s", s->publication, t->name);
         free(v);
     }
     check_publication_extra(c, pg, s);
 }
 
-static void check_slot(struct check *c, PGconn *pg, const relay_settings *s)
+static void check_slot(outbox_check *c, PGconn *pg, const relay_settings *s)
 {
     const char *sp[1] = {s->slot};
     PGresult *res = PQexecParams(pg,
@@ -198,38 +156,41 @@ static void check_slot(struct check *c, PGconn *pg, const relay_settings *s)
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
         const char *plugin = PQgetvalue(res, 0, 0), *db = PQgetvalue(res, 0, 1);
         if (strcmp(plugin, "pgoutput") != 0)
-            check_problem(c, "drop it or set postgres.slot to another name",
-                          "slot %s uses plugin %s, not pgoutput", s->slot, plugin);
+            outbox_check_problem(c, "drop it or set postgres.slot to another name",
+                                 "slot %s uses plugin %s, not pgoutput", s->slot, plugin);
         else if (strcmp(db, PQdb(pg)) != 0)
-            check_problem(c, "set postgres.slot to another name",
-                          "slot %s belongs to database %s, not %s", s->slot, db, PQdb(pg));
+            outbox_check_problem(c, "set postgres.slot to another name",
+                                 "slot %s belongs to database %s, not %s", s->slot, db, PQdb(pg));
         else if (strcmp(PQgetvalue(res, 0, 4), "lost") == 0)
-            check_problem(c,
-                          "the events committed after the slot's confirmed position are no "
-                          "longer in the WAL: stop the relay, drop the slot (SELECT "
-                          "pg_drop_replication_slot('<slot>')), start the relay (it creates the "
-                          "slot, postgres.create-slot = true), then re-publish the outbox rows "
-                          "committed since the last event on Kafka (README: \"Slot at risk\"); "
-                          "raise max_slot_wal_keep_size so it does not happen again",
-                          "slot %s was invalidated (wal_status = 'lost'): PostgreSQL removed "
-                          "WAL it needed (max_slot_wal_keep_size)",
-                          s->slot);
+            outbox_check_problem(
+                c,
+                "the events committed after the slot's confirmed position are no "
+                "longer in the WAL: stop the relay, drop the slot (SELECT "
+                "pg_drop_replication_slot('<slot>')), start the relay (it creates the "
+                "slot, postgres.create-slot = true), then re-publish the outbox rows "
+                "committed since the last event on Kafka (README: \"Slot at risk\"); "
+                "raise max_slot_wal_keep_size so it does not happen again",
+                "slot %s was invalidated (wal_status = 'lost'): PostgreSQL removed "
+                "WAL it needed (max_slot_wal_keep_size)",
+                s->slot);
         else if (strcmp(PQgetvalue(res, 0, 2), "true") == 0)
-            check_problem(c,
-                          "stop the other relay using it, or choose another postgres.slot (a "
-                          "standby relay next to an active one waits for it: expected there)",
-                          "slot %s is in use by another process", s->slot);
+            outbox_check_problem(
+                c,
+                "stop the other relay using it, or choose another postgres.slot (a "
+                "standby relay next to an active one waits for it: expected there)",
+                "slot %s is in use by another process", s->slot);
         else if (strcmp(PQgetvalue(res, 0, 4), "unreserved") == 0)
-            check_problem(c,
-                          "start the relay so it confirms, or raise max_slot_wal_keep_size now "
-                          "(ALTER SYSTEM SET max_slot_wal_keep_size = ...; SELECT "
-                          "pg_reload_conf())",
-                          "slot %s is at risk (wal_status = 'unreserved'): the next checkpoint "
-                          "removes WAL it needs",
-                          s->slot);
+            outbox_check_problem(
+                c,
+                "start the relay so it confirms, or raise max_slot_wal_keep_size now "
+                "(ALTER SYSTEM SET max_slot_wal_keep_size = ...; SELECT "
+                "pg_reload_conf())",
+                "slot %s is at risk (wal_status = 'unreserved'): the next checkpoint "
+                "removes WAL it needs",
+                s->slot);
         else
-            check_ok(c, "slot %s exists (pgoutput), %s of WAL behind", s->slot,
-                     PQgetvalue(res, 0, 3));
+            outbox_check_ok(c, "slot %s exists (pgoutput), %s of WAL behind", s->slot,
+                            PQgetvalue(res, 0, 3));
         PQclear(res);
         return;
     }
@@ -239,15 +200,15 @@ static void check_slot(struct check *c, PGconn *pg, const relay_settings *s)
                      "FROM pg_replication_slots",
                      0, NULL);
     if (!s->create_slot)
-        check_problem(c,
-                      "create it (SELECT pg_create_logical_replication_slot(<slot>, "
-                      "'pgoutput')) or set postgres.create-slot = true",
-                      "slot %s does not exist", s->slot);
+        outbox_check_problem(c,
+                             "create it (SELECT pg_create_logical_replication_slot(<slot>, "
+                             "'pgoutput')) or set postgres.create-slot = true",
+                             "slot %s does not exist", s->slot);
     else if (v && atoi(v) <= 0)
-        check_problem(c, "raise max_replication_slots or drop an unused slot",
-                      "slot %s does not exist and no free slot is left", s->slot);
+        outbox_check_problem(c, "raise max_replication_slots or drop an unused slot",
+                             "slot %s does not exist and no free slot is left", s->slot);
     else
-        check_ok(c, "slot %s missing: the relay will create it", s->slot);
+        outbox_check_ok(c, "slot %s missing: the relay will create it", s->slot);
     free(v);
 }
 
@@ -269,10 +230,11 @@ static const char *const messages_sql =
 
 /* With logical-message events on, calling pg_logical_emit_message publishes: only the roles
  * trusted with the outbox may be able to. */
-static void check_messages(struct check *c, PGconn *pg, const relay_settings *s)
+static void check_messages(outbox_check *c, PGconn *pg, const relay_settings *s)
 {
     if (!s->logical_messages) {
-        check_ok(c, "logical-message events off: pg_logical_emit_message() calls are ignored");
+        outbox_check_ok(c,
+                        "logical-message events off: pg_logical_emit_message() calls are ignored");
         return;
     }
     char tables[4096] = "";
@@ -288,37 +250,39 @@ static void check_messages(struct check *c, PGconn *pg, const relay_settings *s)
     const char *params[2] = {s->message_roles, tables};
     PGresult *res = PQexecParams(pg, messages_sql, 2, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        check_problem(c, "run check as a role that can read pg_proc and pg_roles",
-                      "cannot read who may execute pg_logical_emit_message: %s",
-                      PQerrorMessage(pg));
+        outbox_check_problem(c, "run check as a role that can read pg_proc and pg_roles",
+                             "cannot read who may execute pg_logical_emit_message: %s",
+                             PQerrorMessage(pg));
     } else if (PQntuples(res) == 0) {
-        check_ok(c, "only superusers and %s%s may execute pg_logical_emit_message (prefix '%s')",
-                 s->message_roles[0] ? "outbox.message-roles: "
-                                     : "roles that may insert into an outbox table",
-                 s->message_roles, s->message_prefix);
+        outbox_check_ok(
+            c, "only superusers and %s%s may execute pg_logical_emit_message (prefix '%s')",
+            s->message_roles[0] ? "outbox.message-roles: "
+                                : "roles that may insert into an outbox table",
+            s->message_roles, s->message_prefix);
     } else {
         char who[1024] = "";
         size_t n = 0;
         for (int i = 0; i < PQntuples(res) && n < sizeof(who); i++)
             n += (size_t)snprintf(who + n, sizeof(who) - n, "%s%s", i ? ", " : "",
                                   PQgetvalue(res, i, 0));
-        check_problem(c,
-                      "run sql/outbox.sql as a superuser (REVOKE EXECUTE ON FUNCTION "
-                      "pg_logical_emit_message FROM PUBLIC, GRANT it to the application role), "
-                      "revoke it from the others, or list trusted roles in outbox.message-roles",
-                      "outbox.logical-messages is on and %s may execute "
-                      "pg_logical_emit_message: anyone of them can publish events",
-                      who);
+        outbox_check_problem(
+            c,
+            "run sql/outbox.sql as a superuser (REVOKE EXECUTE ON FUNCTION "
+            "pg_logical_emit_message FROM PUBLIC, GRANT it to the application role), "
+            "revoke it from the others, or list trusted roles in outbox.message-roles",
+            "outbox.logical-messages is on and %s may execute "
+            "pg_logical_emit_message: anyone of them can publish events",
+            who);
     }
     PQclear(res);
 }
 
 /* With outbox.prune on, the relay's role deletes confirmed rows: it needs DELETE on each outbox
  * table (and SELECT, which the id in the WHERE clause reads). */
-static void check_prune(struct check *c, PGconn *pg, const relay_settings *s)
+static void check_prune(outbox_check *c, PGconn *pg, const relay_settings *s)
 {
     if (!s->prune) {
-        check_ok(c, "outbox.prune off: the relay deletes no outbox row");
+        outbox_check_ok(c, "outbox.prune off: the relay deletes no outbox row");
         return;
     }
     for (size_t i = 0; i < s->ntables; i++) {
@@ -339,8 +303,8 @@ static void check_prune(struct check *c, PGconn *pg, const relay_settings *s)
         bool del = strcmp(PQgetvalue(res, 0, 0), "true") == 0;
         bool sel = strcmp(PQgetvalue(res, 0, 1), "true") == 0;
         if (del && sel) {
-            check_ok(c, "outbox.prune on: role %s may delete confirmed rows from %s", PQuser(pg),
-                     t->name);
+            outbox_check_ok(c, "outbox.prune on: role %s may delete confirmed rows from %s",
+                            PQuser(pg), t->name);
         } else {
             char fix[512];
             snprintf(fix, sizeof(fix),
@@ -349,39 +313,24 @@ static void check_prune(struct check *c, PGconn *pg, const relay_settings *s)
                      : sel ? "DELETE"
                            : "SELECT, DELETE",
                      PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3));
-            check_problem(c, fix,
-                          "outbox.prune is on but role %s lacks %s on %s: confirmed rows "
-                          "cannot be deleted",
-                          PQuser(pg),
-                          del   ? "SELECT"
-                          : sel ? "DELETE"
-                                : "SELECT and DELETE",
-                          t->name);
+            outbox_check_problem(c, fix,
+                                 "outbox.prune is on but role %s lacks %s on %s: confirmed rows "
+                                 "cannot be deleted",
+                                 PQuser(pg),
+                                 del   ? "SELECT"
+                                 : sel ? "DELETE"
+                                       : "SELECT and DELETE",
+                                 t->name);
         }
         PQclear(res);
     }
 }
 
-static void check_postgres(struct check *c, const relay_settings *s)
+static void check_postgres(outbox_check *c, const relay_settings *s)
 {
-    PGconn *pg = PQconnectdb(s->conninfo);
-    if (PQstatus(pg) != CONNECTION_OK) {
-        char msg[512], tls[1024];
-        snprintf(msg, sizeof(msg), "%s", pg ? PQerrorMessage(pg) : "out of memory");
-        msg[strcspn(msg, "\n")] = '\0';
-        if (outbox_pg_tls_describe(pg, tls, sizeof(tls)))
-            check_problem(c,
-                          "check the TLS settings in postgres.conninfo (sslrootcert, sslcert, "
-                          "sslkey, sslmode), then host, port, dbname, user and pg_hba.conf",
-                          "cannot connect to PostgreSQL: %s; %s", msg, tls);
-        else
-            check_problem(c, "check postgres.conninfo (host, port, dbname, user) and pg_hba.conf",
-                          "cannot connect to PostgreSQL: %s", msg);
-        PQfinish(pg);
+    PGconn *pg = outbox_check_pg_connect(c, s->conninfo);
+    if (pg == NULL)
         return;
-    }
-    check_ok(c, "connected to PostgreSQL %d as %s, database %s", PQserverVersion(pg), PQuser(pg),
-             PQdb(pg));
     check_server(c, pg, s);
     check_tables(c, pg, s);
     check_publication(c, pg, s);
@@ -470,7 +419,7 @@ static int needed_route(struct needed *nd, const relay_settings *s, const relay_
 }
 
 /* Fill `nd` from the outbox tables' rows (at most 1000 distinct routes a table). */
-static int needed_collect(struct check *c, const relay_settings *s, struct needed *nd)
+static int needed_collect(outbox_check *c, const relay_settings *s, struct needed *nd)
 {
     char err[512];
     outbox_buf dlq;
@@ -494,8 +443,9 @@ static int needed_collect(struct check *c, const relay_settings *s, struct neede
             PQfreemem(q[k]);
         PGresult *res = PQexec(pg, sql);
         if (PQresultStatus(res) != PGRES_TUPLES_OK)
-            check_problem(c, "GRANT SELECT ON <outbox table> TO <relay role>",
-                          "cannot list the aggregate types in %s: %s", t->name, PQerrorMessage(pg));
+            outbox_check_problem(c, "GRANT SELECT ON <outbox table> TO <relay role>",
+                                 "cannot list the aggregate types in %s: %s", t->name,
+                                 PQerrorMessage(pg));
         for (int r = 0; PQresultStatus(res) == PGRES_TUPLES_OK && r < PQntuples(res); r++) {
             if (PQgetisnull(res, r, 0) || PQgetisnull(res, r, 1))
                 continue;
@@ -519,34 +469,36 @@ done:
 }
 
 /* With a broker that does not create topics, every topic the outbox needs must exist. */
-static void check_topics(struct check *c, const relay_settings *s, const outbox_conf *conf,
+static void check_topics(outbox_check *c, const relay_settings *s, const outbox_conf *conf,
                          rd_kafka_t *rk)
 {
     char err[512];
     bool on = false;
     int32_t off = -1;
     if (outbox_kafka_topics_auto_create(rk, 10000, &on, &off, err, sizeof(err)) != 0) {
-        check_problem(c,
-                      "allow the relay's Kafka user to describe the cluster's configuration "
-                      "(DescribeConfigs), or create the outbox topics and run check again",
-                      "cannot tell whether the brokers create topics: %s", err);
+        outbox_check_problem(c,
+                             "allow the relay's Kafka user to describe the cluster's configuration "
+                             "(DescribeConfigs), or create the outbox topics and run check again",
+                             "cannot tell whether the brokers create topics: %s", err);
         return;
     }
     if (on) {
-        check_ok(c, "the brokers create topics on first use (auto.create.topics.enable = true)");
+        outbox_check_ok(
+            c, "the brokers create topics on first use (auto.create.topics.enable = true)");
         return;
     }
-    check_ok(c,
-             "broker %d does not create topics (auto.create.topics.enable = false): each topic "
-             "must exist before its first event",
-             (int)off);
+    outbox_check_ok(
+        c,
+        "broker %d does not create topics (auto.create.topics.enable = false): each topic "
+        "must exist before its first event",
+        (int)off);
     struct needed nd = {0};
     bool *missing = NULL;
     if (needed_collect(c, s, &nd) != 0 || !(missing = calloc(nd.n, sizeof(*missing))) ||
         outbox_kafka_topics_missing(rk, (const char *const *)nd.topics, nd.n, missing, 10000, err,
                                     sizeof(err)) != 0) {
         if (nd.n && missing)
-            check_problem(c, "check that Kafka answers", "cannot list the topics: %s", err);
+            outbox_check_problem(c, "check that Kafka answers", "cannot list the topics: %s", err);
         goto done;
     }
     size_t found = 0;
@@ -560,11 +512,12 @@ static void check_topics(struct check *c, const relay_settings *s, const outbox_
                  "create it (kafka-topics.sh --bootstrap-server %s --create --topic %s, with "
                  "the partitions and replication your cluster needs)",
                  outbox_conf_kafka_get(conf, "bootstrap.servers"), nd.topics[i]);
-        check_problem(c, fix, "%stopic %s does not exist and will not be created (%s)",
-                      nd.dlq[i] ? "dead-letter " : "", nd.topics[i], nd.why[i]);
+        outbox_check_problem(c, fix, "%stopic %s does not exist and will not be created (%s)",
+                             nd.dlq[i] ? "dead-letter " : "", nd.topics[i], nd.why[i]);
     }
     if (found == nd.n)
-        check_ok(c, "%zu topics the outbox needs exist (for the aggregate types in it now)", found);
+        outbox_check_ok(c, "%zu topics the outbox needs exist (for the aggregate types in it now)",
+                        found);
 done:
     free(missing);
     needed_free(&nd);
@@ -573,7 +526,7 @@ done:
 /* relay.exactly-once: the state topic keeps the last LSN of each key only if compacted (a
  * deleted state makes a restart re-send what the slot had not confirmed). Missing is fine when
  * the relay may create it (it does so compacted). */
-static void check_state_topic(struct check *c, const relay_settings *s, rd_kafka_t *rk)
+static void check_state_topic(outbox_check *c, const relay_settings *s, rd_kafka_t *rk)
 {
     char topic[256], err[512], fix[512];
     bool compact = false;
@@ -585,103 +538,58 @@ static void check_state_topic(struct check *c, const relay_settings *s, rd_kafka
              "cleanup.policy=compact), or set cleanup.policy=compact on it",
              topic);
     if (outbox_kafka_topics_compacted(rk, topic, 10000, &compact, err, sizeof(err)) != 0)
-        check_warning(c, fix, "exactly-once state topic: %s (the relay creates it if allowed)",
-                      err);
+        outbox_check_warning(c, fix,
+                             "exactly-once state topic: %s (the relay creates it if allowed)", err);
     else if (!compact)
-        check_problem(c, fix, "exactly-once state topic %s is not compacted", topic);
+        outbox_check_problem(c, fix, "exactly-once state topic %s is not compacted", topic);
     else
-        check_ok(c, "exactly-once state topic %s is compacted", topic);
+        outbox_check_ok(c, "exactly-once state topic %s is compacted", topic);
 }
 
-/* The brokers did not answer: a TLS or SASL failure (by librdkafka's error code) names its
- * settings; anything else the address. */
-static void check_kafka_unreachable(struct check *c, const outbox_conf *conf, const char *err)
-{
-    char why[1024];
-    switch (outbox_kafka_probe(conf, 5000, why, sizeof(why))) {
-    case OUTBOX_KAFKA_PROBE_TLS:
-        check_problem(c, "fix the [kafka] TLS settings named above", "%s", why);
-        return;
-    case OUTBOX_KAFKA_PROBE_AUTH:
-        check_problem(c, "fix the [kafka] SASL settings", "%s", why);
-        return;
-    default:
-        check_problem(c, "check kafka.bootstrap.servers and that the brokers run",
-                      "Kafka at %s does not answer: %s",
-                      outbox_conf_kafka_get(conf, "bootstrap.servers"), err);
-    }
-}
-
-static void check_kafka(struct check *c, const relay_settings *s, const outbox_conf *conf)
+static void check_kafka(outbox_check *c, const relay_settings *s, const outbox_conf *conf)
 {
     char err[512];
     relay_publish *pub = NULL;
     rd_kafka_conf_t *kconf = relay_publish_conf(conf, err, sizeof(err));
     if (kconf == NULL) {
-        check_problem(c, "fix or remove that key under [kafka]", "%s", err);
+        outbox_check_problem(c, "fix or remove that key under [kafka]", "%s", err);
         return;
     }
     if (relay_publish_new(kconf, NULL, NULL, &pub, err, sizeof(err)) != 0) {
-        check_problem(c, "fix the [kafka] settings", "cannot create a Kafka producer: %s", err);
+        outbox_check_problem(c, "fix the [kafka] settings", "cannot create a Kafka producer: %s",
+                             err);
         return;
     }
     if (relay_publish_ping(pub, 10000, err, sizeof(err)) != 0)
-        check_kafka_unreachable(c, conf, err);
+        outbox_check_kafka_unreachable(c, conf, err);
     else {
-        check_ok(c, "Kafka answers at %s", outbox_conf_kafka_get(conf, "bootstrap.servers"));
+        outbox_check_ok(c, "Kafka answers at %s", outbox_conf_kafka_get(conf, "bootstrap.servers"));
         check_topics(c, s, conf, relay_publish_handle(pub));
         check_state_topic(c, s, relay_publish_handle(pub));
     }
     relay_publish_free(pub);
 }
 
-static void check_schemas(struct check *c, const relay_settings *s)
+static void check_registry(outbox_check *c, const relay_settings *s)
 {
     char err[512];
-    outbox_schemas *schemas = NULL;
-    if (outbox_schemas_load_dir(s->schema_dir, &schemas, err, sizeof(err)) != 0) {
-        check_problem(c, "fix the schema file or set avro.schema-dir", "%s", err);
-        return;
-    }
-    check_ok(c, "%zu Avro schemas in %s", outbox_schemas_count(schemas), s->schema_dir);
-    outbox_schemas_destroy(schemas);
-}
-
-static void check_registry(struct check *c, const relay_settings *s)
-{
-    char err[512], compat[64];
     if (s->wire_format != RELAY_WIRE_CONFLUENT) {
-        check_ok(c, "no registry: Avro single-object encoding");
+        outbox_check_ok(c, "no registry: Avro single-object encoding");
         return;
     }
     outbox_registry *reg = relay_settings_registry_new(s, err, sizeof(err));
-    if (!reg) {
-        check_problem(c, "fix registry.url or the registry's TLS files", "%s", err);
-        return;
-    }
-    if (outbox_registry_check(reg, compat, sizeof(compat), err, sizeof(err)) != OUTBOX_REGISTRY_OK)
-        check_problem(c, "check registry.url (the Confluent-compatible API base) and the registry",
-                      "%s", err);
-    else
-        check_ok(c, "schema registry answers at %s (compatibility %s)",
-                 outbox_registry_base_url(reg), compat);
+    outbox_check_registry(c, reg, err);
     outbox_registry_free(reg);
 }
 
 int relay_check(const relay_settings *settings, const outbox_conf *conf, FILE *out)
 {
-    struct check c = {.out = out, .problems = 0};
+    outbox_check c = {.out = out};
     fprintf(out, "outbox-relay check\n");
     check_postgres(&c, settings);
     check_kafka(&c, settings, conf);
-    check_schemas(&c, settings);
+    outbox_check_schema_dir(&c, "avro.schema-dir", settings->schema_dir);
     check_registry(&c, settings);
     c.problems += relay_schemas_check(settings, out);
-    if (c.problems)
-        fprintf(out, "%d problem%s found\n", c.problems, c.problems == 1 ? "" : "s");
-    else if (c.warnings)
-        fprintf(out, "ready, %d warning%s\n", c.warnings, c.warnings == 1 ? "" : "s");
-    else
-        fprintf(out, "ready\n");
-    return c.problems;
+    return outbox_check_summary(&c);
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_report.h"
 #include "cli.h"
 #include "config.h"
 #include "http.h"
@@ -134,10 +135,10 @@ static int run_command(const char *cmd, relay_settings *settings, outbox_conf *c
         return outbox_cli_print_config(conf, settings, stdout);
     if (strcmp(cmd, "schemas") == 0) {
         fprintf(stdout, "outbox-relay schemas\n");
-        return relay_schemas_check(settings, stdout) == 0 ? 0 : 3;
+        return outbox_check_exit_status(relay_schemas_check(settings, stdout));
     }
     if (strcmp(cmd, "check") == 0)
-        return relay_check(settings, conf, stdout) == 0 ? 0 : 3;
+        return outbox_check_exit_status(relay_check(settings, conf, stdout));
     return serve(settings, conf);
 }
 
