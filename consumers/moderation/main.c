@@ -1,11 +1,11 @@
 /*
  * outbox-moderation: the blog's moderation service (moderation.h), an outbox_consumer.
  *
- *   outbox-moderation [run|print-config] [-c FILE] [--set section.key=value]...
+ *   outbox-moderation [run|check|print-config] [-c FILE] [--set section.key=value]...
  *   outbox-moderation --help | --help-config-markdown | --version
  *
- * Exit codes: 0 clean stop (SIGTERM/SIGINT), 1 stopped on a fatal error, 2 usage or
- * configuration error.
+ * Exit codes: 0 clean stop (SIGTERM/SIGINT) or check found nothing wrong, 1 stopped on a fatal
+ * error, 2 usage or configuration error, 3 check found problems.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -15,25 +15,36 @@
 
 #include <curl/curl.h>
 
+#include "check_report.h"
 #include "cli.h"
 #include "config.h"
 #include "log.h"
 #include "moderation.h"
+#include "moderation_check.h"
 #include "outbox_consumer.h"
 #include "version.h"
 
 static const char usage_text[] =
-    "usage: outbox-moderation [run|print-config] [-c FILE] [--set section.key=value]...\n"
+    "usage: outbox-moderation [run|check|print-config] [-c FILE] [--set section.key=value]...\n"
     "       outbox-moderation --help | --help-config-markdown | --version\n"
     "\n"
     "Consumes CommentCreated events; approves each comment, or rejects it when its\n"
     "text mentions moderation.word; records the decision in moderation_decisions and\n"
     "emits CommentModerated through the outbox table, in one transaction with its\n"
     "dedup row and Kafka offsets. Other event types are skipped.\n"
-    "print-config: the effective configuration, secrets masked, with each origin.\n"
-    "Exit: 0 clean stop, 1 fatal error, 2 usage or configuration error.\n";
+    "\n"
+    "  run           consume and moderate until SIGTERM/SIGINT (the default)\n"
+    "  check         validate the configuration and the live environment: PostgreSQL\n"
+    "                (connection, the projector and moderation tables and the role's\n"
+    "                privileges, INSERT on moderation.outbox-table, the statement prepares),\n"
+    "                Kafka (brokers, consumer.topics, dead-letter topics), the schemas and\n"
+    "                the registry; one line per check, each problem with its fix\n"
+    "  print-config  the effective configuration, secrets masked, with each origin\n"
+    "\n"
+    "Exit: 0 clean stop or check ready, 1 fatal error, 2 usage or configuration error,\n"
+    "3 check found problems.\n";
 
-static const char *const moderation_commands[] = {"run", "print-config", NULL};
+static const char *const moderation_commands[] = {"run", "check", "print-config", NULL};
 
 static const outbox_cli_spec moderation_cli = {
     .program = "outbox-moderation",
@@ -48,11 +59,7 @@ static int serve(const moderation_settings *settings, const outbox_conf *conf)
     moderation_service svc;
     outbox_consumer *consumer = NULL;
     int rc = 2;
-    const moderation_rules rules = {.word = settings->word,
-                                    .reason = settings->reason,
-                                    .moderator = settings->moderator,
-                                    .outbox_table = settings->outbox_table,
-                                    .aggregate_type = settings->aggregate_type};
+    const moderation_rules rules = moderation_settings_rules(settings);
 
     if (moderation_service_init(&svc, &rules, errstr, sizeof errstr)) {
         outbox_log_error("moderation", "%s", errstr);
@@ -111,6 +118,10 @@ int main(int argc, char **argv)
     outbox_conf_log_deprecated(conf, "config");
     if (strcmp(cli.command, "print-config") == 0) {
         rc = outbox_cli_print_config(conf, &settings, stdout);
+    } else if (strcmp(cli.command, "check") == 0) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        rc = outbox_check_exit_status(moderation_check_run(&settings, conf, stdout));
+        curl_global_cleanup();
     } else {
         curl_global_init(CURL_GLOBAL_DEFAULT);
         rc = serve(&settings, conf);

@@ -214,3 +214,13 @@ void moderation_settings_free(moderation_settings *settings)
 {
     outbox_conf_free(defs, settings);
 }
+
+moderation_rules moderation_settings_rules(const moderation_settings *settings)
+{
+    const moderation_rules rules = {.word = settings->word,
+                                    .reason = settings->reason,
+                                    .moderator = settings->moderator,
+                                    .outbox_table = settings->outbox_table,
+                                    .aggregate_type = settings->aggregate_type};
+    return rules;
+}

@@ -100,4 +100,7 @@ int moderation_settings_load(moderation_settings *settings, const outbox_conf_so
     __attribute__((warn_unused_result));
 void moderation_settings_free(moderation_settings *settings);
 
+/* The rules of `settings` (borrowing its strings). Pure. */
+moderation_rules moderation_settings_rules(const moderation_settings *settings);
+
 #endif
