@@ -31,3 +31,15 @@ finish() {
 }
 psql_app() { psql -X -q -v ON_ERROR_STOP=1 -tA "$OUTBOX_PG_SUPER" "$@"; }
 rand_suffix() { head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+# Delete the topics named PREFIX.* (a test's own, at teardown); errors are ignored.
+kafka_delete_prefixed_topics() { # PREFIX
+  $PY - "$OUTBOX_KAFKA" "$1" <<'PY' || true
+import sys
+from confluent_kafka.admin import AdminClient
+a = AdminClient({"bootstrap.servers": sys.argv[1]})
+ts = [t for t in a.list_topics(timeout=10).topics if t.startswith(sys.argv[2] + ".")]
+for f in (a.delete_topics(ts).values() if ts else []):
+    try: f.result(30)
+    except Exception: pass
+PY
+}

@@ -39,15 +39,7 @@ teardown() {
   for pid in ${MOD_PIDS[@]+"${MOD_PIDS[@]}"}; do kill -9 "$pid" 2>/dev/null || true; done
   [ "${KEEP_SCHEMA:-0}" = 1 ] && return 0
   sqlb -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1 || true
-  $PY - "$OUTBOX_KAFKA" "$PREFIX" <<'PY' || true
-import sys
-from confluent_kafka.admin import AdminClient
-a = AdminClient({"bootstrap.servers": sys.argv[1]})
-ts = [t for t in a.list_topics(timeout=10).topics if t.startswith(sys.argv[2] + ".")]
-for f in (a.delete_topics(ts).values() if ts else []):
-    try: f.result(30)
-    except Exception: pass
-PY
+  kafka_delete_prefixed_topics "$PREFIX"
 }
 cleanup_hooks+=("teardown")
 

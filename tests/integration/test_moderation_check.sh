@@ -16,15 +16,7 @@ PREFIX=mctest.$SFX
 sqlb() { PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 -tA "$OUTBOX_PG_SUPER" "$@"; }
 teardown() {
   sqlb -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" -c "DROP SCHEMA IF EXISTS $EMPTY CASCADE" >/dev/null 2>&1 || true
-  $PY - "$OUTBOX_KAFKA" "$PREFIX" <<'PY' || true
-import sys
-from confluent_kafka.admin import AdminClient
-a = AdminClient({"bootstrap.servers": sys.argv[1]})
-ts = [t for t in a.list_topics(timeout=10).topics if t.startswith(sys.argv[2] + ".")]
-for f in (a.delete_topics(ts).values() if ts else []):
-    try: f.result(30)
-    except Exception: pass
-PY
+  kafka_delete_prefixed_topics "$PREFIX"
 }
 cleanup_hooks+=("teardown")
 
@@ -46,17 +38,17 @@ conninfo = $(conninfo "$SCHEMA")
 name = mc_$SFX
 topics = $PREFIX.comment
 
-[registry]
-url = ${OUTBOX_REGISTRY_URL:-}
-
-[moderation]
-outbox-table = $SCHEMA.outbox
+[kafka]
+bootstrap.servers = $OUTBOX_KAFKA
 
 [avro]
 schema-dir = $OUTBOX_SOURCE_DIR/schemas
 
-[kafka]
-bootstrap.servers = $OUTBOX_KAFKA
+[moderation]
+outbox-table = $SCHEMA.outbox
+
+[registry]
+url = ${OUTBOX_REGISTRY_URL:-}
 EOF
 run_check() { # NAME ARGS... : output in $TEST_TMP/NAME.txt, exit status in $rc
   local name=$1; shift
