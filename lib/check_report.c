@@ -6,6 +6,7 @@
 
 #include "avro_schema.h"
 #include "kafka_probe.h"
+#include "kafka_topics.h"
 #include "pg_table.h"
 #include "pg_tls.h"
 
@@ -61,27 +62,53 @@ int outbox_check_exit_status(int problems)
     return problems == 0 ? 0 : OUTBOX_CHECK_EXIT_PROBLEMS;
 }
 
-PGconn *outbox_check_pg_connect(outbox_check *c, const char *conninfo)
+PGconn *outbox_check_pg_connect(outbox_check *c, const char *conninfo, const char *label,
+                                const char *key)
 {
-    PGconn *pg = PQconnectdb(conninfo);
+    /* connect_timeout before the conninfo: the user's own value, if any, wins */
+    static const char *const keys[] = {"connect_timeout", "fallback_application_name", "dbname",
+                                       NULL};
+    const char *values[] = {"10", "outbox-check", conninfo, NULL};
+    const char *pre = label ? label : "";
+    char fix[512], msg[512], tls[1024];
+    PGconn *pg = PQconnectdbParams(keys, values, 1);
     if (PQstatus(pg) == CONNECTION_OK) {
-        outbox_check_ok(c, "connected to PostgreSQL %d as %s, database %s", PQserverVersion(pg),
-                        PQuser(pg), PQdb(pg));
+        outbox_check_ok(c, "%sconnected to PostgreSQL %d as %s, database %s", pre,
+                        PQserverVersion(pg), PQuser(pg), PQdb(pg));
         return pg;
     }
-    char msg[512], tls[1024];
     snprintf(msg, sizeof(msg), "%s", pg ? PQerrorMessage(pg) : "out of memory");
     msg[strcspn(msg, "\n")] = '\0';
-    if (outbox_pg_tls_describe(pg, tls, sizeof(tls)))
-        outbox_check_problem(c,
-                             "check the TLS settings in postgres.conninfo (sslrootcert, sslcert, "
-                             "sslkey, sslmode), then host, port, dbname, user and pg_hba.conf",
-                             "cannot connect to PostgreSQL: %s; %s", msg, tls);
-    else
-        outbox_check_problem(c,
-                             "check postgres.conninfo (host, port, dbname, user) and pg_hba.conf",
-                             "cannot connect to PostgreSQL: %s", msg);
+    if (outbox_pg_tls_describe(pg, tls, sizeof(tls))) {
+        snprintf(fix, sizeof(fix),
+                 "check the TLS settings in %s (sslrootcert, sslcert, sslkey, sslmode), then "
+                 "host, port, dbname, user and pg_hba.conf",
+                 key);
+        outbox_check_problem(c, fix, "%scannot connect to PostgreSQL: %s; %s", pre, msg, tls);
+    } else {
+        snprintf(fix, sizeof(fix), "check %s (host, port, dbname, user) and pg_hba.conf", key);
+        outbox_check_problem(c, fix, "%scannot connect to PostgreSQL: %s", pre, msg);
+    }
     PQfinish(pg);
+    return NULL;
+}
+
+rd_kafka_t *outbox_check_kafka_client(outbox_check *c, const outbox_conf *conf)
+{
+    char err[512];
+    rd_kafka_t *rk = NULL;
+    rd_kafka_conf_t *every = rd_kafka_conf_new();
+    int rc = outbox_conf_kafka_apply(conf, every, err, sizeof(err));
+    rd_kafka_conf_destroy(every);
+    rd_kafka_conf_t *kconf = rc == 0 ? rd_kafka_conf_new() : NULL;
+    if (kconf != NULL &&
+        outbox_conf_kafka_apply_for(conf, kconf, RD_KAFKA_PRODUCER, err, sizeof(err)) == 0)
+        rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, err, sizeof(err));
+    if (rk != NULL)
+        return rk; /* kconf is now rk's */
+    if (kconf != NULL)
+        rd_kafka_conf_destroy(kconf);
+    outbox_check_problem(c, "fix or remove that key under [kafka]", "%s", err);
     return NULL;
 }
 
@@ -127,17 +154,46 @@ void outbox_check_kafka_unreachable(outbox_check *c, const outbox_conf *conf, co
     }
 }
 
-void outbox_check_schema_dir(outbox_check *c, const char *key, const char *dir)
+void outbox_check_dlq_topic(outbox_check *c, rd_kafka_t *rk, const char *topic, const char *fix)
+{
+    char err[512];
+    bool on = false;
+    int32_t off = -1;
+    if (outbox_kafka_topics_auto_create(rk, 10000, &on, &off, err, sizeof(err)) != 0)
+        outbox_check_warning(c, fix,
+                             "dead-letter topic %s does not exist, and whether the brokers "
+                             "create it is unknown: %s",
+                             topic, err);
+    else if (on)
+        outbox_check_ok(c,
+                        "dead-letter topic %s does not exist yet: the brokers create it with "
+                        "the first dead letter (auto.create.topics.enable = true)",
+                        topic);
+    else
+        outbox_check_problem(c, fix,
+                             "dead-letter topic %s does not exist and broker %d will not create "
+                             "it (auto.create.topics.enable = false): a rejected event could "
+                             "not be set aside",
+                             topic, (int)off);
+}
+
+void outbox_check_schema_dir(outbox_check *c, const char *key, const char *dir,
+                             outbox_schemas **keep)
 {
     char err[512], fix[128];
     outbox_schemas *schemas = NULL;
+    if (keep != NULL)
+        *keep = NULL;
     if (outbox_schemas_load_dir(dir, &schemas, err, sizeof(err)) != 0) {
         snprintf(fix, sizeof(fix), "fix the schema file or set %s", key);
         outbox_check_problem(c, fix, "%s", err);
         return;
     }
     outbox_check_ok(c, "%zu Avro schemas in %s", outbox_schemas_count(schemas), dir);
-    outbox_schemas_destroy(schemas);
+    if (keep != NULL)
+        *keep = schemas;
+    else
+        outbox_schemas_destroy(schemas);
 }
 
 void outbox_check_registry(outbox_check *c, outbox_registry *reg, const char *new_err)

@@ -23,8 +23,10 @@
  */
 
 #include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
 #include <stdio.h>
 
+#include "avro_schema.h"
 #include "config.h"
 #include "registry.h"
 
@@ -53,10 +55,12 @@ int outbox_check_summary(const outbox_check *c);
 /* The exit status of a check that found `problems`: 0, or OUTBOX_CHECK_EXIT_PROBLEMS. */
 int outbox_check_exit_status(int problems);
 
-/* Connect with postgres.conninfo `conninfo`: an ok line naming server version, role and
- * database, and the connection (the caller PQfinish()es it); or a problem naming libpq's
- * reason, the TLS settings when the conninfo insists on TLS, and NULL. */
-PGconn *outbox_check_pg_connect(outbox_check *c, const char *conninfo);
+/* Connect with `conninfo` (a 10 s connect_timeout unless it sets one): an ok line naming server
+ * version, role and database, and the connection (the caller PQfinish()es it); or a problem
+ * naming libpq's reason, the TLS settings when the conninfo insists on TLS, the config `key` to
+ * fix (e.g. "postgres.conninfo"), and NULL. `label` prefixes both lines (NULL: none). */
+PGconn *outbox_check_pg_connect(outbox_check *c, const char *conninfo, const char *label,
+                                const char *key);
 
 /* Whether `table` ([schema.]name as to_regclass() reads it, for conn's search_path) exists and
  * conn's role has each of `privileges` ("SELECT, INSERT") on it: ok, or a problem with
@@ -64,13 +68,25 @@ PGconn *outbox_check_pg_connect(outbox_check *c, const char *conninfo);
 void outbox_check_table(outbox_check *c, PGconn *conn, const char *table, const char *privileges,
                         const char *fix_missing);
 
+/* A producer on conf's [kafka] list for a check's metadata and admin requests (every key is
+ * first applied on its own, so one librdkafka refuses is reported whichever client takes it):
+ * the caller rd_kafka_destroy()s it; or a problem and NULL. */
+rd_kafka_t *outbox_check_kafka_client(outbox_check *c, const outbox_conf *conf);
+
 /* The brokers of conf's [kafka] list did not answer (`err`: what the caller's client said):
  * a TLS or SASL failure names those settings, anything else the address. */
 void outbox_check_kafka_unreachable(outbox_check *c, const outbox_conf *conf, const char *err);
 
+/* Dead-letter topic `topic` is missing (the caller asked the cluster): fine where the brokers
+ * create topics on first use (an ok line), a problem with `fix` where one does not, a warning
+ * when they would not say. `rk` (any client type) is borrowed. */
+void outbox_check_dlq_topic(outbox_check *c, rd_kafka_t *rk, const char *topic, const char *fix);
+
 /* Do the *.avsc schemas of directory `dir` (config key `key`, e.g. avro.schema-dir) load? An
- * ok line with their number, or a problem naming the file and the key. */
-void outbox_check_schema_dir(outbox_check *c, const char *key, const char *dir);
+ * ok line with their number, or a problem naming the file and the key. With `keep` non-NULL
+ * the caller gets them (outbox_schemas_destroy; NULL when they did not load). */
+void outbox_check_schema_dir(outbox_check *c, const char *key, const char *dir,
+                             outbox_schemas **keep);
 
 /* Does the registry answer like a Confluent-compatible API? `reg` is the caller's client, or
  * NULL when making it failed with `new_err` (a problem then). Borrowed. */

@@ -12,7 +12,8 @@
  * The command line is lib/cli's, shared with the other daemons.
  *
  * Exit codes: 0 clean stop / check passed / replay done; 1 a projection stopped on a fatal
- * error, check found problems, replay or rebuild failed; 2 usage or configuration error.
+ * error, replay or rebuild failed; 2 usage or configuration error; 3 check found problems (as
+ * for the relay and outbox-moderation).
  * `wait` has its own: 0 applied, 1 failed (dead-lettered), 2 timed out, 3 could not tell
  * (usage, configuration, database).
  */
@@ -26,6 +27,7 @@
 
 #include <curl/curl.h>
 
+#include "check_report.h"
 #include "cli.h"
 #include "config.h"
 #include "log.h"
@@ -42,6 +44,8 @@
 static const char usage_text[] =
     "usage: outbox-projector [run] [-c FILE] [--set section.key=value]...\n"
     "       outbox-projector check [-c FILE] [--set ...]\n"
+    "         configuration, schemas, registry, Kafka and topics, each read database;\n"
+    "         one line per check, each problem with its fix; exit 3 on problems\n"
     "       outbox-projector print-config [-c FILE] [--set ...]\n"
     "         the effective configuration, secrets masked, with each origin\n"
     "       outbox-projector replay NAME (--from-beginning | --from-time T) [-c FILE] "
@@ -288,7 +292,7 @@ static int run_command(const char *cmd, const projector_args *a, projector_setti
     if (strcmp(cmd, "wait") == 0)
         return wait_command(settings, a->name, a->event_id, a->timeout_ms, a->channel);
     if (strcmp(cmd, "check") == 0)
-        return projector_check_run(settings, conf) == 0 ? 0 : 1;
+        return outbox_check_exit_status(projector_check_run(settings, conf, stdout));
     if (strcmp(cmd, "print-config") == 0)
         return outbox_cli_print_config(conf, settings, stdout);
     if (strcmp(cmd, "replay") == 0) {

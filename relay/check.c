@@ -328,7 +328,7 @@ static void check_prune(outbox_check *c, PGconn *pg, const relay_settings *s)
 
 static void check_postgres(outbox_check *c, const relay_settings *s)
 {
-    PGconn *pg = outbox_check_pg_connect(c, s->conninfo);
+    PGconn *pg = outbox_check_pg_connect(c, s->conninfo, NULL, "postgres.conninfo");
     if (pg == NULL)
         return;
     check_server(c, pg, s);
@@ -588,7 +588,7 @@ int relay_check(const relay_settings *settings, const outbox_conf *conf, FILE *o
     fprintf(out, "outbox-relay check\n");
     check_postgres(&c, settings);
     check_kafka(&c, settings, conf);
-    outbox_check_schema_dir(&c, "avro.schema-dir", settings->schema_dir);
+    outbox_check_schema_dir(&c, "avro.schema-dir", settings->schema_dir, NULL);
     check_registry(&c, settings);
     c.problems += relay_schemas_check(settings, out);
     return outbox_check_summary(&c);

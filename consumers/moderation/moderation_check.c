@@ -63,7 +63,7 @@ static void check_statement(outbox_check *c, PGconn *pg, const moderation_settin
 
 static void check_postgres(outbox_check *c, const moderation_settings *s)
 {
-    PGconn *pg = outbox_check_pg_connect(c, s->consumer.conninfo);
+    PGconn *pg = outbox_check_pg_connect(c, s->consumer.conninfo, NULL, "postgres.conninfo");
     if (pg == NULL)
         return;
     int before = c->problems;
@@ -76,24 +76,6 @@ static void check_postgres(outbox_check *c, const moderation_settings *s)
     if (c->problems == before)
         check_statement(c, pg, s);
     PQfinish(pg);
-}
-
-/* A producer on the [kafka] list, for metadata and admin requests. The keys are applied as the
- * consumer takes them first, so a key librdkafka refuses is reported either way. */
-static rd_kafka_t *kafka_client(const outbox_conf *conf, char *err, size_t err_size)
-{
-    rd_kafka_conf_t *as_consumer = rd_kafka_conf_new();
-    int rc = outbox_conf_kafka_apply_for(conf, as_consumer, RD_KAFKA_CONSUMER, err, err_size);
-    rd_kafka_conf_destroy(as_consumer);
-    if (rc != 0)
-        return NULL;
-    rd_kafka_conf_t *kconf = rd_kafka_conf_new();
-    rd_kafka_t *rk = NULL;
-    if (outbox_conf_kafka_apply_for(conf, kconf, RD_KAFKA_PRODUCER, err, err_size) == 0)
-        rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, err, err_size);
-    if (rk == NULL)
-        rd_kafka_conf_destroy(kconf);
-    return rk;
 }
 
 /* Topic i of `names` is consumed (i < n) or the dead-letter topic of topic i - n. */
@@ -141,30 +123,6 @@ nomem:
     return -1;
 }
 
-/* A missing dead-letter topic is fine where the brokers create topics on first use. */
-static void check_dlq_topic(outbox_check *c, const char *topic, const char *fix, rd_kafka_t *rk)
-{
-    char err[512];
-    bool on = false;
-    int32_t off = -1;
-    if (outbox_kafka_topics_auto_create(rk, CHECK_TIMEOUT_MS, &on, &off, err, sizeof err) != 0)
-        outbox_check_warning(c, fix,
-                             "dead-letter topic %s does not exist, and whether the brokers "
-                             "create it is unknown: %s",
-                             topic, err);
-    else if (on)
-        outbox_check_ok(c,
-                        "dead-letter topic %s does not exist yet: the brokers create it with "
-                        "the first dead letter (auto.create.topics.enable = true)",
-                        topic);
-    else
-        outbox_check_problem(c, fix,
-                             "dead-letter topic %s does not exist and broker %d will not create "
-                             "it (auto.create.topics.enable = false): a rejected event could "
-                             "not be set aside",
-                             topic, (int)off);
-}
-
 static void check_topics(outbox_check *c, const moderation_settings *s, const outbox_conf *conf,
                          rd_kafka_t *rk)
 {
@@ -186,7 +144,7 @@ static void check_topics(outbox_check *c, const moderation_settings *s, const ou
         if (!tl.missing[i])
             outbox_check_ok(c, "%stopic %s exists", dlq ? "dead-letter " : "", topic);
         else if (dlq)
-            check_dlq_topic(c, topic, fix, rk);
+            outbox_check_dlq_topic(c, rk, topic, fix);
         else
             outbox_check_problem(c, fix,
                                  "topic %s does not exist: consumer %s would wait for it, "
@@ -198,13 +156,10 @@ static void check_topics(outbox_check *c, const moderation_settings *s, const ou
 
 static void check_kafka(outbox_check *c, const moderation_settings *s, const outbox_conf *conf)
 {
-    char err[512];
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_t *rk = kafka_client(conf, err, sizeof err);
-    if (rk == NULL) {
-        outbox_check_problem(c, "fix or remove that key under [kafka]", "%s", err);
+    rd_kafka_t *rk = outbox_check_kafka_client(c, conf);
+    if (rk == NULL)
         return;
-    }
     rd_kafka_resp_err_t rerr = rd_kafka_metadata(rk, 0, NULL, &md, CHECK_TIMEOUT_MS);
     if (rerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
         outbox_check_kafka_unreachable(c, conf, rd_kafka_err2str(rerr));
@@ -219,9 +174,9 @@ static void check_kafka(outbox_check *c, const moderation_settings *s, const out
 static void check_schemas(outbox_check *c, const outbox_consumer_settings *cs)
 {
     char err[512];
-    outbox_check_schema_dir(c, "avro.schema-dir", cs->schemas_dir);
+    outbox_check_schema_dir(c, "avro.schema-dir", cs->schemas_dir, NULL);
     if (cs->reader_schemas_dir != NULL && cs->reader_schemas_dir[0] != '\0')
-        outbox_check_schema_dir(c, "avro.reader-schema-dir", cs->reader_schemas_dir);
+        outbox_check_schema_dir(c, "avro.reader-schema-dir", cs->reader_schemas_dir, NULL);
     if (cs->schema_history_dir == NULL || cs->schema_history_dir[0] == '\0')
         return;
     outbox_schema_history *history = NULL;

@@ -65,12 +65,12 @@ static void test_schema_dir(void **state)
     char text[2048];
     outbox_check c = {.out = tmpfile()};
     assert_non_null(c.out);
-    outbox_check_schema_dir(&c, "avro.schema-dir", SCHEMA_DIR);
+    outbox_check_schema_dir(&c, "avro.schema-dir", SCHEMA_DIR, NULL);
     assert_int_equal(c.problems, 0);
     written(&c, text, sizeof text);
     assert_non_null(strstr(text, "  ok       "));
     assert_non_null(strstr(text, " Avro schemas in " SCHEMA_DIR "\n"));
-    outbox_check_schema_dir(&c, "avro.reader-schema-dir", "/nonexistent/schemas");
+    outbox_check_schema_dir(&c, "avro.reader-schema-dir", "/nonexistent/schemas", NULL);
     assert_int_equal(c.problems, 1);
     written(&c, text, sizeof text);
     assert_non_null(strstr(text, "  PROBLEM  "));
