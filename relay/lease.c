@@ -1,4 +1,5 @@
 #include "lease.h"
+#include "pg_tls.h"
 
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -139,7 +140,9 @@ static relay_lease_rc lease_connect(relay_lease *l, char *errstr, size_t errstr_
 {
     l->conn = PQconnectdb(l->conninfo);
     if (PQstatus(l->conn) != CONNECTION_OK) {
-        snprintf(errstr, errstr_size, "lease connection: %s", PQerrorMessage(l->conn));
+        char why[1600];
+        (void)outbox_pg_conn_error(l->conn, why, sizeof(why));
+        snprintf(errstr, errstr_size, "lease connection: %s", why);
         lease_drop(l);
         return RELAY_LEASE_ERR_CONN;
     }

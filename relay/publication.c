@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "pg_tls.h"
 
 #define COMPONENT "relay"
 
@@ -45,7 +46,9 @@ int relay_publication_ensure(const char *conninfo, const char *name, const relay
     outbox_buf sql = OUTBOX_BUF_INIT;
     PGconn *c = PQconnectdb(conninfo);
     if (PQstatus(c) != CONNECTION_OK) {
-        snprintf(errstr, errstr_size, "cannot connect to PostgreSQL: %s", PQerrorMessage(c));
+        char why[1600];
+        (void)outbox_pg_conn_error(c, why, sizeof(why));
+        snprintf(errstr, errstr_size, "cannot connect to PostgreSQL: %s", why);
         goto done;
     }
     const char *params[1] = {name};

@@ -1379,7 +1379,7 @@ static int64_t relay_longest_block_ms(const relay_settings *s)
  * the holder that lost it. 0 with the lease held, 1 when stopped first. */
 static int relay_lease_wait(relay *r)
 {
-    char err[512];
+    char err[2048];
     bool said = false;
     int64_t since = now_us(), last_warn = 0;
     for (;;) {

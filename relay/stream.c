@@ -7,6 +7,7 @@
  * close remains).
  */
 #include "errstr.h"
+#include "pg_tls.h"
 #include "stream.h"
 
 #include <errno.h>
@@ -70,31 +71,98 @@ static int classify_sqlstate(const char *sqlstate)
     return RELAY_STREAM_ERR_FATAL;
 }
 
-/*
- * A failed connection attempt has no SQLSTATE in libpq 15: tell a server's refusal from a
- * network failure by its (English) message. Unknown texts count as retriable, so an
- * unrecognised failure backs off and retries rather than stopping the relay.
- */
-static int classify_connect_error(const char *msg)
-{
-    static const char *const fatal[] = {
-        "must be superuser or replication role", /* no REPLICATION (PostgreSQL <= 15) */
-        "permission denied to start WAL sender", /* no REPLICATION (PostgreSQL >= 16) */
-        "authentication failed",
-        "no pg_hba.conf entry",
-        "pg_hba.conf rejects",
-        "is not permitted to log in",
-        "permission denied for database",
-        "does not exist", /* role or database */
-        "invalid connection option",
-        "invalid URI",
-        "SSL is not enabled on the server",
-    };
+/* ------------------------------------------------------------------ a failed connection */
 
-    for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
-        if (strstr(msg, fatal[i]))
-            return RELAY_STREAM_ERR_FATAL;
-    return RELAY_STREAM_ERR_RETRIABLE;
+relay_stream_connect_phase relay_stream_connect_phase_of(int conn_status)
+{
+    switch ((ConnStatusType)conn_status) {
+    case CONNECTION_SSL_STARTUP:
+        return RELAY_STREAM_PHASE_TLS;
+    case CONNECTION_AWAITING_RESPONSE:
+    case CONNECTION_AUTH_OK:
+    case CONNECTION_SETENV:
+        return RELAY_STREAM_PHASE_SERVER;
+    case CONNECTION_CHECK_WRITABLE:
+    case CONNECTION_CONSUME:
+    case CONNECTION_CHECK_TARGET:
+    case CONNECTION_CHECK_STANDBY:
+        return RELAY_STREAM_PHASE_TARGET;
+    default: /* STARTED, MADE, NEEDED, GSS_STARTUP (and OK, BAD: never a phase seen) */
+        return RELAY_STREAM_PHASE_NETWORK;
+    }
+}
+
+bool relay_stream_connect_needs_ping(const relay_stream_connect_failure *failure)
+{
+    return failure->phase == RELAY_STREAM_PHASE_SERVER && !failure->needs_password &&
+           !failure->used_password;
+}
+
+relay_stream_connect_cause
+relay_stream_connect_classify(const relay_stream_connect_failure *failure)
+{
+    if (failure->needs_password)
+        return RELAY_STREAM_CAUSE_NO_PASSWORD;
+    switch (failure->phase) {
+    case RELAY_STREAM_PHASE_TLS:
+        /* sslmode prefer or allow: libpq falls back without TLS itself; what is left is the
+         * connection's own failure */
+        return failure->tls_required ? RELAY_STREAM_CAUSE_TLS : RELAY_STREAM_CAUSE_NETWORK;
+    case RELAY_STREAM_PHASE_SERVER:
+        if (failure->used_password)
+            return RELAY_STREAM_CAUSE_AUTH;
+        /* PQPING_OK: the server answered with a SQLSTATE that is not 57P03, or accepts
+         * connections: it is up and refuses this one. REJECT: 57P03 (starting up, shutting
+         * down, in recovery). NO_RESPONSE: gone since. */
+        return failure->ping == PQPING_OK ? RELAY_STREAM_CAUSE_REFUSED : RELAY_STREAM_CAUSE_NOT_NOW;
+    case RELAY_STREAM_PHASE_TARGET:
+        return RELAY_STREAM_CAUSE_TARGET;
+    default:
+        return RELAY_STREAM_CAUSE_NETWORK;
+    }
+}
+
+int relay_stream_connect_cause_result(relay_stream_connect_cause cause)
+{
+    switch (cause) {
+    case RELAY_STREAM_CAUSE_NO_PASSWORD:
+    case RELAY_STREAM_CAUSE_AUTH:
+    case RELAY_STREAM_CAUSE_REFUSED:
+        return RELAY_STREAM_ERR_FATAL;
+    default:
+        return RELAY_STREAM_ERR_RETRIABLE;
+    }
+}
+
+const char *relay_stream_connect_cause_fix(relay_stream_connect_cause cause)
+{
+    switch (cause) {
+    case RELAY_STREAM_CAUSE_NETWORK:
+        return "PostgreSQL did not answer: is it running, and are host and port in "
+               "postgres.conninfo right?";
+    case RELAY_STREAM_CAUSE_TLS:
+        return "TLS with PostgreSQL could not be set up: fix the TLS settings in "
+               "postgres.conninfo named here (sslrootcert must be the CA that signed the "
+               "server's certificate), or give the server a certificate that CA signed; retried "
+               "with backoff, since a server may be getting a new certificate";
+    case RELAY_STREAM_CAUSE_NO_PASSWORD:
+        return "the server asks for a password and none is configured: give the role's password "
+               "in postgres.conninfo (password, or passfile)";
+    case RELAY_STREAM_CAUSE_AUTH:
+        return "the server asked for the password, then refused: check the password in "
+               "postgres.conninfo, and that the role may LOGIN with REPLICATION (or is superuser) "
+               "into an existing database it may CONNECT to";
+    case RELAY_STREAM_CAUSE_NOT_NOW:
+        return "the server is starting up, shutting down or in recovery, or went away";
+    case RELAY_STREAM_CAUSE_REFUSED:
+        return "the server refuses the relay: check pg_hba.conf (a `replication` line for this "
+               "host and user), that the role may LOGIN with REPLICATION (or is superuser), and "
+               "that the database exists and the role may CONNECT to it";
+    case RELAY_STREAM_CAUSE_TARGET:
+        return "no server in postgres.conninfo matched target_session_attrs (a failover under "
+               "way?)";
+    }
+    return "";
 }
 
 /* The connection's current error, classified as a lost connection unless the server said more. */
@@ -193,10 +261,11 @@ static int check_state(relay_stream *stream, stream_state want, const char *what
     return RELAY_STREAM_ERR_FATAL;
 }
 
-/* Wait until the socket is ready for `events` or the deadline passes. 1 ready, 0 timeout. */
-static int wait_socket(relay_stream *stream, short events, int64_t deadline)
+/* Wait until fd is ready for `events` or the deadline passes. 1 ready (or interrupted: look
+ * again), 0 timeout, -1 error. */
+static int wait_fd(int fd, short events, int64_t deadline)
 {
-    struct pollfd pfd = {.fd = PQsocket(stream->conn), .events = events, .revents = 0};
+    struct pollfd pfd = {.fd = fd, .events = events, .revents = 0};
     int64_t left = deadline - mono_ms();
     int n;
 
@@ -210,19 +279,109 @@ static int wait_socket(relay_stream *stream, short events, int64_t deadline)
     return n < 0 ? -1 : (n > 0 ? 1 : 0);
 }
 
+/* Wait until the connection's socket is ready for `events` or the deadline passes. */
+static int wait_socket(relay_stream *stream, short events, int64_t deadline)
+{
+    return wait_fd(PQsocket(stream->conn), events, deadline);
+}
+
 /* ------------------------------------------------------------------ open, close */
+
+/* The conninfo's connect_timeout in ms as libpq reads it (unset or <= 0: no bound, INT64_MAX;
+ * 1 counts as 2 s). */
+static int64_t connect_timeout_ms(PGconn *conn)
+{
+    int64_t ms = INT64_MAX;
+    PQconninfoOption *opts = PQconninfo(conn);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+        if (strcmp(o->keyword, "connect_timeout") != 0 || !o->val)
+            continue;
+        long sec = strtol(o->val, NULL, 10);
+        if (sec > 0)
+            ms = (int64_t)(sec < 2 ? 2 : sec) * 1000;
+    }
+    PQconninfoFree(opts);
+    return ms;
+}
+
+/* PQconnectdbParams(), driven step by step with PQconnectPoll() so that a failure's phase is
+ * known: *last_status is the last PQstatus() before the step that failed. connect_timeout
+ * bounds each address's attempt as libpq's own loop does (a new socket: a new bound); when it
+ * passes, *timed_out is set and the connection is returned unfinished. NULL: out of memory. */
+static PGconn *stream_connect(const char *const *keywords, const char *const *values,
+                              int *last_status, bool *timed_out)
+{
+    PGconn *conn = PQconnectStartParams(keywords, values, 1);
+    PostgresPollingStatusType step = PGRES_POLLING_WRITING;
+    int64_t timeout = conn ? connect_timeout_ms(conn) : 0, deadline = 0;
+    int sock = -1;
+
+    *last_status = CONNECTION_STARTED;
+    *timed_out = false;
+    if (!conn || PQstatus(conn) == CONNECTION_BAD)
+        return conn;
+    while (step != PGRES_POLLING_OK && step != PGRES_POLLING_FAILED) {
+        if (PQsocket(conn) != sock) {
+            sock = PQsocket(conn);
+            deadline = timeout == INT64_MAX ? INT64_MAX : mono_ms() + timeout;
+        }
+        if (wait_fd(sock, step == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline) == 0) {
+            if (mono_ms() < deadline)
+                continue; /* a long wait in slices */
+            *timed_out = true;
+            break;
+        }
+        *last_status = PQstatus(conn);
+        step = PQconnectPoll(conn);
+    }
+    return conn;
+}
+
+/* A failed connection attempt: libpq's message, its cause (from libpq's codes, see stream.h)
+ * and what to fix. Returns the cause's code. */
+static int connect_error(PGconn *conn, const char *const *keywords, const char *const *values,
+                         int last_status, bool timed_out, char *errstr, size_t errstr_size)
+{
+    char msg[512], tls[1024];
+    relay_stream_connect_failure failure = {
+        .phase = relay_stream_connect_phase_of(last_status),
+        .tls_required = outbox_pg_tls_describe(conn, tls, sizeof(tls)),
+        .needs_password = PQconnectionNeedsPassword(conn) != 0,
+        .used_password = PQconnectionUsedPassword(conn) != 0,
+        .ping = PQPING_NO_RESPONSE,
+    };
+    if (!timed_out && relay_stream_connect_needs_ping(&failure))
+        failure.ping = PQpingParams(keywords, values, 1);
+    relay_stream_connect_cause cause = relay_stream_connect_classify(&failure);
+
+    if (timed_out)
+        snprintf(msg, sizeof(msg), "no answer within connect_timeout (%lld s)",
+                 (long long)(connect_timeout_ms(conn) / 1000));
+    else
+        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
+    one_line(msg);
+    if (cause == RELAY_STREAM_CAUSE_TLS)
+        outbox_errstr_set(errstr, errstr_size, "replication connection: %s; %s; %s", msg, tls,
+                          relay_stream_connect_cause_fix(cause));
+    else
+        outbox_errstr_set(errstr, errstr_size, "replication connection: %s; %s", msg,
+                          relay_stream_connect_cause_fix(cause));
+    return relay_stream_connect_cause_result(cause);
+}
 
 int relay_stream_open(const char *conninfo, relay_stream **streamp, char *errstr,
                       size_t errstr_size)
 {
     static const char *const keywords[] = {"connect_timeout", "fallback_application_name", "dbname",
                                            "replication", NULL};
-    const char *values[] = {"10", "outbox-relay", conninfo, "database", NULL};
+    const char *const values[] = {"10", "outbox-relay", conninfo, "database", NULL};
     relay_stream *stream = NULL;
     PQconninfoOption *options = NULL;
     PGresult *res = NULL;
     char *parse_error = NULL;
     char msg[512];
+    int last_status;
+    bool timed_out;
     int rc;
 
     if (streamp)
@@ -247,17 +406,15 @@ int relay_stream_open(const char *conninfo, relay_stream **streamp, char *errstr
         goto cleanup;
     }
     stream->state = STREAM_BROKEN;
-    stream->conn = PQconnectdbParams(keywords, values, 1);
+    stream->conn = stream_connect(keywords, values, &last_status, &timed_out);
     if (!stream->conn) {
         outbox_errstr_set(errstr, errstr_size, "connect: out of memory");
         rc = RELAY_STREAM_ERR_RETRIABLE;
         goto cleanup;
     }
-    if (PQstatus(stream->conn) != CONNECTION_OK) {
-        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(stream->conn));
-        one_line(msg);
-        outbox_errstr_set(errstr, errstr_size, "replication connection: %s", msg);
-        rc = classify_connect_error(msg);
+    if (timed_out || PQstatus(stream->conn) != CONNECTION_OK) {
+        rc = connect_error(stream->conn, keywords, values, last_status, timed_out, errstr,
+                           errstr_size);
         goto cleanup;
     }
     stream->state = STREAM_IDLE;

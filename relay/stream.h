@@ -24,12 +24,22 @@
  * including the server's message and SQLSTATE when there is one, and say what to do:
  *   RELAY_STREAM_ERR_RETRIABLE  the connection was lost or the server is going away or is
  *                               overloaded (SQLSTATE classes 08, 53, 57P01-57P03; no SQLSTATE
- *                               at all): close, back off, open again.
+ *                               at all), or TLS could not be set up (see below): close, back
+ *                               off, open again.
  *   RELAY_STREAM_ERR_FATAL      retrying cannot help until someone changes something: no
  *                               REPLICATION privilege, authentication, slot missing or in use by
  *                               another process (SQLSTATE 55006), wrong plugin, publication
  *                               missing, protocol violation, bad arguments.
  * relay_stream_sqlstate() gives the SQLSTATE of the last server error.
+ *
+ * A failed connection attempt has no SQLSTATE in libpq, and its message text is not an
+ * interface (it is translated, and changes between versions): relay_stream_open() classifies
+ * it from libpq's codes instead (relay_stream_connect_classify()): the phase the attempt
+ * failed in (it drives PQconnectPoll() and keeps the last PQstatus()), the conninfo's sslmode,
+ * PQconnectionNeedsPassword(), PQconnectionUsedPassword() and, for a refusal without a
+ * password, PQpingParams() (libpq's own reading of the server's SQLSTATE: 57P03 "cannot connect
+ * now" is a REJECT). A TLS failure while sslmode insists on TLS is retried, and its message
+ * names sslmode, sslrootcert, sslcert and sslkey and what each must be.
  *
  * Ownership: the caller owns the relay_stream from open until close. Thread-safety: none; one
  * thread (the relay's main loop) makes every call on a given stream.
@@ -65,11 +75,67 @@ typedef struct relay_stream_system {
     int server_version; /* PQserverVersion(): 150020 for 15.20 */
 } relay_stream_system;
 
+/* Where a connection attempt failed: the last PQstatus() before it became CONNECTION_BAD. */
+typedef enum relay_stream_connect_phase {
+    RELAY_STREAM_PHASE_NETWORK, /* reaching the server (resolve, TCP, the startup packet): no
+                                   answer from it yet */
+    RELAY_STREAM_PHASE_TLS,     /* negotiating TLS: the answer to SSLRequest, the handshake,
+                                   sslmode's certificate and host name checks */
+    RELAY_STREAM_PHASE_SERVER,  /* the server answered the startup packet: authentication and
+                                   the session's start (role, database, REPLICATION). libpq may
+                                   read AuthenticationOk and a refusal in one step, so the two
+                                   are one phase */
+    RELAY_STREAM_PHASE_TARGET,  /* connected, but target_session_attrs refused the server */
+} relay_stream_connect_phase;
+
+/* Why an attempt failed, and so whether to retry (relay_stream_connect_cause_result()). */
+typedef enum relay_stream_connect_cause {
+    RELAY_STREAM_CAUSE_NETWORK,     /* the server did not answer: retriable */
+    RELAY_STREAM_CAUSE_TLS,         /* sslmode insists on TLS and TLS could not be set up (the
+                                       certificate does not verify, the server has no TLS, a
+                                       file is missing): retriable, the message names the fix */
+    RELAY_STREAM_CAUSE_NO_PASSWORD, /* the server wants a password and none is configured: fatal */
+    RELAY_STREAM_CAUSE_AUTH,        /* a password was sent, then the server refused: fatal */
+    RELAY_STREAM_CAUSE_NOT_NOW,     /* refused, and a ping finds the server starting up, shutting
+                                       down or in recovery (PQPING_REJECT) or gone: retriable */
+    RELAY_STREAM_CAUSE_REFUSED,     /* refused, and a ping finds the server up: pg_hba.conf, the
+                                       role, the database, REPLICATION: fatal */
+    RELAY_STREAM_CAUSE_TARGET,      /* no host matched target_session_attrs: retriable */
+} relay_stream_connect_cause;
+
+/* What libpq said about a failed attempt. */
+typedef struct relay_stream_connect_failure {
+    relay_stream_connect_phase phase;
+    bool tls_required;   /* the conninfo's sslmode is require, verify-ca or verify-full */
+    bool needs_password; /* PQconnectionNeedsPassword() */
+    bool used_password;  /* PQconnectionUsedPassword() */
+    int ping;            /* a PGPing, when relay_stream_connect_needs_ping() asked for one */
+} relay_stream_connect_failure;
+
+/* The phase of a libpq ConnStatusType (as int) seen before the failure. Pure. */
+relay_stream_connect_phase relay_stream_connect_phase_of(int conn_status);
+
+/* True when only a PQpingParams() can tell a refusal from a server not ready yet: failed after
+ * the server answered, without a password exchanged. Pure. */
+bool relay_stream_connect_needs_ping(const relay_stream_connect_failure *failure);
+
+/* The cause of a failed attempt (ping is read only when needs_ping said so). Pure. */
+relay_stream_connect_cause
+relay_stream_connect_classify(const relay_stream_connect_failure *failure);
+
+/* RELAY_STREAM_ERR_RETRIABLE or RELAY_STREAM_ERR_FATAL for a cause. Pure. */
+int relay_stream_connect_cause_result(relay_stream_connect_cause cause);
+
+/* What to do about a cause, naming the settings ("check pg_hba.conf ..."). Static. Pure. */
+const char *relay_stream_connect_cause_fix(relay_stream_connect_cause cause);
+
 /*
  * Connect with `conninfo` (keyword/value string or URI; replication=database is added, a
  * connect_timeout of 10 s is the default, application_name falls back to "outbox-relay"), and
  * run IDENTIFY_SYSTEM. On success returns RELAY_STREAM_OK and *streamp owns the connection;
- * on error returns a negative code, fills errstr and leaves *streamp NULL.
+ * on error returns a negative code, fills errstr (libpq's message, then what to fix; for TLS the
+ * sslmode, sslrootcert, sslcert and sslkey in force) and leaves *streamp NULL. connect_timeout
+ * bounds the attempt at each address, as in libpq.
  */
 int relay_stream_open(const char *conninfo, relay_stream **streamp, char *errstr,
                       size_t errstr_size) __attribute__((warn_unused_result));

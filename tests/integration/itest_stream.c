@@ -585,6 +585,37 @@ static void test_refused_connection_is_retriable(void **state)
     assert_true(err[0] != '\0');
 }
 
+/* sslmode=require against the stack's server, which has no TLS: a TLS failure (libpq's phase,
+ * not its text), retried, its message naming the TLS settings in force and the fix. */
+static void test_tls_failure_is_retriable_and_names_the_settings(void **state)
+{
+    relay_stream *stream = NULL;
+    char conninfo[1024], err[2048] = "";
+
+    snprintf(conninfo, sizeof(conninfo), "%s sslmode=require", pg_relay);
+    assert_int_equal(relay_stream_open(conninfo, &stream, err, sizeof(err)),
+                     RELAY_STREAM_ERR_RETRIABLE);
+    assert_null(stream);
+    if (!strstr(err, "TLS: sslmode=require sslrootcert=") ||
+        !strstr(err, "fix the TLS settings in postgres.conninfo"))
+        fail_msg("unexpected error: %s", err);
+}
+
+/* The server answers and refuses (trust authentication, a database that does not exist): a
+ * ping finds it up, so retrying cannot help. */
+static void test_missing_database_is_fatal(void **state)
+{
+    relay_stream *stream = NULL;
+    char conninfo[1024], err[2048] = "";
+
+    snprintf(conninfo, sizeof(conninfo), "%s dbname=itest_no_such_db", pg_relay);
+    assert_int_equal(relay_stream_open(conninfo, &stream, err, sizeof(err)),
+                     RELAY_STREAM_ERR_FATAL);
+    assert_null(stream);
+    if (!strstr(err, "itest_no_such_db") || !strstr(err, "that the database exists"))
+        fail_msg("unexpected error: %s", err);
+}
+
 static void test_invalid_conninfo_is_fatal(void **state)
 {
     relay_stream *stream = NULL;
@@ -627,6 +658,8 @@ int main(void)
         cmocka_unit_test(test_missing_slot_is_fatal),
         cmocka_unit_test(test_invalid_slot_name_is_fatal),
         cmocka_unit_test(test_refused_connection_is_retriable),
+        cmocka_unit_test(test_tls_failure_is_retriable_and_names_the_settings),
+        cmocka_unit_test(test_missing_database_is_fatal),
         cmocka_unit_test(test_invalid_conninfo_is_fatal),
         cmocka_unit_test(test_calls_in_wrong_state_are_rejected),
     };

@@ -8,7 +8,9 @@
 # event reaches the projector's dead-letter topic over SSL. Then TLS is shown to be in force:
 # plaintext is refused by each server, `check` with a CA that did not sign the servers'
 # certificates reports each of the three, and the relay with that CA for the registry stops
-# with an error naming the CA file. The registry's client certificate is checked against an
+# with an error naming the CA file; a relay whose PostgreSQL CA does not verify the server
+# names sslmode and sslrootcert: at start it stops, once streaming it retries until the CA
+# verifies again. The registry's client certificate is checked against an
 # `openssl s_server` that requires one (Apicurio cannot be made to).
 # Ports: OUTBOX_TEST_TLS_PORT (default 19300) and the next 6.
 source "$(dirname "$0")/lib.sh"
@@ -188,6 +190,53 @@ check "... with an error naming the registry URL and the CA file" \
 dlq=$(kcat -b "$OUTBOX_KAFKA" "${kcat_tls[@]}" -C -t "$TOPIC_PREFIX.tls.dlq" -o beginning -e -q \
   -f '%o\n' 2>/dev/null | wc -l)
 check_eq "... and files no dead letter for the event" 1 "$dlq"
+
+# ---------------------------------------------------------------- PostgreSQL's certificate
+# The relay's sslrootcert is a copy of the CA. A relay started with a CA that did not sign the
+# server's certificate stops at once, naming the TLS settings. A running relay whose CA stops
+# verifying the server (here the file is swapped, as a server getting a certificate from
+# another CA looks from the relay) keeps retrying with backoff, each attempt naming sslmode and
+# sslrootcert and the fix, and streams again once the CA verifies, without a restart.
+t1=$(date +%s)
+cp "$T/other-ca.pem" "$T/relay-ca.pem"
+pg_saved=$OUTBOX_PG_RELAY
+OUTBOX_PG_RELAY=${OUTBOX_PG_RELAY/$T\/ca.pem/$T/relay-ca.pem}
+relay_config "${kafka_tls[@]}" "[registry]" "url = $OUTBOX_REGISTRY_URL" "ca-file = tls/ca.pem" \
+  "cert-file = tls/client.pem" "key-file = tls/client-key.pem" "timeout = 1m"
+OUTBOX_PG_RELAY=$pg_saved
+RELAY_LOG=$TEST_TMP/pg-ca-relay.log
+rc=0
+timeout 60 "$RELAY_BIN" -c "$TEST_TMP/relay.ini" >"$RELAY_LOG" 2>&1 || rc=$?
+check_eq "the relay started with a PostgreSQL CA that did not sign the server's certificate exits 1" 1 "$rc"
+check "... naming sslmode and sslrootcert" \
+  grep -q "sslmode=verify-full sslrootcert=$T/relay-ca.pem" "$RELAY_LOG"
+cp "$T/ca.pem" "$T/relay-ca.pem"
+relay_start
+cp "$T/other-ca.pem" "$T/relay-ca.pem"
+psql_app -c "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
+  WHERE slot_name = '$SLOT'" >/dev/null
+attempts=0
+for _ in $(seq 1 150); do
+  attempts=$(grep -c "replication connection failed.*sslrootcert=$T/relay-ca.pem" "$RELAY_LOG" || true)
+  [ "$attempts" -ge 2 ] && break
+  sleep 0.2
+done
+check "a running relay whose PostgreSQL CA no longer verifies the server keeps retrying ($attempts attempts)" \
+  bash -c '[ "$1" -ge 2 ] && kill -0 "$2"' _ "$attempts" "$RELAY_PID"
+check "... each attempt naming sslmode, sslrootcert and the fix" \
+  grep -q "replication connection failed: .*TLS: sslmode=verify-full sslrootcert=$T/relay-ca.pem.*fix the TLS settings in postgres.conninfo.*retrying in" \
+  "$RELAY_LOG"
+cp "$T/ca.pem" "$T/relay-ca.pem"
+active=f
+for _ in $(seq 1 200); do
+  active=$(psql_app -c "SELECT active FROM pg_replication_slots WHERE slot_name = '$SLOT'")
+  [ "$active" = t ] && break
+  sleep 0.2
+done
+check_eq "... and streams again once the CA verifies, without a restart" t "$active"
+relay_stop
+check_eq "SIGTERM: the relay exits 0" 0 "$RELAY_RC"
+say "PostgreSQL certificate checks took $(($(date +%s) - t1)) s"
 
 # ---------------------------------------------------------------- the registry client certificate
 # Apicurio cannot ask for a client certificate; openssl s_server -Verify does (its -www page
