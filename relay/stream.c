@@ -340,7 +340,8 @@ static PGconn *stream_connect(const char *const *keywords, const char *const *va
 /* A failed connection attempt: libpq's message, its cause (from libpq's codes, see stream.h)
  * and what to fix. Returns the cause's code. */
 static int connect_error(PGconn *conn, const char *const *keywords, const char *const *values,
-                         int last_status, bool timed_out, char *errstr, size_t errstr_size)
+                         int last_status, bool timed_out, relay_stream_connect_cause *causep,
+                         char *errstr, size_t errstr_size)
 {
     char msg[512], tls[1024];
     relay_stream_connect_failure failure = {
@@ -353,6 +354,7 @@ static int connect_error(PGconn *conn, const char *const *keywords, const char *
     if (!timed_out && relay_stream_connect_needs_ping(&failure))
         failure.ping = PQpingParams(keywords, values, 1);
     relay_stream_connect_cause cause = relay_stream_connect_classify(&failure);
+    *causep = cause;
 
     if (timed_out)
         snprintf(msg, sizeof(msg), "no answer within connect_timeout (%lld s)",
@@ -406,16 +408,24 @@ int relay_stream_open(const char *conninfo, relay_stream **streamp, char *errstr
         goto cleanup;
     }
     stream->state = STREAM_BROKEN;
-    stream->conn = stream_connect(keywords, values, &last_status, &timed_out);
-    if (!stream->conn) {
-        outbox_errstr_set(errstr, errstr_size, "connect: out of memory");
-        rc = RELAY_STREAM_ERR_RETRIABLE;
-        goto cleanup;
-    }
-    if (timed_out || PQstatus(stream->conn) != CONNECTION_OK) {
-        rc = connect_error(stream->conn, keywords, values, last_status, timed_out, errstr,
+    /* A refusal is confirmed by a second attempt before it stops the relay: the ping that tells
+     * it from "starting up" (57P03) may come just after the server finished starting. */
+    for (int attempt = 1;; attempt++) {
+        relay_stream_connect_cause cause = RELAY_STREAM_CAUSE_NETWORK;
+        stream->conn = stream_connect(keywords, values, &last_status, &timed_out);
+        if (!stream->conn) {
+            outbox_errstr_set(errstr, errstr_size, "connect: out of memory");
+            rc = RELAY_STREAM_ERR_RETRIABLE;
+            goto cleanup;
+        }
+        if (!timed_out && PQstatus(stream->conn) == CONNECTION_OK)
+            break;
+        rc = connect_error(stream->conn, keywords, values, last_status, timed_out, &cause, errstr,
                            errstr_size);
-        goto cleanup;
+        if (cause != RELAY_STREAM_CAUSE_REFUSED || attempt >= RELAY_STREAM_REFUSALS_TO_STOP)
+            goto cleanup;
+        PQfinish(stream->conn);
+        stream->conn = NULL;
     }
     stream->state = STREAM_IDLE;
     stream->system.server_version = PQserverVersion(stream->conn);

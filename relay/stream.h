@@ -88,6 +88,12 @@ typedef enum relay_stream_connect_phase {
     RELAY_STREAM_PHASE_TARGET,  /* connected, but target_session_attrs refused the server */
 } relay_stream_connect_phase;
 
+/* relay_stream_open() tries again at once after a refusal, and stops only when this many
+ * attempts in a row were refused by a server that pings up: the ping that tells a refusal from
+ * "starting up" (57P03) may come just after the server finished starting (a PostgreSQL restart
+ * then stopped the relay). 53300 (too many connections) refused twice still stops it. */
+#define RELAY_STREAM_REFUSALS_TO_STOP 2
+
 /* Why an attempt failed, and so whether to retry (relay_stream_connect_cause_result()). */
 typedef enum relay_stream_connect_cause {
     RELAY_STREAM_CAUSE_NETWORK,     /* the server did not answer: retriable */
@@ -99,7 +105,8 @@ typedef enum relay_stream_connect_cause {
     RELAY_STREAM_CAUSE_NOT_NOW,     /* refused, and a ping finds the server starting up, shutting
                                        down or in recovery (PQPING_REJECT) or gone: retriable */
     RELAY_STREAM_CAUSE_REFUSED,     /* refused, and a ping finds the server up: pg_hba.conf, the
-                                       role, the database, REPLICATION: fatal */
+                                       role, the database, REPLICATION: fatal once
+                                       RELAY_STREAM_REFUSALS_TO_STOP attempts in a row said so */
     RELAY_STREAM_CAUSE_TARGET,      /* no host matched target_session_attrs: retriable */
 } relay_stream_connect_cause;
 
