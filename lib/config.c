@@ -9,12 +9,15 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "kafka_scope.h"
 #include "log.h"
@@ -1059,19 +1062,49 @@ static int conf_assign(conf_loader *ld, const char *section, const char *key, co
 
 /* The content of file `path` as a value (malloc'd into *out): at most CONF_VALUE_FILE_MAX bytes,
  * no NUL byte, one trailing newline ("\n" or "\r\n") removed. 0, or -1 with err filled. */
+/* `path` opened for reading if it is a regular file (a symbolic link to one is fine: Kubernetes
+ * secrets, systemd credentials). A FIFO or a device is refused, not read: opening a FIFO waits
+ * for a writer and reading one, a pipe or a terminal may never end, so the daemon would hang at
+ * start (found by fuzz_config: a relative "-file = 4" next to a config at /proc/self/fd/N read
+ * an inherited pipe). NULL with err filled. */
+static FILE *conf_open_value_file(const char *path, char *err, size_t err_size)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        conf_errf(err, err_size, "%s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        conf_errf(err, err_size,
+                  "it is not a regular file (a FIFO, socket or device is not read: it could "
+                  "block the start); put the value in a file");
+        close(fd);
+        return NULL;
+    }
+    int flags = fcntl(fd, F_GETFL);
+    FILE *fp = NULL;
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0 ||
+        (fp = fdopen(fd, "rb")) == NULL) {
+        conf_errf(err, err_size, "%s", strerror(errno));
+        close(fd);
+    }
+    return fp;
+}
+
 static int conf_read_value_file(const char *path, char **out, char *err, size_t err_size)
 {
     int rc = -1;
     conf_str s = {0};
     char buf[4096];
     size_t n;
-    FILE *fp = fopen(path, "rb");
+    FILE *fp = conf_open_value_file(path, err, err_size);
 
     *out = NULL;
-    if (fp == NULL) {
-        conf_errf(err, err_size, "%s", strerror(errno));
+    if (fp == NULL)
         return -1;
-    }
     while ((n = fread(buf, 1, sizeof buf, fp)) > 0) {
         if (memchr(buf, '\0', n) != NULL) {
             conf_errf(err, err_size, "it contains a NUL byte (a value is text)");

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -296,6 +298,32 @@ static void test_value_file_with_nul_byte_is_rejected(void **state)
     assert_non_null(strstr(r.err, "contains a NUL byte"));
 }
 
+/* A FIFO (or a pipe, a device) named as a value file is refused at once: it used to be opened
+ * and read, which blocks until a writer closes it - a daemon hung at start (fuzz_config found it
+ * reading an inherited pipe through /proc/self/fd). Here a writer holds the FIFO open and never
+ * writes; the alarm turns a hang into a failure. */
+static void test_value_file_that_is_a_fifo_is_refused_without_blocking(void **state)
+{
+    files_fixture *fx = *state;
+    char path[256], set[300];
+    files_result r;
+
+    snprintf(path, sizeof path, "%s/fifo", fx->dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    int writer = open(path, O_RDWR | O_NONBLOCK);
+    assert_true(writer >= 0);
+    snprintf(set, sizeof set, "postgres.conninfo-file=%s", path);
+    const char *sets[] = {set};
+    alarm(10);
+    files_load(&r, NULL, NULL, sets, 1);
+    alarm(0);
+    close(writer);
+    assert_int_equal(r.rc, -1);
+    assert_non_null(strstr(r.err, "is not a regular file"));
+    assert_non_null(strstr(r.err, "postgres.conninfo-file"));
+    files_release(&r);
+}
+
 static void test_plain_and_file_variable_together_are_an_error(void **state)
 {
     files_fixture *fx = *state;
@@ -345,6 +373,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_missing_key_file_names_file_key_and_place, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_value_file_that_is_a_fifo_is_refused_without_blocking,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_value_file_with_nul_byte_is_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plain_and_file_variable_together_are_an_error, setup,
                                         teardown),
