@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # The broker is stopped for 20 s while rows are written: nothing is lost, and the slot's
-# confirmed_flush_lsn never passes a commit whose events Kafka had not acknowledged.
+# confirmed_flush_lsn never passes the commit record of the first transaction written while the
+# broker was down (PostgreSQL skips, after a restart, every transaction whose commit record starts
+# before confirmed_flush_lsn). Positions before that commit record are fair to confirm: the relay,
+# idle, confirms the walsender's keepalive position, which moves past WAL that carries no outbox
+# event (another transaction, a checkpoint's running-xacts record, the first outage
+# transaction's own rows before its commit); a barrier taken as "the WAL position after the
+# broker stopped" made such a confirmation look like a loss (seen in CI).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/relay_lib.sh"
 
@@ -16,10 +22,17 @@ bash "$OUTBOX_SOURCE_DIR/compose/stack" kafka-stop
 cleanup_hooks+=("bash $OUTBOX_SOURCE_DIR/compose/stack kafka-start")
 sleep 1
 # Everything before this point was delivered; nothing after it can be until the broker is back.
-barrier=$(psql_app -c "SELECT pg_current_wal_lsn()")
-say "broker stopped; WAL at $barrier"
+psql_app -c "CREATE EXTENSION IF NOT EXISTS pg_walinspect" >/dev/null
+before=$(psql_app -c "SELECT pg_current_wal_insert_lsn()")
+insert_events 1 20 1 "$agg" 0
+# The first outage transaction: the one that wrote the row after the last delivered one.
+barrier=$(psql_app -c "SELECT min(start_lsn) FROM pg_get_wal_records_info('$before',
+  pg_current_wal_flush_lsn()) WHERE resource_manager = 'Transaction' AND record_type = 'COMMIT'
+  AND xid = (SELECT xmin FROM outbox WHERE aggregate_type = '$agg' AND headers->>'test_seq' = '1001')")
+say "broker stopped; WAL at $before; the first undelivered commit record starts at $barrier"
+check "the first undelivered transaction's commit record found in the WAL" test -n "$barrier"
+[ -n "$barrier" ] || barrier=$before
 start=$(date +%s)
-max_seen=$barrier
 violations=0
 i=0
 while [ $(( $(date +%s) - start )) -lt 20 ]; do
@@ -32,7 +45,7 @@ while [ $(( $(date +%s) - start )) -lt 20 ]; do
   fi
   sleep 0.5
 done
-check_eq "while the broker was down confirmed_flush_lsn never passed the last delivered commit ($i samples)" 0 "$violations"
+check_eq "while the broker was down confirmed_flush_lsn never passed the first undelivered commit ($i samples)" 0 "$violations"
 check "the relay is still running while the broker is down" kill -0 "$RELAY_PID"
 
 bash "$OUTBOX_SOURCE_DIR/compose/stack" kafka-start
