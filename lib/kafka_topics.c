@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kafka_admin.h"
+
 #define AUTO_CREATE "auto.create.topics.enable"
 
 /* The value of configuration `key` in a DescribeConfigs result event, into value. 0, or -1 with
@@ -42,33 +44,24 @@ static int describe_config(rd_kafka_t *rk, rd_kafka_ResourceType_t type, const c
                            int timeout_ms, char *errstr, size_t errstr_size)
 {
     int rc = -1;
+    outbox_kafka_admin adm;
     rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(type, name);
-    rd_kafka_AdminOptions_t *opts =
-        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
-    rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
-    rd_kafka_event_t *ev = NULL;
-    if (!res || !opts || !queue) {
+    if (outbox_kafka_admin_init(&adm, rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout_ms, errstr,
+                                errstr_size) != 0)
+        goto done;
+    if (!res) {
         snprintf(errstr, errstr_size, "out of memory");
         goto done;
     }
-    if (rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, errstr, errstr_size) !=
-        RD_KAFKA_RESP_ERR_NO_ERROR)
-        goto done;
-    rd_kafka_DescribeConfigs(rk, &res, 1, opts, queue);
-    ev = rd_kafka_queue_poll(queue, timeout_ms + 1000);
-    if (!ev) {
+    rd_kafka_DescribeConfigs(rk, &res, 1, adm.opts, adm.queue);
+    if (!outbox_kafka_admin_wait(&adm, timeout_ms)) {
         snprintf(errstr, errstr_size, "%s did not describe its configuration within %d ms", what,
                  timeout_ms);
         goto done;
     }
-    rc = config_from_result(ev, what, key, value, value_size, errstr, errstr_size);
+    rc = config_from_result(adm.ev, what, key, value, value_size, errstr, errstr_size);
 done:
-    if (ev)
-        rd_kafka_event_destroy(ev);
-    if (queue)
-        rd_kafka_queue_destroy(queue);
-    if (opts)
-        rd_kafka_AdminOptions_destroy(opts);
+    outbox_kafka_admin_done(&adm);
     if (res)
         rd_kafka_ConfigResource_destroy(res);
     return rc;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kafka_admin.h"
 #include "kafka_topics.h"
 
 /* ---------------------------------------------------------------- the record (pure) */
@@ -91,31 +92,22 @@ relay_txnstate_rc relay_txnstate_topic_ensure(rd_kafka_t *rk, const char *topic,
     if (!missing)
         return RELAY_TXNSTATE_OK;
     relay_txnstate_rc rc = RELAY_TXNSTATE_ERR_FATAL;
+    outbox_kafka_admin adm;
     rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, 1, -1, errstr, errstr_size);
-    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
-    rd_kafka_event_t *ev = NULL;
-    if (!nt || !opts || !queue)
+    if (outbox_kafka_admin_init(&adm, rk, RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout_ms, errstr,
+                                errstr_size) != 0 ||
+        !nt || rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact"))
         goto done;
-    if (rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact") ||
-        rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, errstr, errstr_size))
-        goto done;
-    rd_kafka_CreateTopics(rk, &nt, 1, opts, queue);
-    ev = rd_kafka_queue_poll(queue, timeout_ms + 1000);
-    if (!ev) {
+    rd_kafka_CreateTopics(rk, &nt, 1, adm.opts, adm.queue);
+    if (!outbox_kafka_admin_wait(&adm, timeout_ms)) {
         snprintf(errstr, errstr_size, "Kafka did not create the state topic %s within %d ms", topic,
                  timeout_ms);
         rc = RELAY_TXNSTATE_ERR_RETRIABLE;
         goto done;
     }
-    rc = create_result(ev, topic, errstr, errstr_size);
+    rc = create_result(adm.ev, topic, errstr, errstr_size);
 done:
-    if (ev)
-        rd_kafka_event_destroy(ev);
-    if (queue)
-        rd_kafka_queue_destroy(queue);
-    if (opts)
-        rd_kafka_AdminOptions_destroy(opts);
+    outbox_kafka_admin_done(&adm);
     if (nt)
         rd_kafka_NewTopic_destroy(nt);
     return rc;
