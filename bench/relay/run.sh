@@ -17,6 +17,9 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 ROWS=${1:-200000}
 RATE=${2:-2000}
 SECONDS_STEADY=${3:-20}
+for n in "$ROWS" "$RATE" "$SECONDS_STEADY"; do
+  [[ $n =~ ^[0-9]+$ ]] || { echo "usage: bench/relay/run.sh [ROWS] [RATE] [SECONDS] (numbers; got '$n'); exactly-once: bench/relay/exactly_once.sh" >&2; exit 2; }
+done
 BUILD=${OUTBOX_BUILD_DIR:-$REPO/build}
 RELAY=$BUILD/relay/outbox-relay
 eval "$("$REPO/compose/stack" env)"
