@@ -1,5 +1,6 @@
 #include "errstr.h"
 #include "avro_json.h"
+#include "hex.h"
 
 #include <float.h>
 #include <math.h>
@@ -424,17 +425,6 @@ static int parse_timestamp_text(const char *s, size_t len, int64_t unit, int loc
     return 1;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int uuid_valid(const char *s, size_t len)
 {
     size_t i;
@@ -445,7 +435,7 @@ static int uuid_valid(const char *s, size_t len)
         if (i == 8 || i == 13 || i == 18 || i == 23) {
             if (s[i] != '-')
                 return 0;
-        } else if (hexval(s[i]) < 0) {
+        } else if (outbox_hex_digit(s[i]) < 0) {
             return 0;
         }
     }

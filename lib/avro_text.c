@@ -1,6 +1,7 @@
 #include "avro_text.h"
 #include "avro_schema.h"
 #include "errstr.h"
+#include "hex.h"
 
 #include <errno.h>
 #include <locale.h>
@@ -109,17 +110,11 @@ static int hex4(const uint8_t *p, const uint8_t *end, uint32_t *value)
     if (end - p < 4)
         return 0;
     for (i = 0; i < 4; i++) {
-        uint8_t c = p[i];
+        int d = outbox_hex_digit(p[i]);
 
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= (uint32_t)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v |= (uint32_t)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v |= (uint32_t)(c - 'A' + 10);
-        else
+        if (d < 0)
             return 0;
+        v = v << 4 | (uint32_t)d;
     }
     *value = v;
     return 1;

@@ -7,6 +7,7 @@
  * read function accepts exactly one whole message.
  */
 #include "errstr.h"
+#include "hex.h"
 #include "pgoutput.h"
 
 #include <inttypes.h>
@@ -208,17 +209,6 @@ static int read_type_byte(pg_reader *r, uint8_t expected)
 
 /* ------------------------------------------------------------------ LSNs */
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* One to eight hex digits; *end is set after them. */
 static int parse_hex32(const char *s, uint32_t *v, const char **end)
 {
@@ -226,7 +216,7 @@ static int parse_hex32(const char *s, uint32_t *v, const char **end)
     int n = 0;
     int d;
 
-    while ((d = hex_digit(s[n])) >= 0) {
+    while ((d = outbox_hex_digit(s[n])) >= 0) {
         if (n == 8)
             return -1;
         acc = acc << 4 | (uint32_t)d;

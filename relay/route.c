@@ -2,6 +2,7 @@
 
 #include "avro_schema.h"
 #include "avro_text.h"
+#include "hex.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -272,17 +273,6 @@ struct route_fields {
     relay_value v[RELAY_ROUTE_NCOLS];
 };
 
-static size_t hex_val(char c)
-{
-    if (c >= '0' && c <= '9')
-        return (size_t)(c - '0');
-    if (c >= 'a' && c <= 'f')
-        return (size_t)(c - 'a' + 10);
-    if (c >= 'A' && c <= 'F')
-        return (size_t)(c - 'A' + 10);
-    return 16;
-}
-
 static void format_time(char *out, size_t size, int64_t us)
 {
     time_t secs = (time_t)(us / 1000000);
@@ -490,8 +480,8 @@ static relay_route_err route_bytea(relay_event *ev, char *errstr, size_t errstr_
     uint8_t *out = (uint8_t *)(uintptr_t)raw;
     size_t n = 0;
     for (size_t i = 2; i < len; i += 2) {
-        size_t hi = hex_val(raw[i]), lo = hex_val(raw[i + 1]);
-        if (hi > 15 || lo > 15) {
+        int hi = outbox_hex_digit(raw[i]), lo = outbox_hex_digit(raw[i + 1]);
+        if (hi < 0 || lo < 0) {
             snprintf(errstr, errstr_size, "payload bytea has a non-hex digit");
             return RELAY_ROUTE_INVALID_JSON;
         }
