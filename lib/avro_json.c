@@ -2580,90 +2580,92 @@ static int dec_block_count(struct dec_ctx *ctx, size_t item_min_size, size_t tot
     return 0;
 }
 
-static int dec_array(struct dec_ctx *ctx, const outbox_avro_node *node, json_t **out)
+/* Decodes item number `index` of an array or map (of `items`) into `container`. */
+typedef int (*dec_item_fn)(struct dec_ctx *ctx, const outbox_avro_node *items, json_t *container,
+                           size_t index);
+
+/* The blocks of an array or map (a count, negative with a byte size after it, then that many
+ * items; a zero count ends them), each item decoded by `item` into `container`, whose
+ * reference it takes: on success *out holds it, on failure it is released. */
+static int dec_blocks(struct dec_ctx *ctx, const outbox_avro_node *node, size_t item_min_size,
+                      json_t *container, dec_item_fn item, json_t **out)
 {
-    json_t *array = json_array();
-    json_t *item = NULL;
     int64_t count;
     size_t total = 0;
     int rc;
 
-    if (array == NULL)
+    if (container == NULL)
         return DEC_NOMEM;
     for (;;) {
-        rc = dec_block_count(ctx, node->items->min_size, total, &count);
+        rc = dec_block_count(ctx, item_min_size, total, &count);
         if (rc != 0)
             goto fail;
         if (count == 0)
             break;
         for (; count > 0; count--) {
-            rc = dec_value(ctx, node->items, &item);
-            if (rc != 0) {
-                if (rc != DEC_NOMEM)
-                    path_add(&ctx->path, SEG_INDEX, NULL, 0, total);
+            rc = item(ctx, node->items, container, total);
+            if (rc != 0)
                 goto fail;
-            }
-            if (json_array_append_new(array, item) != 0) {
-                rc = DEC_NOMEM;
-                goto fail;
-            }
             total++;
         }
     }
-    *out = array;
+    *out = container;
     return 0;
 fail:
-    json_decref(array);
+    json_decref(container);
     return rc;
 }
 
-static int dec_map(struct dec_ctx *ctx, const outbox_avro_node *node, json_t **out)
+static int dec_array_item(struct dec_ctx *ctx, const outbox_avro_node *items, json_t *array,
+                          size_t index)
 {
-    json_t *map = json_object();
+    json_t *item = NULL;
+    int rc = dec_value(ctx, items, &item);
+
+    if (rc != 0) {
+        if (rc != DEC_NOMEM)
+            path_add(&ctx->path, SEG_INDEX, NULL, 0, index);
+        return rc;
+    }
+    return json_array_append_new(array, item) != 0 ? DEC_NOMEM : 0;
+}
+
+static int dec_array(struct dec_ctx *ctx, const outbox_avro_node *node, json_t **out)
+{
+    return dec_blocks(ctx, node, node->items->min_size, json_array(), dec_array_item, out);
+}
+
+static int dec_map_item(struct dec_ctx *ctx, const outbox_avro_node *items, json_t *map,
+                        size_t index)
+{
     json_t *value = NULL;
     const uint8_t *key;
     size_t key_len;
-    int64_t count;
-    size_t total = 0;
     int rc;
 
-    if (map == NULL)
-        return DEC_NOMEM;
-    for (;;) {
-        rc = dec_block_count(ctx, node->items->min_size + 1, total, &count);
-        if (rc != 0)
-            goto fail;
-        if (count == 0)
-            break;
-        for (; count > 0; count--) {
-            rc = get_length(ctx, "map key", &key_len);
-            if (rc != 0)
-                goto fail;
-            key = ctx->p;
-            ctx->p += key_len;
-            if (!utf8_valid(key, key_len)) {
-                rc = dec_fail(ctx, DEC_MALFORMED, "map key is not valid UTF-8");
-                goto fail;
-            }
-            rc = dec_value(ctx, node->items, &value);
-            if (rc != 0) {
-                if (rc != DEC_NOMEM)
-                    path_add(&ctx->path, SEG_KEY, (const char *)key, key_len, 0);
-                goto fail;
-            }
-            /* a repeated key keeps the last value, like other Avro readers */
-            if (json_object_setn_new_nocheck(map, (const char *)key, key_len, value) != 0) {
-                rc = DEC_NOMEM;
-                goto fail;
-            }
-            total++;
-        }
+    (void)index;
+    rc = get_length(ctx, "map key", &key_len);
+    if (rc != 0)
+        return rc;
+    key = ctx->p;
+    ctx->p += key_len;
+    if (!utf8_valid(key, key_len))
+        return dec_fail(ctx, DEC_MALFORMED, "map key is not valid UTF-8");
+    rc = dec_value(ctx, items, &value);
+    if (rc != 0) {
+        if (rc != DEC_NOMEM)
+            path_add(&ctx->path, SEG_KEY, (const char *)key, key_len, 0);
+        return rc;
     }
-    *out = map;
-    return 0;
-fail:
-    json_decref(map);
-    return rc;
+    /* a repeated key keeps the last value, like other Avro readers */
+    return json_object_setn_new_nocheck(map, (const char *)key, key_len, value) != 0 ? DEC_NOMEM
+                                                                                     : 0;
+}
+
+/* A map's item is its key (at least its one length byte) and its value. */
+static int dec_map(struct dec_ctx *ctx, const outbox_avro_node *node, json_t **out)
+{
+    return dec_blocks(ctx, node, node->items->min_size + 1, json_object(), dec_map_item, out);
 }
 
 static int dec_record(struct dec_ctx *ctx, const outbox_avro_node *node, json_t **out)
