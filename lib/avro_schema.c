@@ -735,6 +735,21 @@ static int parse_union(struct parse_ctx *ctx, json_t *arr, const char *ns, outbo
     return 0;
 }
 
+/* What a primitive or named type object may carry besides its type: a logical type (where
+ * `logical`: primitives and fixed) and the bytes form; then *out = node. */
+static int parse_annotations(struct parse_ctx *ctx, json_t *obj, outbox_avro_node *node,
+                             int logical, outbox_avro_node **out)
+{
+    int rc = logical ? parse_logical(ctx, obj, node) : 0;
+
+    if (rc == 0)
+        rc = parse_bytes_form(ctx, obj, node);
+    if (rc != 0)
+        return rc;
+    *out = node;
+    return 0;
+}
+
 static int parse_object(struct parse_ctx *ctx, json_t *obj, const char *ns, outbox_avro_node **out)
 {
     json_t *jtype = json_object_get(obj, "type");
@@ -755,13 +770,7 @@ static int parse_object(struct parse_ctx *ctx, json_t *obj, const char *ns, outb
         node = node_new(ctx, prim);
         if (node == NULL)
             return parse_nomem(ctx);
-        rc = parse_logical(ctx, obj, node);
-        if (rc == 0)
-            rc = parse_bytes_form(ctx, obj, node);
-        if (rc != 0)
-            return rc;
-        *out = node;
-        return 0;
+        return parse_annotations(ctx, obj, node, 1, out);
     }
     if (strcmp(type, "record") == 0 || strcmp(type, "enum") == 0 || strcmp(type, "fixed") == 0) {
         node = node_new(ctx, type[0] == 'r'   ? OUTBOX_AVRO_RECORD
@@ -775,14 +784,9 @@ static int parse_object(struct parse_ctx *ctx, json_t *obj, const char *ns, outb
             rc = parse_enum(ctx, obj, ns, node);
         else
             rc = parse_fixed(ctx, obj, ns, node);
-        if (rc == 0 && node->type == OUTBOX_AVRO_FIXED)
-            rc = parse_logical(ctx, obj, node);
-        if (rc == 0)
-            rc = parse_bytes_form(ctx, obj, node);
         if (rc != 0)
             return rc;
-        *out = node;
-        return 0;
+        return parse_annotations(ctx, obj, node, node->type == OUTBOX_AVRO_FIXED, out);
     }
     if (strcmp(type, "array") == 0 || strcmp(type, "map") == 0) {
         int is_array = type[0] == 'a';
