@@ -429,18 +429,17 @@ static int parse_named(struct parse_ctx *ctx, json_t *obj, const char *ns, outbo
 
 static int parse_type(struct parse_ctx *ctx, json_t *json, const char *ns, outbox_avro_node **out);
 
-static int parse_record(struct parse_ctx *ctx, json_t *obj, const char *ns, outbox_avro_node *node)
+/* The fields of a record whose name parse_named has read; child_ns is the namespace its field
+ * types inherit. */
+static int parse_record(struct parse_ctx *ctx, json_t *obj, const char *child_ns,
+                        outbox_avro_node *node)
 {
     json_t *jfields = json_object_get(obj, "fields");
-    const char *child_ns = NULL;
     size_t i;
     size_t j;
     size_t mark;
     int rc;
 
-    rc = parse_named(ctx, obj, ns, node, &child_ns);
-    if (rc != 0)
-        return rc;
     /* Error paths read "blog.events.Post.comment.author": the top record's full name, then
      * field names. */
     mark = ctx->path_len;
@@ -520,18 +519,14 @@ done:
     return rc;
 }
 
-static int parse_enum(struct parse_ctx *ctx, json_t *obj, const char *ns, outbox_avro_node *node)
+/* The symbols and default of an enum whose name parse_named has read. */
+static int parse_enum(struct parse_ctx *ctx, json_t *obj, outbox_avro_node *node)
 {
     json_t *jsymbols = json_object_get(obj, "symbols");
     json_t *jdefault = json_object_get(obj, "default");
-    const char *child_ns = NULL;
     size_t i;
     size_t j;
-    int rc;
 
-    rc = parse_named(ctx, obj, ns, node, &child_ns);
-    if (rc != 0)
-        return rc;
     if (!json_is_array(jsymbols))
         return parse_fail(ctx, "enum %s needs a \"symbols\" array", node->name);
     node->n = json_array_size(jsymbols);
@@ -572,15 +567,11 @@ static int parse_enum(struct parse_ctx *ctx, json_t *obj, const char *ns, outbox
     return 0;
 }
 
-static int parse_fixed(struct parse_ctx *ctx, json_t *obj, const char *ns, outbox_avro_node *node)
+/* The size of a fixed whose name parse_named has read. */
+static int parse_fixed(struct parse_ctx *ctx, json_t *obj, outbox_avro_node *node)
 {
     json_t *jsize = json_object_get(obj, "size");
-    const char *child_ns = NULL;
-    int rc;
 
-    rc = parse_named(ctx, obj, ns, node, &child_ns);
-    if (rc != 0)
-        return rc;
     if (!json_is_integer(jsize) || json_integer_value(jsize) < 0 ||
         json_integer_value(jsize) > INT32_MAX)
         return parse_fail(ctx, "fixed %s needs a \"size\" integer >= 0", node->name);
@@ -757,6 +748,7 @@ static int parse_object(struct parse_ctx *ctx, json_t *obj, const char *ns, outb
     outbox_avro_type prim;
     outbox_avro_node *node;
     outbox_avro_node *sub = NULL;
+    const char *child_ns = NULL;
     size_t mark;
     int rc;
 
@@ -778,12 +770,13 @@ static int parse_object(struct parse_ctx *ctx, json_t *obj, const char *ns, outb
                                               : OUTBOX_AVRO_FIXED);
         if (node == NULL)
             return parse_nomem(ctx);
-        if (node->type == OUTBOX_AVRO_RECORD)
-            rc = parse_record(ctx, obj, ns, node);
-        else if (node->type == OUTBOX_AVRO_ENUM)
-            rc = parse_enum(ctx, obj, ns, node);
-        else
-            rc = parse_fixed(ctx, obj, ns, node);
+        rc = parse_named(ctx, obj, ns, node, &child_ns);
+        if (rc == 0 && node->type == OUTBOX_AVRO_RECORD)
+            rc = parse_record(ctx, obj, child_ns, node);
+        else if (rc == 0 && node->type == OUTBOX_AVRO_ENUM)
+            rc = parse_enum(ctx, obj, node);
+        else if (rc == 0)
+            rc = parse_fixed(ctx, obj, node);
         if (rc != 0)
             return rc;
         return parse_annotations(ctx, obj, node, node->type == OUTBOX_AVRO_FIXED, out);
