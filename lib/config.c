@@ -252,6 +252,37 @@ static const void *conf_field_const(const void *target, const outbox_conf_def *d
     return (const char *)target + def->offset;
 }
 
+/* A value of any table type; str is a heap string for STRING entries. */
+typedef struct conf_value {
+    char *str;
+    int64_t num;
+    bool flag;
+    int enum_value;
+} conf_value;
+
+/* Stores v into the field of an entry of `type`, in the C type that table type has in a target
+ * (STRING: char *, which the target owns from then on; INT, DURATION, SIZE: int64_t; BOOL:
+ * bool; ENUM: int). A string already in the field is not freed: the caller frees one first. */
+static void conf_field_store(void *field, outbox_conf_type type, const conf_value *v)
+{
+    switch (type) {
+    case OUTBOX_CONF_STRING:
+        *(char **)field = v->str;
+        break;
+    case OUTBOX_CONF_INT:
+    case OUTBOX_CONF_DURATION:
+    case OUTBOX_CONF_SIZE:
+        *(int64_t *)field = v->num;
+        break;
+    case OUTBOX_CONF_BOOL:
+        *(bool *)field = v->flag;
+        break;
+    case OUTBOX_CONF_ENUM:
+        *(int *)field = v->enum_value;
+        break;
+    }
+}
+
 /* PREFIX_SECTION_KEY. 0, or -1 when it does not fit. */
 static int conf_env_name(const char *prefix, const char *name, char *out, size_t size)
 {
@@ -881,9 +912,7 @@ static int conf_set_def(conf_loader *ld, long idx, const char *value, const char
     if (def->flags & OUTBOX_CONF_F_ALIAS)
         return conf_set_alias(ld, idx, value, file, line);
     void *field = conf_field(ld->target, def);
-    int64_t num = 0;
-    bool flag = false;
-    int enum_value = 0;
+    conf_value v = {0};
     int rc = -1;
     char where[512];
     conf_str expected = {0};
@@ -894,19 +923,19 @@ static int conf_set_def(conf_loader *ld, long idx, const char *value, const char
         rc = 0;
         break;
     case OUTBOX_CONF_INT:
-        rc = conf_parse_int(value, &num);
+        rc = conf_parse_int(value, &v.num);
         break;
     case OUTBOX_CONF_DURATION:
-        rc = conf_parse_units(value, conf_duration_units, &num);
+        rc = conf_parse_units(value, conf_duration_units, &v.num);
         break;
     case OUTBOX_CONF_SIZE:
-        rc = conf_parse_size(value, &num);
+        rc = conf_parse_size(value, &v.num);
         break;
     case OUTBOX_CONF_BOOL:
-        rc = conf_parse_bool(value, &flag);
+        rc = conf_parse_bool(value, &v.flag);
         break;
     case OUTBOX_CONF_ENUM:
-        rc = conf_parse_enum(def->enums, value, &enum_value);
+        rc = conf_parse_enum(def->enums, value, &v.enum_value);
         break;
     }
     if (rc != 0) {
@@ -915,7 +944,7 @@ static int conf_set_def(conf_loader *ld, long idx, const char *value, const char
                   expected.failed ? "?" : expected.data);
         goto out;
     }
-    if (conf_has_range(def) && (num < def->min || num > def->max)) {
+    if (conf_has_range(def) && (v.num < def->min || v.num > def->max)) {
         conf_expected(def, &expected);
         conf_fail(ld, "value '%s' for %s %s is out of range: expected %s", value, def->name, where,
                   expected.failed ? "?" : expected.data);
@@ -923,31 +952,16 @@ static int conf_set_def(conf_loader *ld, long idx, const char *value, const char
         goto out;
     }
     rc = -1;
-    switch (def->type) {
-    case OUTBOX_CONF_STRING: {
-        char *copy = (def->flags & OUTBOX_CONF_F_PATH) && line > 0
-                         ? outbox_conf_path_from(file, value)
-                         : strdup(value);
-        if (copy == NULL) {
+    if (def->type == OUTBOX_CONF_STRING) {
+        v.str = (def->flags & OUTBOX_CONF_F_PATH) && line > 0 ? outbox_conf_path_from(file, value)
+                                                              : strdup(value);
+        if (v.str == NULL) {
             conf_fail(ld, "out of memory");
             goto out;
         }
         free(*(char **)field);
-        *(char **)field = copy;
-        break;
     }
-    case OUTBOX_CONF_INT:
-    case OUTBOX_CONF_DURATION:
-    case OUTBOX_CONF_SIZE:
-        *(int64_t *)field = num;
-        break;
-    case OUTBOX_CONF_BOOL:
-        *(bool *)field = flag;
-        break;
-    case OUTBOX_CONF_ENUM:
-        *(int *)field = enum_value;
-        break;
-    }
+    conf_field_store(field, def->type, &v);
     rc = conf_set_origin(ld, idx, file, line);
     ld->conf->from_file[idx] = ld->value_from_file;
     if (rc == 0 && conf_from_user(file, line) && !ld->via_alias) {
@@ -1640,23 +1654,8 @@ static int conf_apply_defaults(conf_loader *ld)
         const outbox_conf_def *def = &ld->spec->defs[i];
         if (!conf_def_has_field(def))
             continue;
-        void *field = conf_field(ld->target, def);
-        switch (def->type) {
-        case OUTBOX_CONF_STRING:
-            *(char **)field = NULL;
-            break;
-        case OUTBOX_CONF_INT:
-        case OUTBOX_CONF_DURATION:
-        case OUTBOX_CONF_SIZE:
-            *(int64_t *)field = 0;
-            break;
-        case OUTBOX_CONF_BOOL:
-            *(bool *)field = false;
-            break;
-        case OUTBOX_CONF_ENUM:
-            *(int *)field = 0;
-            break;
-        }
+        /* the target's fields hold nothing yet: zero them, freeing nothing */
+        conf_field_store(conf_field(ld->target, def), def->type, &(conf_value){0});
     }
     for (long i = 0; ld->spec->defs[i].name; i++) {
         const outbox_conf_def *def = &ld->spec->defs[i];
