@@ -17,16 +17,35 @@
 
 #include "kafka_admin.h"
 
-static rd_kafka_t *client(const char *bootstrap)
+/* Fixture: a client whose only broker is a closed loopback port. */
+static int setup(void **state)
 {
     char err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof(err)),
-                     RD_KAFKA_CONF_OK);
-    assert_int_equal(rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err)), RD_KAFKA_CONF_OK);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-    assert_non_null(rk);
-    return rk;
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", "127.0.0.1:1", err, sizeof(err)) ||
+        rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err))) {
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    *state = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    if (*state == NULL)
+        rd_kafka_conf_destroy(conf);
+    return *state ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    rd_kafka_destroy(*state);
+    return 0;
+}
+
+/* outbox_kafka_admin_done releases whatever adm holds and leaves it empty. */
+static void done_and_check(outbox_kafka_admin *adm)
+{
+    outbox_kafka_admin_done(adm);
+    assert_null(adm->ev);
+    assert_null(adm->queue);
+    assert_null(adm->opts);
 }
 
 /* Issues CreateTopics for one topic through adm; returns the result event (owned by adm). */
@@ -51,8 +70,7 @@ static int64_t mono_ms(void)
  * wait's extra second lets that answer arrive rather than returning NULL. */
 static void test_request_timeout_bounds_the_request(void **state)
 {
-    (void)state;
-    rd_kafka_t *rk = client("127.0.0.1:1");
+    rd_kafka_t *rk = *state;
     outbox_kafka_admin adm;
     char err[512] = "";
     assert_int_equal(
@@ -66,17 +84,12 @@ static void test_request_timeout_bounds_the_request(void **state)
     assert_ptr_equal(ev, adm.ev); /* owned by the frame */
     assert_int_equal(rd_kafka_event_type(ev), RD_KAFKA_EVENT_CREATETOPICS_RESULT);
     assert_int_equal(rd_kafka_event_error(ev), RD_KAFKA_RESP_ERR__TIMED_OUT);
-    outbox_kafka_admin_done(&adm);
-    assert_null(adm.ev);
-    assert_null(adm.queue);
-    assert_null(adm.opts);
-    rd_kafka_destroy(rk);
+    done_and_check(&adm);
 }
 
 static void test_wait_without_a_result_returns_null_after_the_timeout(void **state)
 {
-    (void)state;
-    rd_kafka_t *rk = client("127.0.0.1:1");
+    rd_kafka_t *rk = *state;
     outbox_kafka_admin adm;
     char err[512] = "";
     assert_int_equal(
@@ -84,32 +97,29 @@ static void test_wait_without_a_result_returns_null_after_the_timeout(void **sta
     int64_t start = mono_ms();
     assert_null(outbox_kafka_admin_wait(&adm, 0)); /* nothing issued: waits timeout + 1 s */
     assert_true(mono_ms() - start >= 900);
-    outbox_kafka_admin_done(&adm);
-    rd_kafka_destroy(rk);
+    done_and_check(&adm);
 }
 
 static void test_refused_timeout_fails_init_with_errstr(void **state)
 {
-    (void)state;
-    rd_kafka_t *rk = client("127.0.0.1:1");
+    rd_kafka_t *rk = *state;
     outbox_kafka_admin adm;
     char err[512] = "";
     assert_int_equal(
         outbox_kafka_admin_init(&adm, rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, -5, err, sizeof(err)),
         -1);
     assert_true(strlen(err) > 0);
-    outbox_kafka_admin_done(&adm);
-    assert_null(adm.opts);
-    assert_null(adm.queue);
-    rd_kafka_destroy(rk);
+    done_and_check(&adm);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_request_timeout_bounds_the_request),
-        cmocka_unit_test(test_wait_without_a_result_returns_null_after_the_timeout),
-        cmocka_unit_test(test_refused_timeout_fails_init_with_errstr),
+        cmocka_unit_test_setup_teardown(test_request_timeout_bounds_the_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wait_without_a_result_returns_null_after_the_timeout,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_timeout_fails_init_with_errstr, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
