@@ -7,6 +7,7 @@
 #include "avro_schema.h"
 #include "kafka_probe.h"
 #include "kafka_topics.h"
+#include "pg_connect.h"
 #include "pg_table.h"
 #include "pg_tls.h"
 
@@ -65,14 +66,12 @@ int outbox_check_exit_status(int problems)
 PGconn *outbox_check_pg_connect(outbox_check *c, const char *conninfo, const char *label,
                                 const char *key)
 {
-    /* connect_timeout before the conninfo: the user's own value, if any, wins */
-    static const char *const keys[] = {"connect_timeout", "fallback_application_name", "dbname",
-                                       NULL};
-    const char *values[] = {"10", "outbox-check", conninfo, NULL};
+    const outbox_pg_params pgparams = {
+        .conninfo = conninfo, .application_name = "outbox-check", .connect_timeout_s = 10};
     const char *pre = label ? label : "";
     char fix[512], msg[512], tls[1024];
-    PGconn *pg = PQconnectdbParams(keys, values, 1);
-    if (PQstatus(pg) == CONNECTION_OK) {
+    PGconn *pg = NULL; /* a failure's reason and TLS settings are read from pg below */
+    if (outbox_pg_connect(&pgparams, &pg, NULL, 0) == OUTBOX_PG_CONNECT_OK) {
         outbox_check_ok(c, "%sconnected to PostgreSQL %d as %s, database %s", pre,
                         PQserverVersion(pg), PQuser(pg), PQdb(pg));
         return pg;

@@ -12,6 +12,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "pg_connect.h"
 #include "projector_batch.h"
 #include "projector_stream.h"
 
@@ -216,10 +217,12 @@ static bool lookup_connect(lookup *lk)
     if (lk->conn == NULL || PQstatus(lk->conn) != CONNECTION_OK) {
         if (lk->conn != NULL)
             PQfinish(lk->conn);
-        static const char *const keys[] = {"dbname", "fallback_application_name", "connect_timeout",
-                                           NULL};
-        const char *values[] = {lk->conninfo, "outbox-projector-http", "5", NULL};
-        lk->conn = PQconnectdbParams(keys, values, 1);
+        /* 5 s unless postgres.conninfo sets connect_timeout: a lookup answers an HTTP client */
+        const outbox_pg_params pgparams = {.conninfo = lk->conninfo,
+                                           .application_name = "outbox-projector-http",
+                                           .connect_timeout_s = 5};
+        if (outbox_pg_connect(&pgparams, &lk->conn, NULL, 0) != OUTBOX_PG_CONNECT_OK)
+            return false; /* lk->conn stays, failed: the next lookup tries again */
     }
     return lk->conn != NULL && PQstatus(lk->conn) == CONNECTION_OK;
 }

@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "pg_connect.h"
 #include "projector_rebuild_metrics.h"
 #include "projector_replay.h"
 #include "projector_runner.h"
@@ -839,14 +840,12 @@ int projector_rebuild_run(const projector_settings *settings, const outbox_conf 
         snprintf(errstr, errstr_size, "no projection named '%s' in the configuration", name);
         return -1;
     }
-    static const char *const keys[] = {"dbname", "fallback_application_name", NULL};
-    const char *values[] = {projector_settings_conninfo(settings, rb.proj),
-                            "outbox-projector-rebuild", NULL};
-    rb.conn = PQconnectdbParams(keys, values, 1);
+    const outbox_pg_params pgparams = {.conninfo = projector_settings_conninfo(settings, rb.proj),
+                                       .application_name = "outbox-projector-rebuild"};
+    char why[1600];
     int rc = -1;
-    if (PQstatus(rb.conn) != CONNECTION_OK)
-        snprintf(errstr, errstr_size, "cannot connect to the read database: %s",
-                 PQerrorMessage(rb.conn));
+    if (outbox_pg_connect(&pgparams, &rb.conn, why, sizeof why) != OUTBOX_PG_CONNECT_OK)
+        snprintf(errstr, errstr_size, "cannot connect to the read database: %s", why);
     else
         rc = dispatch(&rb, action, interrupted);
     PQfinish(rb.conn);

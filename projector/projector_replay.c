@@ -8,6 +8,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "pg_connect.h"
 #include "projector_pgtext.h"
 
 #define KAFKA_TIMEOUT_MS 15000
@@ -143,13 +144,11 @@ int projector_replay_run(const projector_settings *settings, const outbox_conf *
         snprintf(errstr, errstr_size, "no projection named '%s' in the configuration", name);
         return -1;
     }
-    static const char *const keys[] = {"dbname", "fallback_application_name", NULL};
-    const char *values[] = {projector_settings_conninfo(settings, proj), "outbox-projector-replay",
-                            NULL};
-    conn = PQconnectdbParams(keys, values, 1);
-    if (PQstatus(conn) != CONNECTION_OK) {
-        snprintf(errstr, errstr_size, "cannot connect to the read database: %s",
-                 PQerrorMessage(conn));
+    const outbox_pg_params pgparams = {.conninfo = projector_settings_conninfo(settings, proj),
+                                       .application_name = "outbox-projector-replay"};
+    char why[1600];
+    if (outbox_pg_connect(&pgparams, &conn, why, sizeof why) != OUTBOX_PG_CONNECT_OK) {
+        snprintf(errstr, errstr_size, "cannot connect to the read database: %s", why);
         goto done;
     }
     if (from_time != NULL) {

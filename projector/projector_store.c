@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg_connect.h"
 #include "projector_pgtext.h"
 #include "projector_sqlstate.h"
 
@@ -207,7 +208,6 @@ static projector_rc fail_result(projector_store *store, const PGresult *res, lon
 
 projector_rc projector_store_connect(projector_store *store, projector_store_error *err)
 {
-    static const char *const keys[] = {"dbname", "fallback_application_name", NULL};
     /* $1 event, $2 id, $3 type, $4 aggregate id, $5 topic, $6 partition, $7 offset, $8 commit
      * time: see projection.h. */
     const Oid types[8] = {OID_JSONB, OID_UUID, OID_TEXT, OID_TEXT,
@@ -218,15 +218,18 @@ projector_rc projector_store_connect(projector_store *store, projector_store_err
     if (projector_store_connected(store))
         return PROJECTOR_OK;
     projector_store_disconnect(store);
-    const char *values[] = {store->conninfo, "outbox-projector", NULL};
-    store->conn = PQconnectdbParams(keys, values, 1);
-    if (store->conn == NULL) {
+    const outbox_pg_params pgparams = {.conninfo = store->conninfo,
+                                       .application_name = "outbox-projector"};
+    char why[1600];
+    switch (outbox_pg_connect(&pgparams, &store->conn, why, sizeof why)) {
+    case OUTBOX_PG_CONNECT_OK:
+        break;
+    case OUTBOX_PG_CONNECT_ERR_NOMEM:
         err_set(err, -1, NULL, "out of memory");
         return PROJECTOR_ERR_FATAL;
-    }
-    if (PQstatus(store->conn) != CONNECTION_OK) {
-        err_set(err, -1, NULL, "cannot connect to the read database: %s",
-                PQerrorMessage(store->conn));
+    case OUTBOX_PG_CONNECT_ERR_FAILED:
+    case OUTBOX_PG_CONNECT_ERR_TLS:
+        err_set(err, -1, NULL, "cannot connect to the read database: %s", why);
         projector_store_disconnect(store);
         return PROJECTOR_ERR_TRANSIENT;
     }

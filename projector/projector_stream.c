@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "log.h"
+#include "pg_connect.h"
 
 #define FEED_PAGE 500
 #define FEED_WAKE_MS 500
@@ -273,18 +274,18 @@ static bool feeder_sleep(projector_stream_feeder *feeder, int64_t ms)
 /* Connect, LISTEN, and (first time only) take the head cursor. 0 or -1 (logged). */
 static int feeder_connect(projector_stream_feeder *feeder)
 {
-    static const char *const keys[] = {"dbname", "fallback_application_name", "connect_timeout",
-                                       NULL};
-    const char *values[] = {feeder->conninfo, "outbox-projector-stream", "5", NULL};
+    /* 5 s unless postgres.conninfo sets connect_timeout: the feeder retries on its own */
+    const outbox_pg_params pgparams = {.conninfo = feeder->conninfo,
+                                       .application_name = "outbox-projector-stream",
+                                       .connect_timeout_s = 5};
+    char why[1600];
     PGresult *res = NULL;
     char *ident = NULL, *sql = NULL;
     int rc = -1;
 
-    feeder->conn = PQconnectdbParams(keys, values, 1);
-    if (feeder->conn == NULL || PQstatus(feeder->conn) != CONNECTION_OK) {
+    if (outbox_pg_connect(&pgparams, &feeder->conn, why, sizeof why) != OUTBOX_PG_CONNECT_OK) {
         outbox_log_warn("stream", "projection %s: cannot connect to the read database: %s",
-                        feeder->proj->name,
-                        feeder->conn ? PQerrorMessage(feeder->conn) : "out of memory");
+                        feeder->proj->name, why);
         goto out;
     }
     ident = PQescapeIdentifier(feeder->conn, feeder->proj->notify, strlen(feeder->proj->notify));

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pg_connect.h"
 #include "projector_batch.h"
 #include "projector_pgtext.h"
 
@@ -89,9 +90,9 @@ static int lookup(PGconn *conn, const projector_wait_request *req, const char *i
 projector_wait_rc projector_wait_run(const projector_wait_request *req, char *detail,
                                      size_t detail_size)
 {
-    static const char *const keys[] = {"connect_timeout", "dbname", "fallback_application_name",
-                                       NULL};
-    const char *values[] = {"10", req->conninfo, "outbox-projector-wait", NULL};
+    const outbox_pg_params pgparams = {.conninfo = req->conninfo,
+                                       .application_name = "outbox-projector-wait",
+                                       .connect_timeout_s = 10};
     projector_wait_rc outcome = PROJECTOR_WAIT_ERROR;
     char id[PROJECTOR_UUID_LEN + 1];
     char *listen = NULL;
@@ -111,10 +112,9 @@ projector_wait_rc projector_wait_run(const projector_wait_request *req, char *de
                  req->projection);
         return PROJECTOR_WAIT_ERROR;
     }
-    conn = PQconnectdbParams(keys, values, 1);
-    if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
-        snprintf(detail, detail_size, "cannot connect: %s",
-                 conn ? PQerrorMessage(conn) : "out of memory");
+    char why[1600];
+    if (outbox_pg_connect(&pgparams, &conn, why, sizeof why) != OUTBOX_PG_CONNECT_OK) {
+        snprintf(detail, detail_size, "cannot connect: %s", why);
         goto done;
     }
     /* 1. LISTEN first: from here on every committed batch is heard. */

@@ -6,6 +6,7 @@
 #include "buf.h"
 #include "check_report.h"
 #include "dlq.h"
+#include "pg_connect.h"
 #include "publish.h"
 #include "registry.h"
 #include "relay.h"
@@ -425,9 +426,12 @@ static int needed_collect(outbox_check *c, const relay_settings *s, struct neede
     outbox_buf dlq;
     outbox_buf_init(&dlq);
     relay_route *route = relay_route_new(s->topic_template, NULL, err, sizeof(err));
-    PGconn *pg = route ? PQconnectdb(s->conninfo) : NULL;
+    /* as outbox_check_pg_connect() connects for the PostgreSQL check */
+    const outbox_pg_params pgparams = {
+        .conninfo = s->conninfo, .application_name = "outbox-check", .connect_timeout_s = 10};
+    PGconn *pg = NULL;
     int rc = -1;
-    if (!route || PQstatus(pg) != CONNECTION_OK)
+    if (!route || outbox_pg_connect(&pgparams, &pg, err, sizeof(err)) != OUTBOX_PG_CONNECT_OK)
         goto done; /* reported by the PostgreSQL and config checks */
     for (size_t i = 0; i < s->ntables; i++) {
         const relay_table *t = &s->tables[i];

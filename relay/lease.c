@@ -1,5 +1,5 @@
 #include "lease.h"
-#include "pg_tls.h"
+#include "pg_connect.h"
 
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -138,10 +138,10 @@ static bool lease_exec(relay_lease *l, const char *sql, char *errstr, size_t err
  * its holder stops renewing. */
 static relay_lease_rc lease_connect(relay_lease *l, char *errstr, size_t errstr_size)
 {
-    l->conn = PQconnectdb(l->conninfo);
-    if (PQstatus(l->conn) != CONNECTION_OK) {
-        char why[1600];
-        (void)outbox_pg_conn_error(l->conn, why, sizeof(why));
+    const outbox_pg_params pgparams = {.conninfo = l->conninfo,
+                                       .application_name = "outbox-relay-lease"};
+    char why[1600];
+    if (outbox_pg_connect(&pgparams, &l->conn, why, sizeof why) != OUTBOX_PG_CONNECT_OK) {
         snprintf(errstr, errstr_size, "lease connection: %s", why);
         lease_drop(l);
         return RELAY_LEASE_ERR_CONN;

@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "pg_connect.h"
 #include "pgarray.h"
 #include "settings.h"
 
@@ -267,10 +268,15 @@ static int prune_connect(relay_prune *p)
     if (p->conn && PQstatus(p->conn) == CONNECTION_OK)
         return 0;
     PQfinish(p->conn);
-    static const char *const keys[] = {"dbname", "fallback_application_name", NULL};
-    const char *values[] = {p->conninfo, "outbox-relay-prune", NULL};
-    p->conn = PQconnectdbParams(keys, values, 1);
-    PGresult *res = PQstatus(p->conn) == CONNECTION_OK ? PQexec(p->conn, PRUNE_SESSION_SQL) : NULL;
+    const outbox_pg_params pgparams = {.conninfo = p->conninfo,
+                                       .application_name = "outbox-relay-prune"};
+    char why[1600];
+    PGresult *res = NULL;
+    if (outbox_pg_connect(&pgparams, &p->conn, why, sizeof why) == OUTBOX_PG_CONNECT_OK) {
+        res = PQexec(p->conn, PRUNE_SESSION_SQL);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            snprintf(why, sizeof why, "%s", PQerrorMessage(p->conn));
+    }
     bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
     PQclear(res);
     if (ok)
@@ -279,7 +285,7 @@ static int prune_connect(relay_prune *p)
         outbox_log_warn(COMPONENT,
                         "outbox.prune: cannot connect to delete confirmed rows: %s; "
                         "retrying (relaying goes on)",
-                        PQerrorMessage(p->conn));
+                        why);
     PQfinish(p->conn);
     p->conn = NULL;
     return -1;

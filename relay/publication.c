@@ -7,7 +7,7 @@
 
 #include "buf.h"
 #include "log.h"
-#include "pg_tls.h"
+#include "pg_connect.h"
 
 #define COMPONENT "relay"
 
@@ -44,10 +44,10 @@ int relay_publication_ensure(const char *conninfo, const char *name, const relay
     int rc = -1;
     PGresult *res = NULL;
     outbox_buf sql = OUTBOX_BUF_INIT;
-    PGconn *c = PQconnectdb(conninfo);
-    if (PQstatus(c) != CONNECTION_OK) {
-        char why[1600];
-        (void)outbox_pg_conn_error(c, why, sizeof(why));
+    PGconn *c = NULL;
+    const outbox_pg_params pgparams = {.conninfo = conninfo, .application_name = "outbox-relay"};
+    char why[1600];
+    if (outbox_pg_connect(&pgparams, &c, why, sizeof why) != OUTBOX_PG_CONNECT_OK) {
         snprintf(errstr, errstr_size, "cannot connect to PostgreSQL: %s", why);
         goto done;
     }

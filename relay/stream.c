@@ -7,6 +7,7 @@
  * close remains).
  */
 #include "errstr.h"
+#include "pg_connect.h"
 #include "pg_tls.h"
 #include "stream.h"
 
@@ -308,10 +309,9 @@ static int64_t connect_timeout_ms(PGconn *conn)
  * known: *last_status is the last PQstatus() before the step that failed. connect_timeout
  * bounds each address's attempt as libpq's own loop does (a new socket: a new bound); when it
  * passes, *timed_out is set and the connection is returned unfinished. NULL: out of memory. */
-static PGconn *stream_connect(const char *const *keywords, const char *const *values,
-                              int *last_status, bool *timed_out)
+static PGconn *stream_connect(const outbox_pg_params *pgparams, int *last_status, bool *timed_out)
 {
-    PGconn *conn = PQconnectStartParams(keywords, values, 1);
+    PGconn *conn = outbox_pg_connect_start(pgparams);
     PostgresPollingStatusType step = PGRES_POLLING_WRITING;
     int64_t timeout = conn ? connect_timeout_ms(conn) : 0, deadline = 0;
     int sock = -1;
@@ -339,9 +339,9 @@ static PGconn *stream_connect(const char *const *keywords, const char *const *va
 
 /* A failed connection attempt: libpq's message, its cause (from libpq's codes, see stream.h)
  * and what to fix. Returns the cause's code. */
-static int connect_error(PGconn *conn, const char *const *keywords, const char *const *values,
-                         int last_status, bool timed_out, relay_stream_connect_cause *causep,
-                         char *errstr, size_t errstr_size)
+static int connect_error(PGconn *conn, const outbox_pg_params *pgparams, int last_status,
+                         bool timed_out, relay_stream_connect_cause *causep, char *errstr,
+                         size_t errstr_size)
 {
     char msg[512], tls[1024];
     relay_stream_connect_failure failure = {
@@ -352,7 +352,7 @@ static int connect_error(PGconn *conn, const char *const *keywords, const char *
         .ping = PQPING_NO_RESPONSE,
     };
     if (!timed_out && relay_stream_connect_needs_ping(&failure))
-        failure.ping = PQpingParams(keywords, values, 1);
+        failure.ping = outbox_pg_ping(pgparams);
     relay_stream_connect_cause cause = relay_stream_connect_classify(&failure);
     *causep = cause;
 
@@ -374,9 +374,11 @@ static int connect_error(PGconn *conn, const char *const *keywords, const char *
 int relay_stream_open(const char *conninfo, relay_stream **streamp, char *errstr,
                       size_t errstr_size)
 {
-    static const char *const keywords[] = {"connect_timeout", "fallback_application_name", "dbname",
-                                           "replication", NULL};
-    const char *const values[] = {"10", "outbox-relay", conninfo, "database", NULL};
+    /* 10 s unless the conninfo sets connect_timeout; replication=database whatever it says */
+    const outbox_pg_params pgparams = {.conninfo = conninfo,
+                                       .application_name = "outbox-relay",
+                                       .connect_timeout_s = 10,
+                                       .replication = "database"};
     relay_stream *stream = NULL;
     PQconninfoOption *options = NULL;
     PGresult *res = NULL;
@@ -412,7 +414,7 @@ int relay_stream_open(const char *conninfo, relay_stream **streamp, char *errstr
      * it from "starting up" (57P03) may come just after the server finished starting. */
     for (int attempt = 1;; attempt++) {
         relay_stream_connect_cause cause = RELAY_STREAM_CAUSE_NETWORK;
-        stream->conn = stream_connect(keywords, values, &last_status, &timed_out);
+        stream->conn = stream_connect(&pgparams, &last_status, &timed_out);
         if (!stream->conn) {
             outbox_errstr_set(errstr, errstr_size, "connect: out of memory");
             rc = RELAY_STREAM_ERR_RETRIABLE;
@@ -420,7 +422,7 @@ int relay_stream_open(const char *conninfo, relay_stream **streamp, char *errstr
         }
         if (!timed_out && PQstatus(stream->conn) == CONNECTION_OK)
             break;
-        rc = connect_error(stream->conn, keywords, values, last_status, timed_out, &cause, errstr,
+        rc = connect_error(stream->conn, &pgparams, last_status, timed_out, &cause, errstr,
                            errstr_size);
         if (cause != RELAY_STREAM_CAUSE_REFUSED || attempt >= RELAY_STREAM_REFUSALS_TO_STOP)
             goto cleanup;
