@@ -2,6 +2,7 @@
 # (eval "$(compose/stack env)") in the caller.
 
 BENCH_PY=/usr/bin/python3 # Debian's python: it has confluent_kafka and avro
+BENCH_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # bench_psql ARGS...: psql as the superuser of the application database, tuples only.
 bench_psql() { psql -X -q -v ON_ERROR_STOP=1 -tA "$OUTBOX_PG_SUPER" "$@"; }
@@ -41,3 +42,21 @@ bench_cpu_s() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat" 2>/dev/
 
 # bench_rss_kb PID: the process's peak resident set (VmHWM) in KiB.
 bench_rss_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+
+# bench_relay_ini FILE SLOT TOPIC LEVEL [KEY=VALUE...]: the relay configuration the benchmarks
+# run: the stack's relay role on slot SLOT (the caller creates it, at the position it wants),
+# events to TOPIC (a template: pass ${aggregate_type} literally), log level LEVEL, the
+# repository's schemas, metrics on a free port, and KEY=VALUE pairs as [relay] settings.
+bench_relay_ini() {
+  local file=$1 slot=$2 topic=$3 level=$4
+  shift 4
+  {
+    printf '[postgres]\nconninfo = %s\nslot = %s\ncreate-publication = false\n' "$OUTBOX_PG_RELAY" "$slot"
+    printf '[outbox]\ntopic = %s\n[avro]\nschema-dir = %s/schemas\n' "$topic" "$BENCH_REPO"
+    if [ $# -gt 0 ]; then
+      printf '[relay]\n'
+      printf '%s\n' "${@/=/ = }"
+    fi
+    printf '[http]\nlisten = 127.0.0.1:0\n[log]\nlevel = %s\n[kafka]\nbootstrap.servers = %s\n' "$level" "$OUTBOX_KAFKA"
+  } >"$file"
+}

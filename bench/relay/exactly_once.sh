@@ -48,24 +48,8 @@ trap cleanup EXIT
 
 for m in $MODES; do
   bench_create_topic "bench$RUN.$m.$agg"
-  cat >"$TMP/$m.ini" <<INI
-[postgres]
-conninfo = $OUTBOX_PG_RELAY
-slot = bench_${m}_$RUN
-create-publication = false
-[outbox]
-topic = bench$RUN.$m.\${aggregate_type}
-[avro]
-schema-dir = $REPO/schemas
-[relay]
-exactly-once = $([ "$m" = eos ] && echo on || echo off)
-[http]
-listen = 127.0.0.1:0
-[log]
-level = warn
-[kafka]
-bootstrap.servers = $OUTBOX_KAFKA
-INI
+  bench_relay_ini "$TMP/$m.ini" "bench_${m}_$RUN" "bench$RUN.$m.\${aggregate_type}" warn \
+    "exactly-once=$([ "$m" = eos ] && echo on || echo off)"
   bench_psql -c "SELECT pg_create_logical_replication_slot('bench_${m}_$RUN', 'pgoutput')" >/dev/null
 done
 

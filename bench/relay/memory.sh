@@ -49,24 +49,7 @@ for limit in "${LIMITS[@]}"; do
         'author_name', 'Ada Lovelace', 'title', 'Post number ' || g, 'body', repeat('x', $BODY),
         'created_at', '2026-11-23T15:41:33.123Z')
     FROM generate_series(1, $ROWS) g" >/dev/null
-  cat >"$TMP/relay.ini" <<INI
-[postgres]
-conninfo = $OUTBOX_PG_RELAY
-slot = $SLOT
-create-publication = false
-[outbox]
-topic = bench.$run.\${aggregate_type}
-[avro]
-schema-dir = $REPO/schemas
-[relay]
-max-inflight = $limit
-[http]
-listen = 127.0.0.1:0
-[log]
-level = info
-[kafka]
-bootstrap.servers = $OUTBOX_KAFKA
-INI
+  bench_relay_ini "$TMP/relay.ini" "$SLOT" "bench.$run.\${aggregate_type}" info "max-inflight=$limit"
   bash "$REPO/compose/stack" kafka-stop >/dev/null
   "$RELAY" -c "$TMP/relay.ini" 2>"$TMP/relay.log" &
   RELAY_PID=$!

@@ -46,22 +46,7 @@ bench_create_topic "$topic"
 
 # Two slots at the same position, before the backlog.
 psqlx -c "SELECT pg_create_logical_replication_slot('bench_raw_$RUN', 'pgoutput')" >/dev/null
-cat >"$TMP/relay.ini" <<INI
-[postgres]
-conninfo = $OUTBOX_PG_RELAY
-slot = bench_relay_$RUN
-create-publication = false
-[outbox]
-topic = bench.$RUN.\${aggregate_type}
-[avro]
-schema-dir = $REPO/schemas
-[http]
-listen = 127.0.0.1:0
-[log]
-level = warn
-[kafka]
-bootstrap.servers = $OUTBOX_KAFKA
-INI
+bench_relay_ini "$TMP/relay.ini" "bench_relay_$RUN" "bench.$RUN.\${aggregate_type}" warn
 psqlx -c "SELECT pg_create_logical_replication_slot('bench_relay_$RUN', 'pgoutput')" >/dev/null
 
 echo "writing a backlog of $ROWS rows..."
