@@ -382,20 +382,30 @@ static void totals(const rebuild *rb, const int64_t *next, int64_t *done, int64_
 
 /* --------------------------------------------------------------- the shadow runner */
 
+/* The shadow's workers: `rebuild-workers` runners in one consumer group (<group>.rebuild), each
+ * with its own connection and its share of the partitions (the group assigns them; a worker
+ * without a partition waits). Order per aggregate holds: a partition has one worker. */
+typedef struct shadow_worker {
+    char label[16]; /* the worker="N" label of its metrics */
+    projector_stats stats;
+    bool stats_init;
+    projector_runner *runner;
+    bool started;
+} shadow_worker;
+
 typedef struct shadow_runner {
     projector_projection proj; /* shallow copy of the live one: group and notify differ */
     char group[PROJECTOR_NAME_MAX + 128];
     char *conninfo;
     outbox_schemas *schemas, *readers;
     outbox_schema_history *history;
-    projector_stats stats;
-    bool stats_init;
-    atomic_int stop;
-    projector_runner *runner;
-    bool started;
+    atomic_int stop; /* one flag for every worker */
+    shadow_worker *workers;
+    int n;
+    projector_stats **stats; /* &workers[i].stats, for the metrics */
 } shadow_runner;
 
-static int shadow_start(rebuild *rb, shadow_runner *sr)
+static int shadow_load(rebuild *rb, shadow_runner *sr)
 {
     sr->proj = *rb->proj;
     snprintf(sr->group, sizeof sr->group, "%s.rebuild", rb->proj->group);
@@ -418,11 +428,18 @@ static int shadow_start(rebuild *rb, shadow_runner *sr)
     if (history_dir != NULL && history_dir[0] != '\0' &&
         outbox_schema_history_load(history_dir, &sr->history, rb->errstr, rb->errstr_size))
         return -1;
-    if (projector_stats_init(&sr->stats, rb->proj->name)) {
+    return 0;
+}
+
+static int worker_start(rebuild *rb, shadow_runner *sr, shadow_worker *w, int index)
+{
+    if (projector_stats_init(&w->stats, rb->proj->name)) {
         fail(rb, "out of memory");
         return -1;
     }
-    sr->stats_init = true;
+    w->stats_init = true;
+    snprintf(w->label, sizeof w->label, "%d", index + 1);
+    w->stats.worker = sr->n > 1 ? w->label : NULL;
     projector_runner_config cfg =
         projector_settings_runner_config(rb->settings, rb->proj, rb->conf);
     cfg.proj = &sr->proj;
@@ -430,24 +447,46 @@ static int shadow_start(rebuild *rb, shadow_runner *sr)
     cfg.schemas = sr->schemas;
     cfg.readers = sr->readers;
     cfg.history = sr->history;
-    cfg.stats = &sr->stats;
+    cfg.stats = &w->stats;
     cfg.stop = &sr->stop;
     cfg.client_name = "outbox-projector-rebuild";
-    sr->runner = projector_runner_new(&cfg, rb->errstr, rb->errstr_size);
-    if (sr->runner == NULL || projector_runner_start(sr->runner, rb->errstr, rb->errstr_size))
+    w->runner = projector_runner_new(&cfg, rb->errstr, rb->errstr_size);
+    if (w->runner == NULL || projector_runner_start(w->runner, rb->errstr, rb->errstr_size))
         return -1;
-    sr->started = true;
+    w->started = true;
     return 0;
 }
 
-/* Stop and join (the pending batch is written). 0, or 1 when it had failed. */
+static int shadow_start(rebuild *rb, shadow_runner *sr)
+{
+    if (shadow_load(rb, sr))
+        return -1;
+    int n = (int)rb->settings->rebuild_workers;
+    sr->workers = calloc((size_t)n, sizeof *sr->workers);
+    sr->stats = calloc((size_t)n, sizeof *sr->stats);
+    if (sr->workers == NULL || sr->stats == NULL) {
+        fail(rb, "out of memory");
+        return -1;
+    }
+    sr->n = n;
+    for (int i = 0; i < n; i++) {
+        sr->stats[i] = &sr->workers[i].stats;
+        if (worker_start(rb, sr, &sr->workers[i], i))
+            return -1;
+    }
+    return 0;
+}
+
+/* Stop and join every worker (each writes its pending batch). 0, or 1 when one had failed. */
 static int shadow_stop(shadow_runner *sr)
 {
     int rc = 0;
-    if (sr->started) {
-        atomic_store(&sr->stop, 1);
-        rc = projector_runner_join(sr->runner);
-        sr->started = false;
+    atomic_store(&sr->stop, 1);
+    for (int i = 0; i < sr->n; i++) {
+        shadow_worker *w = &sr->workers[i];
+        if (w->started && projector_runner_join(w->runner) != 0)
+            rc = 1;
+        w->started = false;
     }
     return rc;
 }
@@ -455,18 +494,26 @@ static int shadow_stop(shadow_runner *sr)
 static void shadow_free(shadow_runner *sr)
 {
     shadow_stop(sr);
-    projector_runner_free(sr->runner);
-    if (sr->stats_init)
-        projector_stats_destroy(&sr->stats);
+    for (int i = 0; i < sr->n; i++) {
+        projector_runner_free(sr->workers[i].runner);
+        if (sr->workers[i].stats_init)
+            projector_stats_destroy(&sr->workers[i].stats);
+    }
+    free(sr->workers);
+    free(sr->stats);
     outbox_schemas_destroy(sr->schemas);
     outbox_schemas_destroy(sr->readers);
     outbox_schema_history_free(sr->history);
     free(sr->conninfo);
 }
 
+/* One failed worker fails the build: its partitions would never catch up. */
 static bool shadow_failed(shadow_runner *sr)
 {
-    return atomic_load(&sr->stats.state) == PROJECTOR_STATE_FAILED;
+    for (int i = 0; i < sr->n; i++)
+        if (atomic_load(&sr->workers[i].stats.state) == PROJECTOR_STATE_FAILED)
+            return true;
+    return false;
 }
 
 /* --------------------------------------------------------------- the swap */
@@ -685,8 +732,8 @@ static int broker_trouble(rebuild *rb, int64_t *since)
 static projector_rebuild_metrics *metrics_start(rebuild *rb, shadow_runner *sr)
 {
     char err[256];
-    projector_rebuild_metrics *m =
-        projector_rebuild_metrics_start(rb->settings, rb->proj->name, &sr->stats, err, sizeof err);
+    projector_rebuild_metrics *m = projector_rebuild_metrics_start(
+        rb->settings, rb->proj->name, sr->stats, (size_t)sr->n, err, sizeof err);
     if (m != NULL)
         printf("metrics on http://%s:%u/metrics\n", rb->settings->http_bind,
                (unsigned)projector_rebuild_metrics_port(m));

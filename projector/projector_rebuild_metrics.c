@@ -10,7 +10,8 @@
 
 struct projector_rebuild_metrics {
     const char *projection; /* borrowed (the settings') */
-    projector_stats *shadow;
+    projector_stats *const *workers;
+    size_t count;
     outbox_http_server *server;
     _Atomic int64_t done, total, rate_milli, phase;
 };
@@ -51,7 +52,7 @@ char *projector_rebuild_metrics_text(const char *projection, int64_t done, int64
     return text;
 }
 
-/* The progress series followed by the shadow runner's own. */
+/* The progress series followed by the shadow workers' own. */
 static char *render(projector_rebuild_metrics *m, size_t *len)
 {
     char *progress = projector_rebuild_metrics_text(
@@ -60,7 +61,7 @@ static char *render(projector_rebuild_metrics *m, size_t *len)
         (double)atomic_load_explicit(&m->rate_milli, memory_order_relaxed) / 1000.0,
         (int)atomic_load_explicit(&m->phase, memory_order_relaxed));
     size_t runner_len = 0;
-    char *runner = projector_stats_render(&m->shadow, 1, &runner_len);
+    char *runner = projector_stats_render(m->workers, m->count, &runner_len);
     char *text = NULL;
     if (progress != NULL && runner != NULL) {
         size_t plen = strlen(progress);
@@ -84,8 +85,10 @@ static void routes(void *ctx, const outbox_http_request *req, outbox_http_respon
         resp->status = resp->body ? 200 : 500;
         resp->content_type = OUTBOX_HTTP_PROMETHEUS;
     } else if (strcmp(req->path, "/healthz") == 0) {
-        bool failed =
-            atomic_load_explicit(&m->shadow->state, memory_order_relaxed) == PROJECTOR_STATE_FAILED;
+        bool failed = false;
+        for (size_t i = 0; i < m->count; i++)
+            failed |= atomic_load_explicit(&m->workers[i]->state, memory_order_relaxed) ==
+                      PROJECTOR_STATE_FAILED;
         resp->status = failed ? 503 : 200;
         resp->static_body = failed ? "rebuild runner failed\n" : "rebuilding\n";
     } else {
@@ -96,7 +99,8 @@ static void routes(void *ctx, const outbox_http_request *req, outbox_http_respon
 
 projector_rebuild_metrics *projector_rebuild_metrics_start(const projector_settings *settings,
                                                            const char *projection,
-                                                           projector_stats *shadow, char *errstr,
+                                                           projector_stats *const *workers,
+                                                           size_t count, char *errstr,
                                                            size_t errstr_size)
 {
     errstr[0] = '\0';
@@ -108,7 +112,8 @@ projector_rebuild_metrics *projector_rebuild_metrics_start(const projector_setti
         return NULL;
     }
     m->projection = projection;
-    m->shadow = shadow;
+    m->workers = workers;
+    m->count = count;
     atomic_store(&m->phase, PROJECTOR_REBUILD_PHASE_BUILDING);
     if (outbox_http_start(settings->http_bind, (uint16_t)settings->http_rebuild_port, routes, m,
                           &m->server, errstr, errstr_size)) {

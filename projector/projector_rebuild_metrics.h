@@ -14,11 +14,12 @@
  *   outbox_projector_rebuild_eta_seconds{projection}    gauge  lag / rate; -1 while unknown
  *   outbox_projector_rebuild_phase{projection}          gauge  1 building, 2 swapping (the
  *                                                              swap transaction is open)
- *   and the shadow runner's own outbox_projector_* series (projector_stats.h), e.g.
- *   outbox_projector_events_applied_total{projection}: events applied to the shadow.
- *   GET /healthz answers 200 "rebuilding NAME" (503 once the runner failed).
+ *   and the shadow workers' own outbox_projector_* series (projector_stats.h), e.g.
+ *   outbox_projector_events_applied_total{projection,worker}: events a worker applied to the
+ *   shadow (no worker label when projector.rebuild-workers = 1).
+ *   GET /healthz answers 200 "rebuilding" (503 once a worker failed).
  *
- * Ownership: the rebuild owns the metrics (projector_rebuild_metrics_stop); the shadow runner's
+ * Ownership: the rebuild owns the metrics (projector_rebuild_metrics_stop); the workers'
  * stats are borrowed and must outlive it. Threads: update/phase from the rebuild's main thread;
  * rendering on the HTTP server's threads (relaxed atomics).
  */
@@ -40,8 +41,8 @@ typedef struct projector_rebuild_metrics projector_rebuild_metrics;
  * with errstr "" when http.listen is off. Main thread. */
 projector_rebuild_metrics *
 projector_rebuild_metrics_start(const projector_settings *settings, const char *projection,
-                                projector_stats *shadow, char *errstr, size_t errstr_size)
-    __attribute__((warn_unused_result));
+                                projector_stats *const *workers, size_t count, char *errstr,
+                                size_t errstr_size) __attribute__((warn_unused_result));
 
 /* The bound port. */
 uint16_t projector_rebuild_metrics_port(const projector_rebuild_metrics *m);

@@ -40,6 +40,10 @@ static const outbox_conf_def defs[] = {
                          "How long `rebuild` keeps a replaced model (schema NAME__old_<time>): "
                          "older ones are dropped at the next swap; 0 = until `rebuild NAME "
                          "--drop-old`"),
+    OUTBOX_CONF_INT("projector.rebuild-workers", S, rebuild_workers, "2", 1, 64,
+                    "Consumers `rebuild` runs in parallel into the shadow schema: one consumer "
+                    "group, each worker its share of the partitions and its own database "
+                    "connection; more workers than the topics' partitions only wait"),
     OUTBOX_CONF_DEFS_REGISTRY(S, registry_url, registry_timeout_ms, registry_auth),
     OUTBOX_CONF_DEFS_REGISTRY_TLS(S, registry_ca_file, registry_cert_file, registry_key_file,
                                   registry_key_password),

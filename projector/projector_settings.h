@@ -32,6 +32,7 @@ typedef struct projector_settings {
     char *dlq_suffix;
     int64_t dlq_timeout_ms;
     int64_t rebuild_keep_old_ms; /* projector.rebuild-keep-old; 0 = until --drop-old */
+    int64_t rebuild_workers;     /* projector.rebuild-workers: shadow runners in parallel */
     char *registry_url;
     int64_t registry_timeout_ms;
     char *registry_auth;

@@ -120,6 +120,20 @@ static const gauge_def gauges[] = {
      offsetof(projector_stats, sse_clients)},
 };
 
+/* The labels every series of `s` carries (projection, and worker when set), then `key`="value"
+ * when key is not NULL. Returns how many were filled (at most 3). */
+static size_t labels_of(const projector_stats *s, outbox_metrics_label *l, const char *key,
+                        const char *value)
+{
+    size_t n = 0;
+    l[n++] = (outbox_metrics_label){"projection", s->projection};
+    if (s->worker != NULL)
+        l[n++] = (outbox_metrics_label){"worker", s->worker};
+    if (key != NULL)
+        l[n++] = (outbox_metrics_label){key, value};
+    return n;
+}
+
 char *projector_stats_render(projector_stats *const *stats, size_t count, size_t *len)
 {
     outbox_metrics_buf *buf = outbox_metrics_buf_new();
@@ -134,46 +148,51 @@ char *projector_stats_render(projector_stats *const *stats, size_t count, size_t
             for (size_t back = c; name == NULL; back--)
                 name = counters[back - 1].name;
         for (size_t i = 0; i < count; i++) {
-            outbox_metrics_label labels[2] = {{"projection", stats[i]->projection},
-                                              {def->label, def->label_value}};
+            outbox_metrics_label labels[3];
+            size_t n = labels_of(stats[i], labels, def->label, def->label_value);
             _Atomic uint64_t *v = (_Atomic uint64_t *)((char *)stats[i] + def->offset);
-            outbox_metrics_counter(buf, name, labels, def->label ? 2 : 1, LOAD(*v));
+            outbox_metrics_counter(buf, name, labels, n, LOAD(*v));
         }
     }
     for (size_t g = 0; g < sizeof gauges / sizeof gauges[0]; g++) {
         outbox_metrics_header(buf, gauges[g].name, OUTBOX_METRICS_GAUGE, gauges[g].help);
         for (size_t i = 0; i < count; i++) {
-            outbox_metrics_label label = {"projection", stats[i]->projection};
+            outbox_metrics_label l[3];
+            size_t n = labels_of(stats[i], l, NULL, NULL);
             _Atomic int64_t *v = (_Atomic int64_t *)((char *)stats[i] + gauges[g].offset);
-            outbox_metrics_gauge(buf, gauges[g].name, &label, 1, LOAD(*v));
+            outbox_metrics_gauge(buf, gauges[g].name, l, n, LOAD(*v));
         }
     }
     outbox_metrics_header(buf, "outbox_projector_up", OUTBOX_METRICS_GAUGE,
                           "1 when the projection is running, 0 when retrying or failed.");
     for (size_t i = 0; i < count; i++) {
-        outbox_metrics_label label = {"projection", stats[i]->projection};
-        outbox_metrics_gauge(buf, "outbox_projector_up", &label, 1,
+        outbox_metrics_label l[3];
+        size_t n = labels_of(stats[i], l, NULL, NULL);
+        outbox_metrics_gauge(buf, "outbox_projector_up", l, n,
                              LOAD(stats[i]->state) == PROJECTOR_STATE_RUNNING);
     }
     outbox_metrics_header(buf, "outbox_projector_last_commit_seconds", OUTBOX_METRICS_GAUGE,
                           "Unix time of the last committed batch (0: none yet).");
     for (size_t i = 0; i < count; i++) {
-        outbox_metrics_label label = {"projection", stats[i]->projection};
-        outbox_metrics_gauge_double(buf, "outbox_projector_last_commit_seconds", &label, 1,
+        outbox_metrics_label l[3];
+        size_t n = labels_of(stats[i], l, NULL, NULL);
+        outbox_metrics_gauge_double(buf, "outbox_projector_last_commit_seconds", l, n,
                                     (double)LOAD(stats[i]->last_commit_ms) / 1000.0);
     }
     outbox_metrics_header(buf, "outbox_projector_batch_seconds", OUTBOX_METRICS_HISTOGRAM,
                           "Duration of committed batch transactions.");
     for (size_t i = 0; i < count; i++) {
-        outbox_metrics_label label = {"projection", stats[i]->projection};
-        outbox_metrics_histogram_render(buf, "outbox_projector_batch_seconds", &label, 1,
+        outbox_metrics_label l[3];
+        size_t n = labels_of(stats[i], l, NULL, NULL);
+        outbox_metrics_histogram_render(buf, "outbox_projector_batch_seconds", l, n,
                                         stats[i]->batch_seconds);
     }
     outbox_metrics_header(buf, "outbox_projector_batch_events", OUTBOX_METRICS_HISTOGRAM,
                           "Events per committed batch.");
     for (size_t i = 0; i < count; i++) {
-        outbox_metrics_label label = {"projection", stats[i]->projection};
-        outbox_metrics_histogram_render(buf, "outbox_projector_batch_events", &label, 1,
+        outbox_metrics_label l[3];
+        size_t n = labels_of(stats[i], l, NULL, NULL);
+        outbox_metrics_histogram_render(buf, "outbox_projector_batch_events", l, n,
                                         stats[i]->batch_events);
     }
     char *text = outbox_metrics_buf_steal(buf, len);

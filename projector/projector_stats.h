@@ -4,7 +4,8 @@
 /*
  * projector_stats: the daemon's one stats struct per projection, rendered in ONE function
  * (projector_stats_render) as Prometheus text. Every metric carries the label
- * projection="NAME".
+ * projection="NAME" (and worker="N" when the stats are one of several runners of a projection,
+ * as in `rebuild`).
  *
  *   outbox_projector_records_total            counter  records consumed from Kafka
  *   outbox_projector_events_applied_total     counter  events whose mapped statement ran
@@ -80,6 +81,7 @@ typedef enum projector_state {
 
 typedef struct projector_stats {
     const char *projection; /* borrowed */
+    const char *worker;     /* borrowed; NULL = no worker label (one runner per projection) */
     _Atomic uint64_t records;
     _Atomic uint64_t applied;
     _Atomic uint64_t duplicates;

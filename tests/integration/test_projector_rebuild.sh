@@ -121,8 +121,10 @@ at_swap=$(records)
 check_eq "the rebuild under live writes swaps" 0 "$rc"
 check "... and says so" grep -q "^swapped: schema $SCHEMA" "$TEST_TMP/r5.out"
 check "the writer was still producing at the swap" kill -0 "$WRITER"
-# name -> value per snapshot, in order
-series() { local k; for ((k = 0; k < n; k++)); do awk -v m="$1{projection=\"$PROJ\"}" '$1 == m {print $2}' "$TEST_TMP/m.$k"; done; }
+# name -> value per snapshot, in order (summed over the rebuild's workers: worker="N" labels);
+# worker N's value of a series: series_of_worker NAME N
+series() { local k; for ((k = 0; k < n; k++)); do awk -v m="$1{projection=\"$PROJ\"" 'index($1, m) == 1 && substr($1, length(m) + 1, 1) ~ /[,}]/ {s += $2; f = 1} END {if (f) print s}' "$TEST_TMP/m.$k"; done; }
+series_of_worker() { local k; for ((k = 0; k < n; k++)); do awk -v m="$1{projection=\"$PROJ\",worker=\"$2\"}" '$1 == m {print $2}' "$TEST_TMP/m.$k"; done; }
 grows() { "$PY" -c 'import sys; v = [float(x) for x in sys.stdin.read().split()]; sys.exit(not (len(v) >= 2 and v[-1] > v[0] and all(b >= a for a, b in zip(v, v[1:]))))'; }
 say "$n snapshots; done: $(series outbox_projector_rebuild_events_done | tr '\n' ' ')"
 say "total: $(series outbox_projector_rebuild_events_total | tr '\n' ' ')"
@@ -134,6 +136,11 @@ check "/metrics: the total grows with the writer" grows < <(series outbox_projec
 check "/metrics: a rate, and an ETA once it is known" "$PY" -c 'import sys; r = [float(x) for x in sys.argv[1].split()]; e = [float(x) for x in sys.argv[2].split()]; sys.exit(not (max(r) > 0 and any(x >= 0 for x in e)))' "$(series outbox_projector_rebuild_rate_events_per_second)" "$(series outbox_projector_rebuild_eta_seconds)"
 check "/metrics: lag = total - done" "$PY" -c 'import sys; d, t, l = ([int(x) for x in a.split()] for a in sys.argv[1:]); sys.exit(not all(z == max(y - x, 0) for x, y, z in zip(d, t, l)))' "$(series outbox_projector_rebuild_events_done)" "$(series outbox_projector_rebuild_events_total)" "$(series outbox_projector_rebuild_lag_events)"
 check "/metrics: phase building" grep -q "^1$" < <(series outbox_projector_rebuild_phase)
+# projector.rebuild-workers (default 2): both workers of the group took partitions and applied
+for w in 1 2; do
+  check "/metrics: worker $w was assigned partitions" grep -qv "^0$" < <(series_of_worker outbox_projector_assigned_partitions "$w")
+  check "/metrics: worker $w applied events to the shadow" grows < <(series_of_worker outbox_projector_events_applied_total "$w")
+done
 sleep 3 # arrivals after the swap too
 touch "$TEST_TMP/stop_writer"; wait "$WRITER" || true
 at_end=$(records)

@@ -23,6 +23,7 @@
 #include "projector_rebuild.h"
 #include "projector_rebuild_metrics.h"
 #include "projector_sqlstate.h"
+#include "projector_stats.h"
 
 /* ------------------------------------------------------------------ SQLSTATE */
 
@@ -353,6 +354,48 @@ static void test_rebuild_metrics_text(void **state)
     free(t);
 }
 
+/* A projection's several runners (rebuild's workers) render apart: worker="N" on every series,
+ * counters, gauges and histograms alike; a stats without a worker has no such label. */
+static void test_stats_of_workers_carry_a_worker_label(void **state)
+{
+    (void)state;
+    projector_stats a, b, plain;
+    assert_int_equal(projector_stats_init(&a, "query"), 0);
+    assert_int_equal(projector_stats_init(&b, "query"), 0);
+    assert_int_equal(projector_stats_init(&plain, "live"), 0);
+    a.worker = "1";
+    b.worker = "2";
+    projector_stat_add(&a.applied, 7);
+    projector_stat_add(&b.applied, 5);
+    projector_stat_add(&b.dead_sql, 1);
+    projector_stat_set(&a.assigned_partitions, 2);
+    projector_stat_set(&b.assigned_partitions, 1);
+    projector_stats *all[] = {&a, &b, &plain};
+    size_t len = 0;
+    char *t = projector_stats_render(all, 3, &len);
+    assert_non_null(t);
+    assert_int_equal(strlen(t), len);
+    assert_non_null(
+        strstr(t, "outbox_projector_events_applied_total{projection=\"query\",worker=\"1\"} 7\n"));
+    assert_non_null(
+        strstr(t, "outbox_projector_events_applied_total{projection=\"query\",worker=\"2\"} 5\n"));
+    assert_non_null(strstr(t, "outbox_projector_dead_letters_total{projection=\"query\",worker="
+                              "\"2\",reason=\"sql\"} 1\n"));
+    assert_non_null(
+        strstr(t, "outbox_projector_assigned_partitions{projection=\"query\",worker=\"1\"} 2\n"));
+    assert_non_null(
+        strstr(t, "outbox_projector_assigned_partitions{projection=\"query\",worker=\"2\"} 1\n"));
+    assert_non_null(strstr(t, "outbox_projector_up{projection=\"query\",worker=\"2\"} 0\n"));
+    assert_non_null(strstr(t, "outbox_projector_batch_events_count{projection=\"query\",worker="
+                              "\"1\"} 0\n"));
+    assert_non_null(strstr(t, "outbox_projector_events_applied_total{projection=\"live\"} 0\n"));
+    assert_null(strstr(t, "{projection=\"query\"}"));
+    free(t);
+    projector_stats_destroy(&a);
+    projector_stats_destroy(&b);
+    projector_stats_destroy(&plain);
+}
+
 static void test_array_literal_quotes_and_escapes(void **state)
 {
     outbox_buf buf = OUTBOX_BUF_INIT;
@@ -566,6 +609,7 @@ int main(void)
         cmocka_unit_test(test_rebuild_progress_line),
         cmocka_unit_test(test_rebuild_waits_out_broker_trouble),
         cmocka_unit_test(test_rebuild_metrics_text),
+        cmocka_unit_test(test_stats_of_workers_carry_a_worker_label),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
