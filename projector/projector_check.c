@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <errno.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -197,6 +199,37 @@ static void check_readers(outbox_check *c, const projector_settings *settings,
     outbox_schemas_destroy(readers);
 }
 
+/* The projection's `ddl` files (what `rebuild` runs into the shadow schema) are readable regular
+ * files, so a rebuild does not fail on a path only after it connected and locked. */
+static void check_ddl(outbox_check *c, const projector_projection *proj)
+{
+    int bad = 0;
+    for (size_t i = 0; i < proj->ddl_count; i++) {
+        const char *path = proj->ddl[i];
+        struct stat st;
+        FILE *f = NULL;
+        const char *why = NULL;
+        if (stat(path, &st) != 0)
+            why = strerror(errno);
+        else if (!S_ISREG(st.st_mode))
+            why = "not a regular file";
+        else if ((f = fopen(path, "r")) == NULL)
+            why = strerror(errno);
+        if (f != NULL)
+            fclose(f);
+        if (why == NULL)
+            continue;
+        outbox_check_problem(c,
+                             "correct `ddl` (relative paths are read from the config file's "
+                             "directory)",
+                             "[projection %s] ddl file %s: %s", proj->name, path, why);
+        bad++;
+    }
+    if (proj->ddl_count > 0 && bad == 0)
+        outbox_check_ok(c, "[projection %s] ddl: %zu file(s) for `rebuild`", proj->name,
+                        proj->ddl_count);
+}
+
 int projector_check_run(const projector_settings *settings, const outbox_conf *conf, FILE *out)
 {
     outbox_check c = {.out = out};
@@ -208,8 +241,10 @@ int projector_check_run(const projector_settings *settings, const outbox_conf *c
     check_kafka(&c, settings, conf);
     for (size_t i = 0; i < settings->projections.count; i++)
         check_database(&c, settings, &settings->projections.items[i], schemas);
-    for (size_t i = 0; i < settings->projections.count; i++)
+    for (size_t i = 0; i < settings->projections.count; i++) {
         check_readers(&c, settings, &settings->projections.items[i], schemas);
+        check_ddl(&c, &settings->projections.items[i]);
+    }
     outbox_schemas_destroy(schemas);
     return outbox_check_summary(&c);
 }

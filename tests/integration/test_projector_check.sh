@@ -21,6 +21,7 @@ cat >>"$TEST_TMP/bad.ini" <<INI
 [projection $PROJ]
 topics = $PREFIX.post, $PREFIX.nosuchtopic
 sql.Bogus = INSERT INTO nowhere VALUES (\$1)
+ddl = no-such-model.sql
 INI
 set +e
 "$PROJECTOR" check -c "$TEST_TMP/bad.ini" >"$TEST_TMP/bad.out" 2>&1
@@ -31,6 +32,8 @@ check "missing projector tables are named with the fix" grep -q "projector_dedup
 check "... fix: apply sql/projector.sql" grep -q "fix: apply sql/projector.sql" "$TEST_TMP/bad.out"
 check "a statement that does not prepare is named with its ini line" grep -q "sql.Bogus (.*bad.ini:[0-9]*) does not prepare" "$TEST_TMP/bad.out"
 check "a missing topic is named" grep -q "topic $PREFIX.nosuchtopic does not exist" "$TEST_TMP/bad.out"
+check "a ddl file that is not there is named, resolved next to the config file" grep -q "ddl file $TEST_TMP/no-such-model.sql: No such file or directory" "$TEST_TMP/bad.out"
+check "... with the fix" grep -q "fix: correct \`ddl\`" "$TEST_TMP/bad.out"
 
 set +e
 "$PROJECTOR" check -c "$TEST_TMP/p.ini" --set kafka.bootstrap.servers=127.0.0.1:1 --set kafka.socket.connection.setup.timeout.ms=1000 >"$TEST_TMP/nokafka.out" 2>&1
