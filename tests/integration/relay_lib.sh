@@ -60,6 +60,16 @@ relay_stop() {
   wait "$RELAY_PID" || RELAY_RC=$?
 }
 
+# commit_record_start BEFORE TABLE CONDITION: where the commit record of the transaction that
+# wrote TABLE's row matching CONDITION starts, searched in the WAL from BEFORE on (needs
+# pg_walinspect). A slot confirmed past it skips that transaction after a restart.
+commit_record_start() {
+  psql_app -c "CREATE EXTENSION IF NOT EXISTS pg_walinspect" >/dev/null
+  psql_app -c "SELECT min(start_lsn) FROM pg_get_wal_records_info('$1', pg_current_wal_flush_lsn())
+    WHERE resource_manager = 'Transaction' AND record_type = 'COMMIT'
+    AND xid = (SELECT xmin FROM $2 WHERE $3)"
+}
+
 slot_confirmed() { psql_app -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '$SLOT'"; }
 drop_slot() { psql_app -c "SELECT pg_drop_replication_slot('$SLOT') FROM pg_replication_slots WHERE slot_name = '$SLOT' AND NOT active" >/dev/null; }
 cleanup_hooks+=("drop_slot")

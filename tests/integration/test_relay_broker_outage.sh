@@ -26,9 +26,7 @@ psql_app -c "CREATE EXTENSION IF NOT EXISTS pg_walinspect" >/dev/null
 before=$(psql_app -c "SELECT pg_current_wal_insert_lsn()")
 insert_events 1 20 1 "$agg" 0
 # The first outage transaction: the one that wrote the row after the last delivered one.
-barrier=$(psql_app -c "SELECT min(start_lsn) FROM pg_get_wal_records_info('$before',
-  pg_current_wal_flush_lsn()) WHERE resource_manager = 'Transaction' AND record_type = 'COMMIT'
-  AND xid = (SELECT xmin FROM outbox WHERE aggregate_type = '$agg' AND headers->>'test_seq' = '1001')")
+barrier=$(commit_record_start "$before" outbox "aggregate_type = '$agg' AND headers->>'test_seq' = '1001'")
 say "broker stopped; WAL at $before; the first undelivered commit record starts at $barrier"
 check "the first undelivered transaction's commit record found in the WAL" test -n "$barrier"
 [ -n "$barrier" ] || barrier=$before
