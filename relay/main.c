@@ -31,11 +31,14 @@ static void on_http(void *ctx, const outbox_http_request *req, outbox_http_respo
         resp->status = up || role == RELAY_ROLE_STANDBY ? 200 : 503;
         resp->content_type = "text/plain";
         bool risk = atomic_load_explicit(&stats->slot_health, memory_order_relaxed) != 0;
-        resp->static_body = up && risk ? "active: streaming; slot at risk of invalidation\n"
-                            : up       ? "active: streaming\n"
-                            : role == RELAY_ROLE_STANDBY
-                                ? "standby: another relay holds the lease\n"
-                                : "not streaming\n";
+        bool held = atomic_load_explicit(&stats->held_messages, memory_order_relaxed) != 0;
+        resp->static_body =
+            up && risk   ? "active: streaming; slot at risk of invalidation\n"
+            : up && held ? "active: streaming; messages held until Kafka knows their "
+                           "topic (outbox_relay_held_messages)\n"
+            : up         ? "active: streaming\n"
+            : role == RELAY_ROLE_STANDBY ? "standby: another relay holds the lease\n"
+                                         : "not streaming\n";
         resp->body_len = strlen(resp->static_body);
     } else {
         resp->status = 404;

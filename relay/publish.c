@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kafka_topics.h"
+
 struct relay_publish {
     rd_kafka_t *rk;
     relay_publish_dr_cb *cb;
@@ -28,12 +30,94 @@ static void publish_dr_msg(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *
         .reason = msg->err ? rd_kafka_err2str(msg->err) : NULL,
         .key = msg->key,
         .key_len = msg->key_len,
+        .value = msg->payload,
         .value_len = msg->len,
     };
     if (rd_kafka_message_headers(msg, &report.headers) != RD_KAFKA_RESP_ERR_NO_ERROR)
         report.headers = NULL;
     if (pub->cb)
         pub->cb(pub->ctx, &report);
+}
+
+relay_publish_outcome relay_publish_classify(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR_NO_ERROR:
+        return RELAY_PUBLISH_DELIVERED;
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+        return RELAY_PUBLISH_TOPIC_UNKNOWN;
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+        return RELAY_PUBLISH_TOO_LARGE;
+    default:
+        return RELAY_PUBLISH_FAILED;
+    }
+}
+
+relay_topic_creation relay_topic_creation_of(bool answered, bool all_on, bool producer_asks)
+{
+    if (!producer_asks || (answered && !all_on))
+        return RELAY_TOPICS_NOT_CREATED;
+    return answered ? RELAY_TOPICS_CREATED_ON_USE : RELAY_TOPICS_UNKNOWN;
+}
+
+/* Whether the producer asks brokers to create missing topics (allow.auto.create.topics,
+ * librdkafka's producer default true). */
+static bool producer_asks_creation(rd_kafka_t *rk)
+{
+    char value[16];
+    size_t size = sizeof(value);
+    if (rd_kafka_conf_get(rd_kafka_conf(rk), "allow.auto.create.topics", value, &size) !=
+        RD_KAFKA_CONF_OK)
+        return true;
+    return strcmp(value, "false") != 0;
+}
+
+relay_topic_creation relay_publish_topic_creation(relay_publish *pub, int timeout_ms,
+                                                  int32_t *off_broker, char *errstr,
+                                                  size_t errstr_size)
+{
+    bool all_on = false;
+    *off_broker = -1;
+    bool asks = producer_asks_creation(pub->rk);
+    bool answered = asks ? outbox_kafka_topics_auto_create(pub->rk, timeout_ms, &all_on, off_broker,
+                                                           errstr, errstr_size) == 0
+                         : false;
+    if (!asks)
+        snprintf(errstr, errstr_size, "kafka.allow.auto.create.topics = false");
+    return relay_topic_creation_of(answered, all_on, asks);
+}
+
+relay_topic_state relay_publish_topic_state(relay_publish *pub, const char *topic, int timeout_ms,
+                                            char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(pub->rk, topic, NULL);
+    if (!rkt) {
+        snprintf(errstr, errstr_size, "topic %s: %s", topic,
+                 rd_kafka_err2str(rd_kafka_last_error()));
+        return RELAY_TOPIC_NO_ANSWER;
+    }
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(pub->rk, 0, rkt, &md, timeout_ms);
+    relay_topic_state st = RELAY_TOPIC_NO_ANSWER;
+    if (err) {
+        snprintf(errstr, errstr_size, "no metadata from the cluster: %s", rd_kafka_err2str(err));
+    } else if (md->topic_cnt < 1) {
+        snprintf(errstr, errstr_size, "the cluster's metadata does not mention topic %s", topic);
+        st = RELAY_TOPIC_NOT_READY;
+    } else {
+        err = md->topics[0].err;
+        st = err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[0].partition_cnt > 0
+                 ? RELAY_TOPIC_PRESENT
+             : err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ? RELAY_TOPIC_ABSENT
+                                                              : RELAY_TOPIC_NOT_READY;
+        snprintf(errstr, errstr_size, "the cluster says of topic %s: %s", topic,
+                 err ? rd_kafka_err2str(err) : "no partitions");
+    }
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    return st;
 }
 
 /* The relay's choices where the user set nothing: the Java client's partitioner (same key, same

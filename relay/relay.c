@@ -28,6 +28,7 @@
 #include "registry.h"
 #include "relay_internal.h"
 #include "relcache.h"
+#include "resend.h"
 #include "route.h"
 #include "slothealth.h"
 #include "stream.h"
@@ -41,6 +42,12 @@
 #define RELAY_LEASE_POLL_MS 200
 /* How often the slot's WAL status is read while streaming. */
 #define RELAY_SLOT_CHECK_MS 10000
+/* Held messages (topic unknown): first and longest wait between two attempts, the bound of
+ * each question to the cluster, and how often the wait is logged. */
+#define RELAY_RESEND_FIRST_MS 200
+#define RELAY_RESEND_MAX_MS 5000
+#define RELAY_RESEND_ASK_MS 1000
+#define RELAY_RESEND_LOG_MS 30000
 
 struct relay {
     const relay_settings *s;
@@ -60,9 +67,15 @@ struct relay {
     relay_lag *lag;
     relay_toolarge_queue *too_large; /* refused by the broker, dead letters not yet produced */
     bool sending_too_large;          /* relay_send_too_large() is running (no re-entry) */
-    relay_txn *txn;                  /* exactly-once (relay/txn.h); NULL when off */
-    relay_lease *lease; /* NULL: no lease (the loop driven by tests, without relay_run) */
-    bool lease_lost;    /* lost while streaming: nothing more produced or confirmed */
+    relay_resend_queue *held;        /* to produce again: Kafka did not know their topic */
+    bool resending;                  /* relay_resend_due() is running (no re-entry) */
+    int64_t resend_next_us;          /* the next attempt */
+    int64_t resend_backoff_ms;
+    int64_t held_since_us;  /* when the queue last became non-empty */
+    int64_t held_logged_us; /* when the wait was last logged */
+    relay_txn *txn;         /* exactly-once (relay/txn.h); NULL when off */
+    relay_lease *lease;     /* NULL: no lease (the loop driven by tests, without relay_run) */
+    bool lease_lost;        /* lost while streaming: nothing more produced or confirmed */
     int64_t next_slot_check_us;
     int64_t slot_warned_us; /* when the slot-at-risk warning was last logged */
     relay_prune *prune;     /* outbox.prune (NULL: off, or the loop driven by tests) */
@@ -152,6 +165,66 @@ static const char *refusal_note(const relay_publish_report *rep)
     return rep->dead_letter ? " (a dead letter)" : " (relay.on-too-large = stop)";
 }
 
+/* Hold a message whose topic Kafka did not know (copied, with `extra` headers after its own):
+ * it stays in flight, unconfirmable, until relay_resend_due() produces it again; everything
+ * produced later waits behind it. 0, or -1 on ENOMEM (the caller fails the relay). */
+static int relay_hold(relay *r, const relay_resend_msg *m, const relay_header *extra, size_t nextra,
+                      const char *why)
+{
+    bool first = relay_resend_len(r->held) == 0;
+    if (relay_resend_push(r->held, m, extra, nextra) != 0)
+        return -1;
+    INC(delivery_retries);
+    SET(held_messages, relay_resend_len(r->held));
+    if (!first)
+        return 0;
+    int64_t now = now_us();
+    r->held_since_us = r->held_logged_us = now;
+    r->resend_backoff_ms = RELAY_RESEND_FIRST_MS;
+    r->resend_next_us = now + RELAY_RESEND_FIRST_MS * 1000;
+    outbox_log_warn(COMPONENT,
+                    "Kafka does not know topic %s yet (%s): its messages are held, unconfirmed, "
+                    "and produced again once it does (a broker outage, or a topic being "
+                    "created on first use); later messages wait behind them",
+                    m->topic, why);
+    return 0;
+}
+
+/* A delivery report for a message librdkafka never sent because the cluster did not know its
+ * topic (RELAY_PUBLISH_TOPIC_UNKNOWN): hold it. 0, or -1 on ENOMEM. */
+static int relay_hold_report(relay *r, const relay_publish_report *rep)
+{
+    size_t n;
+    relay_header *view = relay_headers_view(rep->headers, &n);
+    if (!view && n)
+        return -1;
+    relay_resend_msg m = {.seq = rep->seq,
+                          .flags = rep->dead_letter ? RELAY_PUBLISH_DEAD_LETTER : 0,
+                          .topic = rep->topic,
+                          .key = rep->key,
+                          .key_len = rep->key_len,
+                          .value = rep->value,
+                          .value_len = rep->value_len,
+                          .headers = view,
+                          .nheaders = n};
+    int rc = relay_hold(r, &m, NULL, 0, rep->reason);
+    free(view);
+    return rc;
+}
+
+/* Give the held messages up (the lease lost, or a new stream): when `account`, as settled in
+ * the tracker, like purged ones, so its counts stay exact; nothing of them is confirmed. */
+static void relay_held_drop(relay *r, bool account)
+{
+    const relay_resend_msg *h;
+    while ((h = relay_resend_peek(r->held))) {
+        if (account && relay_ack_delivered(r->ack, h->seq, h->key_len + h->value_len) != 0)
+            outbox_log_error(COMPONENT, "held message of unknown transaction %" PRIu64, h->seq);
+        relay_resend_pop(r->held);
+    }
+    SET(held_messages, 0);
+}
+
 static void on_delivery(void *ctx, const relay_publish_report *rep)
 {
     relay *r = ctx;
@@ -174,6 +247,10 @@ static void on_delivery(void *ctx, const relay_publish_report *rep)
                        rep->seq);
         return;
     }
+    /* Never sent (no idempotence sequence taken): still in flight, produced again. */
+    if (relay_publish_classify(rep->err) == RELAY_PUBLISH_TOPIC_UNKNOWN &&
+        relay_hold_report(r, rep) == 0)
+        return;
     if (rep->err) {
         INC(delivery_failures);
         relay_fail(r,
@@ -228,6 +305,8 @@ static bool relay_lease_ok(relay *r)
     if (r->ack)
         relay_ack_fail(r->ack);
     relay_publish_purge(r->pub);
+    if (r->ack)
+        relay_held_drop(r, true);
     INC(lease_losses);
     SET(role, RELAY_ROLE_STANDBY);
     outbox_log_error(COMPONENT,
@@ -308,12 +387,14 @@ static int relay_status(relay *r, bool force, char *errstr, size_t errstr_size)
 }
 
 static void relay_send_too_large_queued(relay *r);
+static void relay_resend_due(relay *r);
 
 /* Serve delivery reports and status updates: what every wait inside the loop calls. */
 int relay_loop_service(relay *r, int timeout_ms, char *errstr, size_t errstr_size)
 {
     relay_publish_poll(r->pub, timeout_ms);
     relay_send_too_large_queued(r);
+    relay_resend_due(r);
     (void)relay_lease_ok(r); /* renews the lease on time, even while idle */
     relay_slot_watch(r);
     char fatal[512];
@@ -338,11 +419,44 @@ struct relay_msg {
     uint64_t seq;
     int flags;    /* RELAY_PUBLISH_* */
     bool counted; /* already counted in its transaction (relay_ack_txn_extend) */
+    bool held;    /* taken from r->held: produced again (counted, and first in line) */
 };
+
+/* relay_send's result for a held message whose topic librdkafka still holds for absent. */
+#define RELAY_SEND_LATER 2
+
+/* Hold a new message behind the held ones (or because librdkafka holds its topic for absent):
+ * counted in its transaction now, produced by relay_resend_due(). 0, or -1 with the relay
+ * failed. */
+static int relay_send_later(relay *r, const struct relay_msg *m, const char *why)
+{
+    relay_resend_msg hm = {.seq = m->seq,
+                           .flags = m->flags,
+                           .topic = m->topic,
+                           .key = m->key,
+                           .key_len = m->key_len,
+                           .value = m->value,
+                           .value_len = m->value_len,
+                           .headers = m->headers,
+                           .nheaders = m->nheaders};
+    if (relay_hold(r, &hm, m->extra, m->nextra, why) != 0) {
+        relay_fail(r, "out of memory");
+        return -1;
+    }
+    if (!m->counted && relay_ack_txn_add(r->ack, m->seq, m->key_len + m->value_len) != 0) {
+        relay_fail(r, "internal error: message outside a transaction");
+        return -1;
+    }
+    ADD(bytes_published, m->key_len + m->value_len);
+    return 0;
+}
 
 /* Hand one message to librdkafka, waiting (while serving reports and status) when its queue is
  * full. Returns 0, 1 when librdkafka refuses it as larger than kafka.message.max.bytes (nothing
- * sent, nothing counted), or -1 with the relay failed. */
+ * sent, nothing counted), RELAY_SEND_LATER for a held message whose topic librdkafka still
+ * holds for absent, or -1 with the relay failed. A new message goes behind held ones (order per
+ * key); without exactly-once the reports already due are served first, so that the failure of
+ * an earlier message of its topic is held before it. */
 static int relay_send(relay *r, const struct relay_msg *m)
 {
     char err[512];
@@ -352,6 +466,11 @@ static int relay_send(relay *r, const struct relay_msg *m)
         relay_fail(r, "%s", err);
         return -1;
     }
+    if (!m->held && !r->txn) {
+        relay_publish_poll(r->pub, 0);
+        if (relay_resend_len(r->held) > 0)
+            return relay_send_later(r, m, "earlier messages are held");
+    }
     for (;;) {
         rd_kafka_resp_err_t rc = relay_publish_send(r->pub, m->topic, m->key, m->key_len, m->value,
                                                     m->value_len, m->headers, m->nheaders, m->extra,
@@ -360,6 +479,8 @@ static int relay_send(relay *r, const struct relay_msg *m)
             break;
         if (rc == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
             return 1;
+        if (relay_publish_classify(rc) == RELAY_PUBLISH_TOPIC_UNKNOWN && !r->txn)
+            return m->held ? RELAY_SEND_LATER : relay_send_later(r, m, rd_kafka_err2str(rc));
         if (rc != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             relay_fail(r, "%s", err);
             return -1;
@@ -372,6 +493,8 @@ static int relay_send(relay *r, const struct relay_msg *m)
         if (r->failed || r->lease_lost)
             return -1;
     }
+    if (m->held)
+        return 0; /* counted and added up when first handed over */
     if (!m->counted && relay_ack_txn_add(r->ack, m->seq, m->key_len + m->value_len) != 0) {
         relay_fail(r, "internal error: message outside a transaction");
         return -1;
@@ -458,6 +581,109 @@ static void relay_send_too_large_queued(relay *r)
     while ((t = relay_toolarge_peek(r->too_large)) && relay_send_too_large(r, t, true) == 0)
         relay_toolarge_pop(r->too_large);
     r->sending_too_large = false;
+}
+
+/* The held messages' topic is absent: stop (naming the topic and the fix) when Kafka will not
+ * create it, else go on waiting. true when the relay failed. */
+static bool relay_held_topic_refused(relay *r, const char *topic)
+{
+    char err[512];
+    int32_t off = -1;
+    relay_topic_creation tc =
+        relay_publish_topic_creation(r->pub, RELAY_RESEND_ASK_MS, &off, err, sizeof(err));
+    if (tc != RELAY_TOPICS_NOT_CREATED)
+        return false;
+    char who[600];
+    if (off >= 0)
+        snprintf(who, sizeof(who), "broker %d has auto.create.topics.enable = false", (int)off);
+    else
+        snprintf(who, sizeof(who), "%s", err);
+    relay_fail(r,
+               "topic %s does not exist and Kafka will not create it (%s): create it "
+               "(kafka-topics.sh --create --topic %s) or let the brokers create topics "
+               "(auto.create.topics.enable = true), then start the relay again; stopping without "
+               "confirming its events (the slot stays at " RELAY_LSN_FMT
+               ", a restart re-sends from there)",
+               topic, who, topic, RELAY_LSN_ARGS(relay_ack_confirmable(r->ack)));
+    INC(delivery_failures);
+    return true;
+}
+
+/* Produce the held messages again, in order, while librdkafka takes them. 0 when the queue is
+ * empty, RELAY_SEND_LATER when one waits again, -1 with the relay failed. */
+static int relay_resend_held(relay *r)
+{
+    const relay_resend_msg *h;
+    while ((h = relay_resend_peek(r->held))) {
+        struct relay_msg m = {.topic = h->topic,
+                              .key = h->key,
+                              .key_len = h->key_len,
+                              .value = h->value,
+                              .value_len = h->value_len,
+                              .headers = h->headers,
+                              .nheaders = h->nheaders,
+                              .seq = h->seq,
+                              .flags = h->flags,
+                              .counted = true,
+                              .held = true};
+        int rc = relay_send(r, &m);
+        if (rc == RELAY_SEND_LATER)
+            return rc;
+        if (rc != 0) {
+            if (rc > 0)
+                relay_fail(r, "internal error: a held message became too large");
+            return -1;
+        }
+        relay_resend_pop(r->held);
+    }
+    return 0;
+}
+
+/* When due, ask the cluster about the first held message's topic: present, produce the held
+ * messages again in order; absent where Kafka will not create it, stop; otherwise (no broker
+ * answers, the topic being created) wait longer, backing off. Not re-entered from the waits
+ * inside. */
+static void relay_resend_due(relay *r)
+{
+    int64_t now = now_us();
+    if (r->resending || r->failed || r->lease_lost || relay_resend_len(r->held) == 0 ||
+        now < r->resend_next_us)
+        return;
+    r->resending = true;
+    char why[512];
+    const char *topic = relay_resend_peek(r->held)->topic;
+    relay_topic_state st =
+        relay_publish_topic_state(r->pub, topic, RELAY_RESEND_ASK_MS, why, sizeof(why));
+    size_t held = relay_resend_len(r->held);
+    int rc = RELAY_SEND_LATER;
+    if (st == RELAY_TOPIC_PRESENT)
+        rc = relay_resend_held(r);
+    else if (st == RELAY_TOPIC_ABSENT && relay_held_topic_refused(r, topic))
+        rc = -1;
+    now = now_us();
+    if (rc == 0) {
+        outbox_log_info(COMPONENT,
+                        "topic %s is known: %zu held messages produced again after "
+                        "%.1f s",
+                        topic, held, (double)(now - r->held_since_us) / 1e6);
+    } else if (rc == RELAY_SEND_LATER) {
+        r->resend_backoff_ms = r->resend_backoff_ms * 2 > RELAY_RESEND_MAX_MS
+                                   ? RELAY_RESEND_MAX_MS
+                                   : r->resend_backoff_ms * 2;
+        r->resend_next_us = now + r->resend_backoff_ms * 1000;
+        if (now - r->held_logged_us >= RELAY_RESEND_LOG_MS * 1000) {
+            r->held_logged_us = now;
+            outbox_log_warn(COMPONENT,
+                            "%zu messages held for %.0f s, unconfirmed: %s; retrying every "
+                            "%" PRId64 " ms",
+                            relay_resend_len(r->held), (double)(now - r->held_since_us) / 1e6,
+                            st == RELAY_TOPIC_PRESENT ? "librdkafka does not know the topic yet"
+                                                      : why,
+                            r->resend_backoff_ms);
+        }
+    }
+    SET(held_messages, relay_resend_len(r->held));
+    r->resending = false;
 }
 
 /* The current event (encoded as `size` bytes) is above kafka.message.max.bytes: stop, or file
@@ -1042,7 +1268,8 @@ static int relay_new_encoding(relay *r, char *errstr, size_t errstr_size)
     r->ids = relay_idcache_new();
     r->lag = relay_lag_new();
     r->too_large = relay_toolarge_queue_new();
-    if (!r->ids || !r->lag || !r->too_large) {
+    r->held = relay_resend_queue_new();
+    if (!r->ids || !r->lag || !r->too_large || !r->held) {
         snprintf(errstr, errstr_size, "out of memory");
         return -1;
     }
@@ -1103,6 +1330,7 @@ void relay_free(relay *r)
     relay_relcache_free(r->rels);
     relay_lag_free(r->lag);
     relay_toolarge_queue_free(r->too_large);
+    relay_resend_queue_free(r->held);
     relay_lease_free(r->lease);
     relay_prune_free(r->prune);
     relay_event_free(&r->ev);
@@ -1127,6 +1355,7 @@ int relay_loop_begin(relay *r, uint64_t start_lsn, char *errstr, size_t errstr_s
     }
     r->in_txn = false;
     r->lease_lost = false;
+    relay_held_drop(r, false); /* the old tracker's: nothing of them was confirmed */
     relay_prune_restart(r->prune);
     r->next_slot_check_us = 0; /* at once: a slot at risk shows before the backlog is read */
     r->received = start_lsn;
@@ -1191,15 +1420,19 @@ void relay_loop_drain(relay *r, int64_t timeout_ms)
 {
     int64_t until = now_us() + timeout_ms * 1000;
     char err[512];
-    while (relay_ack_inflight_messages(r->ack) > 0 && now_us() < until) {
+    /* Held messages are produced again only while the relay has not failed. */
+    while (relay_ack_inflight_messages(r->ack) > (r->failed ? relay_resend_len(r->held) : 0) &&
+           now_us() < until) {
         if (relay_loop_service(r, 100, err, sizeof(err)) < 0)
             break;
     }
     if (relay_ack_inflight_messages(r->ack) > 0)
         outbox_log_warn(COMPONENT,
-                        "%zu messages still unacknowledged after %" PRId64 " ms: not confirmed, "
-                        "they will be re-sent after restart",
-                        relay_ack_inflight_messages(r->ack), timeout_ms);
+                        "%zu messages still unacknowledged after %" PRId64 " ms (%zu of them "
+                        "held until Kafka knows their topic): not confirmed, they will be re-sent "
+                        "after restart",
+                        relay_ack_inflight_messages(r->ack), timeout_ms - (until - now_us()) / 1000,
+                        relay_resend_len(r->held));
 }
 
 /* End the stream: drain, final status with what was confirmed, CopyDone. */

@@ -28,6 +28,8 @@ typedef struct relay_stats {
     _Atomic uint64_t events_published;  /* events handed to Kafka (not dead letters) */
     _Atomic uint64_t events_acked;      /* delivery reports with success (incl. dead letters) */
     _Atomic uint64_t delivery_failures; /* delivery reports with an error */
+    _Atomic uint64_t delivery_retries;  /* messages held to be produced again (topic unknown) */
+    _Atomic uint64_t held_messages;     /* of those, not yet produced again */
     _Atomic uint64_t dead_letters[RELAY_DLQ_REASONS];
     _Atomic uint64_t rows_ignored;     /* UPDATE/DELETE/TRUNCATE of the outbox, not published */
     _Atomic uint64_t messages_ignored; /* non-transactional logical messages, prefix ours */

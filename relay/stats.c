@@ -78,6 +78,14 @@ char *relay_stats_render(const relay_stats *stats)
     counter(buf, "outbox_relay_delivery_failures_total",
             "Messages Kafka could not take after retries; the relay stops unconfirmed.",
             LOAD(delivery_failures));
+    counter(buf, "outbox_relay_delivery_retries_total",
+            "Messages held to be produced again because Kafka did not know their topic yet "
+            "(a broker outage when a topic's first events came, a topic created on first use), "
+            "and the later messages held behind them.",
+            LOAD(delivery_retries));
+    gauge(buf, "outbox_relay_held_messages",
+          "Messages held, unconfirmed, until Kafka knows their topic (0: none).",
+          (int64_t)LOAD(held_messages));
     outbox_metrics_header(buf, "outbox_relay_dead_letters_total", OUTBOX_METRICS_COUNTER,
                           "Bad events sent to the dead-letter topic, by reason.");
     for (int i = 0; i < RELAY_DLQ_REASONS; i++) {

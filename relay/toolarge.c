@@ -39,9 +39,7 @@ size_t relay_record_size(size_t key_len, size_t value_len, const relay_header *h
     return size;
 }
 
-/* librdkafka's headers as relay_headers (pointing into them), malloc'd; *n set. NULL with *n 0
- * when there are none; NULL with *n 1 on ENOMEM. */
-static relay_header *headers_view(rd_kafka_headers_t *hdrs, size_t *n)
+relay_header *relay_headers_view(rd_kafka_headers_t *hdrs, size_t *n)
 {
     *n = hdrs ? rd_kafka_header_cnt(hdrs) : 0;
     if (*n == 0)
@@ -78,7 +76,7 @@ int relay_toolarge_push(relay_toolarge_queue *queue, uint64_t seq, const char *t
                         rd_kafka_headers_t *headers)
 {
     size_t n;
-    relay_header *view = headers_view(headers, &n);
+    relay_header *view = relay_headers_view(headers, &n);
     if (!view && n)
         return -1;
     relay_header picked[RELAY_DLQ_TOO_LARGE_MAX_HEADERS + 16];

@@ -44,6 +44,11 @@ int relay_toolarge_push(relay_toolarge_queue *queue, uint64_t seq, const char *t
 const relay_toolarge *relay_toolarge_peek(const relay_toolarge_queue *queue);
 void relay_toolarge_pop(relay_toolarge_queue *queue);
 
+/* librdkafka's headers as relay_headers pointing into them (valid while they are), in a
+ * malloc'd array the caller frees; *n set. NULL with *n 0 when there are none (hdrs NULL or
+ * empty); NULL with *n > 0 on ENOMEM. */
+relay_header *relay_headers_view(rd_kafka_headers_t *hdrs, size_t *n);
+
 /* Bytes of a record: key, value, and each header's name and value. */
 size_t relay_record_size(size_t key_len, size_t value_len, const relay_header *headers,
                          size_t nheaders);

@@ -3,7 +3,8 @@
 # (auto.create.topics.enable=false, a static broker setting: a throwaway KRaft broker is started
 # for this test from the stack's Kafka jars): it reports the setting and every missing topic the
 # outbox needs, per aggregate type present in the outbox tables, with the dead-letter topics;
-# once they exist it is ready. Against the stack's broker (auto-create on) it says so.
+# once they exist it is ready. Against the stack's broker (auto-create on) it says so. The relay
+# on that broker stops on an event for a missing topic, saying how to fix it.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/relay_lib.sh"
 
@@ -99,6 +100,30 @@ create_topics "$TOPIC_PREFIX.comment" "$TOPIC_PREFIX.comment.dlq" "$TOPIC_PREFIX
 run_check all "127.0.0.1:$kport"
 check_eq "every topic exists: ready" 0 "$rc"
 check "it says the topics exist" grep -q "ok  *5 topics the outbox needs exist" "$TEST_TMP/all.txt"
+
+# The relay itself on that broker: an event for a topic that does not exist (and that nothing
+# creates) stops it, naming the topic and the fix, with the event unconfirmed; it is not held
+# forever as if the broker were down.
+relay_start "${sets[@]}" --set "kafka.bootstrap.servers=127.0.0.1:$kport" \
+  --set "kafka.topic.metadata.propagation.max.ms=1000"
+psql_app -c "CREATE EXTENSION IF NOT EXISTS pg_walinspect" >/dev/null
+before=$(psql_app -c "SELECT pg_current_wal_insert_lsn()")
+psql_app -c "INSERT INTO $schema.outbox (id, aggregate_type, aggregate_id, event_type, payload)
+  VALUES (gen_random_uuid(), 'gone', 'g1', 'PostCreated', jsonb_build_object('post_id', gen_random_uuid()::text,
+    'author_id', 'a1', 'author_name', 'Ada', 'title', 't', 'body', 'b', 'tags', '[]'::jsonb,
+    'metadata', '{}'::jsonb, 'publish_date', '2026-11-23', 'created_at', '2026-11-23T15:41:33.123Z'))"
+barrier=$(commit_record_start "$before" "$schema.outbox" "aggregate_type = 'gone'")
+for i in $(seq 1 300); do kill -0 "$RELAY_PID" 2>/dev/null || break; sleep 0.2; done
+relay_stop
+grep "\[relay\]" "$RELAY_LOG" | tail -3
+check_eq "a topic Kafka will not create: the relay stops with exit 1" 1 "$RELAY_RC"
+check "the reason names the topic, the broker's setting and the fix" grep -q \
+  "topic $TOPIC_PREFIX.gone does not exist and Kafka will not create it (broker 1 has auto.create.topics.enable = false): create it (kafka-topics.sh --create --topic $TOPIC_PREFIX.gone)" \
+  "$RELAY_LOG"
+check_eq "the event is not confirmed (the slot at most at its commit record, $barrier)" t \
+  "$(psql_app -c "SELECT '$(slot_confirmed)'::pg_lsn <= '${barrier:-0/0}'::pg_lsn")"
+check "its commit record was found" test -n "$barrier"
+drop_slot
 
 run_check auto "$OUTBOX_KAFKA"
 check_eq "the stack's broker creates topics: ready" 0 "$rc"
