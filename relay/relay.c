@@ -584,13 +584,19 @@ static void relay_send_too_large_queued(relay *r)
 }
 
 /* The held messages' topic is absent: stop (naming the topic and the fix) when Kafka will not
- * create it, else go on waiting. true when the relay failed. */
-static bool relay_held_topic_refused(relay *r, const char *topic)
+ * create it, else go on waiting (`why` then says what is known). true when the relay failed. */
+static bool relay_held_topic_refused(relay *r, const char *topic, char *why, size_t why_size)
 {
     char err[512];
     int32_t off = -1;
     relay_topic_creation tc =
         relay_publish_topic_creation(r->pub, RELAY_RESEND_ASK_MS, &off, err, sizeof(err));
+    if (tc == RELAY_TOPICS_UNKNOWN)
+        outbox_errstr_set(
+            why, why_size,
+            "topic %s does not exist, and whether the brokers create topics is not known "
+            "(%s): create the topic if they do not",
+            topic, err);
     if (tc != RELAY_TOPICS_NOT_CREATED)
         return false;
     char who[600];
@@ -658,7 +664,7 @@ static void relay_resend_due(relay *r)
     int rc = RELAY_SEND_LATER;
     if (st == RELAY_TOPIC_PRESENT)
         rc = relay_resend_held(r);
-    else if (st == RELAY_TOPIC_ABSENT && relay_held_topic_refused(r, topic))
+    else if (st == RELAY_TOPIC_ABSENT && relay_held_topic_refused(r, topic, why, sizeof(why)))
         rc = -1;
     now = now_us();
     if (rc == 0) {
