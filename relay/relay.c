@@ -657,7 +657,8 @@ static void relay_resend_due(relay *r)
         return;
     r->resending = true;
     char why[512];
-    const char *topic = relay_resend_peek(r->held)->topic;
+    char topic[512]; /* a copy: the held message goes away once produced */
+    snprintf(topic, sizeof(topic), "%s", relay_resend_peek(r->held)->topic);
     relay_topic_state st =
         relay_publish_topic_state(r->pub, topic, RELAY_RESEND_ASK_MS, why, sizeof(why));
     size_t held = relay_resend_len(r->held);
