@@ -688,12 +688,55 @@ static void test_broker_refusal_as_too_large_with_stop_fails(void **state)
     assert_int_equal(consume(fx, "outbox.event.post.dlq", recs, 8), 0);
 }
 
+/* The cluster does not know the event topic (its metadata answers UNKNOWN_TOPIC_OR_PART, as a
+ * broker back from an outage does while it creates the topic) for longer than
+ * topic.metadata.propagation.max.ms: librdkafka gives the messages back unsent. The relay holds
+ * them, unconfirmed, with the later ones behind them, and produces them again, in order and
+ * once each, when the topic is known; only then is anything confirmed. */
+static void test_unknown_topic_is_held_then_produced_in_order(void **state)
+{
+    struct env *fx = *state;
+    rd_kafka_mock_topic_set_error(fx->mcluster, "outbox.event.post",
+                                  RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+    static const char *const extra[] = {"kafka.topic.metadata.propagation.max.ms=100", NULL};
+    uint64_t lsn = start_with_one_event(fx, extra);
+    uint64_t start = relay_loop_confirmable(fx->relay);
+    const char *payload = "{\"id\": \"post-9\", \"published\": false}";
+    assert_int_equal(feed_txn(fx, lsn + 0x200, "e-2", "PostPublished", payload), 0);
+    char err[512];
+    const relay_stats *st = relay_get_stats(fx->relay);
+    for (int i = 0; i < 100 && st->delivery_retries == 0; i++)
+        assert_int_equal(relay_loop_service(fx->relay, 20, err, sizeof(err)), 0);
+    assert_true(st->delivery_retries > 0);
+    /* produced after the first ones came back: it waits behind them */
+    assert_int_equal(feed_txn(fx, lsn + 0x400, "e-3", "PostPublished", payload), 0);
+    for (int i = 0; i < 50; i++) /* a second of retries */
+        assert_int_equal(relay_loop_service(fx->relay, 20, err, sizeof(err)), 0);
+    assert_null(relay_loop_failure(fx->relay));
+    assert_int_equal(relay_loop_confirmable(fx->relay), start);
+    assert_int_equal(relay_loop_inflight(fx->relay), 3);
+    assert_true(st->held_messages > 0);
+
+    rd_kafka_mock_topic_set_error(fx->mcluster, "outbox.event.post", RD_KAFKA_RESP_ERR_NO_ERROR);
+    drain(fx);
+    assert_null(relay_loop_failure(fx->relay));
+    assert_int_equal(st->held_messages, 0);
+    assert_int_equal(relay_loop_confirmable(fx->relay), lsn + 0x500);
+    struct record recs[8];
+    assert_int_equal(consume(fx, "outbox.event.post", recs, 8), 3);
+    assert_string_equal(recs[0].id, "e-1");
+    assert_string_equal(recs[1].id, "e-2");
+    assert_string_equal(recs[2].id, "e-3");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_captured_transaction_is_produced_then_confirmable,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_delivery_stops_confirmation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_topic_is_held_then_produced_in_order, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_synthetic_transactions_confirm_in_order, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_logical_messages_are_off_by_default, setup, teardown),
