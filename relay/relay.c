@@ -76,6 +76,7 @@ struct relay {
     relay_txn *txn;         /* exactly-once (relay/txn.h); NULL when off */
     relay_lease *lease;     /* NULL: no lease (the loop driven by tests, without relay_run) */
     bool lease_lost;        /* lost while streaming: nothing more produced or confirmed */
+    bool streamed;          /* connected and streamed at least once since start */
     int64_t next_slot_check_us;
     int64_t slot_warned_us; /* when the slot-at-risk warning was last logged */
     relay_prune *prune;     /* outbox.prune (NULL: off, or the loop driven by tests) */
@@ -1688,8 +1689,18 @@ int relay_run(relay *r, volatile sig_atomic_t *stop, char *errstr, size_t errstr
         if (!relay_lease_held(r->lease) && relay_lease_wait(r) != 0)
             break;
         int rc = relay_connect(r, errstr, errstr_size);
-        if (rc == RELAY_STREAM_ERR_FATAL)
+        if (rc == RELAY_STREAM_ERR_FATAL || (rc == RELAY_STREAM_ERR_REFUSED && !r->streamed))
             return 1;
+        if (rc == RELAY_STREAM_ERR_REFUSED) {
+            /* It was admitted before: most often a limit that passes (max_wal_senders or
+             * max_connections reached) or a pg_hba.conf being edited. Loud, never silent. */
+            outbox_log_error(COMPONENT,
+                             "replication connection refused: %s; retrying in %" PRId64 " ms "
+                             "(this relay streamed before, so it waits for the server to "
+                             "admit it again)",
+                             errstr, backoff_ms);
+            goto backoff;
+        }
         if (rc < 0) {
             outbox_log_warn(COMPONENT,
                             "replication connection failed: %s; retrying in %" PRId64 " ms", errstr,
@@ -1697,6 +1708,7 @@ int relay_run(relay *r, volatile sig_atomic_t *stop, char *errstr, size_t errstr
             goto backoff;
         }
         backoff_ms = 500;
+        r->streamed = true;
         rc = relay_stream_loop(r, errstr, errstr_size);
         if (rc == LOOP_LEASE_LOST) {
             relay_lease_abandon(r);

@@ -129,7 +129,7 @@ int relay_stream_connect_cause_result(relay_stream_connect_cause cause)
     case RELAY_STREAM_CAUSE_NO_PASSWORD:
     case RELAY_STREAM_CAUSE_AUTH:
     case RELAY_STREAM_CAUSE_REFUSED:
-        return RELAY_STREAM_ERR_FATAL;
+        return RELAY_STREAM_ERR_REFUSED;
     default:
         return RELAY_STREAM_ERR_RETRIABLE;
     }
@@ -157,8 +157,9 @@ const char *relay_stream_connect_cause_fix(relay_stream_connect_cause cause)
         return "the server is starting up, shutting down or in recovery, or went away";
     case RELAY_STREAM_CAUSE_REFUSED:
         return "the server refuses the relay: check pg_hba.conf (a `replication` line for this "
-               "host and user), that the role may LOGIN with REPLICATION (or is superuser), and "
-               "that the database exists and the role may CONNECT to it";
+               "host and user), that the role may LOGIN with REPLICATION (or is superuser), "
+               "that the database exists and the role may CONNECT to it, and that "
+               "max_wal_senders and max_connections leave the relay a slot";
     case RELAY_STREAM_CAUSE_TARGET:
         return "no server in postgres.conninfo matched target_session_attrs (a failover under "
                "way?)";

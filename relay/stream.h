@@ -26,10 +26,16 @@
  *                               overloaded (SQLSTATE classes 08, 53, 57P01-57P03; no SQLSTATE
  *                               at all), or TLS could not be set up (see below): close, back
  *                               off, open again.
- *   RELAY_STREAM_ERR_FATAL      retrying cannot help until someone changes something: no
- *                               REPLICATION privilege, authentication, slot missing or in use by
- *                               another process (SQLSTATE 55006), wrong plugin, publication
- *                               missing, protocol violation, bad arguments.
+ *   RELAY_STREAM_ERR_FATAL      retrying cannot help until someone changes something: slot
+ *                               missing or in use by another process (SQLSTATE 55006), wrong
+ *                               plugin, publication missing, protocol violation, bad arguments.
+ *   RELAY_STREAM_ERR_REFUSED    (open only) the server is up and refused the connection: no
+ *                               REPLICATION privilege, authentication, pg_hba.conf, no such
+ *                               database - or a limit that passes (53300: max_wal_senders or
+ *                               max_connections reached), which libpq cannot tell apart without
+ *                               reading its message text. The caller decides: a relay that
+ *                               never streamed stops (a configuration error shows at once), one
+ *                               that has streamed retries with backoff, saying why each time.
  * relay_stream_sqlstate() gives the SQLSTATE of the last server error.
  *
  * A failed connection attempt has no SQLSTATE in libpq, and its message text is not an
@@ -54,6 +60,7 @@
 typedef struct relay_stream relay_stream;
 
 typedef enum relay_stream_result {
+    RELAY_STREAM_ERR_REFUSED = -3,
     RELAY_STREAM_ERR_FATAL = -2,
     RELAY_STREAM_ERR_RETRIABLE = -1,
     RELAY_STREAM_OK = 0,
@@ -91,7 +98,7 @@ typedef enum relay_stream_connect_phase {
 /* relay_stream_open() tries again at once after a refusal, and stops only when this many
  * attempts in a row were refused by a server that pings up: the ping that tells a refusal from
  * "starting up" (57P03) may come just after the server finished starting (a PostgreSQL restart
- * then stopped the relay). 53300 (too many connections) refused twice still stops it. */
+ * then stopped the relay). What follows is the caller's: see RELAY_STREAM_ERR_REFUSED. */
 #define RELAY_STREAM_REFUSALS_TO_STOP 2
 
 /* Why an attempt failed, and so whether to retry (relay_stream_connect_cause_result()). */
@@ -100,12 +107,13 @@ typedef enum relay_stream_connect_cause {
     RELAY_STREAM_CAUSE_TLS,         /* sslmode insists on TLS and TLS could not be set up (the
                                        certificate does not verify, the server has no TLS, a
                                        file is missing): retriable, the message names the fix */
-    RELAY_STREAM_CAUSE_NO_PASSWORD, /* the server wants a password and none is configured: fatal */
-    RELAY_STREAM_CAUSE_AUTH,        /* a password was sent, then the server refused: fatal */
+    RELAY_STREAM_CAUSE_NO_PASSWORD, /* the server wants a password and none is configured:
+                                       refused */
+    RELAY_STREAM_CAUSE_AUTH,        /* a password was sent, then the server refused: refused */
     RELAY_STREAM_CAUSE_NOT_NOW,     /* refused, and a ping finds the server starting up, shutting
                                        down or in recovery (PQPING_REJECT) or gone: retriable */
     RELAY_STREAM_CAUSE_REFUSED,     /* refused, and a ping finds the server up: pg_hba.conf, the
-                                       role, the database, REPLICATION: fatal once
+                                       role, the database, REPLICATION, 53300: refused once
                                        RELAY_STREAM_REFUSALS_TO_STOP attempts in a row said so */
     RELAY_STREAM_CAUSE_TARGET,      /* no host matched target_session_attrs: retriable */
 } relay_stream_connect_cause;
@@ -130,7 +138,7 @@ bool relay_stream_connect_needs_ping(const relay_stream_connect_failure *failure
 relay_stream_connect_cause
 relay_stream_connect_classify(const relay_stream_connect_failure *failure);
 
-/* RELAY_STREAM_ERR_RETRIABLE or RELAY_STREAM_ERR_FATAL for a cause. Pure. */
+/* RELAY_STREAM_ERR_RETRIABLE or RELAY_STREAM_ERR_REFUSED for a cause. Pure. */
 int relay_stream_connect_cause_result(relay_stream_connect_cause cause);
 
 /* What to do about a cause, naming the settings ("check pg_hba.conf ..."). Static. Pure. */

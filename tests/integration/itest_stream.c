@@ -475,12 +475,13 @@ static void test_slot_in_use_is_fatal(void **state)
     relay_stream_close(first);
 }
 
-static void test_role_without_replication_is_fatal(void **state)
+static void test_role_without_replication_is_refused(void **state)
 {
     relay_stream *stream = NULL;
     char err[512] = "";
 
-    assert_int_equal(relay_stream_open(pg_app, &stream, err, sizeof(err)), RELAY_STREAM_ERR_FATAL);
+    assert_int_equal(relay_stream_open(pg_app, &stream, err, sizeof(err)),
+                     RELAY_STREAM_ERR_REFUSED);
     assert_null(stream);
     if (!strstr(err, "replication"))
         fail_msg("unexpected error: %s", err);
@@ -602,15 +603,15 @@ static void test_tls_failure_is_retriable_and_names_the_settings(void **state)
 }
 
 /* The server answers and refuses (trust authentication, a database that does not exist): a
- * ping finds it up, so retrying cannot help. */
-static void test_missing_database_is_fatal(void **state)
+ * ping finds it up, so the open says refused (the relay stops unless it has streamed before). */
+static void test_missing_database_is_refused(void **state)
 {
     relay_stream *stream = NULL;
     char conninfo[1024], err[2048] = "";
 
     snprintf(conninfo, sizeof(conninfo), "%s dbname=itest_no_such_db", pg_relay);
     assert_int_equal(relay_stream_open(conninfo, &stream, err, sizeof(err)),
-                     RELAY_STREAM_ERR_FATAL);
+                     RELAY_STREAM_ERR_REFUSED);
     assert_null(stream);
     if (!strstr(err, "itest_no_such_db") || !strstr(err, "that the database exists"))
         fail_msg("unexpected error: %s", err);
@@ -652,14 +653,14 @@ int main(void)
         cmocka_unit_test(test_keepalive_seen_and_answered_when_idle),
         cmocka_unit_test(test_server_requests_reply_when_status_is_overdue),
         cmocka_unit_test(test_slot_in_use_is_fatal),
-        cmocka_unit_test(test_role_without_replication_is_fatal),
+        cmocka_unit_test(test_role_without_replication_is_refused),
         cmocka_unit_test(test_missing_publication_is_fatal),
         cmocka_unit_test(test_terminated_walsender_is_retriable),
         cmocka_unit_test(test_missing_slot_is_fatal),
         cmocka_unit_test(test_invalid_slot_name_is_fatal),
         cmocka_unit_test(test_refused_connection_is_retriable),
         cmocka_unit_test(test_tls_failure_is_retriable_and_names_the_settings),
-        cmocka_unit_test(test_missing_database_is_fatal),
+        cmocka_unit_test(test_missing_database_is_refused),
         cmocka_unit_test(test_invalid_conninfo_is_fatal),
         cmocka_unit_test(test_calls_in_wrong_state_are_rejected),
     };

@@ -62,18 +62,18 @@ static void test_tls_phase_is_tls_only_when_sslmode_insists(void **state)
 static void test_passwords(void **state)
 {
     (void)state;
-    /* no password configured for a server that wants one: fatal whatever the phase */
+    /* no password configured for a server that wants one: refused whatever the phase */
     relay_stream_connect_failure f = {.phase = RELAY_STREAM_PHASE_SERVER, .needs_password = true};
     assert_false(relay_stream_connect_needs_ping(&f));
     assert_int_equal(relay_stream_connect_classify(&f), RELAY_STREAM_CAUSE_NO_PASSWORD);
     assert_int_equal(relay_stream_connect_cause_result(RELAY_STREAM_CAUSE_NO_PASSWORD),
-                     RELAY_STREAM_ERR_FATAL);
+                     RELAY_STREAM_ERR_REFUSED);
     /* a password sent, then refused */
     f = (relay_stream_connect_failure){.phase = RELAY_STREAM_PHASE_SERVER, .used_password = true};
     assert_false(relay_stream_connect_needs_ping(&f));
     assert_int_equal(relay_stream_connect_classify(&f), RELAY_STREAM_CAUSE_AUTH);
     assert_int_equal(relay_stream_connect_cause_result(RELAY_STREAM_CAUSE_AUTH),
-                     RELAY_STREAM_ERR_FATAL);
+                     RELAY_STREAM_ERR_REFUSED);
 }
 
 /* Refused without a password exchanged (pg_hba.conf, no REPLICATION, no database; or 57P03
@@ -85,7 +85,7 @@ static void test_refusal_without_password_asks_the_ping(void **state)
     assert_true(relay_stream_connect_needs_ping(&f));
     assert_int_equal(relay_stream_connect_classify(&f), RELAY_STREAM_CAUSE_REFUSED);
     assert_int_equal(relay_stream_connect_cause_result(RELAY_STREAM_CAUSE_REFUSED),
-                     RELAY_STREAM_ERR_FATAL);
+                     RELAY_STREAM_ERR_REFUSED);
     f.ping = PQPING_REJECT; /* starting up, shutting down, in recovery */
     assert_int_equal(relay_stream_connect_classify(&f), RELAY_STREAM_CAUSE_NOT_NOW);
     assert_int_equal(relay_stream_connect_cause_result(RELAY_STREAM_CAUSE_NOT_NOW),
