@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "toolarge.h"
+
 struct resend_item {
     struct resend_item *next;
     relay_resend_msg msg;
@@ -30,16 +32,6 @@ void relay_resend_queue_free(relay_resend_queue *queue)
 }
 
 /* Copy `len` bytes to *pos (NUL-terminated), advancing it. */
-static char *put(char **pos, const void *s, size_t len)
-{
-    char *dst = *pos;
-    if (len)
-        memcpy(dst, s, len);
-    dst[len] = '\0';
-    *pos += len + 1;
-    return dst;
-}
-
 static size_t headers_bytes(const relay_header *h, size_t n)
 {
     size_t need = 0;
@@ -51,8 +43,9 @@ static size_t headers_bytes(const relay_header *h, size_t n)
 static void headers_copy(relay_header *dst, char **pos, const relay_header *src, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        const char *name = put(pos, src[i].name, strlen(src[i].name));
-        dst[i] = (relay_header){name, put(pos, src[i].value, src[i].value_len), src[i].value_len};
+        const char *name = relay_pack(pos, src[i].name, strlen(src[i].name));
+        dst[i] =
+            (relay_header){name, relay_pack(pos, src[i].value, src[i].value_len), src[i].value_len};
     }
 }
 
@@ -70,9 +63,9 @@ int relay_resend_push(relay_resend_queue *queue, const relay_resend_msg *msg,
     item->headers = (relay_header *)(void *)item->store; /* store is suitably aligned first */
     char *pos = item->store + array;
     item->msg = *msg;
-    item->msg.topic = put(&pos, msg->topic, strlen(msg->topic));
-    item->msg.key = msg->key ? put(&pos, msg->key, msg->key_len) : NULL;
-    item->msg.value = msg->value ? put(&pos, msg->value, msg->value_len) : NULL;
+    item->msg.topic = relay_pack(&pos, msg->topic, strlen(msg->topic));
+    item->msg.key = msg->key ? relay_pack(&pos, msg->key, msg->key_len) : NULL;
+    item->msg.value = msg->value ? relay_pack(&pos, msg->value, msg->value_len) : NULL;
     headers_copy(item->headers, &pos, msg->headers, msg->nheaders);
     headers_copy(item->headers + msg->nheaders, &pos, extra, nextra);
     item->msg.headers = item->headers;

@@ -61,7 +61,7 @@ relay_header *relay_headers_view(rd_kafka_headers_t *hdrs, size_t *n)
 }
 
 /* Copy `len` bytes to *pos (NUL-terminated), advancing it. */
-static const char *put(char **pos, const void *s, size_t len)
+char *relay_pack(char **pos, const void *s, size_t len)
 {
     char *dst = *pos;
     if (len)
@@ -96,17 +96,17 @@ int relay_toolarge_push(relay_toolarge_queue *queue, uint64_t seq, const char *t
     item->pub = (relay_toolarge){
         .seq = seq,
         .size = relay_record_size(key_len, value_len, view, n),
-        .topic = put(&pos, topic, strlen(topic)),
-        .key = put(&pos, key, key_len),
+        .topic = relay_pack(&pos, topic, strlen(topic)),
+        .key = relay_pack(&pos, key, key_len),
         .key_len = key_len,
         .headers = item->headers,
         .nheaders = npicked,
         .omitted = omitted,
     };
     for (size_t i = 0; i < npicked; i++) {
-        const char *name = put(&pos, picked[i].name, strlen(picked[i].name));
-        item->headers[i] = (relay_header){name, put(&pos, picked[i].value, picked[i].value_len),
-                                          picked[i].value_len};
+        const char *name = relay_pack(&pos, picked[i].name, strlen(picked[i].name));
+        item->headers[i] = (relay_header){
+            name, relay_pack(&pos, picked[i].value, picked[i].value_len), picked[i].value_len};
     }
     free(view);
     if (queue->tail)

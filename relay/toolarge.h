@@ -49,6 +49,10 @@ void relay_toolarge_pop(relay_toolarge_queue *queue);
  * empty); NULL with *n > 0 on ENOMEM. */
 relay_header *relay_headers_view(rd_kafka_headers_t *hdrs, size_t *n);
 
+/* Copy len bytes of s and a NUL to *pos, advance *pos past them and return the copy: how a
+ * queued record packs its strings into the one allocation that holds it. Pure. */
+char *relay_pack(char **pos, const void *s, size_t len);
+
 /* Bytes of a record: key, value, and each header's name and value. */
 size_t relay_record_size(size_t key_len, size_t value_len, const relay_header *headers,
                          size_t nheaders);
