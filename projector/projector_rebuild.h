@@ -12,15 +12,17 @@
  *   1. Schema S__rebuild is created in one transaction: sql/projector.sql (compiled in), then
  *      the projection's `ddl` files, run with search_path = S__rebuild; S's USAGE grants are
  *      copied. If it exists already, the rebuild resumes from its stored offsets.
- *   2. A runner (this process, group <group>.rebuild, no NOTIFY) applies the topics from the
- *      beginning into S__rebuild: dedup, offsets and effects in one transaction per batch, as
- *      in the daemon. Progress (events, rate, lag, ETA) is printed every second: a bar when
- *      stdout is a terminal, a plain line every 5 s otherwise.
+ *   2. projector.rebuild-workers runners (this process, one consumer group <group>.rebuild,
+ *      each its own connection and its share of the partitions; no NOTIFY) apply the topics
+ *      from the beginning into S__rebuild: dedup, offsets and effects in one transaction per
+ *      batch, as in the daemon. One failed worker fails the build (resumable). Progress
+ *      (events, rate, lag, ETA) is printed every second: a bar when stdout is a terminal, a
+ *      plain line every 5 s otherwise.
  *   3. When the shadow is within two batches of the end, the swap transaction:
  *        SELECT ... FROM S.projector_projections FOR UPDATE   pauses the live daemon: every
  *            batch of it starts with a FOR SHARE of that row, so it waits here
  *        read S's offsets; wait (at most 60 s, else ROLLBACK and keep building) until the
- *            shadow's offsets reach them; stop the shadow runner
+ *            shadow's offsets reach them; stop the shadow's workers
  *        bump S's generation (the waiting live batch wakes up STALE and re-reads offsets),
  *            write generation+1 into the shadow
  *        ALTER SCHEMA S RENAME TO S__old_<UTC yyyymmddhhmmss>;
