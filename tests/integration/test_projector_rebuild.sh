@@ -97,7 +97,17 @@ check_eq "each effect applied once in the rebuilt model" 1 "$(q "SELECT max(appl
 
 # 5. A whole rebuild from the beginning while a writer keeps producing (100 records/s, ~100 s of
 #    stream), before, during and after the swap; the rebuild's /metrics scraped all along
-#    (smaller batches than the daemon's, so the build lasts a few seconds even on a fast box).
+#    Its ddl adds a trigger that sleeps 2 ms per effect row, so the build outlasts several of
+#    the rebuild's 1 s progress ticks however fast the box and its workers are (with batches of
+#    20 alone, two workers built the ~6,400 events between two scrapes on CI's box, and /metrics
+#    never showed "done" move); smaller batches than the daemon's, as before.
+cat >"$TEST_TMP/slow.sql" <<'SQL'
+CREATE FUNCTION rebuild_test_slow() RETURNS trigger LANGUAGE plpgsql
+  AS $$ BEGIN PERFORM pg_sleep(0.002); RETURN NEW; END $$;
+CREATE TRIGGER rebuild_test_slow BEFORE INSERT ON effects FOR EACH ROW EXECUTE FUNCTION rebuild_test_slow();
+SQL
+cp "$TEST_TMP/r.ini" "$TEST_TMP/r5.ini"
+printf '[projection %s]\n%s, %s\n' "$PROJ" "$DDL" "$TEST_TMP/slow.sql" >>"$TEST_TMP/r5.ini"
 records() { end_offsets | awk '{s += $3} END {print s + 0}'; }
 events_py produce --bootstrap "$OUTBOX_KAFKA" --prefix "$PREFIX" --events "$TOTAL" --seed 71 \
   --dup-ratio 0.05 --registry "$OUTBOX_REGISTRY_URL" --from 6000 --rate 100 \
@@ -107,7 +117,7 @@ cleanup_hooks=("kill $WRITER 2>/dev/null" "${cleanup_hooks[@]}")
 before=$(records)
 more_than() { test "$(records)" -gt "$1"; }
 check "the writer is producing" wait_for 120 more_than "$before"
-"${REBUILD[@]}" --set projector.batch-size=20 >"$TEST_TMP/r5.out" 2>&1 &
+"$PROJECTOR" rebuild "$PROJ" -c "$TEST_TMP/r5.ini" --set http.rebuild-port=0 --set projector.batch-size=20 >"$TEST_TMP/r5.out" 2>&1 &
 R=$!
 check "the rebuild serves its progress" wait_for 60 grep -q "^metrics on http://" "$TEST_TMP/r5.out"
 MURL=$(sed -n 's|^metrics on \(http://[^ ]*\)$|\1|p' "$TEST_TMP/r5.out" | head -1)
