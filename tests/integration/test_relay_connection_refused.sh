@@ -21,16 +21,24 @@ check_eq "before: 200 records delivered" 200 "$(topic_count "$topic")"
 # stop the relay, end its walsender, take that slot, let the relay go on.
 HOLD="$OUTBOX_PG_SUPER replication=database application_name=refused_holder"
 holders() { psql_app -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'refused_holder'"; }
-# Each holder is a psql reading a FIFO this shell keeps open: it ends when release closes it.
-mkfifo "$TEST_TMP/hold"
-exec 7<>"$TEST_TMP/hold"
-hold() { psql -X -q "$HOLD" <"$TEST_TMP/hold" >/dev/null 2>&1 & }
+# Each holder is a psql running pg_sleep on a replication connection (a logical walsender runs
+# SQL too); release ends them on the server, and kills what is left of them here, so no holder
+# outlives the test (an earlier version, blocked reading a FIFO its own copy of the write end
+# kept open, did).
+HOLDERS=()
+hold() {
+  psql -X -q "$HOLD" -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
+  HOLDERS+=($!)
+}
 release() {
   psql_app -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'refused_holder'" >/dev/null
-  exec 7>&-
-  exec 7<>"$TEST_TMP/hold"
+  if [ ${#HOLDERS[@]} -gt 0 ]; then
+    kill "${HOLDERS[@]}" 2>/dev/null || true
+    wait "${HOLDERS[@]}" 2>/dev/null || true
+  fi
+  HOLDERS=()
 }
-cleanup_hooks+=("release; exec 7>&-")
+cleanup_hooks+=("release")
 free=$(psql_app -c "SELECT current_setting('max_wal_senders')::int - count(*) FROM pg_stat_activity WHERE backend_type = 'walsender'")
 for ((k = 0; k < free; k++)); do hold; done
 for i in $(seq 1 100); do [ "$(holders)" -ge "$free" ] && break; sleep 0.1; done
@@ -70,4 +78,5 @@ if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid"; rc=running; else wait "$pid"
 release
 check_eq "a relay refused at start stops (exit 1)" 1 "$rc"
 check "... naming the fix" grep -q "pg_hba.conf" "$TEST_TMP/start.log"
+check_eq "no holder is left" 0 "$(ps -eo args | grep -c "[a]pplication_name=refused_holder")"
 finish
