@@ -22,7 +22,10 @@ good() { # id
 }
 uuid() { cat /proc/sys/kernel/random/uuid; }
 g1=$(uuid); g2=$(uuid); g3=$(uuid); g4=$(uuid); g5=$(uuid); g6=$(uuid)
-b_schema=$(uuid); b_type=$(uuid); b_null=$(uuid); b_json=$(uuid); b_topic=$(uuid)
+b_schema=$(uuid); b_type=$(uuid); b_null=$(uuid); b_json=$(uuid); b_topic=$(uuid); b_long=$(uuid)
+# An aggregate type that makes a legal topic of Kafka's longest, 249 characters, whose
+# "<topic>.dlq" would be illegal: its dead letter takes the fallback topic.
+long_agg=$(printf "%0$((249 - ${#TOPIC_PREFIX} - 1))d" 0 | tr 0 L)
 
 good "$g1"
 # schema mismatch: text must be a string
@@ -45,6 +48,9 @@ good "$g5"
 # an aggregate type that makes no legal topic name: dead letter on the fallback topic
 psql_app -c "INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload) VALUES
   ('$b_topic', 'bad type!', 'a1', 'CommentCreated', '{}')"
+# an unknown event type on that longest topic: the dead letter cannot go to "<topic>.dlq"
+psql_app -c "INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload) VALUES
+  ('$b_long', '$long_agg', 'a1', 'CommentDeleted', '{}')"
 # UPDATE and DELETE of an outbox row: reported, not published
 psql_app -c "UPDATE outbox SET headers = '{\"x\": \"1\"}' WHERE id = '$g1'"
 psql_app -c "DELETE FROM outbox WHERE id = '$g2'"
@@ -88,6 +94,10 @@ check_eq "NULL aggregate_id -> DLQ class" null_column "$(dlq_field "$b_null" out
 check_eq "invalid JSON -> DLQ class" invalid_json "$(dlq_field "$b_json" outbox.dlq.class)"
 check_eq "invalid JSON keeps the original bytes" "{\"id\": \"$b_json\", oops" "$(dlq_field "$b_json" raw)"
 check_eq "invalid topic -> fallback DLQ topic, class" invalid_topic "$(dlq_field "$b_topic" outbox.dlq.class)"
+check_eq "a topic of 249 characters: its dead letter on the fallback topic, class" unknown_event_type \
+  "$(dlq_field "$b_long" outbox.dlq.class)"
+check_eq "... with the event's own topic in outbox.dlq.topic" "$TOPIC_PREFIX.$long_agg" \
+  "$(dlq_field "$b_long" outbox.dlq.topic)"
 check_eq "the original payload is the dead letter's value" '{"x": 1}' "$(dlq_field "$b_type" raw)"
 check_eq "the reason names the setting, not the relay's schema directory" \
   "unknown event type 'CommentDeleted': no schema CommentDeleted.avsc in avro.schema-dir" \
