@@ -26,6 +26,13 @@ int relay_dlq_topic(const char *template, const char *fallback, const char *even
         outbox_buf_append(out, event_topic, strlen(event_topic)) ||
         outbox_buf_append(out, ph + 8, strlen(ph + 8) + 1))
         return -1;
+    /* A legal event topic of 246-249 characters makes "<topic>.dlq" longer than Kafka allows:
+     * producing there would fail for good and stop the relay. The fallback takes it instead
+     * (the outbox.dlq.topic header still names the event's topic). */
+    if (!relay_route_topic_valid((const char *)out->data)) {
+        outbox_buf_reset(out);
+        return outbox_buf_append(out, fallback, strlen(fallback) + 1);
+    }
     return 0;
 }
 

@@ -4,7 +4,7 @@
 /*
  * relay_dlq: what a dead letter looks like: its class (one metric label each), its topic (the
  * dlq.topic template with ${topic} = the event's topic, or dlq.fallback-topic when the event
- * has no topic) and the headers that say why.
+ * has no topic or the template makes no legal topic of it) and the headers that say why.
  *
  * Pure: no I/O. Any thread.
  */
@@ -30,8 +30,10 @@ typedef enum relay_dlq_reason {
 /* The class's name ("invalid_json", ...): the outbox.dlq.class header and the metric label. */
 const char *relay_dlq_reason_name(relay_dlq_reason why);
 
-/* The dead-letter topic of an event whose topic is `event_topic` (NULL: it has none, use
- * `fallback`) under `template`, NUL-terminated in `out` (reset first). 0, or -1 on ENOMEM. */
+/* The dead-letter topic of an event whose topic is `event_topic` under `template`,
+ * NUL-terminated in `out` (reset first); `fallback` when the event has no topic (NULL) or the
+ * template makes a name Kafka refuses (e.g. a 249-character topic + ".dlq"). 0, or -1 on
+ * ENOMEM. */
 int relay_dlq_topic(const char *template, const char *fallback, const char *event_topic,
                     outbox_buf *out) __attribute__((warn_unused_result));
 

@@ -95,7 +95,8 @@ static const outbox_conf_def relay_settings_defs[] = {
     OUTBOX_CONF_STR("dlq.topic", S, dlq_topic_template, "${topic}.dlq", 0,
                     "dead-letter topic template; ${topic} is the event's topic"),
     OUTBOX_CONF_STR("dlq.fallback-topic", S, dlq_fallback_topic, "outbox.dlq", 0,
-                    "dead-letter topic for events whose own topic cannot be computed"),
+                    "dead-letter topic for events with no legal topic or no legal dead-letter "
+                    "topic (e.g. a 249-character topic + .dlq)"),
     OUTBOX_CONF_DEFS_SCHEMAS(S, schema_dir, schema_history),
     OUTBOX_CONF_ENUM("avro.wire-format", S, wire_format, "auto", wire_formats,
                      "auto, confluent (registry framing) or single-object (fingerprint framing)"),

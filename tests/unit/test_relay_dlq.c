@@ -42,8 +42,8 @@ static void test_a_name_kafka_refuses_takes_the_fallback(void **state)
     const char *got = dlq_topic(&out, "${topic}.dlq", topic);
     assert_int_equal(strlen(got), 249);
     assert_memory_equal(got + 245, ".dlq", 5);
-    topic[246] = 'a';
-    topic[247] = '\0'; /* 246 + ".dlq" = 250 */
+    topic[245] = 'a';
+    topic[246] = '\0'; /* 246 + ".dlq" = 250 */
     assert_string_equal(dlq_topic(&out, "${topic}.dlq", topic), "outbox.dlq");
     assert_string_equal(dlq_topic(&out, "dead/${topic}", "blog"), "outbox.dlq");
     outbox_buf_free(&out);
