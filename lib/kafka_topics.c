@@ -5,6 +5,20 @@
 
 #include "kafka_admin.h"
 
+bool outbox_kafka_topic_name_valid(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len > 249 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
 #define AUTO_CREATE "auto.create.topics.enable"
 
 /* The value of configuration `key` in a DescribeConfigs result event, into value. 0, or -1 with

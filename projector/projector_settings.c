@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kafka_topics.h"
 #include "log.h"
 #include "projector_store.h"
 
@@ -80,6 +81,37 @@ static int on_sections(void *target, const outbox_conf_item *items, size_t count
     return projector_projections_parse(items, count, &settings->projections, errstr, errstr_size);
 }
 
+/* Every projection's topics, and the dead-letter topic each makes with projector.dlq-suffix,
+ * must be names Kafka accepts: a dead letter that cannot be produced would stop the projection
+ * on its first bad event, so say it at start. */
+static int check_topic_names(const S *settings, char *errstr, size_t errstr_size)
+{
+    for (size_t i = 0; i < settings->projections.count; i++) {
+        const projector_projection *proj = &settings->projections.items[i];
+        for (size_t t = 0; t < proj->topic_count; t++) {
+            const char *topic = proj->topics[t];
+            char dlq[512];
+            if (!outbox_kafka_topic_name_valid(topic)) {
+                snprintf(errstr, errstr_size,
+                         "[projection %s] topic \"%s\" is not a legal Kafka topic name (1-249 "
+                         "of a-z A-Z 0-9 . _ -): correct `topics`",
+                         proj->name, topic);
+                return -1;
+            }
+            int n = snprintf(dlq, sizeof dlq, "%s%s", topic, settings->dlq_suffix);
+            if (n < 0 || (size_t)n >= sizeof dlq || !outbox_kafka_topic_name_valid(dlq)) {
+                snprintf(errstr, errstr_size,
+                         "[projection %s] topic %s: its dead-letter topic %s%s is not a legal "
+                         "Kafka topic name (1-249 of a-z A-Z 0-9 . _ -): shorten "
+                         "projector.dlq-suffix or use a shorter topic",
+                         proj->name, topic, topic, settings->dlq_suffix);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 static int finalize(void *target, const outbox_conf *conf, void *opaque, char *errstr,
                     size_t errstr_size)
 {
@@ -114,6 +146,8 @@ static int finalize(void *target, const outbox_conf *conf, void *opaque, char *e
                  "projector.dlq-suffix is empty: dead letters would go back to their own topic");
         return -1;
     }
+    if (check_topic_names(settings, errstr, errstr_size) != 0)
+        return -1;
     return outbox_conf_http_finalize(conf, &settings->http_listen, &settings->http_enabled,
                                      &settings->http_bind, &settings->http_port, errstr,
                                      errstr_size);

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "kafka_topics.h"
+
 static const char *const dlq_reason_names[RELAY_DLQ_REASONS] = {
     "invalid_json",  "null_column",       "unknown_event_type", "schema_mismatch",
     "invalid_topic", "registry_rejected", "bad_table",          "too_large",
@@ -29,7 +31,7 @@ int relay_dlq_topic(const char *template, const char *fallback, const char *even
     /* A legal event topic of 246-249 characters makes "<topic>.dlq" longer than Kafka allows:
      * producing there would fail for good and stop the relay. The fallback takes it instead
      * (the outbox.dlq.topic header still names the event's topic). */
-    if (!relay_route_topic_valid((const char *)out->data)) {
+    if (!outbox_kafka_topic_name_valid((const char *)out->data)) {
         outbox_buf_reset(out);
         return outbox_buf_append(out, fallback, strlen(fallback) + 1);
     }

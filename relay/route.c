@@ -3,6 +3,7 @@
 #include "avro_schema.h"
 #include "avro_text.h"
 #include "hex.h"
+#include "kafka_topics.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -180,20 +181,6 @@ bool relay_route_header_reserved(const char *name)
         if (strcasecmp(name, reserved[i]) == 0)
             return true;
     return strncasecmp(name, HDR_RESERVED_PREFIX, strlen(HDR_RESERVED_PREFIX)) == 0;
-}
-
-bool relay_route_topic_valid(const char *name)
-{
-    size_t len = strlen(name);
-    if (len == 0 || len > 249 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
 }
 
 /* ---------------------------------------------------------------- event storage */
@@ -438,7 +425,7 @@ static relay_route_err route_fill(const relay_route *route, const struct route_f
     topic[tlen] = '\0';
     ev->store_len += tlen + 1;
     ev->topic = topic;
-    if (!relay_route_topic_valid(topic)) {
+    if (!outbox_kafka_topic_name_valid(topic)) {
         snprintf(errstr, errstr_size,
                  "topic \"%s\" is not a valid Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)",
                  topic);

@@ -172,7 +172,4 @@ relay_route_err relay_route_message(const relay_route *route, const char *conten
  * and relay_event.reserved_dropped says how many were dropped. */
 bool relay_route_header_reserved(const char *name);
 
-/* Whether `name` is a legal Kafka topic name (1-249 of [a-zA-Z0-9._-], not "." or ".."). */
-bool relay_route_topic_valid(const char *name);
-
 #endif

@@ -22,6 +22,7 @@
 #include "projector_projection.h"
 #include "projector_rebuild.h"
 #include "projector_rebuild_metrics.h"
+#include "projector_settings.h"
 #include "projector_sqlstate.h"
 #include "projector_stats.h"
 
@@ -203,6 +204,48 @@ static void test_projection_errors_name_key_file_and_fix(void **state)
     expect_parse_error(same_group, 6, "same consumer group 'g'");
     outbox_conf_item twice[] = {item("projection p", "topics", "a, b, a", 2)};
     expect_parse_error(twice, 1, "topic 'a' listed twice");
+}
+
+/* Loads settings with one projection on `topics` and `suffix` as projector.dlq-suffix; NULL, or
+ * the error. */
+static const char *load_topics(const char *topics, const char *suffix, char *err, size_t size)
+{
+    char t[600], d[300];
+    snprintf(t, sizeof t, "projection p.topics=%s", topics);
+    snprintf(d, sizeof d, "projector.dlq-suffix=%s", suffix);
+    const char *sets[] = {"postgres.conninfo=dbname=unused", t, "projection p.sql.X=SELECT 1", d};
+    outbox_conf_sources src = {.sets = sets, .set_count = 4};
+    projector_settings s;
+    outbox_conf *conf = NULL;
+    memset(&s, 0, sizeof s);
+    int rc = projector_settings_load(&s, &src, &conf, err, size);
+    if (rc == 0) {
+        outbox_conf_destroy(conf);
+        projector_settings_free(&s);
+    }
+    return rc == 0 ? NULL : err;
+}
+
+static void test_topics_and_their_dead_letter_topics_must_be_legal_names(void **state)
+{
+    (void)state;
+    char err[1024], topic[300];
+    memset(topic, 'a', 245);
+    topic[245] = '\0';
+    assert_null(load_topics(topic, ".dlq", err, sizeof err)); /* 245 + 4 = 249 */
+    topic[245] = 'a';
+    topic[246] = '\0'; /* a legal topic, whose "<topic>.dlq" is 250 characters */
+    const char *e = load_topics(topic, ".dlq", err, sizeof err);
+    assert_non_null(e);
+    assert_non_null(strstr(e, "[projection p] topic aaaa"));
+    assert_non_null(strstr(e, "shorten projector.dlq-suffix"));
+    assert_null(load_topics(topic, "-x", err, sizeof err));
+    e = load_topics("blog/comment", ".dlq", err, sizeof err);
+    assert_non_null(e);
+    assert_non_null(strstr(e, "topic \"blog/comment\" is not a legal Kafka topic name"));
+    e = load_topics("blog", ".dlq!", err, sizeof err);
+    assert_non_null(e);
+    assert_non_null(strstr(e, "dead-letter topic blog.dlq! is not a legal"));
 }
 
 static void test_identifiers(void **state)
@@ -593,6 +636,7 @@ int main(void)
         cmocka_unit_test(test_sqlstate_configuration_errors_are_fatal),
         cmocka_unit_test(test_projection_sections_parse_with_defaults),
         cmocka_unit_test(test_projection_errors_name_key_file_and_fix),
+        cmocka_unit_test(test_topics_and_their_dead_letter_topics_must_be_legal_names),
         cmocka_unit_test(test_identifiers),
         cmocka_unit_test(test_batch_marks_first_occurrence_new_and_the_rest_duplicate),
         cmocka_unit_test(test_batch_mark_all_new_leaves_dead_events_dead),

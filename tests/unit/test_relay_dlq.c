@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "dlq.h"
+#include "kafka_topics.h"
 
 static const char *dlq_topic(outbox_buf *out, const char *template, const char *topic)
 {
@@ -36,7 +37,7 @@ static void test_a_name_kafka_refuses_takes_the_fallback(void **state)
     char topic[250];
     memset(topic, 'a', 249);
     topic[249] = '\0'; /* the longest legal topic */
-    assert_true(relay_route_topic_valid(topic));
+    assert_true(outbox_kafka_topic_name_valid(topic));
     assert_string_equal(dlq_topic(&out, "${topic}.dlq", topic), "outbox.dlq");
     topic[245] = '\0'; /* 245 + ".dlq" = 249: still legal */
     const char *got = dlq_topic(&out, "${topic}.dlq", topic);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "kafka_topics.h"
 #include "route.h"
 
 #define V(s) ((relay_value){(s), sizeof(s) - 1})
@@ -463,14 +464,14 @@ static void test_out_of_memory_is_the_relays_failure_not_the_events(void **state
 
 static void test_topic_name_validity(void **state)
 {
-    assert_true(relay_route_topic_valid("outbox.event.post-v1_x"));
-    assert_false(relay_route_topic_valid(""));
-    assert_false(relay_route_topic_valid(".."));
-    assert_false(relay_route_topic_valid("a/b"));
+    assert_true(outbox_kafka_topic_name_valid("outbox.event.post-v1_x"));
+    assert_false(outbox_kafka_topic_name_valid(""));
+    assert_false(outbox_kafka_topic_name_valid(".."));
+    assert_false(outbox_kafka_topic_name_valid("a/b"));
     char long_name[300];
     memset(long_name, 'a', 250);
     long_name[250] = '\0';
-    assert_false(relay_route_topic_valid(long_name));
+    assert_false(outbox_kafka_topic_name_valid(long_name));
 }
 
 int main(void)
