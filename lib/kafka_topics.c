@@ -10,13 +10,16 @@ bool outbox_kafka_topic_name_valid(const char *name)
     size_t len = strlen(name);
     if (len == 0 || len > 249 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
         return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
+    for (size_t i = 0; i < len; i++)
+        if (!outbox_kafka_topic_char_valid(name[i]))
             return false;
-    }
     return true;
+}
+
+bool outbox_kafka_topic_char_valid(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
 }
 
 #define AUTO_CREATE "auto.create.topics.enable"

@@ -20,6 +20,9 @@
 /* Whether `name` is a legal Kafka topic name: 1-249 of [a-zA-Z0-9._-], not "." or "..". Pure. */
 bool outbox_kafka_topic_name_valid(const char *name);
 
+/* Whether `c` may stand in a Kafka topic name: [a-zA-Z0-9._-]. Pure. */
+bool outbox_kafka_topic_char_valid(char c);
+
 /* auto.create.topics.enable of every broker in the metadata: *all_on is true when each says
  * true; *off_broker is the id of one that says false (or -1). 0, or -1 with errstr (no
  * answer, or a broker that would not describe its configuration). */

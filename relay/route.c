@@ -74,6 +74,32 @@ static int route_add_part(relay_route *route, enum tpl_kind kind, const char *te
     return 0;
 }
 
+/* The template's own text must be able to stand in a topic name: every event would otherwise
+ * become an invalid_topic dead letter. */
+static int template_literals_check(const relay_route *route, const char *topic_template,
+                                   char *errstr, size_t errstr_size)
+{
+    for (size_t i = 0; i < route->nparts; i++) {
+        const struct tpl_part *part = &route->parts[i];
+        for (size_t k = 0; part->kind == TPL_TEXT && k < part->len; k++) {
+            if (!outbox_kafka_topic_char_valid(part->text[k])) {
+                snprintf(errstr, errstr_size,
+                         "topic template \"%s\": '%c' cannot be in a Kafka topic name (1-249 "
+                         "of a-z A-Z 0-9 . _ -)",
+                         topic_template, part->text[k]);
+                return -1;
+            }
+        }
+    }
+    if (route->literal_len > 249) {
+        snprintf(errstr, errstr_size,
+                 "topic template \"%s\" is longer than a Kafka topic name may be (249)",
+                 topic_template);
+        return -1;
+    }
+    return 0;
+}
+
 relay_route *relay_route_new(const char *topic_template, const char *const *column_names,
                              char *errstr, size_t errstr_size)
 {
@@ -123,6 +149,8 @@ relay_route *relay_route_new(const char *topic_template, const char *const *colu
         snprintf(errstr, errstr_size, "topic template is empty");
         goto fail;
     }
+    if (template_literals_check(route, topic_template, errstr, errstr_size) != 0)
+        goto fail;
     return route;
 oom:
     snprintf(errstr, errstr_size, "out of memory");

@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "avro_compat.h"
+#include "kafka_topics.h"
 #include "registry.h"
+#include "route.h"
 
 extern char **environ;
 
@@ -42,7 +44,8 @@ static const outbox_conf_def relay_settings_defs[] = {
                               "the source database, as a role with REPLICATION (e.g. "
                               "\"host=127.0.0.1 port=5432 dbname=app user=outbox_relay\")"),
     OUTBOX_CONF_STR("postgres.slot", S, slot, "outbox_relay", 0,
-                    "logical replication slot (pgoutput) the relay reads and confirms"),
+                    "logical replication slot (pgoutput) the relay reads and confirms; 1-63 of "
+                    "a-z 0-9 _"),
     OUTBOX_CONF_STR("postgres.publication", S, publication, "outbox_pub", 0,
                     "publication covering the outbox tables (the relay streams it; other "
                     "tables in it are ignored, and `check` warns about them)"),
@@ -311,6 +314,63 @@ const relay_table *relay_settings_table_find(const relay_settings *settings, con
 
 /* ---------------------------------------------------------------- cross-field checks */
 
+/* dlq.topic with ${topic} standing for a short legal topic must make a legal topic name. */
+static bool dlq_template_valid(const char *template)
+{
+    char name[512];
+    const char *ph = strstr(template, "${topic}");
+    int n = ph ? snprintf(name, sizeof name, "%.*st%s", (int)(ph - template), template, ph + 8)
+               : snprintf(name, sizeof name, "%s", template);
+    return n > 0 && (size_t)n < sizeof name && outbox_kafka_topic_name_valid(name);
+}
+
+static int topic_setting_invalid(const char *key, const char *value, char *errstr,
+                                 size_t errstr_size)
+{
+    snprintf(errstr, errstr_size,
+             "%s = '%s' is not a legal Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)", key, value);
+    return -1;
+}
+
+/* Names PostgreSQL or Kafka would refuse, said at load rather than at the first event: a
+ * topic template or dead-letter topic that can make no legal topic would turn every event, or
+ * every dead letter, into a failure. */
+static int names_check(const relay_settings *s, char *errstr, size_t errstr_size)
+{
+    size_t slen = strlen(s->slot);
+    bool slot_ok = slen > 0 && slen <= 63;
+    for (size_t i = 0; slot_ok && i < slen; i++)
+        slot_ok = (s->slot[i] >= 'a' && s->slot[i] <= 'z') ||
+                  (s->slot[i] >= '0' && s->slot[i] <= '9') || s->slot[i] == '_';
+    if (!slot_ok) {
+        snprintf(errstr, errstr_size,
+                 "postgres.slot = '%s': a replication slot name is 1-63 of a-z 0-9 _ "
+                 "(PostgreSQL's rule)",
+                 s->slot);
+        return -1;
+    }
+    char err[512];
+    relay_route *route = relay_route_new(s->topic_template, NULL, err, sizeof err);
+    if (!route) {
+        snprintf(errstr, errstr_size, "outbox.topic: %s", err);
+        return -1;
+    }
+    relay_route_free(route);
+    if (!dlq_template_valid(s->dlq_topic_template)) {
+        snprintf(errstr, errstr_size,
+                 "dlq.topic = '%s' makes no legal Kafka topic name (1-249 of a-z A-Z 0-9 . _ -; "
+                 "${topic} is the event's topic), e.g. ${topic}.dlq",
+                 s->dlq_topic_template);
+        return -1;
+    }
+    if (!outbox_kafka_topic_name_valid(s->dlq_fallback_topic))
+        return topic_setting_invalid("dlq.fallback-topic", s->dlq_fallback_topic, errstr,
+                                     errstr_size);
+    if (s->state_topic[0] != '\0' && !outbox_kafka_topic_name_valid(s->state_topic))
+        return topic_setting_invalid("relay.state-topic", s->state_topic, errstr, errstr_size);
+    return 0;
+}
+
 static int settings_finalize(void *target, const outbox_conf *conf, void *opaque, char *errstr,
                              size_t errstr_size)
 {
@@ -350,6 +410,8 @@ static int settings_finalize(void *target, const outbox_conf *conf, void *opaque
         snprintf(errstr, errstr_size, "outbox.message-prefix must not be empty");
         return -1;
     }
+    if (names_check(s, errstr, errstr_size) != 0)
+        return -1;
     return outbox_conf_http_finalize(conf, &s->http_listen, NULL, NULL, NULL, errstr, errstr_size);
 }
 

@@ -199,6 +199,40 @@ static void test_table_mistakes_are_named(void **state)
     expect_error("[tabel public.outbox]\ncolumn-id = x\n", NULL, "unknown section [tabel");
 }
 
+/* Names PostgreSQL or Kafka would refuse are refused at load, naming the key and the rule:
+ * otherwise every event (topic template) or every dead letter (dlq.topic, the fallback) would
+ * fail at run time. */
+static void test_names_kafka_or_postgres_would_refuse_are_named(void **state)
+{
+    const char *const upper_slot[] = {"postgres.slot=Relay-1", NULL};
+    expect_error(NULL, upper_slot, "postgres.slot = 'Relay-1': a replication slot name is 1-63");
+    const char *const long_slot[] = {
+        "postgres.slot=s234567890123456789012345678901234567890123456789012345678901234", NULL};
+    expect_error(NULL, long_slot, "a replication slot name is 1-63 of a-z 0-9 _");
+    const char *const slash[] = {"outbox.topic=events/${aggregate_type}", NULL};
+    expect_error(NULL, slash,
+                 "outbox.topic: topic template \"events/${aggregate_type}\": '/' cannot be in a "
+                 "Kafka topic name");
+    const char *const placeholder[] = {"outbox.topic=e.${aggregate}", NULL};
+    expect_error(NULL, placeholder, "unknown placeholder \"${aggregate}\"");
+    const char *const dlq[] = {"dlq.topic=dead:${topic}", NULL};
+    expect_error(NULL, dlq, "dlq.topic = 'dead:${topic}' makes no legal Kafka topic name");
+    const char *const dlq_other[] = {"dlq.topic=${aggregate_type}.dlq", NULL};
+    expect_error(NULL, dlq_other, "${topic} is the event's topic");
+    const char *const fallback[] = {"dlq.fallback-topic=outbox dlq", NULL};
+    expect_error(NULL, fallback, "dlq.fallback-topic = 'outbox dlq' is not a legal Kafka topic");
+    const char *const state_topic[] = {"relay.state-topic=..", NULL};
+    expect_error(NULL, state_topic, "relay.state-topic = '..' is not a legal Kafka topic");
+
+    struct loaded l; /* the legal ones load: 63 characters, one topic for all dead letters */
+    const char *const fine[] = {
+        "postgres.slot=s23456789012345678901234567890123456789012345678901234567890123",
+        "dlq.topic=all-dead-letters", "outbox.topic=${aggregate_type}", NULL};
+    load(&l, NULL, fine);
+    assert_int_equal(l.rc, 0);
+    release(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -208,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_postgres_table_alone_keeps_working),
         cmocka_unit_test(test_tables_with_their_own_columns),
         cmocka_unit_test(test_table_mistakes_are_named),
+        cmocka_unit_test(test_names_kafka_or_postgres_would_refuse_are_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
