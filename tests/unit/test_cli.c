@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +192,19 @@ static void test_begin_answers_usage_errors_and_info(void **state)
     outbox_cli_free(&cli);
 }
 
+/* The daemons read their configuration once: SIGHUP (a `kill -HUP` meant as "reload", a
+ * closed terminal) must neither kill them abruptly (no drain, and systemd counts SIGHUP as a
+ * clean exit, so Restart=on-failure would leave the pipeline down) nor stop them. */
+static void test_sighup_neither_kills_nor_stops(void **state)
+{
+    (void)state;
+    volatile sig_atomic_t *stop = outbox_cli_catch_signals();
+    assert_int_equal(raise(SIGHUP), 0); /* the default action would end this test here */
+    assert_int_equal(*stop, 0);
+    assert_int_equal(raise(SIGTERM), 0);
+    assert_int_equal(*stop, SIGTERM);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -201,6 +215,7 @@ int main(void)
         cmocka_unit_test(test_help_version_and_markdown),
         cmocka_unit_test(test_print_config_after_loading_the_sources),
         cmocka_unit_test(test_begin_answers_usage_errors_and_info),
+        cmocka_unit_test(test_sighup_neither_kills_nor_stops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
