@@ -259,5 +259,9 @@ volatile sig_atomic_t *outbox_cli_catch_signals(void)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* The configuration is read at start: a SIGHUP meant as "reload", or a closed terminal,
+     * must not end the daemon undrained (systemd would count that as a clean exit and not
+     * restart it). */
+    signal(SIGHUP, SIG_IGN);
     return &cli_signal;
 }

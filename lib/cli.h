@@ -97,7 +97,8 @@ int outbox_cli_print_config(const outbox_conf *conf, const void *target, FILE *o
 outbox_conf_sources outbox_cli_sources(const outbox_cli *cli);
 
 /* SIGTERM and SIGINT store their number in the returned flag (0 until then); SIGPIPE is
- * ignored (a peer that went away is an error return, not a death). Main thread; the flag is
+ * ignored (a peer that went away is an error return, not a death), and so is SIGHUP (the
+ * configuration is read at start; restart to apply a change). Main thread; the flag is
  * process-wide, read it from any thread. */
 volatile sig_atomic_t *outbox_cli_catch_signals(void);
 
