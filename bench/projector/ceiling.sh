@@ -14,6 +14,10 @@
 #   small-key  as projector, the dedup row being only a uuid primary key
 #   temp       the baseline of projector and small-key: raw with the batch first put in a
 #              temporary table (as they do: pgbench has no array parameters; COPY would feed one)
+#   heap       as projector, the dedup rows going into a table without an index (no unique
+#              check): what a build could reach that deduplicated elsewhere (e.g. in memory,
+#              as a rebuild into an empty shadow could) and indexed the rows once at the end;
+#              its rate includes building that unique index after the last transaction
 #   watermark  no dedup row per event: the upsert, the offsets upsert and one "highest source
 #              position applied" row per partition (a design where a duplicate is recognised by
 #              its source position, e.g. the relay's commit LSN, instead of a stored event id)
@@ -50,6 +54,7 @@ CREATE TABLE posts (post_id uuid PRIMARY KEY, author_id text NOT NULL, author_na
   event_id uuid NOT NULL);
 CREATE TABLE dedup (LIKE public.projector_dedup INCLUDING ALL);
 CREATE TABLE dedup_small (event_id uuid PRIMARY KEY);
+CREATE TABLE dedup_heap (LIKE public.projector_dedup INCLUDING DEFAULTS);
 CREATE TABLE offsets (LIKE public.projector_offsets INCLUDING ALL);
 CREATE TABLE watermarks (LIKE public.projector_offsets INCLUDING ALL);
 SQL
@@ -77,12 +82,14 @@ printf 'BEGIN;\n%s\n%s FROM ev ON CONFLICT DO NOTHING RETURNING event_id::text;\
   "$batch_table" "$dedup" "$upsert" "$tail" "$offsets" >"$TMP/projector.sql"
 printf 'BEGIN;\n%s\nINSERT INTO bench_ceiling.dedup_small SELECT eid FROM ev ON CONFLICT DO NOTHING RETURNING event_id::text;\n%s FROM ev %s\n%s\nCOMMIT;\n' \
   "$batch_table" "$upsert" "$tail" "$offsets" >"$TMP/small-key.sql"
+printf 'BEGIN;\n%s\n%s FROM ev;\n%s FROM ev %s\n%s\nCOMMIT;\n' \
+  "$batch_table" "${dedup//bench_ceiling.dedup/bench_ceiling.dedup_heap}" "$upsert" "$tail" "$offsets" >"$TMP/heap.sql"
 printf 'BEGIN;\nWITH ev AS (%s) %s FROM ev %s\n%s\n%s\nCOMMIT;\n' "$events" "$upsert" "$tail" "$offsets" \
   "${offsets//bench_ceiling.offsets/bench_ceiling.watermarks}" >"$TMP/watermark.sql"
 # The baseline of the temporary-table variants: the same temporary table, no dedup, no offsets.
 printf 'BEGIN;\n%s\n%s FROM ev %s\nCOMMIT;\n' "$batch_table" "$upsert" "$tail" >"$TMP/temp.sql"
 
-VARIANTS=(raw projector one-stmt small-key temp watermark)
+VARIANTS=(raw projector one-stmt small-key heap temp watermark)
 declare -A RATES
 for _ in $(seq 1 "$ROUNDS"); do
   for v in "${VARIANTS[@]}"; do
@@ -90,7 +97,13 @@ for _ in $(seq 1 "$ROUNDS"); do
     tps=$(pgbench -n -c "$CLIENTS" -j "$CLIENTS" -t "$TXNS" -f "$TMP/$v.sql" "$DB" 2>&1 |
       sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
     [ -n "$tps" ] || { echo "pgbench failed on $v:" >&2; pgbench -n -c 1 -t 1 -f "$TMP/$v.sql" "$DB" >&2; exit 1; }
-    RATES[$v]="${RATES[$v]:-} $(echo "$tps * $BATCH" | bc -l)"
+    rate=$(echo "$tps * $BATCH" | bc -l)
+    if [ "$v" = heap ]; then # the unique index, built once at the end, is part of its cost
+      t0=$(date +%s.%N)
+      psqlr -c "ALTER TABLE bench_ceiling.dedup_heap ADD PRIMARY KEY (projection, event_id)" >/dev/null
+      rate=$(echo "$TXNS * $CLIENTS * $BATCH / ($TXNS * $CLIENTS * $BATCH / $rate + $(date +%s.%N) - $t0)" | bc -l)
+    fi
+    RATES[$v]="${RATES[$v]:-} $rate"
   done
 done
 median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
@@ -101,7 +114,7 @@ printf '\n== dedup ceiling (%s events, transactions of %s, %s client(s), median 
 for v in "${VARIANTS[@]}"; do
   m=$(echo "${RATES[$v]}" | median)
   base=$raw name=raw
-  case $v in projector | small-key) base=$temp name=temp ;; esac
+  case $v in projector | small-key | heap) base=$temp name=temp ;; esac
   printf '%-10s %9.0f  ratio to %-4s %5.2f   (rounds:%s)\n' "$v" "$m" "$name" "$(echo "$m / $base" | bc -l)" \
     "$(for r in ${RATES[$v]}; do printf ' %.0f' "$r"; done)"
 done
