@@ -220,7 +220,7 @@ static projector_projection *find_or_add(projector_projections *out, const char 
     return proj;
 }
 
-int projector_sqlset_extra_param(const char *sql)
+int projector_sql_param_beyond(const char *sql, int max)
 {
     const char *p = sql;
     while (*p) {
@@ -246,8 +246,8 @@ int projector_sqlset_extra_param(const char *sql)
         bool word = p > sql && (isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '$');
         if (*p == '$' && !word && isdigit((unsigned char)p[1])) {
             long n = strtol(p + 1, NULL, 10);
-            if (n != 1)
-                return n > 0 && n < 100000 ? (int)n : 2;
+            if (n < 1 || n > max)
+                return n > 0 && n < 100000 ? (int)n : max + 1;
             p++;
             while (isdigit((unsigned char)*p))
                 p++;
@@ -436,13 +436,21 @@ static int apply_item(projector_projection *proj, const outbox_conf_item *item, 
                  proj->name, where(item, at, sizeof at));
             return -1;
         }
-        int param = set ? projector_sqlset_extra_param(value) : 0;
-        if (param > 0) {
+        int param = projector_sql_param_beyond(value, set ? 1 : 8);
+        if (param > 0 && set) {
             fail(errstr, errstr_size,
                  "%s in [projection %s] at %s uses $%d: a set statement has one parameter, "
                  "$1, the jsonb array of the run's events; read the metadata from each element "
                  "(e->>'id', e->>'type', e->>'aggregate_id', e->>'topic', e->>'partition', "
                  "e->>'offset', e->>'commit_time') and the event from e->'event'",
+                 key, proj->name, where(item, at, sizeof at), param);
+            return -1;
+        }
+        if (param > 0) {
+            fail(errstr, errstr_size,
+                 "%s in [projection %s] at %s uses $%d: a statement has eight parameters, $1 "
+                 "jsonb event, $2 uuid id, $3 type, $4 aggregate id, $5 topic, $6 partition, $7 "
+                 "offset, $8 commit time",
                  key, proj->name, where(item, at, sizeof at), param);
             return -1;
         }

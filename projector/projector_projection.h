@@ -114,9 +114,11 @@ void projector_projections_free(projector_projections *projections);
 const projector_projection *projector_projections_find(const projector_projections *projections,
                                                        const char *name);
 
-/* The first positional parameter other than $1 a set statement uses ($N outside quotes and
- * comments), or 0 when it uses only $1. A set statement has exactly one parameter. Pure. */
-int projector_sqlset_extra_param(const char *sql);
+/* The first positional parameter outside $1..$max a statement uses ($N outside quotes and
+ * comments), or 0 when it uses only those. A set statement has exactly one parameter (max 1),
+ * a per-event statement eight (max 8): PostgreSQL prepares a statement naming more (it infers
+ * the type) but every execution then fails. Pure. */
+int projector_sql_param_beyond(const char *sql, int max);
 
 /* "sql" or "sqlset": the key prefix of a mapping (for messages: "sqlset.PostCreated"). */
 const char *projector_mapping_key(const projector_mapping *mapping);

@@ -98,19 +98,39 @@ static void test_sqlset_errors_name_key_line_and_fix(void **state)
                        "sql.<EventType>, sqlset.<EventType>");
 }
 
+/* A per-event statement gets eight parameters: a $9 (or more) prepares (PostgreSQL infers its
+ * type) but every execution fails with 08P01 (bind supplies 8, the statement wants 9), a
+ * connection-class error retried forever. The configuration refuses it instead. */
+static void test_sql_statement_beyond_eight_parameters_is_refused(void **state)
+{
+    outbox_conf_item ninth[] = {item("projection p", "topics", "t", 1),
+                                item("projection p", "sql.A", "SELECT $1, coalesce($9, $2)", 5)};
+    expect_parse_error(ninth, 2,
+                       "sql.A in [projection p] at p.ini:5 uses $9: a statement has eight "
+                       "parameters");
+    outbox_conf_item quoted[] = {item("projection p", "topics", "t", 1),
+                                 item("projection p", "sql.A", "SELECT $8, '$9' -- $10\n", 2)};
+    projector_projections out = {0};
+    char errstr[512];
+    assert_int_equal(projector_projections_parse(quoted, 2, &out, errstr, sizeof errstr), 0);
+    projector_projections_free(&out);
+    assert_int_equal(projector_sql_param_beyond("SELECT $8, $1", 8), 0);
+    assert_int_equal(projector_sql_param_beyond("SELECT $8, $12", 8), 12);
+}
+
 static void test_sqlset_parameter_scan_skips_quotes_and_comments(void **state)
 {
-    assert_int_equal(projector_sqlset_extra_param("SELECT $1"), 0);
-    assert_int_equal(projector_sqlset_extra_param("SELECT e FROM jsonb_array_elements($1) e"), 0);
-    assert_int_equal(projector_sqlset_extra_param("SELECT $1, $2"), 2);
-    assert_int_equal(projector_sqlset_extra_param("SELECT $10"), 10);
-    assert_int_equal(projector_sqlset_extra_param("SELECT $8 -- $1 only"), 8);
-    assert_int_equal(projector_sqlset_extra_param("SELECT '$2', \"$3\" FROM x($1)"), 0);
-    assert_int_equal(projector_sqlset_extra_param("SELECT $1 -- not $2\n"), 0);
-    assert_int_equal(projector_sqlset_extra_param("SELECT /* $2 */ $1"), 0);
-    assert_int_equal(projector_sqlset_extra_param("SELECT a$2 FROM t"), 0); /* identifier */
-    assert_int_equal(projector_sqlset_extra_param("SELECT 'it''s $2' || $1"), 0);
-    assert_int_equal(projector_sqlset_extra_param("SELECT 'unterminated $2"), 0);
+    assert_int_equal(projector_sql_param_beyond("SELECT $1", 1), 0);
+    assert_int_equal(projector_sql_param_beyond("SELECT e FROM jsonb_array_elements($1) e", 1), 0);
+    assert_int_equal(projector_sql_param_beyond("SELECT $1, $2", 1), 2);
+    assert_int_equal(projector_sql_param_beyond("SELECT $10", 1), 10);
+    assert_int_equal(projector_sql_param_beyond("SELECT $8 -- $1 only", 1), 8);
+    assert_int_equal(projector_sql_param_beyond("SELECT '$2', \"$3\" FROM x($1)", 1), 0);
+    assert_int_equal(projector_sql_param_beyond("SELECT $1 -- not $2\n", 1), 0);
+    assert_int_equal(projector_sql_param_beyond("SELECT /* $2 */ $1", 1), 0);
+    assert_int_equal(projector_sql_param_beyond("SELECT a$2 FROM t", 1), 0); /* identifier */
+    assert_int_equal(projector_sql_param_beyond("SELECT 'it''s $2' || $1", 1), 0);
+    assert_int_equal(projector_sql_param_beyond("SELECT 'unterminated $2", 1), 0);
 }
 
 static void test_projection_help_documents_sqlset(void **state)
@@ -302,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_sqlset_alone_is_a_mapping),
         cmocka_unit_test(test_sqlset_errors_name_key_line_and_fix),
         cmocka_unit_test(test_sqlset_parameter_scan_skips_quotes_and_comments),
+        cmocka_unit_test(test_sql_statement_beyond_eight_parameters_is_refused),
         cmocka_unit_test(test_projection_help_documents_sqlset),
         cmocka_unit_test(test_runs_group_consecutive_new_events_of_a_set_type),
         cmocka_unit_test(test_runs_of_single_events_after_a_failed_set),
