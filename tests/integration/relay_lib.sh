@@ -112,6 +112,56 @@ relay_metric() { # name (first sample)
 # Records currently in a topic (sum of end offsets over partitions).
 topic_count() { "$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" count "$1" 2>/dev/null || echo 0; }
 
+# wait_topic_count TOPIC N [SECONDS [PID]]: poll until TOPIC holds N records (SECONDS*5 polls 0.2 s
+# apart, default 30 s; give up early once process PID exits); on timeout say how many there were.
+# Returns 0 either way: the check after it judges.
+wait_topic_count() {
+  local topic=$1 n=$2 secs=${3:-30} pid=${4:-} i
+  for i in $(seq 1 $((secs * 5))); do
+    [ "$(topic_count "$topic")" -ge "$n" ] && return 0
+    [ -z "$pid" ] || kill -0 "$pid" 2>/dev/null || { say "process $pid exited while waiting for $n records on $topic ($(topic_count "$topic") there)"; return 0; }
+    sleep 0.2
+  done
+  say "waited ${secs} s for $n records on $topic: $(topic_count "$topic") there"
+}
+
+# wait_relay_exit SECONDS: poll (0.2 s apart) until the relay ($RELAY_PID) exits, at most SECONDS.
+wait_relay_exit() {
+  local i
+  for i in $(seq 1 $(($1 * 5))); do
+    kill -0 "$RELAY_PID" 2>/dev/null || return 0
+    sleep 0.2
+  done
+}
+
+# slot_reaches LSN SECONDS [PID]: 0 once the slot is confirmed at or past LSN (polled 0.2 s apart,
+# at most SECONDS; give up early once process PID exits), 1 if not.
+slot_reaches() {
+  local i
+  for i in $(seq 1 $(($2 * 5))); do
+    [ "$(psql_app -c "SELECT confirmed_flush_lsn >= '$1' FROM pg_replication_slots WHERE slot_name = '$SLOT'")" = t ] && return 0
+    [ -z "${3:-}" ] || kill -0 "$3" 2>/dev/null || return 1
+    sleep 0.2
+  done
+  return 1
+}
+
+# dump_topic TOPIC N TIMEOUT OUT [outbox_kafka.py dump options...]: read TOPIC (read_committed)
+# into the JSON lines file OUT until N records or TIMEOUT seconds.
+dump_topic() {
+  "$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$1" --expect "$2" \
+    --timeout "$3" --out "$4" "${@:5}"
+}
+
+# dump_ids FILE: the id header of every record of a dump, in order, space-separated.
+dump_ids() { "$PY" -c 'import json,sys; print(" ".join(json.loads(l)["headers"]["id"] for l in open(sys.argv[1])))' "$1"; }
+
+# verify_dump FILE AGGTYPE [verify_relay.py options...]: every outbox row of AGGTYPE in the dump
+# FILE, in order per aggregate (prints verify_relay.py's summary; exit 1 on failure).
+verify_dump() {
+  "$PY" "$OUTBOX_SOURCE_DIR/tests/integration/verify_relay.py" --dump "$1" --aggregate-type "$2" "${@:3}"
+}
+
 new_uuid() { cat /proc/sys/kernel/random/uuid; }
 
 # dump_header FILE NAME: header NAME of the first record of an outbox_kafka.py dump.
@@ -157,20 +207,15 @@ eos_writer() {
 # write (only after Kafka committed it), then read TOPIC with read_committed (outbox_kafka.py)
 # and check every outbox row of AGGTYPE is there exactly once, in order per aggregate.
 eos_verify() {
-  local agg=$1 topic=$2 rows end_lsn i out ok
+  local agg=$1 topic=$2 rows end_lsn out ok
   rows=$(psql_app -c "SELECT count(*) FROM outbox WHERE aggregate_type = '$agg'")
   end_lsn=$(psql_app -c "SELECT pg_current_wal_lsn()")
   say "writers stopped: $rows rows"
-  for i in $(seq 1 600); do
-    [ "$(psql_app -c "SELECT confirmed_flush_lsn >= '$end_lsn' FROM pg_replication_slots WHERE slot_name = '$SLOT'")" = t ] && break
-    sleep 0.2
-  done
+  slot_reaches "$end_lsn" 120 || true
   check_eq "the relay caught up $3 (slot confirmed past the last write)" t \
     "$(psql_app -c "SELECT confirmed_flush_lsn >= '$end_lsn' FROM pg_replication_slots WHERE slot_name = '$SLOT'")"
-  "$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic" \
-    --expect "$rows" --timeout 120 --out "$TEST_TMP/dump.jsonl"
-  out=$("$PY" "$OUTBOX_SOURCE_DIR/tests/integration/verify_relay.py" --dump "$TEST_TMP/dump.jsonl" \
-    --aggregate-type "$agg") && ok=yes || ok=no
+  dump_topic "$topic" "$rows" 120 "$TEST_TMP/dump.jsonl"
+  out=$(verify_dump "$TEST_TMP/dump.jsonl" "$agg") && ok=yes || ok=no
   say "$out"
   check_eq "read_committed $3: every row exactly once (no duplicate, no gap), in order per aggregate" \
     yes "$ok"

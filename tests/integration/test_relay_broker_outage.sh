@@ -15,7 +15,7 @@ topic=$TOPIC_PREFIX.$agg
 relay_config
 relay_start
 insert_events 1000 20 50 "$agg" 1
-for i in $(seq 1 150); do [ "$(topic_count "$topic")" -ge 1000 ] && break; sleep 0.2; done
+wait_topic_count "$topic" 1000
 check_eq "before the outage: 1000 records delivered" 1000 "$(topic_count "$topic")"
 
 bash "$OUTBOX_SOURCE_DIR/compose/stack" kafka-stop
@@ -48,18 +48,13 @@ check "the relay is still running while the broker is down" kill -0 "$RELAY_PID"
 
 bash "$OUTBOX_SOURCE_DIR/compose/stack" kafka-start
 expected=$(psql_app -c "SELECT count(*) FROM outbox WHERE aggregate_type = '$agg'")
-for i in $(seq 1 600); do [ "$(topic_count "$topic")" -ge "$expected" ] && break; sleep 0.2; done
-"$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic" \
-  --expect "$expected" --timeout 120 --out "$TEST_TMP/dump.jsonl"
+wait_topic_count "$topic" "$expected" 120
+dump_topic "$topic" "$expected" 120 "$TEST_TMP/dump.jsonl"
 check "after the broker is back all $expected events arrive, in order per aggregate" \
-  "$PY" "$OUTBOX_SOURCE_DIR/tests/integration/verify_relay.py" --dump "$TEST_TMP/dump.jsonl" \
-  --aggregate-type "$agg" --allow-duplicates
+  verify_dump "$TEST_TMP/dump.jsonl" "$agg" --allow-duplicates
 last=$(psql_app -c "SELECT pg_current_wal_lsn()")
 ok=no
-for i in $(seq 1 100); do
-  [ "$(psql_app -c "SELECT '$(slot_confirmed)'::pg_lsn >= '$last'::pg_lsn")" = t ] && { ok=yes; break; }
-  sleep 0.2
-done
+slot_reaches "$last" 20 && ok=yes
 check_eq "after delivery the slot catches up" yes "$ok"
 relay_stop
 check_eq "SIGTERM: exit 0" 0 "$RELAY_RC"

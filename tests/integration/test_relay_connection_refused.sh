@@ -14,7 +14,7 @@ topic=$TOPIC_PREFIX.$agg
 relay_config
 relay_start
 insert_events 200 10 20 "$agg" 1
-for i in $(seq 1 150); do [ "$(topic_count "$topic")" -ge 200 ] && break; sleep 0.2; done
+wait_topic_count "$topic" 200
 check_eq "before: 200 records delivered" 200 "$(topic_count "$topic")"
 
 # Take every free walsender slot (idle replication sessions of our own), then the relay's too:
@@ -56,12 +56,10 @@ check "... saying why, with the fix, on each attempt" test "$(grep -c 'replicati
 check_eq "... and /metrics says it is not streaming" 0 "$(relay_metric outbox_relay_streaming)"
 
 release
-for i in $(seq 1 300); do [ "$(topic_count "$topic")" -ge 500 ] && break; sleep 0.2; done
-"$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic" \
-  --expect 500 --timeout 120 --out "$TEST_TMP/dump.jsonl"
+wait_topic_count "$topic" 500 60
+dump_topic "$topic" 500 120 "$TEST_TMP/dump.jsonl"
 check "once admitted it streams again: all 500 events, in order per aggregate" \
-  "$PY" "$OUTBOX_SOURCE_DIR/tests/integration/verify_relay.py" --dump "$TEST_TMP/dump.jsonl" \
-  --aggregate-type "$agg" --allow-duplicates
+  verify_dump "$TEST_TMP/dump.jsonl" "$agg" --allow-duplicates
 check_eq "... the slot is active again" t "$(psql_app -c "SELECT active FROM pg_replication_slots WHERE slot_name = '$SLOT'")"
 relay_stop
 check_eq "the relay stops cleanly (exit 0)" 0 "$RELAY_RC"

@@ -33,14 +33,9 @@ check_eq "the slot was not confirmed to the end of the backlog when killed" t \
   "$(psql_app -c "SELECT '$confirmed_at_kill'::pg_lsn < '$end_lsn'::pg_lsn")"
 
 relay_start
-for i in $(seq 1 600); do
-  [ "$(topic_count "$topic")" -ge 50000 ] && break
-  sleep 0.2
-done
-"$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic" \
-  --expect 50000 --timeout 180 --out "$TEST_TMP/dump.jsonl"
-out=$("$PY" "$OUTBOX_SOURCE_DIR/tests/integration/verify_relay.py" --dump "$TEST_TMP/dump.jsonl" \
-  --aggregate-type "$agg" --allow-duplicates) && ok=yes || ok=no
+wait_topic_count "$topic" 50000 120
+dump_topic "$topic" 50000 180 "$TEST_TMP/dump.jsonl"
+out=$(verify_dump "$TEST_TMP/dump.jsonl" "$agg" --allow-duplicates) && ok=yes || ok=no
 say "$out"
 check_eq "after kill -9 and restart every event is present, order per aggregate kept" yes "$ok"
 dups=$(sed -n 's/.*duplicates=\([0-9]*\).*/\1/p' <<<"$out")

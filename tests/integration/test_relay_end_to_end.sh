@@ -10,11 +10,9 @@ agg=p$RUN_ID
 relay_config "[registry]" "url = $OUTBOX_REGISTRY_URL"
 relay_start
 insert_events 10000 100 500 "$agg"
-"$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$TOPIC_PREFIX.$agg" \
-  --expect 10000 --timeout 180 --out "$TEST_TMP/dump.jsonl"
+dump_topic "$TOPIC_PREFIX.$agg" 10000 180 "$TEST_TMP/dump.jsonl"
 check "exactly the 10,000 events, in order per aggregate, values equal to their payload" \
-  "$PY" "$OUTBOX_SOURCE_DIR/tests/integration/verify_relay.py" --dump "$TEST_TMP/dump.jsonl" \
-  --aggregate-type "$agg" --check-values
+  verify_dump "$TEST_TMP/dump.jsonl" "$agg" --check-values
 check_eq "every record uses Confluent framing" "10000" \
   "$(grep -c '"framing": "confluent"' "$TEST_TMP/dump.jsonl")"
 
@@ -22,10 +20,7 @@ check_eq "every record uses Confluent framing" "10000" \
 # the WAL position of the last commit.
 last=$(psql_app -c "SELECT pg_current_wal_lsn()")
 ok=no
-for i in $(seq 1 50); do
-  [ "$(psql_app -c "SELECT '$(slot_confirmed)'::pg_lsn >= '$last'::pg_lsn")" = t ] && { ok=yes; break; }
-  sleep 0.2
-done
+slot_reaches "$last" 10 && ok=yes
 check_eq "confirmed_flush_lsn reaches the last commit once everything is acked" yes "$ok"
 
 # Idle outbox, other tables written: the slot must still advance (keepalive WAL end).
@@ -34,10 +29,7 @@ before=$(slot_confirmed)
 for i in $(seq 1 20); do psql_app -c "INSERT INTO itest_other VALUES ($i)"; done
 target=$(psql_app -c "SELECT pg_current_wal_lsn()")
 ok=no
-for i in $(seq 1 100); do
-  [ "$(psql_app -c "SELECT '$(slot_confirmed)'::pg_lsn >= '$target'::pg_lsn")" = t ] && { ok=yes; break; }
-  sleep 0.2
-done
+slot_reaches "$target" 20 && ok=yes
 check_eq "other tables written, outbox idle: confirmed_flush_lsn advances past $before to $target" yes "$ok"
 
 relay_stop
@@ -51,11 +43,9 @@ TOPIC_PREFIX=$TOPIC_PREFIX.so
 relay_config
 relay_start
 insert_events 2000 20 100 "$agg2"
-"$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$TOPIC_PREFIX.$agg2" \
-  --schemas "$OUTBOX_SOURCE_DIR/schemas" --expect 2000 --timeout 120 --out "$TEST_TMP/dump2.jsonl"
+dump_topic "$TOPIC_PREFIX.$agg2" 2000 120 "$TEST_TMP/dump2.jsonl" --schemas "$OUTBOX_SOURCE_DIR/schemas"
 check "single-object encoding: all events, in order, values equal" \
-  "$PY" "$OUTBOX_SOURCE_DIR/tests/integration/verify_relay.py" --dump "$TEST_TMP/dump2.jsonl" \
-  --aggregate-type "$agg2" --check-values
+  verify_dump "$TEST_TMP/dump2.jsonl" "$agg2" --check-values
 check_eq "every record uses single-object framing" "2000" \
   "$(grep -c '"framing": "single-object"' "$TEST_TMP/dump2.jsonl")"
 relay_stop

@@ -21,12 +21,10 @@ check "the relay is still running" kill -0 "$RELAY_PID"
 check_eq "nothing was published without a schema id" 0 "$(topic_count "$topic")"
 check "the wait is logged with its cause" grep -q "registry unavailable" "$RELAY_LOG"
 bash "$OUTBOX_SOURCE_DIR/compose/stack" registry-start
-for i in $(seq 1 150); do [ "$(topic_count "$topic")" -ge 50 ] && break; sleep 0.2; done
-"$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic" \
-  --expect 50 --timeout 60 --out "$TEST_TMP/dump.jsonl"
+wait_topic_count "$topic" 50
+dump_topic "$topic" 50 60 "$TEST_TMP/dump.jsonl"
 check "after the registry is back all 50 events arrive in order, decodable" \
-  "$PY" "$OUTBOX_SOURCE_DIR/tests/integration/verify_relay.py" --dump "$TEST_TMP/dump.jsonl" \
-  --aggregate-type "$agg" --check-values
+  verify_dump "$TEST_TMP/dump.jsonl" "$agg" --check-values
 check "retries are counted" test "$(relay_metric outbox_relay_registry_retries_total)" -ge 1
 relay_stop
 check_eq "SIGTERM: exit 0" 0 "$RELAY_RC"

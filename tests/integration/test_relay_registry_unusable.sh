@@ -15,7 +15,7 @@ wrong_url=${OUTBOX_REGISTRY_URL%/apis/ccompat/v7}/no/such/api
 relay_config "[registry]" "url = $wrong_url" "timeout = 1m"
 relay_start
 insert_events 3 1 3 "$agg"
-for _ in $(seq 1 300); do kill -0 "$RELAY_PID" 2>/dev/null || break; sleep 0.2; done
+wait_relay_exit 60
 relay_stop
 check_eq "the relay stops with exit 1" 1 "$RELAY_RC"
 check "... naming the setting to fix (registry.url, the API's base)" \
@@ -35,11 +35,9 @@ check_eq "the slot is not confirmed past the events (3 inserts still to send)" 3
 
 relay_config "[registry]" "url = $OUTBOX_REGISTRY_URL" "timeout = 1m"
 relay_start
-"$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic" \
-  --expect 3 --timeout 60 --out "$TEST_TMP/dump.jsonl"
+dump_topic "$topic" 3 60 "$TEST_TMP/dump.jsonl"
 check "with registry.url fixed, the 3 events arrive in order, decodable" \
-  "$PY" "$OUTBOX_SOURCE_DIR/tests/integration/verify_relay.py" --dump "$TEST_TMP/dump.jsonl" \
-  --aggregate-type "$agg" --check-values
+  verify_dump "$TEST_TMP/dump.jsonl" "$agg" --check-values
 relay_stop
 check_eq "SIGTERM: exit 0" 0 "$RELAY_RC"
 check_eq "published once each" 3 "$(topic_count "$topic")"
