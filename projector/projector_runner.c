@@ -18,6 +18,8 @@
 #include "projector_store.h"
 
 #define COMPONENT "projector"
+/* Most unmapped event types whose first skipped event is logged (each once). */
+#define UNMAPPED_TYPES_LOGGED 32
 
 struct projector_runner {
     projector_runner_config cfg;
@@ -37,6 +39,8 @@ struct projector_runner {
     bool fatal;
     bool final;              /* shutting down: no more backoff */
     bool commit_time_warned; /* a dropped outbox.commit_time header was logged once */
+    char *unmapped_logged[UNMAPPED_TYPES_LOGGED]; /* owned; event types whose skip was logged */
+    size_t unmapped_logged_count;
     int64_t backoff_ms;
     int64_t next_gen_poll_ms;
     int64_t next_prune_ms;
@@ -315,11 +319,67 @@ static void count_committed(projector_runner *r, const projector_batch *b,
                (unsigned long long)res->unmapped, (unsigned long long)res->dead);
 }
 
+/* The projection's mapping keys as "sql.A, sqlset.B" (cut with "..." when long). */
+static void mapped_keys(const projector_projection *proj, char *out, size_t size)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < proj->mapping_count; i++) {
+        const projector_mapping *m = &proj->mappings[i];
+        int n = snprintf(out + len, size - len, "%s%s.%s", i ? ", " : "", projector_mapping_key(m),
+                         m->event_type);
+        if (n < 0 || (size_t)n >= size - len) {
+            if (size > 4)
+                snprintf(out + size - 4, 4, "...");
+            return;
+        }
+        len += (size_t)n;
+    }
+}
+
+static bool unmapped_was_logged(const projector_runner *r, const char *type)
+{
+    for (size_t i = 0; i < r->unmapped_logged_count; i++)
+        if (strcmp(r->unmapped_logged[i], type) == 0)
+            return true;
+    return false;
+}
+
+/* The committed batch skipped events of a type without sql.<Type> or sqlset.<Type>: the first
+ * of each type is logged (a misspelt key would otherwise skip every event of the type with only
+ * a counter to show for it). Runs only for batches that had such events. */
+static void log_unmapped(projector_runner *r, const projector_batch *b,
+                         const projector_apply_result *res)
+{
+    char keys[512];
+    if (res->unmapped == 0 || r->cfg.handler != NULL)
+        return;
+    for (size_t i = 0; i < b->count && r->unmapped_logged_count < UNMAPPED_TYPES_LOGGED; i++) {
+        const projector_event *ev = &b->events[i];
+        const char *type = ev->event_type ? ev->event_type : "";
+        if (ev->state != PROJECTOR_EVENT_NEW || ev->mapping >= 0 || unmapped_was_logged(r, type))
+            continue;
+        char *copy = strdup(type);
+        if (copy == NULL)
+            return;
+        r->unmapped_logged[r->unmapped_logged_count++] = copy;
+        mapped_keys(r->cfg.proj, keys, sizeof keys);
+        outbox_log(OUTBOX_LOG_WARN, COMPONENT, r->ctx,
+                   "events of type %s (first at %s [%d] @%lld) have no sql.%s or sqlset.%s in "
+                   "[projection %s]: skipped (counted in "
+                   "outbox_projector_events_unmapped_total, logged once per type); add the key "
+                   "if the read model needs them, or correct a misspelt one (mapped: %s)",
+                   type[0] ? type : "(none)", ev->topic, (int)ev->partition, (long long)ev->offset,
+                   type, type, r->cfg.proj->name, keys);
+    }
+}
+
 /* Batch b committed: counted, offsets committed to Kafka (advisory), emptied. */
 static void batch_committed(projector_runner *r, projector_batch *b,
                             const projector_apply_result *res, int64_t started_ms)
 {
     count_committed(r, b, res, started_ms);
+    log_unmapped(r, b, res);
     commit_advisory(r, b);
     projector_batch_clear(b, msg_free);
     backoff_reset(r);
@@ -836,5 +896,7 @@ void projector_runner_free(projector_runner *r)
     projector_store_free(r->store);
     if (r->assignment != NULL)
         rd_kafka_topic_partition_list_destroy(r->assignment);
+    for (size_t i = 0; i < r->unmapped_logged_count; i++)
+        free(r->unmapped_logged[i]);
     free(r);
 }
