@@ -31,9 +31,8 @@ ins "$e1" "{\"id\": \"$e1\", \"data\": \"AAEC/w==\", \"digest\": \"AAAAAA==\", \
 ins "$bad" "{\"id\": \"$bad\", \"data\": \"not base64!\", \"digest\": \"AAAAAA==\", \"note\": \"\"}"
 ins "$e2" "{\"id\": \"$e2\", \"data\": \"\", \"digest\": \"3q2+7w==\", \"note\": \"x\"}"
 
-for i in $(seq 1 150); do [ "$(topic_count "$topic")" -ge 2 ] && break; sleep 0.2; done
-"$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic" --expect 2 \
-  --timeout 60 --schemas "$TEST_TMP/schemas" --out "$TEST_TMP/good.jsonl"
+wait_topic_count "$topic" 2
+dump_topic "$topic" 2 60 "$TEST_TMP/good.jsonl" --schemas "$TEST_TMP/schemas"
 check "python3-avro decodes the exact bytes (zero bytes included)" \
   "$PY" - "$TEST_TMP/good.jsonl" "$e1" "$e2" <<'PY'
 import json, sys
@@ -46,9 +45,8 @@ if got != want:
     print("want", want, "\ngot ", got, file=sys.stderr)
     sys.exit(1)
 PY
-for i in $(seq 1 100); do [ "$(topic_count "$topic.dlq")" -ge 1 ] && break; sleep 0.2; done
-"$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic.dlq" --expect 1 \
-  --timeout 60 --out "$TEST_TMP/dlq.jsonl"
+wait_topic_count "$topic.dlq" 1 20
+dump_topic "$topic.dlq" 1 60 "$TEST_TMP/dlq.jsonl"
 hdr() { dump_header "$TEST_TMP/dlq.jsonl" "$1"; }
 check_eq "text that is not base64 is a dead letter" "$bad" "$(hdr id)"
 check "its reason names the field and the form" grep -q 'data: expected bytes as base64, got string "not base64!"' <<<"$(hdr outbox.dlq.reason)"

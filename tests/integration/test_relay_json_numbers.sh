@@ -46,12 +46,11 @@ check_eq "jsonb really prints 1e19 as digits" 10000000000000000000 \
   "$(psql_app -c "SELECT payload->>'value' FROM outbox WHERE id = '$e1'")"
 check "jsonb prints 1e308 as 309 digits" test "$(psql_app -c "SELECT length(payload->>'value') FROM outbox WHERE id = '$e3'")" = 309
 
-for i in $(seq 1 150); do [ "$(topic_count "$topic")" -ge 8 ] && break; sleep 0.2; done
-"$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic" --expect 8 \
-  --timeout 60 --schemas "$TEST_TMP/schemas" --out "$TEST_TMP/good.jsonl"
+wait_topic_count "$topic" 8
+dump_topic "$topic" 8 60 "$TEST_TMP/good.jsonl" --schemas "$TEST_TMP/schemas"
 check_eq "the four valid events are published, in order, as rows then as messages" \
   "$e1 $e2 $e3 $e4 $m1 $m2 $m3 $m4" \
-  "$("$PY" -c 'import json,sys; print(" ".join(json.loads(l)["headers"]["id"] for l in open(sys.argv[1])))' "$TEST_TMP/good.jsonl")"
+  "$(dump_ids "$TEST_TMP/good.jsonl")"
 check_eq "... each message with its row's payload" "$e1 $e2 $e3 $e4 $e1 $e2 $e3 $e4" \
   "$("$PY" -c 'import json,sys; print(" ".join(json.loads(l)["value"]["id"] for l in open(sys.argv[1])))' "$TEST_TMP/good.jsonl")"
 check "values decode exactly as python3-avro reads them (double bit for bit, float rounded)" \
@@ -71,9 +70,8 @@ for w, g in zip(want + want, got):
 sys.exit(0 if ok and len(got) == 8 else 1)
 PY
 
-for i in $(seq 1 100); do [ "$(topic_count "$topic.dlq")" -ge 2 ] && break; sleep 0.2; done
-"$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic.dlq" --expect 2 \
-  --timeout 60 --out "$TEST_TMP/dlq.jsonl"
+wait_topic_count "$topic.dlq" 2 20
+dump_topic "$topic.dlq" 2 60 "$TEST_TMP/dlq.jsonl"
 # dlq N HEADER: the header of the N-th dead letter
 dlq() { "$PY" -c 'import json,sys; print(json.loads(open(sys.argv[1]).readlines()[int(sys.argv[2])])["headers"].get(sys.argv[3], ""))' "$TEST_TMP/dlq.jsonl" "$1" "$2"; }
 check_eq "the long out of range is the one dead letter, as a row and as a message" "$bad $mbad" \

@@ -21,7 +21,7 @@ insert_events 20 3 5 "$agg"
 sleep 4
 kill -CONT "$rpid"
 
-for i in $(seq 1 150); do [ "$(topic_count "$topic")" -ge 20 ] && break; sleep 0.2; done
+wait_topic_count "$topic" 20
 check_eq "the 20 events are on Kafka, once each" 20 "$(topic_count "$topic")"
 check_eq "no lease lost while the registry was slow" 0 "$(relay_metric outbox_relay_lease_losses_total)"
 check_eq "the relay still streams" 1 "$(relay_metric outbox_relay_streaming)"

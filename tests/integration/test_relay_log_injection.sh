@@ -14,7 +14,7 @@ eid=$(new_uuid)
 # Unknown event type -> a dead letter, logged with the event type in the message.
 psql_app -c "INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload) VALUES
   ('$eid', '$agg', E'a\\r1', E'Bogus\\n2026-01-01T00:00:00.000Z ERROR [relay] forged: slot dropped\\x1b[2J\\x1b[31m', '{}')"
-for i in $(seq 1 150); do [ "$(topic_count "$topic.dlq")" -ge 1 ] && break; sleep 0.2; done
+wait_topic_count "$topic.dlq" 1
 relay_stop
 check_eq "SIGTERM: exit 0" 0 "$RELAY_RC"
 check_eq "the event is dead-lettered (unknown type)" 1 "$(topic_count "$topic.dlq")"

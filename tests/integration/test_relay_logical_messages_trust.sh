@@ -19,9 +19,8 @@ marker() { # id: an ordinary outbox row, to know the relay got this far
      \"author_id\": \"u1\", \"author_name\": \"Grace\", \"text\": \"marker\", \"created_at\": 1795449506000}')"
 }
 ids_in_topic() { # expected count
-  "$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic" \
-    --expect "$1" --timeout 60 --out "$TEST_TMP/out.jsonl"
-  "$PY" -c 'import json,sys; print(" ".join(json.loads(l)["headers"]["id"] for l in open(sys.argv[1])))' "$TEST_TMP/out.jsonl"
+  dump_topic "$topic" "$1" 60 "$TEST_TMP/out.jsonl"
+  dump_ids "$TEST_TMP/out.jsonl"
 }
 
 # A role that can connect and nothing else.

@@ -37,8 +37,7 @@ psql_app -c "BEGIN;
     ('$a2', '$agg', 'k1', 'CommentCreated', '$(payload "$a2" fourth)');
   COMMIT"
 
-"$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic" --schemas "$OUTBOX_SOURCE_DIR/schemas" \
-  --expect 4 --timeout 60 --out "$TEST_TMP/out.jsonl"
+dump_topic "$topic" 4 60 "$TEST_TMP/out.jsonl" --schemas "$OUTBOX_SOURCE_DIR/schemas"
 field() { "$PY" -c 'import json,sys; print(" ".join(str(eval(sys.argv[2], {}, {"r": json.loads(l)})) for l in open(sys.argv[1])))' "$TEST_TMP/out.jsonl" "$1"; }
 check_eq "rows of both tables are events, in commit order, one topic" "$a1 $b1 $b2 $a2" "$(field 'r["headers"]["id"]')"
 check_eq "same key for the same aggregate" "k1 k1 k1 k1" "$(field 'r["key"]')"

@@ -15,7 +15,7 @@ relay_config "topic.metadata.propagation.max.ms = 3000"
 relay_start
 cleanup_hooks+=("kafka_delete_prefixed_topics $TOPIC_PREFIX")
 insert_events 50 5 10 "$old" 1
-for i in $(seq 1 150); do [ "$(topic_count "$TOPIC_PREFIX.$old")" -ge 50 ] && break; sleep 0.2; done
+wait_topic_count "$TOPIC_PREFIX.$old" 50
 check_eq "before the outage: 50 records on the existing topic" 50 "$(topic_count "$TOPIC_PREFIX.$old")"
 
 bash "$OUTBOX_SOURCE_DIR/compose/stack" kafka-stop
@@ -33,25 +33,15 @@ bash "$OUTBOX_SOURCE_DIR/compose/stack" kafka-start
 insert_events 20 5 5 "$new" 6
 for agg in "$old" "$new"; do
   expected=$(psql_app -c "SELECT count(*) FROM outbox WHERE aggregate_type = '$agg'")
-  for i in $(seq 1 300); do
-    [ "$(topic_count "$TOPIC_PREFIX.$agg")" -ge "$expected" ] && break
-    kill -0 "$RELAY_PID" 2>/dev/null || break
-    sleep 0.2
-  done
+  wait_topic_count "$TOPIC_PREFIX.$agg" "$expected" 60 "$RELAY_PID"
   check "the relay is still running after the broker is back ($agg)" kill -0 "$RELAY_PID"
-  "$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$TOPIC_PREFIX.$agg" \
-    --expect "$expected" --timeout 30 --out "$TEST_TMP/dump.$agg.jsonl" || true
+  dump_topic "$TOPIC_PREFIX.$agg" "$expected" 30 "$TEST_TMP/dump.$agg.jsonl" || true
   check "topic of $agg: all $expected events, each once, in order per aggregate" \
-    "$PY" "$OUTBOX_SOURCE_DIR/tests/integration/verify_relay.py" --dump "$TEST_TMP/dump.$agg.jsonl" \
-    --aggregate-type "$agg"
+    verify_dump "$TEST_TMP/dump.$agg.jsonl" "$agg"
 done
 last=$(psql_app -c "SELECT pg_current_wal_lsn()")
 ok=no
-for i in $(seq 1 100); do
-  [ "$(psql_app -c "SELECT '$(slot_confirmed)'::pg_lsn >= '$last'::pg_lsn")" = t ] && { ok=yes; break; }
-  kill -0 "$RELAY_PID" 2>/dev/null || break
-  sleep 0.2
-done
+slot_reaches "$last" 20 "$RELAY_PID" && ok=yes
 check_eq "the slot is confirmed past every event" yes "$ok"
 if kill -0 "$RELAY_PID" 2>/dev/null; then
   retries=$(relay_metric outbox_relay_delivery_retries_total)

@@ -17,8 +17,7 @@ eid=$(new_uuid)
 psql_app -c "INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload) VALUES
   ('$eid', '$agg', 'a1', 'CommentCreated', '{\"comment_id\": \"$eid\", \"post_id\": \"$eid\",
    \"author_id\": \"u1\", \"author_name\": \"Grace\", \"text\": \"quoted\", \"created_at\": 1795449506000}')"
-"$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic" \
-  --expect 1 --timeout 60 --out "$TEST_TMP/out.jsonl"
+dump_topic "$topic" 1 60 "$TEST_TMP/out.jsonl"
 check_eq "the event streamed through the quoted publication" "$eid" "$(dump_header "$TEST_TMP/out.jsonl" id)"
 relay_stop
 check_eq "SIGTERM: exit 0" 0 "$RELAY_RC"

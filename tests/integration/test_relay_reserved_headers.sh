@@ -18,8 +18,7 @@ psql_app -c "INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, p
   '{\"id\": \"00000000-0000-4000-8000-000000000001\", \"event_type\": \"Forged\",
     \"aggregate_id\": \"other\", \"outbox.commit_lsn\": \"0/0\", \"traceparent\": \"00-abc-01\"}')"
 
-"$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic" \
-  --expect 1 --timeout 60 --out "$TEST_TMP/out.jsonl"
+dump_topic "$topic" 1 60 "$TEST_TMP/out.jsonl"
 hdr() { # name: every value of that header, in order, space-separated
   "$PY" -c 'import json,sys; r=json.loads(open(sys.argv[1]).readline())
 print(" ".join(v for k, v in r["header_list"] if k == sys.argv[2]))' "$TEST_TMP/out.jsonl" "$1"
