@@ -24,7 +24,7 @@ psql_app -c "INSERT INTO public.$table VALUES
   (gen_random_uuid(), '$agg', 'a1', 'Opaque', '\\x00c301deadbeef', '{\"test_seq\": \"1\"}'),
   (gen_random_uuid(), '$agg', 'a1', 'Opaque', (SELECT string_agg(set_byte('\\x00'::bytea, 0, g), ''::bytea ORDER BY g) FROM generate_series(0, 255) g), '{\"test_seq\": \"2\"}'),
   (gen_random_uuid(), '$agg', 'a1', 'Opaque', '', '{\"test_seq\": \"3\"}')"
-for i in $(seq 1 100); do [ "$(topic_count "$topic")" -ge 3 ] && break; sleep 0.2; done
+wait_topic_count "$topic" 3 20
 got=$(kcat -b "$OUTBOX_KAFKA" -C -t "$topic" -o beginning -c 3 -e -q -f '%S:' 2>/dev/null)
 check_eq "bytea payloads are published byte for byte (sizes 7, 256, 0)" "7:256:0:" "$got"
 first=$(kcat -b "$OUTBOX_KAFKA" -C -t "$topic" -o beginning -c 1 -e -q -f '%s' 2>/dev/null | od -An -tx1 | tr -d ' \n')

@@ -113,7 +113,7 @@ psql_app -c "INSERT INTO $schema.outbox (id, aggregate_type, aggregate_id, event
     'author_id', 'a1', 'author_name', 'Ada', 'title', 't', 'body', 'b', 'tags', '[]'::jsonb,
     'metadata', '{}'::jsonb, 'publish_date', '2026-11-23', 'created_at', '2026-11-23T15:41:33.123Z'))"
 barrier=$(commit_record_start "$before" "$schema.outbox" "aggregate_type = 'gone'")
-for i in $(seq 1 300); do kill -0 "$RELAY_PID" 2>/dev/null || break; sleep 0.2; done
+wait_relay_exit 60
 relay_stop
 grep "\[relay\]" "$RELAY_LOG" | tail -3
 check_eq "a topic Kafka will not create: the relay stops with exit 1" 1 "$RELAY_RC"

@@ -21,10 +21,7 @@ before=$(psql_app -c "SELECT pg_current_wal_lsn()")
 insert_events 1 1 1 "$agg"
 after=$(psql_app -c "SELECT pg_current_wal_lsn()")
 RELAY_RC=
-for i in $(seq 1 150); do
-  kill -0 "$RELAY_PID" 2>/dev/null || break
-  sleep 0.2
-done
+wait_relay_exit 30
 RELAY_RC=0
 wait "$RELAY_PID" || RELAY_RC=$?
 check_eq "the relay stops with exit status 1" 1 "$RELAY_RC"

@@ -13,9 +13,8 @@ relay_start
 payload() { # id
   printf '{"comment_id": "%s", "post_id": "%s", "author_id": "u1", "author_name": "Grace", "text": "t", "created_at": 1795449506000}' "$1" "$1"
 }
-uuid() { cat /proc/sys/kernel/random/uuid; }
 ids=()
-for i in 1 2 3 4 5 6; do ids+=("$(uuid)"); done
+for i in 1 2 3 4 5 6; do ids+=("$(new_uuid)"); done
 
 # Transaction 1: insert three events and delete them before COMMIT (the usual "delete in the
 # same transaction" cleanup): the table stays empty, the WAL carries the inserts.
@@ -36,9 +35,8 @@ done
 psql_app -c "DELETE FROM outbox WHERE aggregate_type = '$agg'"
 end_lsn=$(psql_app -c "SELECT pg_current_wal_lsn()")
 
-"$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic" \
-  --expect 6 --timeout 60 --out "$TEST_TMP/got.jsonl" || { cat "$RELAY_LOG"; say "FAIL: the events did not arrive"; exit 1; }
-got=$("$PY" -c 'import json,sys; print(" ".join(json.loads(l)["headers"]["id"] for l in open(sys.argv[1])))' "$TEST_TMP/got.jsonl")
+dump_topic "$topic" 6 60 "$TEST_TMP/got.jsonl" || { cat "$RELAY_LOG"; say "FAIL: the events did not arrive"; exit 1; }
+got=$(dump_ids "$TEST_TMP/got.jsonl")
 check_eq "all six events published once, in commit order" "${ids[*]}" "$got"
 check_eq "the outbox table is empty" 0 "$(psql_app -c "SELECT count(*) FROM outbox WHERE aggregate_type = '$agg'")"
 check_eq "no dead letters" 0 "$(topic_count "$topic.dlq")"
@@ -46,10 +44,7 @@ check_eq "the deletes never reach the relay (publish = 'insert')" 0 "$(relay_met
 
 # The slot confirms past the cleanup's WAL.
 ok=0
-for i in $(seq 1 100); do
-  if [ "$(psql_app -c "SELECT confirmed_flush_lsn >= '$end_lsn' FROM pg_replication_slots WHERE slot_name = '$SLOT'")" = t ]; then ok=1; break; fi
-  sleep 0.2
-done
+slot_reaches "$end_lsn" 20 && ok=1
 check_eq "the slot is confirmed past the deletes" 1 "$ok"
 relay_stop
 check_eq "SIGTERM: exit 0" 0 "$RELAY_RC"

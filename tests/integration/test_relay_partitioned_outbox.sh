@@ -28,11 +28,10 @@ relay_stop # the slot stays behind: what follows is written while no relay reads
 old=$(date -u -d '10 days ago' +%Y%m%d)
 psql_app -c "CREATE TABLE $schema.outbox_p$old PARTITION OF $schema.outbox
   FOR VALUES FROM ('$(date -u -d '10 days ago' +%F) 00:00+00') TO ('$(date -u -d '9 days ago' +%F) 00:00+00')"
-uuid() { cat /proc/sys/kernel/random/uuid; }
 ids=()
 ins() { # created_at expression
   local id
-  id=$(uuid)
+  id=$(new_uuid)
   ids+=("$id")
   psql -X -q -v ON_ERROR_STOP=1 "$OUTBOX_PG_APP" -c "INSERT INTO $schema.outbox
     (id, aggregate_type, aggregate_id, event_type, payload, created_at) VALUES ('$id', '$agg', 'a1',
@@ -55,9 +54,8 @@ check "maintenance created the days ahead" grep -q "$(date -u -d '3 days' +%Y%m%
                      WHERE i.inhparent = '$schema.outbox'::regclass")"
 
 relay_start
-"$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic" \
-  --expect 5 --timeout 60 --out "$TEST_TMP/got.jsonl" || { cat "$RELAY_LOG"; say "FAIL: the events did not arrive"; exit 1; }
-got=$("$PY" -c 'import json,sys; print(" ".join(json.loads(l)["headers"]["id"] for l in open(sys.argv[1])))' "$TEST_TMP/got.jsonl")
+dump_topic "$topic" 5 60 "$TEST_TMP/got.jsonl" || { cat "$RELAY_LOG"; say "FAIL: the events did not arrive"; exit 1; }
+got=$(dump_ids "$TEST_TMP/got.jsonl")
 check_eq "every event published once, in commit order, the dropped partition's too" "${ids[*]}" "$got"
 check_eq "no dead letters" 0 "$(topic_count "$topic.dlq")"
 relay_stop

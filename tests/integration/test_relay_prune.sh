@@ -45,8 +45,7 @@ wait_rows() { # expected count, seconds
   return 1
 }
 dump() { # expected records in the topic
-  "$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic" \
-    --expect "$1" --timeout 90 --out "$TEST_TMP/got.jsonl" >/dev/null ||
+  dump_topic "$topic" "$1" 90 "$TEST_TMP/got.jsonl" >/dev/null ||
     { tail -30 "$RELAY_LOG"; say "FAIL: $1 events did not arrive"; exit 1; }
   "$PY" -c 'import json,sys; [print(json.loads(l)["headers"]["id"]) for l in open(sys.argv[1])]' "$TEST_TMP/got.jsonl" | sort >"$TEST_TMP/got_ids"
 }

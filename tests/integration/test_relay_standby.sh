@@ -102,10 +102,8 @@ say "takeover over $n: median ${median} ms, worst ${worst} ms"
 check "every takeover within 10 s (lease not involved for kill -9 / SIGTERM: the session ends)" \
   test "$worst" -lt 10000
 
-"$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic" \
-  --expect "$total" --timeout 180 --out "$TEST_TMP/dump.jsonl"
-out=$("$PY" "$OUTBOX_SOURCE_DIR/tests/integration/verify_relay.py" --dump "$TEST_TMP/dump.jsonl" \
-  --aggregate-type "$agg" --allow-duplicates) && ok=yes || ok=no
+dump_topic "$topic" "$total" 180 "$TEST_TMP/dump.jsonl"
+out=$(verify_dump "$TEST_TMP/dump.jsonl" "$agg" --allow-duplicates) && ok=yes || ok=no
 say "$out"
 check_eq "after $KILLS kill -9 and a SIGTERM: every event present, order per aggregate kept" \
   yes "$ok"

@@ -22,8 +22,7 @@ ins() { # how many
   done
 }
 ins 5
-"$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic" \
-  --expect 5 --timeout 60 --out "$TEST_TMP/first.jsonl" >/dev/null
+dump_topic "$topic" 5 60 "$TEST_TMP/first.jsonl" >/dev/null
 
 kpid=$(cat "$OUTBOX_STATE_DIR/kafka/kafka.pid")
 cleanup_hooks+=("kill -CONT $kpid 2>/dev/null")
@@ -42,8 +41,7 @@ check "the relay still runs 3 s after the stream was lost" kill -0 "$RELAY_PID"
 kill -CONT "$kpid"
 end_lsn=$(psql_app -c "SELECT pg_current_wal_lsn()")
 
-"$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic" \
-  --expect 15 --timeout 90 --out "$TEST_TMP/all.jsonl" >/dev/null || true
+dump_topic "$topic" 15 90 "$TEST_TMP/all.jsonl" >/dev/null || true
 check_eq "all 15 events on Kafka" 15 \
   "$("$PY" -c 'import json,sys; print(len({json.loads(l)["headers"]["id"] for l in open(sys.argv[1])}))' "$TEST_TMP/all.jsonl")"
 check "the relay logged the loss and reconnected" grep -q "replication stream lost: .*reconnecting" "$RELAY_LOG"

@@ -28,9 +28,8 @@ event() { # id, text (SQL expression), headers (SQL jsonb expression)
      'author_id', 'u1', 'author_name', 'Grace', 'text', $2, 'created_at', 1795449506000),
      $3)"
 }
-uuid() { cat /proc/sys/kernel/random/uuid; }
-g1=$(uuid); g2=$(uuid); g3=$(uuid); g4=$(uuid)
-b_broker=$(uuid); b_producer=$(uuid); b_headers=$(uuid)
+g1=$(new_uuid); g2=$(new_uuid); g3=$(new_uuid); g4=$(new_uuid)
+b_broker=$(new_uuid); b_producer=$(new_uuid); b_headers=$(new_uuid)
 
 short="'fine'"
 # 51,200 random hex digits: lz4 cannot shrink them below the topic's limit (the broker checks
@@ -45,13 +44,9 @@ event "$b_headers" "$short" "(SELECT jsonb_object_agg('h' || g, 'v') FROM genera
 event "$g4" "$short" NULL
 after=$(psql_app -c "SELECT pg_current_wal_lsn()")
 
-for t in "$topic 4" "$topic.dlq 3"; do # topic, records expected (give up if the relay exits)
-  for i in $(seq 1 300); do
-    [ "$(topic_count "${t% *}")" -ge "${t#* }" ] && break
-    kill -0 "$RELAY_PID" 2>/dev/null || break
-    sleep 0.2
-  done
-done
+# The good records and the dead letters (give up if the relay exits).
+wait_topic_count "$topic" 4 60 "$RELAY_PID"
+wait_topic_count "$topic.dlq" 3 60 "$RELAY_PID"
 if ! kill -0 "$RELAY_PID" 2>/dev/null; then
   check "the relay is still running" false
   tail -5 "$RELAY_LOG"
@@ -59,11 +54,9 @@ if ! kill -0 "$RELAY_PID" 2>/dev/null; then
   exit 1
 fi
 check "the relay is still running" true
-"$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic" \
-  --expect 4 --timeout 60 --out "$TEST_TMP/good.jsonl"
-"$PY" "$OUTBOX_SOURCE_DIR/tests/integration/outbox_kafka.py" dump --topics "$topic.dlq" \
-  --expect 3 --timeout 60 --out "$TEST_TMP/dlq.jsonl"
-ids=$("$PY" -c 'import json,sys; print(" ".join(json.loads(l)["headers"]["id"] for l in open(sys.argv[1])))' "$TEST_TMP/good.jsonl")
+dump_topic "$topic" 4 60 "$TEST_TMP/good.jsonl"
+dump_topic "$topic.dlq" 3 60 "$TEST_TMP/dlq.jsonl"
+ids=$(dump_ids "$TEST_TMP/good.jsonl")
 check_eq "the good events around the oversized ones all arrive, in order" "$g1 $g2 $g3 $g4" "$ids"
 check_eq "three dead letters" 3 "$(wc -l <"$TEST_TMP/dlq.jsonl")"
 
@@ -98,10 +91,7 @@ check_eq "100,000 headers: class too_large" too_large "$cls"
 check_eq "100,000 headers: the headers left out are counted" 99936 "$omitted"
 check_eq "dead letters counted: too_large" 3 \
   "$(relay_metric 'outbox_relay_dead_letters_total{reason="too_large"}')"
-for i in $(seq 1 100); do
-  [ "$(psql_app -c "SELECT '$(slot_confirmed)'::pg_lsn >= '$after'::pg_lsn")" = t ] && break
-  sleep 0.2
-done
+slot_reaches "$after" 20 || true
 check_eq "the slot moved past them ($(slot_confirmed) >= $after)" t \
   "$(psql_app -c "SELECT '$(slot_confirmed)'::pg_lsn >= '$after'::pg_lsn")"
 relay_stop

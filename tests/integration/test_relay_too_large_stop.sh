@@ -12,7 +12,7 @@ post=7d5bd6a4-1c2e-4f5a-9b1e-2a3c4d5e6f70 # the post all comments are on
 relay_config "[kafka]" "message.max.bytes = 20000" "linger.ms = 50" "[relay]" "on-too-large = stop"
 relay_start
 before=$(psql_app -c "SELECT pg_current_wal_lsn()")
-big=$(cat /proc/sys/kernel/random/uuid)
+big=$(new_uuid)
 psql_app -c "BEGIN;
   INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload)
   SELECT gen_random_uuid(), '$agg', 'a' || g, 'CommentCreated', jsonb_build_object('comment_id',
@@ -24,10 +24,7 @@ psql_app -c "BEGIN;
      'created_at', 1795449506000));
   COMMIT;" >/dev/null
 after=$(psql_app -c "SELECT pg_current_wal_lsn()")
-for i in $(seq 1 300); do
-  kill -0 "$RELAY_PID" 2>/dev/null || break
-  sleep 0.2
-done
+wait_relay_exit 60
 RELAY_RC=0
 wait "$RELAY_PID" || RELAY_RC=$?
 check_eq "the relay stops with exit status 1" 1 "$RELAY_RC"

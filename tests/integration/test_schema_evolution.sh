@@ -133,7 +133,7 @@ relay_start --set avro.schema-dir="$EVO/refused_backward" --set registry.url="$O
 psql -X -q -v ON_ERROR_STOP=1 "$OUTBOX_PG_APP" -c "INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload)
   VALUES (gen_random_uuid(), '$agg', 'c1', 'CommentCreated', jsonb_build_object('comment_id', gen_random_uuid(),
   'post_id', gen_random_uuid(), 'author_id', 'a', 'author_name', 'A', 'text', 't', 'created_at', 0, 'mood', 'happy'))"
-for i in $(seq 1 150); do kill -0 "$RELAY_PID" 2>/dev/null || break; sleep 0.2; done
+wait_relay_exit 30
 RELAY_RC=0; kill -0 "$RELAY_PID" 2>/dev/null && relay_stop || wait "$RELAY_PID" || RELAY_RC=$?
 check_eq "the relay stops with exit status 1 on the registry's refusal" 1 "$RELAY_RC"
 check "... with the registry's message, the subject and the level" grep -q \
