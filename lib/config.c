@@ -312,35 +312,42 @@ static bool conf_env_same(const char *a, const char *b)
     }
 }
 
-/* Case-insensitive Levenshtein distance (inputs longer than 63 bytes are compared on their
- * first 63). */
+/* Case-insensitive edit distance (optimal string alignment: Levenshtein with a swap of two
+ * neighbours counted as one edit, so "kafak" is one from "kafka"); inputs longer than 63
+ * bytes are compared on their first 63. */
 static size_t conf_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
-    size_t row[64];
+    size_t rows[3][64];
+    size_t *prev2 = rows[0], *prev = rows[1], *row = rows[2];
 
     if (la > 63)
         la = 63;
     if (lb > 63)
         lb = 63;
     for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
+        prev[j] = j;
     for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
+        int ca = tolower((unsigned char)a[i - 1]);
         row[0] = i;
         for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
-            size_t best = diag + cost;
-            if (up + 1 < best)
-                best = up + 1;
+            int cb = tolower((unsigned char)b[j - 1]);
+            size_t best = prev[j - 1] + (ca != cb);
+            if (prev[j] + 1 < best)
+                best = prev[j] + 1;
             if (row[j - 1] + 1 < best)
                 best = row[j - 1] + 1;
+            if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
+                tolower((unsigned char)a[i - 2]) == cb && prev2[j - 2] + 1 < best)
+                best = prev2[j - 2] + 1;
             row[j] = best;
-            diag = up;
         }
+        size_t *spare = prev2;
+        prev2 = prev;
+        prev = row;
+        row = spare;
     }
-    return row[lb];
+    return prev[lb];
 }
 
 static bool conf_close_enough(const char *typed, size_t distance)
@@ -372,7 +379,7 @@ static const char *conf_suggest_key(const outbox_conf_def *defs, const char *sec
 }
 
 /* The known section closest to `section` (written to out), or false. */
-static bool conf_suggest_section(const outbox_conf_def *defs, const char *section, char *out,
+bool outbox_conf_suggest_section(const outbox_conf_def *defs, const char *section, char *out,
                                  size_t size)
 {
     size_t best_d = conf_distance(section, CONF_KAFKA_SECTION);
@@ -1700,7 +1707,7 @@ static int conf_check_sections(conf_loader *ld, void *opaque)
     if (ld->spec->on_sections == NULL) {
         const outbox_conf_item *item = &list->items[0];
         conf_where(item->file, item->line, where, sizeof where);
-        if (conf_suggest_section(ld->spec->defs, item->section, hint, sizeof hint))
+        if (outbox_conf_suggest_section(ld->spec->defs, item->section, hint, sizeof hint))
             conf_fail(ld, "unknown section [%s] %s; did you mean [%s]?", item->section, where,
                       hint);
         else

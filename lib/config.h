@@ -232,6 +232,11 @@ typedef struct outbox_conf_item {
     int line;
 } outbox_conf_item;
 
+/* The section of the table (or [kafka]) closest to `section`, a typo's likely meaning, written
+ * to out; false when none is close. For a sections hook's own "did you mean". Pure. */
+bool outbox_conf_suggest_section(const outbox_conf_def *defs, const char *section, char *out,
+                                 size_t size);
+
 /* Hook for sections the table does not know: called exactly once after every source is read
  * (also with count 0, so a daemon can insist on having some), with the items in order. Return 0, or
  * -1 with errstr filled (load then fails with that message). Runs on the loading thread; `items` is

@@ -72,11 +72,35 @@ static const outbox_conf_def defs[] = {
     OUTBOX_CONF_DEFS_HTTP_OLD(S, http_enabled, http_bind, http_port, "true", "9188"),
     OUTBOX_CONF_END};
 
+/* A section that is neither a projection nor one of the table's but close to one of those
+ * ([kafak], [projecter]): a typo, named with the section meant. 0, or -1 with errstr. */
+static int check_section_typos(const outbox_conf_item *items, size_t count, char *errstr,
+                               size_t errstr_size)
+{
+    char hint[64];
+    for (size_t i = 0; i < count; i++) {
+        const char *section = items[i].section ? items[i].section : "";
+        if (strncmp(section, "projection ", 11) == 0 ||
+            !outbox_conf_suggest_section(defs, section, hint, sizeof hint))
+            continue;
+        if (items[i].line > 0)
+            snprintf(errstr, errstr_size, "unknown section [%s] at %s:%d; did you mean [%s]?",
+                     section, items[i].file ? items[i].file : "?", items[i].line, hint);
+        else
+            snprintf(errstr, errstr_size, "unknown section [%s] in %s; did you mean [%s]?", section,
+                     items[i].file ? items[i].file : "?", hint);
+        return -1;
+    }
+    return 0;
+}
+
 static int on_sections(void *target, const outbox_conf_item *items, size_t count, void *opaque,
                        char *errstr, size_t errstr_size)
 {
     S *settings = target;
     (void)opaque;
+    if (check_section_typos(items, count, errstr, errstr_size) != 0)
+        return -1;
     projector_projections_free(&settings->projections);
     return projector_projections_parse(items, count, &settings->projections, errstr, errstr_size);
 }

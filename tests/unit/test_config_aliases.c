@@ -400,6 +400,39 @@ static void test_projector_old_schema_keys_apply_with_notices(void **state)
     projector_settings_free(&s);
 }
 
+/* A misspelt section of the projector's own ([kafak], [projecter]) names the section it is
+ * close to, as every other daemon's load does; the hint about [projection NAME] is for what
+ * looks like a projection. */
+static void expect_projector_load_error(const fixture *fx, const char *ini, const char *needle)
+{
+    projector_settings s;
+    outbox_conf *conf = NULL;
+    char err[1024] = "";
+    write_ini(fx, ini);
+    memset(&s, 0, sizeof s);
+    const char *sets[] = {"postgres.conninfo=dbname=x"};
+    outbox_conf_sources src = {.path = fx->ini, .sets = sets, .set_count = 1};
+    assert_int_equal(projector_settings_load(&s, &src, &conf, err, sizeof err), -1);
+    if (strstr(err, needle) == NULL)
+        fail_msg("error '%s' lacks '%s'", err, needle);
+    assert_null(conf);
+    projector_settings_free(&s);
+}
+
+static void test_projector_section_typo_names_the_section_meant(void **state)
+{
+    fixture *fx = *state;
+    char want[256];
+    snprintf(want, sizeof want, "unknown section [kafak] at %s:4; did you mean [kafka]?", fx->ini);
+    expect_projector_load_error(
+        fx, "[projection p]\ntopics = t\n[kafak]\nbootstrap.servers = 127.0.0.1:9092\n", want);
+    snprintf(want, sizeof want, "unknown section [projecter] at %s:2; did you mean [projector]?",
+             fx->ini);
+    expect_projector_load_error(fx, "[projecter]\nbatch-size = 10\n", want);
+    expect_projector_load_error(fx, "[projektion p]\ntopics = t\n",
+                                "projections are written [projection NAME]");
+}
+
 static void test_projector_new_keys(void **state)
 {
     (void)state;
@@ -440,6 +473,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_projector_old_schema_keys_apply_with_notices, setup,
                                         teardown),
         cmocka_unit_test(test_projector_new_keys),
+        cmocka_unit_test_setup_teardown(test_projector_section_typo_names_the_section_meant, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
