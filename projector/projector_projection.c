@@ -220,6 +220,24 @@ static projector_projection *find_or_add(projector_projections *out, const char 
     return proj;
 }
 
+/* Past the dollar-quoted literal ($$...$$ or $tag$...$tag$) that starts at p, or NULL when p
+ * starts none (the caller knows p is not inside an identifier). */
+static const char *dollar_quote_end(const char *p)
+{
+    const char *q = p + 1;
+    if (isdigit((unsigned char)*q))
+        return NULL; /* $1: a parameter */
+    while (isalnum((unsigned char)*q) || *q == '_' || (unsigned char)*q >= 0x80)
+        q++;
+    if (*q != '$')
+        return NULL;
+    size_t tag = (size_t)(q - p) + 1; /* "$tag$" */
+    for (q++; *q; q++)
+        if (*q == '$' && strncmp(q, p, tag) == 0)
+            return q + tag;
+    return q;
+}
+
 int projector_sql_param_beyond(const char *sql, int max)
 {
     const char *p = sql;
@@ -244,6 +262,11 @@ int projector_sql_param_beyond(const char *sql, int max)
             continue;
         }
         bool word = p > sql && (isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '$');
+        const char *end = *p == '$' && !word ? dollar_quote_end(p) : NULL;
+        if (end != NULL) {
+            p = end;
+            continue;
+        }
         if (*p == '$' && !word && isdigit((unsigned char)p[1])) {
             long n = strtol(p + 1, NULL, 10);
             if (n < 1 || n > max)

@@ -116,6 +116,11 @@ static void test_sql_statement_beyond_eight_parameters_is_refused(void **state)
     projector_projections_free(&out);
     assert_int_equal(projector_sql_param_beyond("SELECT $8, $1", 8), 0);
     assert_int_equal(projector_sql_param_beyond("SELECT $8, $12", 8), 12);
+    /* Dollar-quoted literals are literals too (an apostrophe inside one is just a character). */
+    assert_int_equal(projector_sql_param_beyond("SELECT $q$ costs $9 $q$, $1", 8), 0);
+    assert_int_equal(projector_sql_param_beyond("SELECT $$it's $2$$ || $1", 1), 0);
+    assert_int_equal(projector_sql_param_beyond("SELECT $q$it's$q$, $9", 8), 9);
+    assert_int_equal(projector_sql_param_beyond("SELECT a$$b, $2", 1), 2); /* identifier */
 }
 
 static void test_sqlset_parameter_scan_skips_quotes_and_comments(void **state)
