@@ -12,7 +12,8 @@ projector_sqlstate_class projector_sqlstate_classify(const char *sqlstate)
 {
     static const char *const transient_codes[] = {"55P03", "55006", "25P04", "72000", NULL};
     static const char *const transient_classes[] = {"08", "40", "53", "57", "58", NULL};
-    static const char *const fatal_codes[] = {"42501", "3D000", "0A000", "08P01", NULL};
+    static const char *const fatal_codes[] = {"42501", "3D000", "0A000", "08P01",
+                                              "42P01", "42703", NULL};
     static const char *const fatal_classes[] = {"28", "XX", "F0", NULL};
 
     if (sqlstate == NULL || strlen(sqlstate) != 5)

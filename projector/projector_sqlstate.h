@@ -19,9 +19,11 @@
  *              insufficient privilege, 3D000 invalid catalog (database missing), 28
  *              (authentication), 0A000 feature not supported, 08P01 protocol violation (a
  *              statement bound with fewer parameters than it uses: the server keeps the
- *              connection, and every retry would fail the same way), XX (internal error, data
- *              corrupted), F0 (config file error). Dead-lettering would empty the topic into the
- *              dead-letter topic, so the projection stops and reports instead.
+ *              connection, and every retry would fail the same way), 42P01 and 42703 (a table
+ *              or column the statement names is gone: a read-model migration under a running
+ *              daemon), XX (internal error, data corrupted), F0 (config file error).
+ *              Dead-lettering would empty the topic into the dead-letter topic, so the
+ *              projection stops and reports instead.
  *
  * Pure; any thread.
  */
