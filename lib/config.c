@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kafka_log.h"
 #include "kafka_scope.h"
 #include "log.h"
 
@@ -1934,6 +1935,8 @@ static int kafka_apply(const outbox_conf *conf, rd_kafka_conf_t *rk_conf, bool o
     char rk_err[512];
     char where[512];
 
+    /* Every client of the daemons is configured here: its own log lines go through ours. */
+    outbox_kafka_log_to_outbox(rk_conf);
     for (size_t i = 0; i < conf->kafka.count; i++) {
         const outbox_conf_item *item = &conf->kafka.items[i];
         if (only_for && !outbox_kafka_property_for(item->key, type))

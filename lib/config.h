@@ -336,9 +336,10 @@ int outbox_conf_kafka_apply_defaults(const outbox_conf *conf, rd_kafka_conf_t *r
                                      size_t errstr_size) OUTBOX_MUSTCHECK;
 
 /*
- * Apply the [kafka] list, in order, to rk_conf with rd_kafka_conf_set(). Stops at the first
- * property librdkafka rejects: returns -1 with errstr = "kafka.<name> (<origin>): <librdkafka's
- * own message>". rk_conf stays owned by the caller. Main thread.
+ * Apply the [kafka] list, in order, to rk_conf with rd_kafka_conf_set(), and route the client's
+ * own log lines through outbox_log (kafka_log.h). Stops at the first property librdkafka
+ * rejects: returns -1 with errstr = "kafka.<name> (<origin>): <librdkafka's own message>".
+ * rk_conf stays owned by the caller. Main thread.
  */
 int outbox_conf_kafka_apply(const outbox_conf *conf, rd_kafka_conf_t *rk_conf, char *errstr,
                             size_t errstr_size) OUTBOX_MUSTCHECK;

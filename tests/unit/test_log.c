@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kafka_log.h"
 #include "log.h"
 
 #define TS_RE "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z"
@@ -236,6 +237,19 @@ static void *writer(void *arg)
     return NULL;
 }
 
+/* librdkafka's syslog levels in ours: its connection failures (3) are errors, its notices and
+ * infos (5, 6) info, its debug (7) debug. */
+static void test_kafka_levels_map_to_ours(void **state)
+{
+    (void)state;
+    for (int level = 0; level <= 3; level++)
+        assert_int_equal(outbox_kafka_log_level(level), OUTBOX_LOG_ERROR);
+    assert_int_equal(outbox_kafka_log_level(4), OUTBOX_LOG_WARN);
+    assert_int_equal(outbox_kafka_log_level(5), OUTBOX_LOG_INFO);
+    assert_int_equal(outbox_kafka_log_level(6), OUTBOX_LOG_INFO);
+    assert_int_equal(outbox_kafka_log_level(7), OUTBOX_LOG_DEBUG);
+}
+
 static void test_concurrent_lines_never_interleave(void **state)
 {
     log_capture *cap = *state;
@@ -271,6 +285,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_disabled_level_does_not_evaluate_arguments, setup,
                                         teardown),
         cmocka_unit_test(test_lsn_prints_as_postgres_does),
+        cmocka_unit_test(test_kafka_levels_map_to_ours),
         cmocka_unit_test_setup_teardown(test_text_line_has_timestamp_level_component_context, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_text_format_escapes_control_characters, setup,
