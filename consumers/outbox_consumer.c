@@ -38,6 +38,7 @@ struct outbox_consumer {
     atomic_int stop;
     projector_runner *runner;
     outbox_http_server *http;
+    bool ran; /* start() or run() was called: a consumer runs once (owner's thread only) */
 };
 
 /* ------------------------------------------------------------------ settings */
@@ -262,6 +263,12 @@ outbox_consumer *outbox_consumer_new(const outbox_consumer_settings *s, const ou
     char group[PROJECTOR_NAME_MAX + 32];
     if (c == NULL)
         goto nomem;
+    if (s == NULL) {
+        snprintf(errstr, errstr_size,
+                 "no settings: pass the outbox_consumer_settings that "
+                 "outbox_consumer_settings_load() (or the service's config table) filled");
+        goto fail;
+    }
     if (handler == NULL) {
         snprintf(errstr, errstr_size, "no handler");
         goto fail;
@@ -339,41 +346,77 @@ fail:
     return NULL;
 }
 
+/* start/run on a consumer that cannot run: NULL (new failed) or already run. Fills errstr. */
+static bool cannot_run(const outbox_consumer *c, const char *verb, char *errstr, size_t errstr_size)
+{
+    if (c == NULL) {
+        snprintf(errstr, errstr_size,
+                 "%s: no consumer (outbox_consumer_new returned NULL: its errstr says why)", verb);
+        return true;
+    }
+    if (c->ran) {
+        snprintf(errstr, errstr_size,
+                 "%s: consumer %s was already started (a consumer runs once: start or run it "
+                 "one time, then stop, join and free it; make a new one to run again)",
+                 verb, c->proj.name);
+        return true;
+    }
+    return false;
+}
+
 int outbox_consumer_run(outbox_consumer *c)
 {
+    char errstr[512];
+    if (cannot_run(c, "outbox_consumer_run", errstr, sizeof errstr)) {
+        outbox_log_error("consumer", "%s", errstr);
+        return 1;
+    }
+    c->ran = true;
     return projector_runner_run(c->runner);
 }
 
 int outbox_consumer_start(outbox_consumer *c, char *errstr, size_t errstr_size)
 {
-    return projector_runner_start(c->runner, errstr, errstr_size);
+    if (cannot_run(c, "outbox_consumer_start", errstr, errstr_size))
+        return -1;
+    if (projector_runner_start(c->runner, errstr, errstr_size))
+        return -1;
+    c->ran = true;
+    return 0;
 }
 
 int outbox_consumer_join(outbox_consumer *c)
 {
-    return projector_runner_join(c->runner);
+    return c ? projector_runner_join(c->runner) : 1;
 }
 
 void outbox_consumer_stop(outbox_consumer *c)
 {
-    atomic_store(&c->stop, 1);
+    if (c != NULL)
+        atomic_store(&c->stop, 1);
 }
 
 bool outbox_consumer_running(const outbox_consumer *c)
 {
+    if (c == NULL)
+        return false;
     int64_t st = atomic_load_explicit(&c->stats.state, memory_order_relaxed);
     return st != PROJECTOR_STATE_FAILED && st != PROJECTOR_STATE_STOPPED;
 }
 
 uint16_t outbox_consumer_http_port(const outbox_consumer *c)
 {
-    return c->http ? outbox_http_port(c->http) : 0;
+    return c != NULL && c->http != NULL ? outbox_http_port(c->http) : 0;
 }
 
 void outbox_consumer_free(outbox_consumer *c)
 {
     if (c == NULL)
         return;
+    if (c->runner != NULL) { /* started and not joined: stop the thread before freeing */
+        atomic_store(&c->stop, 1);
+        projector_runner_join(c->runner);
+    }
     outbox_http_stop(c->http);
     projector_runner_free(c->runner);
     if (c->stats_ready)

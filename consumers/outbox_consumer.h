@@ -59,7 +59,10 @@
  *   ...
  *   outbox_consumer *consumer = outbox_consumer_new(&settings, conf, on_event, NULL, errstr,
  *                                                   sizeof errstr);
- *   outbox_consumer_start(consumer, ...); ... outbox_consumer_stop(consumer);
+ *   if (consumer == NULL || outbox_consumer_start(consumer, errstr, sizeof errstr))
+ *       ... print errstr, free, exit 2 ...
+ *   ... until asked to stop or !outbox_consumer_running(consumer) ...
+ *   outbox_consumer_stop(consumer);
  *   int rc = outbox_consumer_join(consumer);
  *   outbox_consumer_free(consumer);
  *
@@ -248,17 +251,21 @@ typedef struct outbox_consumer outbox_consumer;
  * Build a consumer (Kafka consumer and dead-letter producer, decoder, store; no connection
  * yet; the schemas directory is loaded now; HTTP started unless http.listen is off). `settings` and
  * `conf` ([kafka] passthrough, may be NULL) are borrowed and must outlive the consumer.
- * `handler` gets `opaque`. NULL with errstr on a configuration error. Main thread.
+ * `handler` gets `opaque`. NULL with errstr on a configuration error (settings NULL included):
+ * check it before start. Main thread.
  */
 outbox_consumer *outbox_consumer_new(const outbox_consumer_settings *settings,
                                      const outbox_conf *conf, outbox_consumer_handler handler,
                                      void *opaque, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
-/* Run on the calling thread until stop() or a fatal error: 0 clean stop, 1 fatal. */
+/* Run on the calling thread until stop() or a fatal error: 0 clean stop, 1 fatal (also when
+ * consumer is NULL or was already started or run: logged). */
 int outbox_consumer_run(outbox_consumer *consumer);
 
-/* Or on a thread of its own: start (0, or -1 with errstr), then join (0 clean stop, 1 fatal). */
+/* Or on a thread of its own: start (0, or -1 with errstr), then join (0 clean stop, 1 fatal).
+ * A consumer runs once: start or run a second time fails (-1 / 1); a NULL consumer (new failed)
+ * fails too. start, run, join and free are called from the thread that owns the consumer. */
 int outbox_consumer_start(outbox_consumer *consumer, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 int outbox_consumer_join(outbox_consumer *consumer);
@@ -272,7 +279,8 @@ bool outbox_consumer_running(const outbox_consumer *consumer);
 /* The HTTP port actually bound (http.listen port 0 = any), 0 without HTTP. */
 uint16_t outbox_consumer_http_port(const outbox_consumer *consumer);
 
-/* Free everything (after join/run returned, or when never started). NULL is a no-op. */
+/* Free everything. A started consumer not joined yet is stopped and joined first (its pending
+ * batch written). NULL is a no-op. */
 void outbox_consumer_free(outbox_consumer *consumer);
 
 #endif
