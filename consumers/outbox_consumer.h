@@ -37,7 +37,8 @@
  * projector's SQLSTATE classes (projector_sqlstate.h: 08/40/53/57.. transient, 22/23/42..
  * permanent, 42501/28/3D000.. fatal). A handler must not COMMIT or ROLLBACK, and must return
  * an error when one of its statements failed (the transaction is then aborted); the library
- * stops with FATAL when a handler returns OK on a failed or closed transaction.
+ * stops with FATAL when a handler returns OK on a failed transaction, or leaves it closed
+ * (COMMIT/ROLLBACK) whatever it returns.
  *
  * Minimal use:
  *

@@ -457,6 +457,22 @@ static projector_rc run_handler(projector_store *store, projector_batch *batch,
             projector_store_disconnect(store);
             return PROJECTOR_ERR_TRANSIENT;
         }
+        /* Closed (a COMMIT or ROLLBACK of its own) is fatal whatever it returned: after a
+         * COMMIT the batch's dedup rows are in, so a retry would skip the events not handled
+         * yet as duplicates. Failed is fatal only with OK (an error return is expected then). */
+        PGTransactionStatusType ts = PQtransactionStatus(store->conn);
+        if (ts != PQTRANS_INTRANS && (rc == PROJECTOR_OK || ts != PQTRANS_INERROR)) {
+            err_set(err, -1, NULL,
+                    "the handler of event %s returned %s but left the transaction %s (it must "
+                    "not COMMIT, ROLLBACK or ignore a failed statement)%s",
+                    ev->id, projector_rc_name(rc), ts == PQTRANS_INERROR ? "failed" : "closed",
+                    ts == PQTRANS_INERROR
+                        ? ""
+                        : "; if it committed, the dedup rows of the whole batch (projector_dedup, "
+                          "one applied_at) were committed with it: delete those of the events "
+                          "it did not handle before restarting, or they are skipped");
+            return PROJECTOR_ERR_FATAL;
+        }
         if (rc == PROJECTOR_ERR_TRANSIENT || rc == PROJECTOR_ERR_FATAL)
             err->event_index = -1;
         if (rc == PROJECTOR_ERR_PERMANENT)
@@ -466,14 +482,6 @@ static projector_rc run_handler(projector_store *store, projector_batch *batch,
                 err_set(err, err->event_index, err->sqlstate, "the handler failed (%s)",
                         projector_rc_name(rc));
             return rc;
-        }
-        PGTransactionStatusType ts = PQtransactionStatus(store->conn);
-        if (ts != PQTRANS_INTRANS) {
-            err_set(err, -1, NULL,
-                    "the handler of event %s returned OK but left the transaction %s (it must "
-                    "not COMMIT, ROLLBACK or ignore a failed statement)",
-                    ev->id, ts == PQTRANS_INERROR ? "failed" : "closed");
-            return PROJECTOR_ERR_FATAL;
         }
         if (ignored)
             result->unmapped++;

@@ -12,6 +12,10 @@
  *     leaders stay up); the consumer keeps applying, stays running, and every event is applied
  *     exactly once.
  *
+ *   a handler that COMMITs and returns RETRY: the inbox rows of the batch's events it had not
+ *     handled yet were committed with it; the consumer must stop (join returns 1) instead of
+ *     retrying the batch and skipping those events as duplicates.
+ *
  * Not covered here: a member stalled past session.timeout.ms (a process-level fault: the chaos
  * suite's SIGSTOP on the real stack); librdkafka 2.0.2's mock API has no call acting on a
  * group member, only on brokers, partitions, coordinators and request errors.
@@ -26,6 +30,7 @@
 #include <libpq-fe.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,10 +150,19 @@ static void drop_schema(void)
     sql_must(sql);
 }
 
+/* The handler's call that COMMITs and returns RETRY (a handler bug); 0 = none. */
+static atomic_int commit_at_call;
+static atomic_int handler_calls;
+
 /* The handler: one row per event; a second application of an event bumps n. */
 static outbox_consumer_rc on_event(void *opaque, PGconn *conn, const outbox_consumer_event *ev,
                                    outbox_consumer_error *err)
 {
+    int call = atomic_fetch_add(&handler_calls, 1) + 1;
+    if (call == atomic_load(&commit_at_call)) {
+        PQclear(PQexec(conn, "COMMIT"));
+        return outbox_consumer_fail(err, OUTBOX_CONSUMER_RETRY, "committed, then RETRY");
+    }
     char part[16], off[32];
     snprintf(part, sizeof part, "%d", (int)ev->partition);
     snprintf(off, sizeof off, "%lld", (long long)ev->offset);
@@ -373,6 +387,30 @@ static void test_coordinator_loss_keeps_applying_each_event_once(void **state)
     drop_schema();
 }
 
+static void test_handler_commit_then_retry_stops_the_consumer(void **state)
+{
+    cluster c;
+    outbox_consumer_settings s;
+    outbox_conf *conf = NULL;
+    fresh_schema();
+    cluster_new(&c, 1);
+    produce(&c, 100);
+    atomic_store(&handler_calls, 0);
+    atomic_store(&commit_at_call, 10);
+    outbox_consumer *consumer = consumer_start(&c, &s, &conf);
+    int64_t deadline = now_ms() + 60000;
+    while (outbox_consumer_running(consumer) && now_ms() < deadline)
+        sleep_ms(100);
+    bool stopped = !outbox_consumer_running(consumer);
+    long long seen = sql_number("SELECT count(*) FROM seen");
+    atomic_store(&commit_at_call, 0);
+    assert_int_equal(consumer_finish(consumer, &s, conf), stopped ? 1 : 0);
+    assert_true(stopped);
+    assert_true(seen < c.produced); /* it did not go on as if the batch were whole */
+    cluster_free(&c);
+    drop_schema();
+}
+
 int main(void)
 {
     char err[512];
@@ -394,6 +432,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rebalance_during_batches_applies_each_event_once),
         cmocka_unit_test(test_coordinator_loss_keeps_applying_each_event_once),
+        cmocka_unit_test(test_handler_commit_then_retry_stops_the_consumer),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     outbox_schemas_destroy(schemas);
