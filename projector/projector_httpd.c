@@ -14,6 +14,7 @@
 #include "log.h"
 #include "pg_connect.h"
 #include "projector_batch.h"
+#include "projector_store.h"
 #include "projector_stream.h"
 
 typedef struct lookup {
@@ -32,17 +33,6 @@ struct projector_httpd {
     lookup *lookups;
     outbox_http_server *server;
 };
-
-static const char SQL_STATUS[] =
-    "SELECT s, at, reason, sqlstate, dlq_topic, event_type, aggregate_type, aggregate_id FROM ("
-    " SELECT 1 AS o, 'applied' AS s, applied_at::text AS at, NULL AS reason, NULL AS sqlstate,"
-    " NULL AS dlq_topic, event_type, aggregate_type, aggregate_id FROM projector_dedup"
-    " WHERE projection = $1 AND event_id = $2::uuid"
-    " UNION ALL"
-    " SELECT 2, 'failed', failed_at::text, reason, sqlstate, dlq_topic, event_type,"
-    " aggregate_type, aggregate_id FROM projector_dead_letters"
-    " WHERE projection = $1 AND event_id = $2::uuid) AS x"
-    " ORDER BY o, at DESC LIMIT 1";
 
 char *projector_httpd_event_body(const char *projection, const char *id, const char *state,
                                  const char *at, const char *reason, const char *sqlstate,
@@ -319,7 +309,7 @@ static void events_route(projector_httpd *h, const outbox_http_request *req,
     const char *params[2] = {lk->proj->name, id};
     PGresult *res = NULL;
     if (lookup_connect(lk))
-        res = PQexecParams(lk->conn, SQL_STATUS, 2, NULL, params, NULL, NULL, 0);
+        res = PQexecParams(lk->conn, projector_status_sql, 2, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         PQclear(res);
         if (lk->conn != NULL) {

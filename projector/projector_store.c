@@ -50,6 +50,17 @@ static const char SQL_OFFSETS[] =
     "ON CONFLICT (projection, topic, partition) DO UPDATE SET next_offset = "
     "EXCLUDED.next_offset, updated_at = EXCLUDED.updated_at";
 static const char SQL_NOTIFY[] = "SELECT pg_notify($1, $2)";
+/* The time as RFC 3339 UTC by to_char, not ::text (the session's DateStyle and TimeZone). */
+const char projector_status_sql[] =
+    "SELECT s, to_char(x.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), reason,"
+    " sqlstate, dlq_topic, event_type, aggregate_type, aggregate_id FROM ("
+    " SELECT 1 AS o, 'applied' AS s, applied_at AS at, NULL AS reason, NULL AS sqlstate,"
+    " NULL AS dlq_topic, event_type, aggregate_type, aggregate_id FROM projector_dedup"
+    " WHERE projection = $1 AND event_id = $2::uuid"
+    " UNION ALL"
+    " SELECT 2, 'failed', failed_at, reason, sqlstate, dlq_topic, event_type, aggregate_type,"
+    " aggregate_id FROM projector_dead_letters WHERE projection = $1 AND event_id = $2::uuid)"
+    " AS x ORDER BY x.o, x.at DESC LIMIT 1";
 static const char SQL_LOAD[] =
     "SELECT topic, partition, next_offset FROM projector_offsets WHERE projection = $1";
 static const char SQL_PRUNE[] =

@@ -80,6 +80,12 @@ typedef enum projector_rc {
 
 const char *projector_rc_name(projector_rc rc);
 
+/* Where event $2 (uuid text) stands in projection $1, for GET /events/{id} and `wait`: no row
+ * (pending), or one row of s ('applied' or 'failed'; applied wins over an earlier dead letter),
+ * at (when, RFC 3339 UTC with milliseconds), reason, sqlstate, dlq_topic, event_type,
+ * aggregate_type, aggregate_id (NULL where the state has none). */
+extern const char projector_status_sql[];
+
 typedef struct projector_store_error {
     long event_index; /* PERMANENT: the batch index of the failing event; else -1 */
     char sqlstate[6]; /* "" when there was none */

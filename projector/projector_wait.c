@@ -13,16 +13,7 @@
 #include "pg_connect.h"
 #include "projector_batch.h"
 #include "projector_pgtext.h"
-
-/* Applied wins over failed (an event dead-lettered once and applied later is applied). */
-static const char SQL_STATUS[] =
-    "SELECT s, at, reason, sqlstate, dlq_topic FROM ("
-    " SELECT 1 AS o, 'applied' AS s, applied_at::text AS at, NULL AS reason, NULL AS sqlstate,"
-    " NULL AS dlq_topic FROM projector_dedup WHERE projection = $1 AND event_id = $2::uuid"
-    " UNION ALL"
-    " SELECT 2, 'failed', failed_at::text, reason, sqlstate, dlq_topic FROM"
-    " projector_dead_letters WHERE projection = $1 AND event_id = $2::uuid) AS x"
-    " ORDER BY o, at DESC LIMIT 1";
+#include "projector_store.h"
 
 static int64_t now_ms(void)
 {
@@ -59,7 +50,7 @@ static int lookup(PGconn *conn, const projector_wait_request *req, const char *i
                   projector_wait_rc *outcome, char *detail, size_t detail_size)
 {
     const char *params[2] = {req->projection, id};
-    PGresult *res = PQexecParams(conn, SQL_STATUS, 2, NULL, params, NULL, NULL, 0);
+    PGresult *res = PQexecParams(conn, projector_status_sql, 2, NULL, params, NULL, NULL, 0);
     int rc = 0;
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         const char *why = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);

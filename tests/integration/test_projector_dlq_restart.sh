@@ -57,6 +57,13 @@ dead_id=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["dead_ids"
 code=$(curl -sS -o "$TEST_TMP/ev.json" -w '%{http_code}' "http://127.0.0.1:$port/events/$dead_id?projection=$PROJ")
 check_eq "GET /events/{poisoned id} answers 422" 422 "$code"
 check "... with the reason and SQLSTATE" grep -q '"sqlstate":"23514".*comments_no_poison\|comments_no_poison.*"sqlstate":"23514"' "$TEST_TMP/ev.json"
+rfc3339='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$'
+at=$(json_get "$TEST_TMP/ev.json" '["failed_at"]')
+check "... failed_at an RFC 3339 UTC time ($at)" grep -Eq "$rfc3339" <<<"$at"
+applied_id=$(q "SELECT event_id FROM projector_dedup WHERE projection = '$PROJ' LIMIT 1")
+curl -fsS "http://127.0.0.1:$port/events/$applied_id?projection=$PROJ" >"$TEST_TMP/ev2.json"
+at=$(json_get "$TEST_TMP/ev2.json" '["applied_at"]')
+check "GET /events/{applied id}: applied_at an RFC 3339 UTC time ($at)" grep -Eq "$rfc3339" <<<"$at"
 curl -fsS "http://127.0.0.1:$port/metrics" >"$TEST_TMP/metrics.txt"
 check_eq "metrics: dead letters by reason" "2 3" \
   "$(awk -v p="$PROJ" '$1 ~ "^outbox_projector_dead_letters_total" && $1 ~ p {print $2}' "$TEST_TMP/metrics.txt" | sort | tr '\n' ' ' | sed 's/ $//')"
