@@ -72,8 +72,9 @@ PGconn *outbox_check_pg_connect(outbox_check *c, const char *conninfo, const cha
     char fix[512], msg[512], tls[1024];
     PGconn *pg = NULL; /* a failure's reason and TLS settings are read from pg below */
     if (outbox_pg_connect(&pgparams, &pg, NULL, 0) == OUTBOX_PG_CONNECT_OK) {
-        outbox_check_ok(c, "%sconnected to PostgreSQL %d as %s, database %s", pre,
-                        PQserverVersion(pg), PQuser(pg), PQdb(pg));
+        int v = PQserverVersion(pg); /* 150018: 15.18 (major * 10000 + minor since 10) */
+        outbox_check_ok(c, "%sconnected to PostgreSQL %d.%d as %s, database %s", pre, v / 10000,
+                        v % 10000, PQuser(pg), PQdb(pg));
         return pg;
     }
     snprintf(msg, sizeof(msg), "%s", pg ? PQerrorMessage(pg) : "out of memory");

@@ -64,7 +64,7 @@ check "--help lists check" bash -c "'$MODERATION' --help | grep -q '^  check  '"
 run_check ready
 check_eq "ready environment: exit 0" 0 "$rc"
 check "it says ready" grep -qx "ready" "$TEST_TMP/ready.txt"
-check "it reached PostgreSQL as the service's role" has "ok       connected to PostgreSQL .* as outbox_moderation, database blog" ready
+check "it reached PostgreSQL as the service's role" has "ok       connected to PostgreSQL 1[0-9]\.[0-9][0-9]* as outbox_moderation, database blog" ready
 check "... the inbox table and its privileges" has "ok       table projector_dedup: role outbox_moderation may SELECT, INSERT, UPDATE, DELETE" ready
 check "... INSERT on the outbox table" has "ok       table $SCHEMA.outbox: role outbox_moderation may INSERT" ready
 check "... the decision statement" has "ok       the decision statement prepares" ready
