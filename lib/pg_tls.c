@@ -55,19 +55,3 @@ bool outbox_pg_tls_describe(const PGconn *conn, char *out, size_t out_size)
     PQconninfoFree(opts);
     return tls;
 }
-
-bool outbox_pg_conn_error(const PGconn *conn, char *out, size_t out_size)
-{
-    char msg[512], tls[1024];
-    snprintf(msg, sizeof(msg), "%s", conn ? PQerrorMessage(conn) : "out of memory");
-    msg[strcspn(msg, "\n")] = '\0';
-    bool insists = outbox_pg_tls_describe(conn, tls, sizeof(tls));
-    if (insists)
-        outbox_errstr_set(out, out_size,
-                          "%s; %s; if the certificate did not verify, fix these in "
-                          "postgres.conninfo",
-                          msg, tls);
-    else
-        outbox_errstr_set(out, out_size, "%s", msg);
-    return insists;
-}

@@ -21,10 +21,4 @@
  * must be, and returns true. Otherwise returns false and writes "". conn may be NULL. */
 bool outbox_pg_tls_describe(const PGconn *conn, char *out, size_t out_size);
 
-/* The message of conn's failed connection on one line (its first; "out of memory" for a NULL
- * conn) and, when its sslmode insists on TLS, outbox_pg_tls_describe()'s text and that a
- * certificate that did not verify is fixed there (postgres.conninfo), into out. True when the
- * TLS settings were added. */
-bool outbox_pg_conn_error(const PGconn *conn, char *out, size_t out_size);
-
 #endif

@@ -84,7 +84,8 @@ struct projector_store {
     const projector_projection *proj;
     char *conninfo;
     PGconn *conn;
-    outbox_buf a[10]; /* array literal buffers, reused */
+    bool connected_once; /* a connection to the database succeeded before: refusals retry */
+    outbox_buf a[10];    /* array literal buffers, reused */
     outbox_buf notify;
     long *slots;              /* per pipelined query: event index, or a SLOT_* kind */
     projector_run *slot_runs; /* per pipelined query with an event index: its statement */
@@ -234,10 +235,18 @@ projector_rc projector_store_connect(projector_store *store, projector_store_err
     char why[1600];
     switch (outbox_pg_connect(&pgparams, &store->conn, why, sizeof why)) {
     case OUTBOX_PG_CONNECT_OK:
+        store->connected_once = true;
         break;
     case OUTBOX_PG_CONNECT_ERR_NOMEM:
         err_set(err, -1, NULL, "out of memory");
         return PROJECTOR_ERR_FATAL;
+    case OUTBOX_PG_CONNECT_ERR_REFUSED:
+        err_set(err, -1, NULL,
+                "the read database refuses the connection (the projection's database, else "
+                "postgres.conninfo): %s",
+                why);
+        projector_store_disconnect(store);
+        return store->connected_once ? PROJECTOR_ERR_TRANSIENT : PROJECTOR_ERR_FATAL;
     case OUTBOX_PG_CONNECT_ERR_FAILED:
     case OUTBOX_PG_CONNECT_ERR_TLS:
         err_set(err, -1, NULL, "cannot connect to the read database: %s", why);

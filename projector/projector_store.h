@@ -115,7 +115,11 @@ void projector_store_free(projector_store *store);
 
 /* Connect if not connected: session settings, the projection's row in projector_projections,
  * and every statement prepared (the mapped ones included: a bad one is FATAL naming its ini
- * line). */
+ * line). A server that refuses the connection (password, role, LOGIN, database, pg_hba.conf:
+ * OUTBOX_PG_CONNECT_ERR_REFUSED) is FATAL while this store has never connected - a
+ * configuration error shows at once, with its fix - and TRANSIENT once it has (a pg_hba.conf
+ * reload or a connection storm must not stop a running projection). Network, TLS and "starting
+ * up" failures are TRANSIENT. */
 projector_rc projector_store_connect(projector_store *store, projector_store_error *err)
     __attribute__((warn_unused_result));
 bool projector_store_connected(const projector_store *store);

@@ -8,7 +8,6 @@
  */
 #include "errstr.h"
 #include "pg_connect.h"
-#include "pg_tls.h"
 #include "stream.h"
 
 #include <errno.h>
@@ -43,18 +42,6 @@ struct relay_stream {
 
 /* ------------------------------------------------------------------ errors */
 
-/* libpq messages end with a newline (sometimes several lines): keep them on one line. */
-static void one_line(char *s)
-{
-    size_t n = strlen(s);
-
-    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
-        s[--n] = '\0';
-    for (char *p = s; *p; p++)
-        if (*p == '\n' || *p == '\t')
-            *p = ' ';
-}
-
 /* What a SQLSTATE means for the caller. */
 static int classify_sqlstate(const char *sqlstate)
 {
@@ -74,97 +61,27 @@ static int classify_sqlstate(const char *sqlstate)
 
 /* ------------------------------------------------------------------ a failed connection */
 
-relay_stream_connect_phase relay_stream_connect_phase_of(int conn_status)
+int relay_stream_connect_cause_result(outbox_pg_connect_cause cause)
 {
-    switch ((ConnStatusType)conn_status) {
-    case CONNECTION_SSL_STARTUP:
-        return RELAY_STREAM_PHASE_TLS;
-    case CONNECTION_AWAITING_RESPONSE:
-    case CONNECTION_AUTH_OK:
-    case CONNECTION_SETENV:
-        return RELAY_STREAM_PHASE_SERVER;
-    case CONNECTION_CHECK_WRITABLE:
-    case CONNECTION_CONSUME:
-    case CONNECTION_CHECK_TARGET:
-    case CONNECTION_CHECK_STANDBY:
-        return RELAY_STREAM_PHASE_TARGET;
-    default: /* STARTED, MADE, NEEDED, GSS_STARTUP (and OK, BAD: never a phase seen) */
-        return RELAY_STREAM_PHASE_NETWORK;
-    }
+    return outbox_pg_connect_cause_refused(cause) ? RELAY_STREAM_ERR_REFUSED
+                                                  : RELAY_STREAM_ERR_RETRIABLE;
 }
 
-bool relay_stream_connect_needs_ping(const relay_stream_connect_failure *failure)
-{
-    return failure->phase == RELAY_STREAM_PHASE_SERVER && !failure->needs_password &&
-           !failure->used_password;
-}
-
-relay_stream_connect_cause
-relay_stream_connect_classify(const relay_stream_connect_failure *failure)
-{
-    if (failure->needs_password)
-        return RELAY_STREAM_CAUSE_NO_PASSWORD;
-    switch (failure->phase) {
-    case RELAY_STREAM_PHASE_TLS:
-        /* sslmode prefer or allow: libpq falls back without TLS itself; what is left is the
-         * connection's own failure */
-        return failure->tls_required ? RELAY_STREAM_CAUSE_TLS : RELAY_STREAM_CAUSE_NETWORK;
-    case RELAY_STREAM_PHASE_SERVER:
-        if (failure->used_password)
-            return RELAY_STREAM_CAUSE_AUTH;
-        /* PQPING_OK: the server answered with a SQLSTATE that is not 57P03, or accepts
-         * connections: it is up and refuses this one. REJECT: 57P03 (starting up, shutting
-         * down, in recovery). NO_RESPONSE: gone since. */
-        return failure->ping == PQPING_OK ? RELAY_STREAM_CAUSE_REFUSED : RELAY_STREAM_CAUSE_NOT_NOW;
-    case RELAY_STREAM_PHASE_TARGET:
-        return RELAY_STREAM_CAUSE_TARGET;
-    default:
-        return RELAY_STREAM_CAUSE_NETWORK;
-    }
-}
-
-int relay_stream_connect_cause_result(relay_stream_connect_cause cause)
+const char *relay_stream_connect_cause_fix(outbox_pg_connect_cause cause)
 {
     switch (cause) {
-    case RELAY_STREAM_CAUSE_NO_PASSWORD:
-    case RELAY_STREAM_CAUSE_AUTH:
-    case RELAY_STREAM_CAUSE_REFUSED:
-        return RELAY_STREAM_ERR_REFUSED;
-    default:
-        return RELAY_STREAM_ERR_RETRIABLE;
-    }
-}
-
-const char *relay_stream_connect_cause_fix(relay_stream_connect_cause cause)
-{
-    switch (cause) {
-    case RELAY_STREAM_CAUSE_NETWORK:
-        return "PostgreSQL did not answer: is it running, and are host and port in "
-               "postgres.conninfo right?";
-    case RELAY_STREAM_CAUSE_TLS:
-        return "TLS with PostgreSQL could not be set up: fix the TLS settings in "
-               "postgres.conninfo named here (sslrootcert must be the CA that signed the "
-               "server's certificate), or give the server a certificate that CA signed; retried "
-               "with backoff, since a server may be getting a new certificate";
-    case RELAY_STREAM_CAUSE_NO_PASSWORD:
-        return "the server asks for a password and none is configured: give the role's password "
-               "in postgres.conninfo (password, or passfile)";
-    case RELAY_STREAM_CAUSE_AUTH:
+    case OUTBOX_PG_CAUSE_AUTH:
         return "the server asked for the password, then refused: check the password in "
                "postgres.conninfo, and that the role may LOGIN with REPLICATION (or is superuser) "
                "into an existing database it may CONNECT to";
-    case RELAY_STREAM_CAUSE_NOT_NOW:
-        return "the server is starting up, shutting down or in recovery, or went away";
-    case RELAY_STREAM_CAUSE_REFUSED:
+    case OUTBOX_PG_CAUSE_REFUSED:
         return "the server refuses the relay: check pg_hba.conf (a `replication` line for this "
                "host and user), that the role may LOGIN with REPLICATION (or is superuser), "
                "that the database exists and the role may CONNECT to it, and that "
                "max_wal_senders and max_connections leave the relay a slot";
-    case RELAY_STREAM_CAUSE_TARGET:
-        return "no server in postgres.conninfo matched target_session_attrs (a failover under "
-               "way?)";
+    default:
+        return outbox_pg_connect_cause_fix(cause);
     }
-    return "";
 }
 
 /* The connection's current error, classified as a lost connection unless the server said more. */
@@ -173,7 +90,7 @@ static int conn_error(relay_stream *stream, const char *what, char *errstr, size
     char msg[512];
 
     snprintf(msg, sizeof(msg), "%s", stream->conn ? PQerrorMessage(stream->conn) : "no connection");
-    one_line(msg);
+    outbox_pg_one_line(msg);
     if (!stream->conn || PQstatus(stream->conn) == CONNECTION_BAD)
         stream->state = STREAM_BROKEN;
     outbox_errstr_set(errstr, errstr_size, "%s: %s", what, msg[0] ? msg : "connection lost");
@@ -193,10 +110,10 @@ static int result_error(relay_stream *stream, const PGresult *res, const char *w
         snprintf(msg, sizeof(msg), "%s",
                  res && *PQresultErrorMessage(res) ? PQresultErrorMessage(res)
                                                    : PQerrorMessage(stream->conn));
-        one_line(msg);
+        outbox_pg_one_line(msg);
     } else if (detail) {
         snprintf(msg, sizeof(msg), "%s (%s)", primary, detail);
-        one_line(msg);
+        outbox_pg_one_line(msg);
     } else {
         snprintf(msg, sizeof(msg), "%s", primary);
     }
@@ -289,89 +206,6 @@ static int wait_socket(relay_stream *stream, short events, int64_t deadline)
 
 /* ------------------------------------------------------------------ open, close */
 
-/* The conninfo's connect_timeout in ms as libpq reads it (unset or <= 0: no bound, INT64_MAX;
- * 1 counts as 2 s). */
-static int64_t connect_timeout_ms(PGconn *conn)
-{
-    int64_t ms = INT64_MAX;
-    PQconninfoOption *opts = PQconninfo(conn);
-    for (PQconninfoOption *o = opts; o && o->keyword; o++) {
-        if (strcmp(o->keyword, "connect_timeout") != 0 || !o->val)
-            continue;
-        long sec = strtol(o->val, NULL, 10);
-        if (sec > 0)
-            ms = (int64_t)(sec < 2 ? 2 : sec) * 1000;
-    }
-    PQconninfoFree(opts);
-    return ms;
-}
-
-/* PQconnectdbParams(), driven step by step with PQconnectPoll() so that a failure's phase is
- * known: *last_status is the last PQstatus() before the step that failed. connect_timeout
- * bounds each address's attempt as libpq's own loop does (a new socket: a new bound); when it
- * passes, *timed_out is set and the connection is returned unfinished. NULL: out of memory. */
-static PGconn *stream_connect(const outbox_pg_params *pgparams, int *last_status, bool *timed_out)
-{
-    PGconn *conn = outbox_pg_connect_start(pgparams);
-    PostgresPollingStatusType step = PGRES_POLLING_WRITING;
-    int64_t timeout = conn ? connect_timeout_ms(conn) : 0, deadline = 0;
-    int sock = -1;
-
-    *last_status = CONNECTION_STARTED;
-    *timed_out = false;
-    if (!conn || PQstatus(conn) == CONNECTION_BAD)
-        return conn;
-    while (step != PGRES_POLLING_OK && step != PGRES_POLLING_FAILED) {
-        if (PQsocket(conn) != sock) {
-            sock = PQsocket(conn);
-            deadline = timeout == INT64_MAX ? INT64_MAX : mono_ms() + timeout;
-        }
-        if (wait_fd(sock, step == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline) == 0) {
-            if (mono_ms() < deadline)
-                continue; /* a long wait in slices */
-            *timed_out = true;
-            break;
-        }
-        *last_status = PQstatus(conn);
-        step = PQconnectPoll(conn);
-    }
-    return conn;
-}
-
-/* A failed connection attempt: libpq's message, its cause (from libpq's codes, see stream.h)
- * and what to fix. Returns the cause's code. */
-static int connect_error(PGconn *conn, const outbox_pg_params *pgparams, int last_status,
-                         bool timed_out, relay_stream_connect_cause *causep, char *errstr,
-                         size_t errstr_size)
-{
-    char msg[512], tls[1024];
-    relay_stream_connect_failure failure = {
-        .phase = relay_stream_connect_phase_of(last_status),
-        .tls_required = outbox_pg_tls_describe(conn, tls, sizeof(tls)),
-        .needs_password = PQconnectionNeedsPassword(conn) != 0,
-        .used_password = PQconnectionUsedPassword(conn) != 0,
-        .ping = PQPING_NO_RESPONSE,
-    };
-    if (!timed_out && relay_stream_connect_needs_ping(&failure))
-        failure.ping = outbox_pg_ping(pgparams);
-    relay_stream_connect_cause cause = relay_stream_connect_classify(&failure);
-    *causep = cause;
-
-    if (timed_out)
-        snprintf(msg, sizeof(msg), "no answer within connect_timeout (%lld s)",
-                 (long long)(connect_timeout_ms(conn) / 1000));
-    else
-        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
-    one_line(msg);
-    if (cause == RELAY_STREAM_CAUSE_TLS)
-        outbox_errstr_set(errstr, errstr_size, "replication connection: %s; %s; %s", msg, tls,
-                          relay_stream_connect_cause_fix(cause));
-    else
-        outbox_errstr_set(errstr, errstr_size, "replication connection: %s; %s", msg,
-                          relay_stream_connect_cause_fix(cause));
-    return relay_stream_connect_cause_result(cause);
-}
-
 int relay_stream_open(const char *conninfo, relay_stream **streamp, char *errstr,
                       size_t errstr_size)
 {
@@ -384,9 +218,7 @@ int relay_stream_open(const char *conninfo, relay_stream **streamp, char *errstr
     PQconninfoOption *options = NULL;
     PGresult *res = NULL;
     char *parse_error = NULL;
-    char msg[512];
-    int last_status;
-    bool timed_out;
+    char msg[512], why[1600];
     int rc;
 
     if (streamp)
@@ -399,7 +231,7 @@ int relay_stream_open(const char *conninfo, relay_stream **streamp, char *errstr
     options = PQconninfoParse(conninfo, &parse_error);
     if (!options) {
         snprintf(msg, sizeof(msg), "%s", parse_error ? parse_error : "out of memory");
-        one_line(msg);
+        outbox_pg_one_line(msg);
         outbox_errstr_set(errstr, errstr_size, "invalid conninfo: %s", msg);
         rc = RELAY_STREAM_ERR_FATAL;
         goto cleanup;
@@ -411,24 +243,20 @@ int relay_stream_open(const char *conninfo, relay_stream **streamp, char *errstr
         goto cleanup;
     }
     stream->state = STREAM_BROKEN;
-    /* A refusal is confirmed by a second attempt before it stops the relay: the ping that tells
-     * it from "starting up" (57P03) may come just after the server finished starting. */
-    for (int attempt = 1;; attempt++) {
-        relay_stream_connect_cause cause = RELAY_STREAM_CAUSE_NETWORK;
-        stream->conn = stream_connect(&pgparams, &last_status, &timed_out);
-        if (!stream->conn) {
-            outbox_errstr_set(errstr, errstr_size, "connect: out of memory");
-            rc = RELAY_STREAM_ERR_RETRIABLE;
-            goto cleanup;
-        }
-        if (!timed_out && PQstatus(stream->conn) == CONNECTION_OK)
-            break;
-        rc = connect_error(stream->conn, &pgparams, last_status, timed_out, &cause, errstr,
-                           errstr_size);
-        if (cause != RELAY_STREAM_CAUSE_REFUSED || attempt >= RELAY_STREAM_REFUSALS_TO_STOP)
-            goto cleanup;
-        PQfinish(stream->conn);
-        stream->conn = NULL;
+    /* outbox_pg_connect_why() confirms a refusal with a second attempt before it says so */
+    outbox_pg_connect_cause cause = OUTBOX_PG_CAUSE_NETWORK;
+    switch (outbox_pg_connect_why(&pgparams, &stream->conn, &cause, why, sizeof why)) {
+    case OUTBOX_PG_CONNECT_OK:
+        break;
+    case OUTBOX_PG_CONNECT_ERR_NOMEM:
+        outbox_errstr_set(errstr, errstr_size, "connect: out of memory");
+        rc = RELAY_STREAM_ERR_RETRIABLE;
+        goto cleanup;
+    default:
+        outbox_errstr_set(errstr, errstr_size, "replication connection: %s; %s", why,
+                          relay_stream_connect_cause_fix(cause));
+        rc = relay_stream_connect_cause_result(cause);
+        goto cleanup;
     }
     stream->state = STREAM_IDLE;
     stream->system.server_version = PQserverVersion(stream->conn);

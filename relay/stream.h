@@ -39,13 +39,11 @@
  * relay_stream_sqlstate() gives the SQLSTATE of the last server error.
  *
  * A failed connection attempt has no SQLSTATE in libpq, and its message text is not an
- * interface (it is translated, and changes between versions): relay_stream_open() classifies
- * it from libpq's codes instead (relay_stream_connect_classify()): the phase the attempt
- * failed in (it drives PQconnectPoll() and keeps the last PQstatus()), the conninfo's sslmode,
- * PQconnectionNeedsPassword(), PQconnectionUsedPassword() and, for a refusal without a
- * password, PQpingParams() (libpq's own reading of the server's SQLSTATE: 57P03 "cannot connect
- * now" is a REJECT). A TLS failure while sslmode insists on TLS is retried, and its message
- * names sslmode, sslrootcert, sslcert and sslkey and what each must be.
+ * interface: relay_stream_open() connects with outbox_pg_connect_why() (lib/pg_connect.h), which
+ * classifies it from libpq's codes (the phase it failed in, sslmode, whether a password was
+ * wanted or used, a ping) and confirms a refusal with a second attempt. A TLS failure while
+ * sslmode insists on TLS is retried, and its message names sslmode, sslrootcert, sslcert and
+ * sslkey and what each must be.
  *
  * Ownership: the caller owns the relay_stream from open until close. Thread-safety: none; one
  * thread (the relay's main loop) makes every call on a given stream.
@@ -55,6 +53,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pg_connect.h"
 #include "pgoutput.h"
 
 typedef struct relay_stream relay_stream;
@@ -82,67 +81,15 @@ typedef struct relay_stream_system {
     int server_version; /* PQserverVersion(): 150020 for 15.20 */
 } relay_stream_system;
 
-/* Where a connection attempt failed: the last PQstatus() before it became CONNECTION_BAD. */
-typedef enum relay_stream_connect_phase {
-    RELAY_STREAM_PHASE_NETWORK, /* reaching the server (resolve, TCP, the startup packet): no
-                                   answer from it yet */
-    RELAY_STREAM_PHASE_TLS,     /* negotiating TLS: the answer to SSLRequest, the handshake,
-                                   sslmode's certificate and host name checks */
-    RELAY_STREAM_PHASE_SERVER,  /* the server answered the startup packet: authentication and
-                                   the session's start (role, database, REPLICATION). libpq may
-                                   read AuthenticationOk and a refusal in one step, so the two
-                                   are one phase */
-    RELAY_STREAM_PHASE_TARGET,  /* connected, but target_session_attrs refused the server */
-} relay_stream_connect_phase;
+/* The relay's reading of a failed connection's cause (outbox_pg_connect_classify() in
+ * lib/pg_connect.h classifies it): RELAY_STREAM_ERR_REFUSED when the server refused it
+ * (outbox_pg_connect_cause_refused()), else RELAY_STREAM_ERR_RETRIABLE. Pure. */
+int relay_stream_connect_cause_result(outbox_pg_connect_cause cause);
 
-/* relay_stream_open() tries again at once after a refusal, and stops only when this many
- * attempts in a row were refused by a server that pings up: the ping that tells a refusal from
- * "starting up" (57P03) may come just after the server finished starting (a PostgreSQL restart
- * then stopped the relay). What follows is the caller's: see RELAY_STREAM_ERR_REFUSED. */
-#define RELAY_STREAM_REFUSALS_TO_STOP 2
-
-/* Why an attempt failed, and so whether to retry (relay_stream_connect_cause_result()). */
-typedef enum relay_stream_connect_cause {
-    RELAY_STREAM_CAUSE_NETWORK,     /* the server did not answer: retriable */
-    RELAY_STREAM_CAUSE_TLS,         /* sslmode insists on TLS and TLS could not be set up (the
-                                       certificate does not verify, the server has no TLS, a
-                                       file is missing): retriable, the message names the fix */
-    RELAY_STREAM_CAUSE_NO_PASSWORD, /* the server wants a password and none is configured:
-                                       refused */
-    RELAY_STREAM_CAUSE_AUTH,        /* a password was sent, then the server refused: refused */
-    RELAY_STREAM_CAUSE_NOT_NOW,     /* refused, and a ping finds the server starting up, shutting
-                                       down or in recovery (PQPING_REJECT) or gone: retriable */
-    RELAY_STREAM_CAUSE_REFUSED,     /* refused, and a ping finds the server up: pg_hba.conf, the
-                                       role, the database, REPLICATION, 53300: refused once
-                                       RELAY_STREAM_REFUSALS_TO_STOP attempts in a row said so */
-    RELAY_STREAM_CAUSE_TARGET,      /* no host matched target_session_attrs: retriable */
-} relay_stream_connect_cause;
-
-/* What libpq said about a failed attempt. */
-typedef struct relay_stream_connect_failure {
-    relay_stream_connect_phase phase;
-    bool tls_required;   /* the conninfo's sslmode is require, verify-ca or verify-full */
-    bool needs_password; /* PQconnectionNeedsPassword() */
-    bool used_password;  /* PQconnectionUsedPassword() */
-    int ping;            /* a PGPing, when relay_stream_connect_needs_ping() asked for one */
-} relay_stream_connect_failure;
-
-/* The phase of a libpq ConnStatusType (as int) seen before the failure. Pure. */
-relay_stream_connect_phase relay_stream_connect_phase_of(int conn_status);
-
-/* True when only a PQpingParams() can tell a refusal from a server not ready yet: failed after
- * the server answered, without a password exchanged. Pure. */
-bool relay_stream_connect_needs_ping(const relay_stream_connect_failure *failure);
-
-/* The cause of a failed attempt (ping is read only when needs_ping said so). Pure. */
-relay_stream_connect_cause
-relay_stream_connect_classify(const relay_stream_connect_failure *failure);
-
-/* RELAY_STREAM_ERR_RETRIABLE or RELAY_STREAM_ERR_REFUSED for a cause. Pure. */
-int relay_stream_connect_cause_result(relay_stream_connect_cause cause);
-
-/* What to do about a cause, naming the settings ("check pg_hba.conf ..."). Static. Pure. */
-const char *relay_stream_connect_cause_fix(relay_stream_connect_cause cause);
+/* What to do about a cause: outbox_pg_connect_cause_fix()'s text, except for a refusal, where
+ * the relay's words name its replication connection's needs (REPLICATION, a `replication`
+ * line in pg_hba.conf, max_wal_senders). Static. Pure. */
+const char *relay_stream_connect_cause_fix(outbox_pg_connect_cause cause);
 
 /*
  * Connect with `conninfo` (keyword/value string or URI; replication=database is added, a

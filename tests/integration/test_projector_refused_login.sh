@@ -32,6 +32,7 @@ refused_at_start() {
   EXIT_RC=""
   check "$what: the daemon exits within 60 s" wait_exit "$PROJ_PID" 60
   kill -9 "$PROJ_PID" 2>/dev/null || true
+  say "$what: $(grep -m1 'refuses' "$log" || true)"
   check "$what: with a non-zero status (got ${EXIT_RC:-none})" test -n "$EXIT_RC" -a "${EXIT_RC:-0}" != 0
   check "$what: the log names the problem ($3)" grep -q "$3" "$log"
   check "$what: ... and the fix" grep -q "refuses this connection: check pg_hba.conf.*LOGIN.*CONNECT" "$log"

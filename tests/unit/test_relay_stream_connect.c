@@ -1,8 +1,8 @@
 /*
- * Unit tests of how the relay's replication connection classifies a failed connection attempt
- * (relay_stream_connect_*): from libpq's codes (the phase of PQstatus() it failed in, the
- * conninfo's sslmode, PQconnectionNeedsPassword(), PQconnectionUsedPassword(), a PQping
- * result), never from libpq's message text.
+ * Unit tests of the relay's reading of a failed replication connection (relay_stream_connect_*):
+ * the cause comes from lib/pg_connect's classifier (its own tests: test_pg_connect_failure.c);
+ * the relay maps a refusal to RELAY_STREAM_ERR_REFUSED, everything else to RETRIABLE, and words
+ * the fix of a refusal for a replication connection (REPLICATION, max_wal_senders).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,122 +16,48 @@
 
 #include "stream.h"
 
-static void test_phase_of_each_status(void **state)
+static void test_refused_causes_are_refused_others_retried(void **state)
 {
     (void)state;
     static const struct {
-        ConnStatusType status;
-        relay_stream_connect_phase phase;
+        outbox_pg_connect_cause cause;
+        int result;
     } cases[] = {
-        {CONNECTION_STARTED, RELAY_STREAM_PHASE_NETWORK},
-        {CONNECTION_MADE, RELAY_STREAM_PHASE_NETWORK},
-        {CONNECTION_NEEDED, RELAY_STREAM_PHASE_NETWORK},
-        {CONNECTION_GSS_STARTUP, RELAY_STREAM_PHASE_NETWORK},
-        {CONNECTION_SSL_STARTUP, RELAY_STREAM_PHASE_TLS},
-        {CONNECTION_AWAITING_RESPONSE, RELAY_STREAM_PHASE_SERVER},
-        {CONNECTION_AUTH_OK, RELAY_STREAM_PHASE_SERVER},
-        {CONNECTION_SETENV, RELAY_STREAM_PHASE_SERVER},
-        {CONNECTION_CHECK_WRITABLE, RELAY_STREAM_PHASE_TARGET},
-        {CONNECTION_CONSUME, RELAY_STREAM_PHASE_TARGET},
-        {CONNECTION_CHECK_TARGET, RELAY_STREAM_PHASE_TARGET},
-        {CONNECTION_CHECK_STANDBY, RELAY_STREAM_PHASE_TARGET},
+        {OUTBOX_PG_CAUSE_NETWORK, RELAY_STREAM_ERR_RETRIABLE},
+        {OUTBOX_PG_CAUSE_TLS, RELAY_STREAM_ERR_RETRIABLE},
+        {OUTBOX_PG_CAUSE_NO_PASSWORD, RELAY_STREAM_ERR_REFUSED},
+        {OUTBOX_PG_CAUSE_AUTH, RELAY_STREAM_ERR_REFUSED},
+        {OUTBOX_PG_CAUSE_NOT_NOW, RELAY_STREAM_ERR_RETRIABLE},
+        {OUTBOX_PG_CAUSE_REFUSED, RELAY_STREAM_ERR_REFUSED},
+        {OUTBOX_PG_CAUSE_TARGET, RELAY_STREAM_ERR_RETRIABLE},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        assert_int_equal(relay_stream_connect_phase_of((int)cases[i].status), cases[i].phase);
+        assert_int_equal(relay_stream_connect_cause_result(cases[i].cause), cases[i].result);
 }
 
-/* The certificate does not verify (or the server has no TLS): with sslmode require, verify-ca
- * or verify-full it is a TLS failure, retried; with prefer or allow libpq falls back on its
- * own, so a failure left there is the connection's. */
-static void test_tls_phase_is_tls_only_when_sslmode_insists(void **state)
+/* A refusal's fix names what a replication connection needs; the other causes' fixes are the
+ * shared ones. */
+static void test_relay_fix_names_replication(void **state)
 {
     (void)state;
-    relay_stream_connect_failure f = {.phase = RELAY_STREAM_PHASE_TLS, .tls_required = true};
-    assert_false(relay_stream_connect_needs_ping(&f));
-    assert_int_equal(relay_stream_connect_classify(&f), RELAY_STREAM_CAUSE_TLS);
-    assert_int_equal(relay_stream_connect_cause_result(RELAY_STREAM_CAUSE_TLS),
-                     RELAY_STREAM_ERR_RETRIABLE);
-    f.tls_required = false;
-    assert_int_equal(relay_stream_connect_classify(&f), RELAY_STREAM_CAUSE_NETWORK);
-    /* TLS settings play no part before TLS or after it */
-    f.tls_required = true;
-    f.phase = RELAY_STREAM_PHASE_NETWORK;
-    assert_int_equal(relay_stream_connect_classify(&f), RELAY_STREAM_CAUSE_NETWORK);
-}
-
-static void test_passwords(void **state)
-{
-    (void)state;
-    /* no password configured for a server that wants one: refused whatever the phase */
-    relay_stream_connect_failure f = {.phase = RELAY_STREAM_PHASE_SERVER, .needs_password = true};
-    assert_false(relay_stream_connect_needs_ping(&f));
-    assert_int_equal(relay_stream_connect_classify(&f), RELAY_STREAM_CAUSE_NO_PASSWORD);
-    assert_int_equal(relay_stream_connect_cause_result(RELAY_STREAM_CAUSE_NO_PASSWORD),
-                     RELAY_STREAM_ERR_REFUSED);
-    /* a password sent, then refused */
-    f = (relay_stream_connect_failure){.phase = RELAY_STREAM_PHASE_SERVER, .used_password = true};
-    assert_false(relay_stream_connect_needs_ping(&f));
-    assert_int_equal(relay_stream_connect_classify(&f), RELAY_STREAM_CAUSE_AUTH);
-    assert_int_equal(relay_stream_connect_cause_result(RELAY_STREAM_CAUSE_AUTH),
-                     RELAY_STREAM_ERR_REFUSED);
-}
-
-/* Refused without a password exchanged (pg_hba.conf, no REPLICATION, no database; or 57P03
- * while the server starts or stops): only libpq's ping, which reads the SQLSTATE, tells. */
-static void test_refusal_without_password_asks_the_ping(void **state)
-{
-    (void)state;
-    relay_stream_connect_failure f = {.phase = RELAY_STREAM_PHASE_SERVER, .ping = PQPING_OK};
-    assert_true(relay_stream_connect_needs_ping(&f));
-    assert_int_equal(relay_stream_connect_classify(&f), RELAY_STREAM_CAUSE_REFUSED);
-    assert_int_equal(relay_stream_connect_cause_result(RELAY_STREAM_CAUSE_REFUSED),
-                     RELAY_STREAM_ERR_REFUSED);
-    f.ping = PQPING_REJECT; /* starting up, shutting down, in recovery */
-    assert_int_equal(relay_stream_connect_classify(&f), RELAY_STREAM_CAUSE_NOT_NOW);
-    assert_int_equal(relay_stream_connect_cause_result(RELAY_STREAM_CAUSE_NOT_NOW),
-                     RELAY_STREAM_ERR_RETRIABLE);
-    f.ping = PQPING_NO_RESPONSE; /* gone since */
-    assert_int_equal(relay_stream_connect_classify(&f), RELAY_STREAM_CAUSE_NOT_NOW);
-}
-
-static void test_network_and_target_are_retried(void **state)
-{
-    (void)state;
-    relay_stream_connect_failure f = {.phase = RELAY_STREAM_PHASE_NETWORK};
-    assert_false(relay_stream_connect_needs_ping(&f));
-    assert_int_equal(relay_stream_connect_classify(&f), RELAY_STREAM_CAUSE_NETWORK);
-    assert_int_equal(relay_stream_connect_cause_result(RELAY_STREAM_CAUSE_NETWORK),
-                     RELAY_STREAM_ERR_RETRIABLE);
-    f.phase = RELAY_STREAM_PHASE_TARGET;
-    assert_int_equal(relay_stream_connect_classify(&f), RELAY_STREAM_CAUSE_TARGET);
-    assert_int_equal(relay_stream_connect_cause_result(RELAY_STREAM_CAUSE_TARGET),
-                     RELAY_STREAM_ERR_RETRIABLE);
-}
-
-/* Every cause says what to do, naming the setting; the TLS one that it is retried. */
-static void test_every_cause_names_a_fix(void **state)
-{
-    (void)state;
-    for (int c = RELAY_STREAM_CAUSE_NETWORK; c <= RELAY_STREAM_CAUSE_TARGET; c++)
-        assert_true(strlen(relay_stream_connect_cause_fix((relay_stream_connect_cause)c)) > 20);
-    const char *tls = relay_stream_connect_cause_fix(RELAY_STREAM_CAUSE_TLS);
-    assert_non_null(strstr(tls, "sslrootcert"));
-    assert_non_null(strstr(tls, "retried"));
-    assert_non_null(
-        strstr(relay_stream_connect_cause_fix(RELAY_STREAM_CAUSE_REFUSED), "pg_hba.conf"));
-    assert_non_null(strstr(relay_stream_connect_cause_fix(RELAY_STREAM_CAUSE_NO_PASSWORD),
-                           "postgres.conninfo"));
+    const char *refused = relay_stream_connect_cause_fix(OUTBOX_PG_CAUSE_REFUSED);
+    assert_non_null(strstr(refused, "pg_hba.conf"));
+    assert_non_null(strstr(refused, "`replication` line"));
+    assert_non_null(strstr(refused, "max_wal_senders"));
+    assert_non_null(strstr(relay_stream_connect_cause_fix(OUTBOX_PG_CAUSE_AUTH), "REPLICATION"));
+    for (int c = OUTBOX_PG_CAUSE_NETWORK; c <= OUTBOX_PG_CAUSE_TARGET; c++) {
+        if (c == OUTBOX_PG_CAUSE_REFUSED || c == OUTBOX_PG_CAUSE_AUTH)
+            continue;
+        assert_string_equal(relay_stream_connect_cause_fix((outbox_pg_connect_cause)c),
+                            outbox_pg_connect_cause_fix((outbox_pg_connect_cause)c));
+    }
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_phase_of_each_status),
-        cmocka_unit_test(test_tls_phase_is_tls_only_when_sslmode_insists),
-        cmocka_unit_test(test_passwords),
-        cmocka_unit_test(test_refusal_without_password_asks_the_ping),
-        cmocka_unit_test(test_network_and_target_are_retried),
-        cmocka_unit_test(test_every_cause_names_a_fix),
+        cmocka_unit_test(test_refused_causes_are_refused_others_retried),
+        cmocka_unit_test(test_relay_fix_names_replication),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
