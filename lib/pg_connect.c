@@ -176,10 +176,39 @@ static bool pg_step_ready(PGconn *conn, PostgresPollingStatusType step, int64_t 
     }
 }
 
+/* Whether the conninfo lists several hosts (host=a,b or hostaddr=x,y). */
+static bool pg_several_hosts(PGconn *conn)
+{
+    bool several = false;
+    PQconninfoOption *opts = PQconninfo(conn);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if ((strcmp(o->keyword, "host") == 0 || strcmp(o->keyword, "hostaddr") == 0) && o->val &&
+            strchr(o->val, ',') != NULL)
+            several = true;
+    PQconninfoFree(opts);
+    return several;
+}
+
+/* Several hosts: libpq's own blocking loop, which gives up on a host that does not answer
+ * within connect_timeout and tries the next (PQconnectPoll offers no way to skip a host). A
+ * failure's phase is then not known: the server phase when a password was asked for (an
+ * authentication failure), else the network's (retried). */
+static PGconn *pg_attempt_several(const outbox_pg_params *params, int *last_status)
+{
+    pg_kv kv;
+    pg_kv_build(params, &kv);
+    PGconn *conn = PQconnectdbParams(kv.keys, kv.values, 1);
+    *last_status = conn && (PQconnectionNeedsPassword(conn) || PQconnectionUsedPassword(conn))
+                       ? CONNECTION_AWAITING_RESPONSE
+                       : CONNECTION_STARTED;
+    return conn;
+}
+
 /* PQconnectdbParams(), driven step by step with PQconnectPoll() so that a failure's phase is
  * known: *last_status is the last PQstatus() before the step that failed. connect_timeout
  * bounds each address's attempt as libpq's own loop does (a new socket: a new bound); when it
- * passes, *timed_out is set and the connection is returned unfinished. NULL: out of memory. */
+ * passes, *timed_out is set and the connection is returned unfinished. With several hosts,
+ * pg_attempt_several(). NULL: out of memory. */
 static PGconn *pg_attempt(const outbox_pg_params *params, int *last_status, bool *timed_out)
 {
     PGconn *conn = outbox_pg_connect_start(params);
@@ -191,6 +220,10 @@ static PGconn *pg_attempt(const outbox_pg_params *params, int *last_status, bool
     *timed_out = false;
     if (!conn || PQstatus(conn) == CONNECTION_BAD)
         return conn;
+    if (pg_several_hosts(conn)) {
+        PQfinish(conn);
+        return pg_attempt_several(params, last_status);
+    }
     while (step != PGRES_POLLING_OK && step != PGRES_POLLING_FAILED) {
         if (PQsocket(conn) != sock) {
             sock = PQsocket(conn);
