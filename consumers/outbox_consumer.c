@@ -98,9 +98,10 @@ int outbox_consumer_settings_finalize(outbox_consumer_settings *s, const outbox_
                                       char *errstr, size_t errstr_size)
 {
     if (outbox_conf_http_finalize(conf, &s->http_listen, &s->http_enabled, &s->http_bind,
-                                  &s->http_port, errstr, errstr_size))
+                                  &s->http_port, errstr, errstr_size) ||
+        outbox_consumer_settings_check(s, errstr, errstr_size))
         return -1;
-    return outbox_consumer_settings_check(s, errstr, errstr_size);
+    return outbox_conf_require_bootstrap(conf, errstr, errstr_size);
 }
 
 /* The plain table: the library's keys alone (struct at offset 0 of a wrapper). */

@@ -1893,6 +1893,17 @@ const char *outbox_conf_kafka_get(const outbox_conf *conf, const char *name)
     return NULL;
 }
 
+int outbox_conf_require_bootstrap(const outbox_conf *conf, char *errstr, size_t errstr_size)
+{
+    if (outbox_conf_kafka_get(conf, "bootstrap.servers") != NULL)
+        return 0;
+    conf_errf(errstr, errstr_size,
+              "kafka.bootstrap.servers is not set: add it under [kafka] in the config file or set "
+              "%s_KAFKA_BOOTSTRAP_SERVERS=host:port",
+              conf->spec->env_prefix);
+    return -1;
+}
+
 const outbox_conf_item *outbox_conf_deprecated(const outbox_conf *conf, size_t *countp)
 {
     *countp = conf->deprecated.count;

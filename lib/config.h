@@ -295,6 +295,11 @@ const outbox_conf_item *outbox_conf_kafka(const outbox_conf *conf, size_t *count
 /* The value of kafka property `name` as configured, or NULL if not set. Owned by conf. */
 const char *outbox_conf_kafka_get(const outbox_conf *conf, const char *name);
 
+/* For a finalize hook of a daemon that talks to Kafka: 0 when kafka.bootstrap.servers is set,
+ * else -1 with errstr naming the key and the daemon's environment variable (without it
+ * librdkafka only warns and the client never connects). */
+int outbox_conf_require_bootstrap(const outbox_conf *conf, char *errstr, size_t errstr_size);
+
 /* The items of sections the table does not know, in order. Owned by conf. */
 const outbox_conf_item *outbox_conf_sections(const outbox_conf *conf, size_t *countp);
 

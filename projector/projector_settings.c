@@ -141,6 +141,8 @@ static int finalize(void *target, const outbox_conf *conf, void *opaque, char *e
 {
     S *settings = target;
     const bool *optional = opaque; /* non-NULL: projections are optional (load_opt) */
+    if (optional == NULL && outbox_conf_require_bootstrap(conf, errstr, errstr_size) != 0)
+        return -1;
     if (settings->projections.count == 0 && optional == NULL) {
         snprintf(errstr, errstr_size,
                  "no projection configured: add a [projection NAME] section with topics and "

@@ -375,12 +375,8 @@ static int settings_finalize(void *target, const outbox_conf *conf, void *opaque
                              size_t errstr_size)
 {
     relay_settings *s = target;
-    if (!outbox_conf_kafka_get(conf, "bootstrap.servers")) {
-        snprintf(errstr, errstr_size,
-                 "kafka.bootstrap.servers is not set: add it under [kafka] in the config file "
-                 "or set OUTBOX_RELAY_KAFKA_BOOTSTRAP_SERVERS=host:port");
+    if (outbox_conf_require_bootstrap(conf, errstr, errstr_size) != 0)
         return -1;
-    }
     if (outbox_conf_kafka_get(conf, "transactional.id")) {
         snprintf(errstr, errstr_size,
                  "kafka.transactional.id is set: the relay's producer becomes transactional "

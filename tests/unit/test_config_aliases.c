@@ -381,8 +381,8 @@ static void test_projector_old_schema_keys_apply_with_notices(void **state)
                   "[http]\nport = 0\n"
                   "[projection p]\ntopics = t\nsql.X = SELECT 1\n");
     memset(&s, 0, sizeof s);
-    const char *sets[] = {"postgres.conninfo=dbname=x"};
-    outbox_conf_sources src = {.path = fx->ini, .sets = sets, .set_count = 1};
+    const char *sets[] = {"postgres.conninfo=dbname=x", "kafka.bootstrap.servers=127.0.0.1:9092"};
+    outbox_conf_sources src = {.path = fx->ini, .sets = sets, .set_count = 2};
     assert_int_equal(projector_settings_load(&s, &src, &conf, err, sizeof err), 0);
     char want[256];
     snprintf(want, sizeof want, "%s/s", fx->dir); /* relative: to the file's directory */
@@ -440,9 +440,13 @@ static void test_projector_new_keys(void **state)
     outbox_conf *conf = NULL;
     char err[1024];
     memset(&s, 0, sizeof s);
-    const char *sets[] = {"postgres.conninfo=dbname=x", "projection p.topics=t",
-                          "projection p.sql.X=SELECT 1", "avro.schema-dir=/s", "http.listen=off"};
-    outbox_conf_sources src = {.sets = sets, .set_count = 5};
+    const char *sets[] = {"postgres.conninfo=dbname=x",
+                          "projection p.topics=t",
+                          "projection p.sql.X=SELECT 1",
+                          "avro.schema-dir=/s",
+                          "http.listen=off",
+                          "kafka.bootstrap.servers=127.0.0.1:9092"};
+    outbox_conf_sources src = {.sets = sets, .set_count = 6};
     assert_int_equal(projector_settings_load(&s, &src, &conf, err, sizeof err), 0);
     assert_string_equal(s.schemas_dir, "/s");
     assert_false(s.http_enabled);

@@ -32,6 +32,7 @@ static int setup(void **state)
 {
     static fixture f;
     const char *sets[] = {"postgres.conninfo=host=127.0.0.1 port=1 connect_timeout=2",
+                          "kafka.bootstrap.servers=127.0.0.1:1",
                           "consumer.name=lifecycle",
                           "consumer.topics=lifecycle.events",
                           "consumer.retry-backoff-min=20ms",

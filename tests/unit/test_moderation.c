@@ -95,10 +95,11 @@ static int load(moderation_settings *s, const char **sets, size_t n, char *errst
 static void test_settings_defaults_and_library_keys(void **state)
 {
     const char *sets[] = {"postgres.conninfo=dbname=blog", "consumer.name=moderation",
-                          "consumer.topics=outbox.event.comment"};
+                          "consumer.topics=outbox.event.comment",
+                          "kafka.bootstrap.servers=127.0.0.1:9092"};
     moderation_settings s;
     char errstr[512];
-    assert_int_equal(load(&s, sets, 3, errstr, sizeof errstr), 0);
+    assert_int_equal(load(&s, sets, 4, errstr, sizeof errstr), 0);
     assert_string_equal(s.consumer.conninfo, "dbname=blog");
     assert_string_equal(s.consumer.group, "");
     assert_int_equal(s.consumer.batch_size, 100);
@@ -124,20 +125,31 @@ static void test_settings_name_the_missing_or_bad_key(void **state)
     assert_int_equal(load(&s, bad_name, 3, errstr, sizeof errstr), -1);
     assert_non_null(strstr(errstr, "consumer.name"));
     const char *bad_table[] = {"postgres.conninfo=dbname=blog", "consumer.name=m",
-                               "consumer.topics=t", "moderation.outbox-table=1x"};
-    assert_int_equal(load(&s, bad_table, 4, errstr, sizeof errstr), -1);
+                               "consumer.topics=t", "moderation.outbox-table=1x",
+                               "kafka.bootstrap.servers=127.0.0.1:9092"};
+    assert_int_equal(load(&s, bad_table, 5, errstr, sizeof errstr), -1);
     assert_non_null(strstr(errstr, "moderation.outbox-table"));
+    /* without it librdkafka only warns, and the consumer never gets an event */
+    const char *no_kafka[] = {"postgres.conninfo=dbname=blog", "consumer.name=m",
+                              "consumer.topics=t"};
+    assert_int_equal(load(&s, no_kafka, 3, errstr, sizeof errstr), -1);
+    assert_non_null(strstr(errstr, "kafka.bootstrap.servers is not set"));
+    assert_non_null(strstr(errstr, "OUTBOX_MODERATION_KAFKA_BOOTSTRAP_SERVERS=host:port"));
 }
 
 static void test_plain_consumer_settings_load(void **state)
 {
-    const char *sets[] = {"postgres.conninfo=dbname=x", "consumer.name=audit",
-                          "consumer.topics=a, b", "consumer.start=latest", "kafka.acks=all"};
+    const char *sets[] = {"postgres.conninfo=dbname=x",
+                          "consumer.name=audit",
+                          "consumer.topics=a, b",
+                          "consumer.start=latest",
+                          "kafka.acks=all",
+                          "kafka.bootstrap.servers=127.0.0.1:9092"};
     outbox_consumer_settings s;
     outbox_conf *conf = NULL;
     char errstr[512];
     memset(&s, 0, sizeof s);
-    outbox_conf_sources src = {.sets = sets, .set_count = 5};
+    outbox_conf_sources src = {.sets = sets, .set_count = 6};
     assert_int_equal(
         outbox_consumer_settings_load(&s, "audit", "AUDIT", &src, &conf, errstr, sizeof errstr), 0);
     assert_int_equal(s.start, OUTBOX_CONSUMER_START_LATEST);
@@ -162,12 +174,13 @@ static void test_consumer_registry_tls_keys(void **state)
                           "consumer.topics=a",
                           "registry.url=https://127.0.0.1:1/apis/ccompat/v7",
                           "registry.ca-file=/nonexistent/outbox-test-ca.pem",
-                          "avro.schema-dir=" SCHEMA_DIR};
+                          "avro.schema-dir=" SCHEMA_DIR,
+                          "kafka.bootstrap.servers=127.0.0.1:9092"};
     outbox_consumer_settings s;
     outbox_conf *conf = NULL;
     char errstr[512];
     memset(&s, 0, sizeof s);
-    outbox_conf_sources src = {.sets = sets, .set_count = 6};
+    outbox_conf_sources src = {.sets = sets, .set_count = 7};
     assert_int_equal(
         outbox_consumer_settings_load(&s, "audit", "AUDIT", &src, &conf, errstr, sizeof errstr), 0);
     assert_string_equal(s.registry_ca_file, "/nonexistent/outbox-test-ca.pem");

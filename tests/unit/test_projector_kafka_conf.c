@@ -26,8 +26,9 @@ typedef struct loaded {
 static void load(loaded *l, const char *const *extra, size_t nextra)
 {
     const char *sets[16] = {"postgres.conninfo=dbname=unused", "projection p.topics=t",
-                            "projection p.sql.X=SELECT 1"};
-    size_t nsets = 3;
+                            "projection p.sql.X=SELECT 1",
+                            "kafka.bootstrap.servers=127.0.0.1:9092"};
+    size_t nsets = 4;
     char err[1024];
     assert_true(nextra <= 16 - nsets);
     for (size_t i = 0; i < nextra; i++)

@@ -218,8 +218,9 @@ static const char *load_topics(const char *topics, const char *suffix, char *err
     char t[600], d[300];
     snprintf(t, sizeof t, "projection p.topics=%s", topics);
     snprintf(d, sizeof d, "projector.dlq-suffix=%s", suffix);
-    const char *sets[] = {"postgres.conninfo=dbname=unused", t, "projection p.sql.X=SELECT 1", d};
-    outbox_conf_sources src = {.sets = sets, .set_count = 4};
+    const char *sets[] = {"postgres.conninfo=dbname=unused", t, "projection p.sql.X=SELECT 1", d,
+                          "kafka.bootstrap.servers=127.0.0.1:9092"};
+    outbox_conf_sources src = {.sets = sets, .set_count = 5};
     projector_settings s;
     outbox_conf *conf = NULL;
     memset(&s, 0, sizeof s);
@@ -251,6 +252,28 @@ static void test_topics_and_their_dead_letter_topics_must_be_legal_names(void **
     e = load_topics("blog", ".dlq!", err, sizeof err);
     assert_non_null(e);
     assert_non_null(strstr(e, "dead-letter topic blog.dlq! is not a legal"));
+}
+
+/* Without kafka.bootstrap.servers librdkafka only warns and the projections never get an
+ * event: `run` refuses to start, naming the key; `wait` (no Kafka) does not need it. */
+static void test_kafka_bootstrap_servers_is_required_to_run(void **state)
+{
+    (void)state;
+    const char *sets[] = {"postgres.conninfo=dbname=unused", "projection p.topics=t",
+                          "projection p.sql.X=SELECT 1"};
+    outbox_conf_sources src = {.sets = sets, .set_count = 3};
+    projector_settings s;
+    outbox_conf *conf = NULL;
+    char err[1024];
+    memset(&s, 0, sizeof s);
+    assert_int_equal(projector_settings_load(&s, &src, &conf, err, sizeof err), -1);
+    assert_non_null(strstr(err, "kafka.bootstrap.servers is not set: add it under [kafka] in the "
+                                "config file or set OUTBOX_PROJECTOR_KAFKA_BOOTSTRAP_SERVERS"));
+    projector_settings_free(&s);
+    memset(&s, 0, sizeof s);
+    assert_int_equal(projector_settings_load_opt(&s, &src, false, &conf, err, sizeof err), 0);
+    outbox_conf_destroy(conf);
+    projector_settings_free(&s);
 }
 
 static void test_identifiers(void **state)
@@ -642,6 +665,7 @@ int main(void)
         cmocka_unit_test(test_projection_sections_parse_with_defaults),
         cmocka_unit_test(test_projection_errors_name_key_file_and_fix),
         cmocka_unit_test(test_topics_and_their_dead_letter_topics_must_be_legal_names),
+        cmocka_unit_test(test_kafka_bootstrap_servers_is_required_to_run),
         cmocka_unit_test(test_identifiers),
         cmocka_unit_test(test_batch_marks_first_occurrence_new_and_the_rest_duplicate),
         cmocka_unit_test(test_batch_mark_all_new_leaves_dead_events_dead),
