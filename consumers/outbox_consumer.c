@@ -256,6 +256,17 @@ static void proj_free(projector_projection *proj)
     memset(proj, 0, sizeof *proj);
 }
 
+/* rc, with a failure's errstr prefixed by the key that names the directory or file. */
+static int keyed(int rc, const char *key, char *errstr, size_t errstr_size)
+{
+    if (rc != 0) {
+        char why[1024];
+        snprintf(why, sizeof why, "%s", errstr);
+        snprintf(errstr, errstr_size, "%s: %s", key, why);
+    }
+    return rc;
+}
+
 outbox_consumer *outbox_consumer_new(const outbox_consumer_settings *s, const outbox_conf *conf,
                                      outbox_consumer_handler handler, void *opaque, char *errstr,
                                      size_t errstr_size)
@@ -289,13 +300,16 @@ outbox_consumer *outbox_consumer_new(const outbox_consumer_settings *s, const ou
     if (c->proj.name == NULL || c->proj.group == NULL || c->proj.notify == NULL ||
         projector_list_split(s->topics, &c->proj.topics, &c->proj.topic_count))
         goto nomem;
-    if (outbox_schemas_load_dir(s->schemas_dir, &c->schemas, errstr, errstr_size))
+    if (keyed(outbox_schemas_load_dir(s->schemas_dir, &c->schemas, errstr, errstr_size),
+              "avro.schema-dir", errstr, errstr_size))
         goto fail;
     if (s->reader_schemas_dir != NULL && s->reader_schemas_dir[0] != '\0' &&
-        outbox_schemas_load_dir(s->reader_schemas_dir, &c->readers, errstr, errstr_size))
+        keyed(outbox_schemas_load_dir(s->reader_schemas_dir, &c->readers, errstr, errstr_size),
+              "avro.reader-schema-dir", errstr, errstr_size))
         goto fail;
     if (s->schema_history_dir != NULL && s->schema_history_dir[0] != '\0' &&
-        outbox_schema_history_load(s->schema_history_dir, &c->history, errstr, errstr_size))
+        keyed(outbox_schema_history_load(s->schema_history_dir, &c->history, errstr, errstr_size),
+              "avro.schema-history", errstr, errstr_size))
         goto fail;
     if (projector_stats_init(&c->stats, c->proj.name))
         goto nomem;

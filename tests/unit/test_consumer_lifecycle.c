@@ -64,6 +64,28 @@ static int teardown(void **state)
     return 0;
 }
 
+/* A schema directory that is not there: the error names the key to correct, as the daemons do. */
+static void test_missing_schema_dir_names_the_key(void **state)
+{
+    (void)state;
+    const char *sets[] = {"postgres.conninfo=host=127.0.0.1 port=1",
+                          "kafka.bootstrap.servers=127.0.0.1:1", "consumer.name=lifecycle",
+                          "consumer.topics=t", "avro.schema-dir=/nonexistent/outbox-schemas"};
+    outbox_consumer_settings settings;
+    outbox_conf *conf = NULL;
+    char errstr[512] = "";
+    memset(&settings, 0, sizeof settings);
+    outbox_conf_sources src = {.sets = sets, .set_count = sizeof sets / sizeof sets[0]};
+    assert_int_equal(outbox_consumer_settings_load(&settings, "lifecycle", "LIFECYCLE", &src, &conf,
+                                                   errstr, sizeof errstr),
+                     0);
+    assert_null(outbox_consumer_new(&settings, conf, no_handler, NULL, errstr, sizeof errstr));
+    if (strstr(errstr, "avro.schema-dir: schema directory /nonexistent/outbox-schemas") == NULL)
+        fail_msg("errstr: %s", errstr);
+    outbox_consumer_settings_free(&settings);
+    outbox_conf_destroy(conf);
+}
+
 static void test_new_without_settings_is_an_error(void **state)
 {
     (void)state;
@@ -116,6 +138,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_new_without_settings_is_an_error),
+        cmocka_unit_test(test_missing_schema_dir_names_the_key),
         cmocka_unit_test_setup_teardown(test_start_twice_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_without_join_stops_the_thread, setup, teardown),
         cmocka_unit_test(test_null_consumer_calls_are_harmless),
