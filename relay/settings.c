@@ -398,17 +398,21 @@ static int settings_finalize(void *target, const outbox_conf *conf, void *opaque
                  s->table);
         return -1;
     }
-    if (tables_finalize(s, conf, errstr, errstr_size) != 0) {
-        tables_free(s);
-        return -1;
-    }
     if (s->message_prefix[0] == '\0') {
         snprintf(errstr, errstr_size, "outbox.message-prefix must not be empty");
         return -1;
     }
     if (names_check(s, errstr, errstr_size) != 0)
         return -1;
-    return outbox_conf_http_finalize(conf, &s->http_listen, NULL, NULL, NULL, errstr, errstr_size);
+    /* The tables last: a failure after them must free them (the caller frees only the
+     * table's own fields). */
+    if (tables_finalize(s, conf, errstr, errstr_size) != 0 ||
+        outbox_conf_http_finalize(conf, &s->http_listen, NULL, NULL, NULL, errstr, errstr_size) !=
+            0) {
+        tables_free(s);
+        return -1;
+    }
+    return 0;
 }
 
 const outbox_conf_spec relay_settings_spec = {
