@@ -14,19 +14,38 @@ const char *relay_dlq_reason_name(relay_dlq_reason why)
     return (unsigned)why < RELAY_DLQ_REASONS ? dlq_reason_names[why] : "unknown";
 }
 
-int relay_dlq_topic(const char *template, const char *fallback, const char *event_topic,
-                    outbox_buf *out)
+/* The template with its ${topic} replaced by event_topic, NUL-terminated in out (reset first).
+ * 0, or -1 on ENOMEM. */
+static int dlq_expand(const char *template, const char *event_topic, outbox_buf *out)
 {
     outbox_buf_reset(out);
-    if (!event_topic)
-        return outbox_buf_append(out, fallback, strlen(fallback) + 1);
-    /* ${topic} in the template becomes the event's topic. */
     const char *ph = strstr(template, "${topic}");
     if (!ph)
         return outbox_buf_append(out, template, strlen(template) + 1);
     if (outbox_buf_append(out, template, (size_t)(ph - template)) ||
         outbox_buf_append(out, event_topic, strlen(event_topic)) ||
         outbox_buf_append(out, ph + 8, strlen(ph + 8) + 1))
+        return -1;
+    return 0;
+}
+
+bool relay_dlq_template_valid(const char *template)
+{
+    outbox_buf name;
+    outbox_buf_init(&name);
+    bool valid = dlq_expand(template, "t", &name) == 0 &&
+                 outbox_kafka_topic_name_valid((const char *)name.data);
+    outbox_buf_free(&name);
+    return valid;
+}
+
+int relay_dlq_topic(const char *template, const char *fallback, const char *event_topic,
+                    outbox_buf *out)
+{
+    outbox_buf_reset(out);
+    if (!event_topic)
+        return outbox_buf_append(out, fallback, strlen(fallback) + 1);
+    if (dlq_expand(template, event_topic, out) != 0)
         return -1;
     /* A legal event topic of 246-249 characters makes "<topic>.dlq" longer than Kafka allows:
      * producing there would fail for good and stop the relay. The fallback takes it instead

@@ -37,6 +37,10 @@ const char *relay_dlq_reason_name(relay_dlq_reason why);
 int relay_dlq_topic(const char *template, const char *fallback, const char *event_topic,
                     outbox_buf *out) __attribute__((warn_unused_result));
 
+/* Whether `template` makes a legal Kafka topic name with ${topic} standing for a short legal
+ * topic (a template with another character, or another placeholder, never can). Pure. */
+bool relay_dlq_template_valid(const char *template);
+
 #define RELAY_DLQ_NHEADERS 4
 
 /* The dead letter's own headers (outbox.dlq.reason, .class, .topic, .source) into `out`; they

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "avro_compat.h"
+#include "dlq.h"
 #include "kafka_topics.h"
 #include "registry.h"
 #include "route.h"
@@ -314,16 +315,6 @@ const relay_table *relay_settings_table_find(const relay_settings *settings, con
 
 /* ---------------------------------------------------------------- cross-field checks */
 
-/* dlq.topic with ${topic} standing for a short legal topic must make a legal topic name. */
-static bool dlq_template_valid(const char *template)
-{
-    char name[512];
-    const char *ph = strstr(template, "${topic}");
-    int n = ph ? snprintf(name, sizeof name, "%.*st%s", (int)(ph - template), template, ph + 8)
-               : snprintf(name, sizeof name, "%s", template);
-    return n > 0 && (size_t)n < sizeof name && outbox_kafka_topic_name_valid(name);
-}
-
 static int topic_setting_invalid(const char *key, const char *value, char *errstr,
                                  size_t errstr_size)
 {
@@ -356,7 +347,7 @@ static int names_check(const relay_settings *s, char *errstr, size_t errstr_size
         return -1;
     }
     relay_route_free(route);
-    if (!dlq_template_valid(s->dlq_topic_template)) {
+    if (!relay_dlq_template_valid(s->dlq_topic_template)) {
         snprintf(errstr, errstr_size,
                  "dlq.topic = '%s' makes no legal Kafka topic name (1-249 of a-z A-Z 0-9 . _ -; "
                  "${topic} is the event's topic), e.g. ${topic}.dlq",
